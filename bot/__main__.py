@@ -1,0 +1,123 @@
+"""The map of KRATOS: parse the command, load settings, hand over to the module that owns it.
+
+``kratos COMMAND`` and ``python -m bot COMMAND`` are the same. Exit codes: 0 success, 1 a refused
+or failed request, 2 bad configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.errors import KratosError
+from bot.settings import Settings
+
+COMMANDS_HELP = {
+    "run": "Start the Telegram bot (polling, or a webhook when WEBHOOK_URL is set).",
+    "console": "Chat with the assistant in this terminal.",
+    "ask": "Ask one question and print the answer.",
+    "sql": "Run one read-only SELECT on the catalog through the SQL guard and print a table.",
+    "seed": "Create the demo catalog (500 products by default) if it does not exist.",
+    "migrate": "Apply pending database migrations.",
+    "transcribe": "Transcribe an audio or video file and print the text.",
+    "eval": "Measure answer quality on a question set.",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kratos",
+        description="KRATOS: a store assistant that answers product-catalog questions.",
+    )
+    parser.add_argument("--env-file", default=".env", help="Settings file (default: .env).")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=COMMANDS_HELP[name], description=COMMANDS_HELP[name])
+
+    run = command("run")
+    run.add_argument(
+        "--console-fallback", action="store_true",
+        help="Start the terminal console instead when TELEGRAM_BOT_TOKEN is not set.",
+    )
+    command("console")
+    ask = command("ask")
+    ask.add_argument("question", help="The question, in quotes.")
+    ask.add_argument("--user", type=int, default=None, help="User id whose memory to use.")
+    sql = command("sql")
+    sql.add_argument("statement", help="One SELECT statement, in quotes.")
+    seed = command("seed")
+    seed.add_argument("--count", type=int, default=500, help="Number of products (default 500).")
+    seed.add_argument("--seed", type=int, default=42, help="Random seed (default 42).")
+    seed.add_argument("--force", action="store_true", help="Rebuild an existing demo catalog.")
+    command("migrate")
+    transcribe = command("transcribe")
+    transcribe.add_argument("file", type=Path, help="Audio or video file.")
+    evaluate = command("eval")
+    evaluate.add_argument("file", type=Path, nargs="?", default=None,
+                          help="Question set (default: the shipped one).")
+    evaluate.add_argument("--engine", choices=("model", "basic"), default="basic",
+                          help="Which engine answers (default: basic).")
+    evaluate.add_argument("--json", dest="json_out", type=Path, default=None,
+                          help="Also write the results as JSON to this file.")
+    return parser
+
+
+def dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    """Run one command; each lives in the module that owns its concern."""
+    if args.command == "run":
+        from bot.telegram_bot import run_command
+        return run_command(settings, console_fallback=args.console_fallback)
+    if args.command == "console":
+        from bot.console import console_command
+        return console_command(settings)
+    if args.command == "ask":
+        from bot.console import ask_command
+        return ask_command(settings, args.question, user_id=args.user)
+    if args.command == "sql":
+        from bot.catalog import sql_command
+        return sql_command(settings, args.statement)
+    if args.command == "seed":
+        from bot.seed import seed_command
+        return seed_command(settings, count=args.count, seed=args.seed, force=args.force)
+    if args.command == "migrate":
+        from bot.state import migrate_command
+        return migrate_command(settings)
+    if args.command == "transcribe":
+        from bot.speech import transcribe_command
+        return transcribe_command(settings, args.file)
+    if args.command == "eval":
+        from bot.evaluation import eval_command
+        return eval_command(settings, args.file, engine=args.engine, json_out=args.json_out)
+    raise AssertionError(f"unknown command {args.command}")
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # httpx logs every request URL, and Bot API URLs carry the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.load(args.env_file)
+        configure_logging(settings.log_level)
+        return dispatch(args, settings)
+    except KratosError as error:
+        print(f"kratos: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""The application context: settings and the resources built from them, made once at start-up.
+
+Transports (Telegram, console, CLI) build one ``AppContext`` and pass it to the assistant core;
+nothing in the package keeps these in module globals.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import aiosqlite
+from openai import AsyncOpenAI
+
+from bot.catalog import CatalogReader
+from bot.settings import Settings
+from bot.state import open_state
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    catalog: CatalogReader
+    state: aiosqlite.Connection
+    llm: AsyncOpenAI | None
+
+    async def close(self) -> None:
+        await self.catalog.close()
+        await self.state.close()
+        if self.llm is not None:
+            await self.llm.close()
+
+
+def build_llm_client(settings: Settings) -> AsyncOpenAI | None:
+    """One OpenAI-compatible client with deliberate timeout and retries; None in basic mode."""
+    if not settings.model_enabled:
+        return None
+    return AsyncOpenAI(
+        api_key=settings.openai_api_key,
+        base_url=settings.openai_base_url or None,
+        timeout=settings.openai_timeout,
+        max_retries=settings.openai_max_retries,
+    )
+
+
+async def build_context(settings: Settings) -> AppContext:
+    """Open the catalog (read-only) and the state database, and make the model client."""
+    catalog = await CatalogReader.open(
+        settings.catalog_db,
+        timeout=settings.sql_timeout,
+        max_rows=settings.sql_max_rows,
+    )
+    try:
+        state = await open_state(settings.state_db)
+    except BaseException:
+        await catalog.close()
+        raise
+    return AppContext(settings=settings, catalog=catalog, state=state,
+                      llm=build_llm_client(settings))

@@ -1,0 +1,35 @@
+"""The small set of errors a user (or the model) can cause, each with a sentence fit to show them.
+
+Anything else is a bug: it is logged with its traceback and the user gets a generic apology.
+"""
+
+from __future__ import annotations
+
+
+class KratosError(Exception):
+    """Base class: ``str(error)`` is a clear sentence meant for the person who caused it."""
+
+    #: Exit code for the CLI.
+    exit_code = 1
+
+
+class ConfigError(KratosError):
+    """A setting is missing or malformed, or a configured file cannot be used."""
+
+    exit_code = 2
+
+
+class CatalogError(KratosError):
+    """The catalog database is missing, unreadable or not a catalog."""
+
+    exit_code = 2
+
+
+class MigrationError(KratosError):
+    """A migration failed; the database stays at its previous version."""
+
+    exit_code = 2
+
+
+class RequestRefused(KratosError):
+    """A request that KRATOS will not carry out (a refused SQL statement, an over-budget user...)."""

@@ -1,0 +1,102 @@
+"""Numbered SQL migrations, applied in order, each once, each atomically with its record.
+
+``migrations/state/`` builds KRATOS's own database; ``migrations/catalog/`` builds the demo
+catalog. A fix-up is a new file, never an edit of one that has shipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+from pathlib import Path
+
+from bot.errors import MigrationError
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS_ROOT = Path(__file__).resolve().parent.parent / "migrations"
+STATE_MIGRATIONS = MIGRATIONS_ROOT / "state"
+CATALOG_MIGRATIONS = MIGRATIONS_ROOT / "catalog"
+RECORD_TABLE = "schema_migrations"
+_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+def migration_files(folder: Path) -> list[Path]:
+    """The folder's migrations in the order they apply; a malformed name is an error."""
+    files = sorted(p for p in folder.iterdir() if p.suffix == ".sql")
+    for path in files:
+        if not _NAME.match(path.name):
+            raise MigrationError(f"Migration file {path} must be named like 0001_what_it_does.sql.")
+    numbers = [p.name[:4] for p in files]
+    if len(set(numbers)) != len(numbers):
+        raise MigrationError(f"Two migrations in {folder} share a number.")
+    return files
+
+
+def applied_migrations(conn: sqlite3.Connection) -> list[str]:
+    """Names of the migrations already recorded in this database, oldest first."""
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {RECORD_TABLE} ("
+        " name TEXT PRIMARY KEY,"
+        " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))"
+    )
+    return [row[0] for row in conn.execute(f"SELECT name FROM {RECORD_TABLE} ORDER BY name")]
+
+
+def apply_migrations(db_path: Path, folder: Path, *, upto: str | None = None) -> list[str]:
+    """Apply the folder's pending migrations to ``db_path`` (created if missing).
+
+    Returns the names applied. ``upto`` stops after the named file (used to test upgrades from
+    an older schema). A failing migration is rolled back whole and reported by file name.
+    """
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = sqlite3.connect(db_path, isolation_level=None)
+    except sqlite3.Error as error:
+        raise MigrationError(f"Cannot open database {db_path}: {error}.") from None
+    applied_now: list[str] = []
+    try:
+        try:
+            done = set(applied_migrations(conn))
+        except sqlite3.DatabaseError as error:
+            raise MigrationError(f"{db_path} is not a usable SQLite database: {error}.") from None
+        for path in migration_files(folder):
+            if path.name in done:
+                continue
+            script = path.read_text(encoding="utf-8")
+            try:
+                conn.executescript(
+                    f"BEGIN IMMEDIATE;\n{script}\n;"
+                    f"INSERT INTO {RECORD_TABLE} (name) VALUES ('{path.name}');\nCOMMIT;"
+                )
+            except sqlite3.Error as error:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise MigrationError(
+                    f"Migration {path.name} failed and was rolled back: {error}."
+                ) from None
+            logger.info("applied migration %s to %s", path.name, db_path)
+            applied_now.append(path.name)
+            if upto and path.name == upto:
+                break
+    finally:
+        conn.close()
+    return applied_now
+
+
+def is_demo_catalog(db_path: Path) -> bool:
+    """True when the catalog file was built by KRATOS (it carries our migration record)."""
+    if not db_path.is_file():
+        return False
+    try:
+        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        try:
+            row = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (RECORD_TABLE,)
+            ).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+    return row is not None

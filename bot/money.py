@@ -1,0 +1,37 @@
+"""Prices in soles, written the Peruvian way: ``S/ 1,299.90``."""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Decimal
+
+# "S/ 1,299.90", "S/1299.9", "s/. 45", "1,299.90 soles"
+SOLES_AMOUNT = re.compile(
+    r"(?:S/\.?\s*(\d{1,3}(?:[,\s]\d{3})+|\d+)(?:\.(\d{1,2}))?)"
+    r"|(?:(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?\s*soles\b)",
+    re.IGNORECASE,
+)
+
+
+def to_cents(value: float | int | str | Decimal) -> int:
+    """An amount in soles as whole cents, rounded half up."""
+    return int((Decimal(str(value)) * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+
+
+def format_soles(value: float | int | str | Decimal) -> str:
+    """``1299.9`` -> ``S/ 1,299.90``."""
+    cents = to_cents(value)
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(cents), 100)
+    return f"{sign}S/ {whole:,}.{part:02d}"
+
+
+def amounts_in_text(text: str) -> list[int]:
+    """Every amount in soles that ``text`` states, in cents."""
+    found = []
+    for match in SOLES_AMOUNT.finditer(text):
+        whole = match.group(1) or match.group(3)
+        decimals = match.group(2) or match.group(4) or "0"
+        digits = re.sub(r"[,\s]", "", whole)
+        found.append(int(digits) * 100 + int(decimals.ljust(2, "0")))
+    return found

@@ -1,0 +1,239 @@
+"""Settings: read once (environment > ``.env`` > default), validated, frozen.
+
+Nothing else in the package reads ``os.environ``. Tests build settings from a plain dict with
+``Settings.from_mapping({...})``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+from bot.errors import ConfigError
+
+DEFAULT_TELEGRAM_API = "https://api.telegram.org"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+GROUP_VOICE_MODES = ("reply", "all", "off")
+
+
+def _text(name: str, raw: str) -> str:
+    return raw.strip()
+
+
+def _integer(minimum: int = 0) -> Callable[[str, str], int]:
+    def parse(name: str, raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number, got {raw!r}.") from None
+        if value < minimum:
+            raise ConfigError(f"{name} must be at least {minimum}, got {value}.")
+        return value
+
+    return parse
+
+
+def _seconds(name: str, raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}.") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be greater than 0, got {raw!r}.")
+    return value
+
+
+def _flag(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name} must be on or off, got {raw!r}.")
+
+
+def _ids(name: str, raw: str) -> frozenset[int]:
+    ids: set[int] = set()
+    for part in raw.replace(" ", "").split(","):
+        if not part:
+            continue
+        try:
+            ids.add(int(part))
+        except ValueError:
+            raise ConfigError(
+                f"{name} must be comma-separated Telegram {'chat' if 'CHAT' in name else 'user'}"
+                f" ids, got {raw!r}."
+            ) from None
+    return frozenset(ids)
+
+
+def _choice(*choices: str) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        value = raw.strip().lower() if choices[0].islower() else raw.strip().upper()
+        if value not in choices:
+            raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}.")
+        return value
+
+    return parse
+
+
+def _path(name: str, raw: str) -> Path:
+    if not raw.strip():
+        raise ConfigError(f"{name} must be a file path, got an empty value.")
+    return Path(raw.strip()).expanduser()
+
+
+def _optional_path(name: str, raw: str) -> Path | None:
+    return Path(raw.strip()).expanduser() if raw.strip() else None
+
+
+def _url(name: str, raw: str) -> str:
+    value = raw.strip().rstrip("/")
+    if value and not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{name} must start with http:// or https://, got {raw!r}.")
+    return value
+
+
+def setting(default: Any, parse: Callable[[str, str], Any], doc: str, *, secret: bool = False):
+    """A settings field: its default, how to parse the raw text, and what it means."""
+    return field(default=default, metadata={"parse": parse, "doc": doc, "secret": secret})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting KRATOS reads. Field names are the environment names, lower-cased."""
+
+    telegram_bot_token: str = setting("", _text, "Bot token from BotFather.", secret=True)
+    telegram_api_base_url: str = setting(
+        DEFAULT_TELEGRAM_API, _url, "Bot API server root (a local Bot API server or a test one)."
+    )
+    telegram_local_mode: bool = setting(
+        False, _flag, "on when TELEGRAM_API_BASE_URL is a Bot API server started with --local."
+    )
+    openai_api_key: str = setting("", _text, "Key for the model endpoint; empty = basic mode.",
+                                  secret=True)
+    openai_base_url: str = setting("", _url, "OpenAI-compatible endpoint; empty = OpenAI.")
+    openai_model: str = setting("gpt-4.1-mini", _text, "Chat model that writes SQL and replies.")
+    openai_timeout: float = setting(15.0, _seconds, "Seconds one model request may take.")
+    openai_max_retries: int = setting(2, _integer(0), "Retries on 429/5xx/timeouts per request.")
+    answer_timeout: float = setting(
+        50.0, _seconds, "Seconds a whole answer may take before the friendly fallback."
+    )
+    catalog_db: Path = setting(Path("data/catalog.db"), _path, "The store's SQLite catalog.")
+    catalog_notes: Path | None = setting(
+        None, _optional_path, "TOML file with notes on catalog columns (default: beside the DB)."
+    )
+    state_db: Path = setting(Path("data/state.db"), _path, "KRATOS's own SQLite state.")
+    allowed_user_ids: frozenset[int] = setting(
+        frozenset(), _ids, "Comma-separated user ids allowed to talk to the bot; empty = all."
+    )
+    allowed_chat_ids: frozenset[int] = setting(
+        frozenset(), _ids, "Comma-separated group chat ids the bot serves; empty = all."
+    )
+    admin_user_ids: frozenset[int] = setting(
+        frozenset(), _ids, "Comma-separated user ids allowed to use /stats."
+    )
+    log_level: str = setting("INFO", _choice(*LOG_LEVELS), "Logging level.")
+    sql_timeout: float = setting(2.0, _seconds, "Seconds one catalog query may run.")
+    sql_max_rows: int = setting(50, _integer(1), "Rows of one query shown to the model.")
+    max_tool_calls: int = setting(4, _integer(1), "SQL queries the model may run per question.")
+    memory_token_budget: int = setting(
+        3000, _integer(200), "Tokens of past conversation sent to the model."
+    )
+    conversation_ttl_days: int = setting(
+        30, _integer(1), "Days after which an idle conversation is forgotten."
+    )
+    daily_token_budget: int = setting(
+        0, _integer(0), "Model tokens one user may spend per day; 0 = no limit."
+    )
+    rate_limit_messages: int = setting(
+        10, _integer(1), "Messages one user may send per RATE_LIMIT_WINDOW."
+    )
+    rate_limit_window: float = setting(60.0, _seconds, "Window of the per-user rate limit.")
+    webhook_url: str = setting("", _url, "Public HTTPS URL for webhook mode; empty = polling.")
+    webhook_secret: str = setting("", _text, "Secret Telegram sends with every webhook call.",
+                                  secret=True)
+    webhook_listen: str = setting("0.0.0.0", _text, "Address the webhook server listens on.")
+    webhook_port: int = setting(8443, _integer(1), "Port the webhook server listens on.")
+    transcribe_model: str = setting("whisper-1", _text, "Speech-to-text model.")
+    transcribe_language: str = setting("es", _text, "ISO-639-1 language of the audio.")
+    transcribe_format: str = setting(
+        "wav", _choice("wav", "mp3", "flac", "ogg"), "Format audio is converted to for upload."
+    )
+    transcribe_concurrency: int = setting(
+        3, _integer(1), "Chunks of one recording transcribed at once."
+    )
+    max_audio_minutes: int = setting(60, _integer(1), "Longest recording accepted.")
+    group_voice_mode: str = setting(
+        "reply", _choice(*GROUP_VOICE_MODES),
+        "Voice notes in groups: reply (only replies to the bot), all, or off.",
+    )
+    voice_replies: bool = setting(False, _flag, "on = short answers also come as a voice note.")
+    tts_model: str = setting("gpt-4o-mini-tts", _text, "Text-to-speech model for voice replies.")
+    tts_voice: str = setting("alloy", _text, "Voice for spoken replies.")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, str]) -> Settings:
+        """Build settings from NAME -> raw text; unknown names are ignored, missing ones default."""
+        kwargs: dict[str, Any] = {}
+        for spec in fields(cls):
+            raw = values.get(spec.name.upper())
+            if raw is not None:
+                kwargs[spec.name] = spec.metadata["parse"](spec.name.upper(), raw)
+        return cls(**kwargs)
+
+    @classmethod
+    def load(cls, env_file: str | Path = ".env") -> Settings:
+        """Environment first, then the ``.env`` file, then defaults."""
+        env_path = Path(env_file)
+        from_file = {k: v for k, v in dotenv_values(env_path).items() if v is not None} \
+            if env_path.is_file() else {}
+        return cls.from_mapping({**from_file, **os.environ})
+
+    @property
+    def notes_path(self) -> Path:
+        """Where the catalog's column notes live."""
+        return self.catalog_notes or self.catalog_db.with_suffix(".toml")
+
+    @property
+    def model_enabled(self) -> bool:
+        """Whether a language model is configured; without one, basic mode answers."""
+        return bool(self.openai_api_key)
+
+    @property
+    def telegram_download_limit(self) -> int:
+        """Largest file the bot may fetch with getFile (bytes)."""
+        return 2000 * 1024 * 1024 if self.telegram_local_mode else 20 * 1024 * 1024
+
+    def require_telegram(self) -> None:
+        if not self.telegram_bot_token:
+            raise ConfigError("TELEGRAM_BOT_TOKEN is not set: add it to .env (see .env.example).")
+        if self.webhook_url and not self.webhook_secret:
+            raise ConfigError(
+                "WEBHOOK_SECRET is not set: webhook mode needs it (see .env.example)."
+            )
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """(NAME, default, doc) for every setting, secrets' defaults shown empty."""
+        rows = []
+        for spec in fields(self):
+            default = spec.default
+            if isinstance(default, frozenset):
+                default = ""
+            rows.append((spec.name.upper(), "" if default is None else str(default),
+                         spec.metadata["doc"]))
+        return rows
+
+    def __repr__(self) -> str:
+        shown = []
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if spec.metadata["secret"] and value:
+                value = "***"
+            shown.append(f"{spec.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
