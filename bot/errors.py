@@ -32,4 +32,20 @@ class MigrationError(KratosError):
 
 
 class RequestRefused(KratosError):
-    """A request that KRATOS will not carry out (a refused SQL statement, an over-budget user...)."""
+    """A request that KRATOS will not carry out (refused SQL, an over-budget user)."""
+
+
+class UserFacingError(RequestRefused):
+    """A refusal or failure worded for a chat user, in Spanish and English.
+
+    ``str(error)`` is the English text (CLI, logs); ``user_message(language)`` picks by the
+    user's language, Spanish unless it is English.
+    """
+
+    def __init__(self, es: str, en: str) -> None:
+        super().__init__(en)
+        self.es = es
+        self.en = en
+
+    def user_message(self, language: str = "es") -> str:
+        return self.en if language.lower().startswith("en") else self.es
