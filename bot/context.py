@@ -13,6 +13,7 @@ import aiosqlite
 from openai import AsyncOpenAI
 
 from bot.catalog import CatalogReader
+from bot.prompt import CatalogProfile, profile_catalog
 from bot.settings import Settings
 from bot.state import open_state
 
@@ -25,6 +26,7 @@ class AppContext:
     catalog: CatalogReader
     state: aiosqlite.Connection
     llm: AsyncOpenAI | None
+    profile: CatalogProfile
 
     async def close(self) -> None:
         await self.catalog.close()
@@ -53,9 +55,10 @@ async def build_context(settings: Settings) -> AppContext:
         max_rows=settings.sql_max_rows,
     )
     try:
+        profile = await profile_catalog(catalog, settings.notes_path)
         state = await open_state(settings.state_db)
     except BaseException:
         await catalog.close()
         raise
     return AppContext(settings=settings, catalog=catalog, state=state,
-                      llm=build_llm_client(settings))
+                      llm=build_llm_client(settings), profile=profile)

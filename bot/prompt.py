@@ -1,0 +1,178 @@
+"""The model's system prompt, built from the live catalog so a store's own schema works too."""
+
+from __future__ import annotations
+
+import logging
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from bot.catalog import CatalogReader, TableInfo
+from bot.errors import KratosError
+from bot.memory import SharedTranscript
+from bot.money import format_soles
+
+logger = logging.getLogger(__name__)
+
+ENUM_LIMIT = 40  # a text column with at most this many distinct values is listed in full
+SAMPLE_ROWS = 3
+SAMPLE_CELL_CHARS = 60
+TRANSCRIPT_PROMPT_CHARS = 12_000
+MONEY_COLUMN = re.compile(r"(price|precio|cost|costo|monto|amount|importe)",
+                          re.IGNORECASE)
+
+
+def is_money_column(name: str) -> bool:
+    """Columns holding amounts in soles, by name (price, precio, avg_price, costo...)."""
+    return bool(MONEY_COLUMN.search(name))
+
+
+@dataclass(frozen=True)
+class CatalogProfile:
+    """What the model needs to know about the catalog; computed once at start-up."""
+
+    schema_text: str
+    vocabulary: tuple[str, ...]  # brand, family and category names (a hint for speech-to-text)
+    has_fts: bool
+
+
+def load_column_notes(path: Path) -> dict[str, dict[str, str]]:
+    """Optional notes a store writes about its columns: ``[table] column = "note"`` in TOML."""
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        logger.warning("ignoring catalog notes %s: %s", path, error)
+        return {}
+    return {
+        table: {str(col): str(note) for col, note in columns.items()}
+        for table, columns in data.items() if isinstance(columns, dict)
+    }
+
+
+async def _distinct_values(catalog: CatalogReader, table: str, column: str) -> list[Any] | None:
+    """All distinct values when there are few of them, else None."""
+    try:
+        result = await catalog.run(
+            f'SELECT DISTINCT "{column}" FROM "{table}" WHERE "{column}" IS NOT NULL LIMIT ?',
+            (ENUM_LIMIT + 1,), max_rows=ENUM_LIMIT + 1,
+        )
+    except KratosError as error:
+        logger.info("no enumeration for %s.%s: %s", table, column, error)
+        return None
+    values = [row[0] for row in result.rows]
+    return sorted(values, key=str) if len(values) <= ENUM_LIMIT else None
+
+
+async def _describe_table(
+    catalog: CatalogReader, table: TableInfo, notes: dict[str, str]
+) -> tuple[str, list[str]]:
+    lines = [f"TABLE {table.name} ({table.row_count} rows)"]
+    vocabulary: list[str] = []
+    for column in table.columns:
+        line = f"  {column.name} {column.type or 'ANY'}"
+        if "TEXT" in column.type.upper() or not column.type:
+            values = await _distinct_values(catalog, table.name, column.name)
+            if values is not None:
+                line += ": one of " + ", ".join(repr(v) for v in values)
+                vocabulary.extend(str(v) for v in values)
+        elif is_money_column(column.name):
+            result = await catalog.run(
+                f'SELECT min("{column.name}"), max("{column.name}") FROM "{table.name}"'
+            )
+            low, high = result.rows[0]
+            if low is not None:
+                line += f" (soles, from {format_soles(low)} to {format_soles(high)})"
+        if column.name in notes:
+            line += f" -- {notes[column.name]}"
+        lines.append(line)
+    return "\n".join(lines), vocabulary
+
+
+async def _sample_rows(catalog: CatalogReader, table: TableInfo) -> str:
+    result = await catalog.run(f'SELECT * FROM "{table.name}" LIMIT ?', (SAMPLE_ROWS,),
+                               max_rows=SAMPLE_ROWS)
+    lines = [" | ".join(result.columns)]
+    for row in result.rows:
+        cells = [str(cell)[:SAMPLE_CELL_CHARS] for cell in row]
+        lines.append(" | ".join(cells))
+    return "\n".join(lines)
+
+
+async def profile_catalog(catalog: CatalogReader, notes_path: Path) -> CatalogProfile:
+    """Introspect tables, columns, enumerations, price ranges and sample rows."""
+    notes = load_column_notes(notes_path)
+    tables = await catalog.tables()
+    parts: list[str] = []
+    vocabulary: list[str] = []
+    plain = [t for t in tables if not t.is_fts]
+    for table in plain:
+        text, words = await _describe_table(catalog, table, notes.get(table.name, {}))
+        parts.append(text)
+        vocabulary.extend(words)
+    fts = [t for t in tables if t.is_fts]
+    for table in fts:
+        columns = ", ".join(c.name for c in table.columns)
+        parts.append(
+            f"FTS5 TABLE {table.name} ({columns}); rowid = the id of the indexed row; accents "
+            f"and case are folded. Example: SELECT p.* FROM {table.name} f JOIN <table> p ON "
+            f"p.rowid = f.rowid WHERE {table.name} MATCH '\"zapatilla\"*' ORDER BY rank"
+        )
+    if plain:
+        main = max(plain, key=lambda t: t.row_count)
+        parts.append(f"Sample rows of {main.name}:\n" + await _sample_rows(catalog, main))
+    return CatalogProfile(
+        schema_text="\n".join(parts),
+        vocabulary=tuple(dict.fromkeys(v for v in vocabulary if len(v) < 40)),
+        has_fts=bool(fts),
+    )
+
+
+INSTRUCTIONS = """\
+You are KRATOS, the assistant of a store in Peru. You answer questions about the store's \
+product catalog, which lives in a SQLite database described below.
+Rules:
+- Use the run_sql tool to look things up: one SQLite SELECT per call. Never guess products, \
+prices or stock: state only what the rows you fetched say. If a query fails, read the error \
+and fix the query. Prefer LIMIT 10 or less for lists unless the user asks for more.
+- For words a customer types (types, brands, features), search the FTS table with MATCH and \
+prefix terms, or compare with the listed values; LIKE and lower() do not fold accents.
+- Prices are in Peruvian soles. The rows show money as "S/ 1,299.90": copy amounts exactly as \
+shown. Copy product names verbatim.
+- Answer in the language of the user's last message (Spanish by default), briefly, as a \
+friendly shop assistant; for lists use one line per product with its price.
+- Only the catalog{transcript_scope} is in scope. For anything else (weather, news, jokes, \
+code, other shops), do not call the tool: reply with one short polite sentence saying you \
+only help with the store's products, and give one example question.
+- The catalog is read-only: refuse requests to change, delete or add data.
+- When the rows were cut ("showing 50 of 312"), say how many there are in total.
+Today is {today}. SQL dialect: SQLite{fts}. Catalog:
+{schema}"""
+
+TRANSCRIPT_SECTION = """
+The user shared a recording, "{name}". Its transcript (the only source for questions about \
+it; if it does not say, answer that you don't know — "no lo sé"):
+<<<
+{content}
+>>>"""
+
+
+def system_prompt(
+    profile: CatalogProfile, *, today: date, transcript: SharedTranscript | None = None
+) -> str:
+    text = INSTRUCTIONS.format(
+        transcript_scope=" (and the recording the user shared)" if transcript else "",
+        today=today.isoformat(),
+        fts=" with FTS5" if profile.has_fts else "",
+        schema=profile.schema_text,
+    )
+    if transcript is not None:
+        content = transcript.content
+        if len(content) > TRANSCRIPT_PROMPT_CHARS:
+            content = content[:TRANSCRIPT_PROMPT_CHARS] + " […]"
+        text += TRANSCRIPT_SECTION.format(name=transcript.source_name, content=content)
+    return text

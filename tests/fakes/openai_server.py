@@ -1,0 +1,401 @@
+"""A real HTTP server speaking the OpenAI API shapes, scripted by tests and benchmarks."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import inspect
+import json
+import math
+import tempfile
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeAlias
+
+import imageio_ffmpeg
+from aiohttp import web
+
+Endpoint: TypeAlias = Literal["chat", "transcription", "speech"]
+PATHS: dict[str, Endpoint] = {
+    "/v1/chat/completions": "chat",
+    "/v1/audio/transcriptions": "transcription",
+    "/v1/audio/speech": "speech",
+}
+ERROR_TYPES = {429: "rate_limit_exceeded"}
+SPEECH_FORMATS: dict[str, tuple[list[str], str]] = {
+    "mp3": (["-c:a", "libmp3lame", "-f", "mp3"], "audio/mpeg"),
+    "opus": (["-c:a", "libopus", "-f", "ogg"], "audio/ogg"),
+    "aac": (["-c:a", "aac", "-f", "adts"], "audio/aac"),
+    "flac": (["-c:a", "flac", "-f", "flac"], "audio/flac"),
+    "wav": (["-c:a", "pcm_s16le", "-f", "wav"], "audio/wav"),
+    "pcm": (["-c:a", "pcm_s16le", "-f", "s16le"], "audio/pcm"),
+}
+
+
+@dataclass
+class UploadedFile:
+    """A file received in a multipart upload."""
+
+    name: str
+    data: bytes
+    content_type: str
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the server saw it, plus the status it answered."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    json: dict[str, Any] | None = None
+    form: dict[str, str] = field(default_factory=dict)
+    file: UploadedFile | None = None
+    status: int | None = None
+
+
+@dataclass
+class Reply:
+    """An assistant text message."""
+
+    text: str
+    prompt_tokens: int = 100
+    completion_tokens: int = 20
+
+
+@dataclass
+class ToolCalls:
+    """An assistant message calling tools: (name, JSON arguments, call id) triples."""
+
+    calls: list[tuple[str, str, str]]
+    prompt_tokens: int = 100
+    completion_tokens: int = 20
+
+
+@dataclass
+class Fail:
+    """An error response in OpenAI's shape."""
+
+    status: int
+    retry_after: float | None = None
+    message: str | None = None
+    should_retry: bool | None = None
+
+
+@dataclass
+class Hang:
+    """Sleep, then answer 504 (the client is expected to have given up)."""
+
+    seconds: float
+
+
+@dataclass
+class Garbage:
+    """A 200 claiming JSON with a truncated body."""
+
+
+@dataclass
+class Transcribe:
+    """A transcription text, fixed or computed from the recorded upload."""
+
+    text: str | Callable[[RecordedRequest], str | Awaitable[str]]
+
+
+@dataclass
+class Speak:
+    """Synthesise the requested speech input (the speech default)."""
+
+
+Step: TypeAlias = Reply | ToolCalls | Fail | Hang | Garbage | Transcribe | Speak
+ChatResponder: TypeAlias = Callable[[dict[str, Any]], Awaitable[Step | str] | Step | str]
+
+
+def _error(status: int, message: str, *, code: str | None = None,
+           headers: dict[str, str] | None = None) -> web.Response:
+    """Build an error response with OpenAI's `{"error": {...}}` body."""
+    err_type = ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    body = {"error": {"message": message, "type": err_type, "param": None, "code": code}}
+    return web.json_response(body, status=status, headers=headers)
+
+
+def _call_id() -> str:
+    """A fresh tool call id in the API's style."""
+    return f"call_{uuid.uuid4().hex[:24]}"
+
+
+def _tool_args(arguments: dict[str, Any] | str) -> str:
+    """Serialise tool arguments the way the API does (a JSON string)."""
+    return arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
+
+
+async def synth_audio(text: str, fmt: str = "mp3") -> tuple[bytes, str]:
+    """Render a sine tone whose length grows with `text` into `fmt`; return (bytes, mime)."""
+    args, mime = SPEECH_FORMATS[fmt]
+    duration = min(max(0.05 * len(text), 0.2), 10.0)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / f"speech.{fmt}"
+        proc = await asyncio.create_subprocess_exec(
+            imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-f", "lavfi",
+            "-i", f"sine=frequency=440:sample_rate=24000:duration={duration}", "-ac", "1",
+            *args, "-y", str(out),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"ffmpeg failed: {err.decode(errors='replace')}")
+        return out.read_bytes(), mime
+
+
+class FakeOpenAI:
+    """Scriptable OpenAI API on 127.0.0.1, for use with a real `openai.AsyncOpenAI` client."""
+
+    api_key: str = "test-key"
+
+    def __init__(self, *, latency: float = 0.0, port: int = 0,
+                 models: Sequence[str] = ("gpt-4o-mini", "whisper-1", "tts-1")) -> None:
+        self.latency = latency
+        self.port = port
+        self.models = list(models)
+        self.requests: list[RecordedRequest] = []
+        self._queues: dict[str, deque[Step]] = {e: deque() for e in PATHS.values()}
+        self._chat_default: ChatResponder | None = None
+        self._transcription_default: Transcribe | None = None
+        self._runner: web.AppRunner | None = None
+        self._closing = asyncio.Event()
+
+    @property
+    def base_url(self) -> str:
+        """The URL to pass as `base_url` to the OpenAI client."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def chat_requests(self) -> list[dict[str, Any]]:
+        """JSON bodies of every chat completion request, in order."""
+        return [r.json for r in self.requests if PATHS.get(r.path) == "chat" and r.json is not None]
+
+    @property
+    def transcription_requests(self) -> list[RecordedRequest]:
+        """Every transcription request, in order."""
+        return [r for r in self.requests if PATHS.get(r.path) == "transcription"]
+
+    def remaining(self, endpoint: Endpoint = "chat") -> int:
+        """How many scripted steps are still queued for `endpoint`."""
+        return len(self._queues[endpoint])
+
+    def push(self, step: Step, *, endpoint: Endpoint = "chat", times: int = 1) -> None:
+        """Queue a raw step `times` times."""
+        self._queues[endpoint].extend([step] * times)
+
+    def reply(self, text: str, *, prompt_tokens: int = 100, completion_tokens: int = 20) -> None:
+        """Queue an assistant text reply."""
+        self.push(Reply(text, prompt_tokens, completion_tokens))
+
+    def tool_call(self, name: str, arguments: dict[str, Any] | str, *,
+                  call_id: str | None = None) -> None:
+        """Queue an assistant message with a single tool call."""
+        self.push(ToolCalls([(name, _tool_args(arguments), call_id or _call_id())]))
+
+    def tool_calls(self, calls: list[tuple[str, dict[str, Any] | str]]) -> None:
+        """Queue an assistant message with several tool calls."""
+        self.push(ToolCalls([(n, _tool_args(a), _call_id()) for n, a in calls]))
+
+    def fail(self, status: int, *, retry_after: float | None = None, times: int = 1,
+             message: str | None = None, should_retry: bool | None = None,
+             endpoint: Endpoint = "chat") -> None:
+        """Queue error responses; `retry_after` sets `retry-after`/`retry-after-ms` headers."""
+        self.push(Fail(status, retry_after, message, should_retry), endpoint=endpoint, times=times)
+
+    def hang(self, seconds: float, times: int = 1, *, endpoint: Endpoint = "chat") -> None:
+        """Queue requests that sleep `seconds` before answering 504."""
+        self.push(Hang(seconds), endpoint=endpoint, times=times)
+
+    def garbage(self, times: int = 1, *, endpoint: Endpoint = "chat") -> None:
+        """Queue 200 responses with a malformed JSON body."""
+        self.push(Garbage(), endpoint=endpoint, times=times)
+
+    def responder(self, fn: ChatResponder) -> None:
+        """Answer chat calls with `fn(request_json)` whenever the queue is empty."""
+        self._chat_default = fn
+
+    def transcription(self, text_or_fn: str | Callable[[RecordedRequest], str | Awaitable[str]],
+                      *, default: bool = False) -> None:
+        """Queue a transcription result (or make it the default when `default`)."""
+        if default:
+            self._transcription_default = Transcribe(text_or_fn)
+        else:
+            self.push(Transcribe(text_or_fn), endpoint="transcription")
+
+    async def start(self) -> FakeOpenAI:
+        """Bind to 127.0.0.1 and start serving."""
+        self._closing = asyncio.Event()
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port, backlog=1024).start()
+        self.port = self._runner.addresses[0][1]
+        return self
+
+    async def stop(self) -> None:
+        """Stop serving; hung requests are released."""
+        self._closing.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeOpenAI:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        rec = RecordedRequest(request.method, request.path,
+                              {k.lower(): v for k, v in request.headers.items()})
+        self.requests.append(rec)
+        response = await self._answer(request, rec)
+        rec.status = response.status
+        response.headers.setdefault("x-request-id", f"req_{uuid.uuid4().hex}")
+        return response
+
+    async def _answer(self, request: web.Request, rec: RecordedRequest) -> web.StreamResponse:
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return _error(401, "Incorrect API key provided.", code="invalid_api_key")
+        if request.method == "GET" and request.path == "/v1/models":
+            data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"}
+                    for m in self.models]
+            return web.json_response({"object": "list", "data": data})
+        endpoint = PATHS.get(request.path)
+        if endpoint is None or request.method != "POST":
+            return _error(404, f"Unknown endpoint {request.method} {request.path}.",
+                          code="unknown_url")
+        if endpoint == "transcription":
+            form = await request.post()
+            for key, value in form.items():
+                if isinstance(value, web.FileField):
+                    rec.file = UploadedFile(value.filename, value.file.read(), value.content_type)
+                else:
+                    rec.form[key] = str(value)
+        else:
+            try:
+                rec.json = await request.json()
+            except ValueError:
+                return _error(400, "Request body is not valid JSON.")
+        body = rec.json or rec.form
+        if body.get("stream") in (True, "true", "True"):
+            return _error(400, "FakeOpenAI does not support stream=true.", code="unsupported")
+        if endpoint != "speech" and self.latency:
+            await asyncio.sleep(self.latency)
+        try:
+            step = await self._next_step(endpoint, rec)
+            if step is None:
+                return _error(500, f"FakeOpenAI: script ran out of {endpoint} responses.",
+                              code="fake_script_exhausted")
+            return await self._render(step, endpoint, rec)
+        except Exception as exc:
+            return _error(500, f"FakeOpenAI: scripted handler raised {exc!r}.", code="fake_error")
+
+    async def _next_step(self, endpoint: Endpoint, rec: RecordedRequest) -> Step | None:
+        if self._queues[endpoint]:
+            return self._queues[endpoint].popleft()
+        if endpoint == "chat" and self._chat_default is not None:
+            result = self._chat_default(rec.json or {})
+            step = await result if inspect.isawaitable(result) else result
+            return Reply(step) if isinstance(step, str) else step
+        if endpoint == "transcription":
+            return self._transcription_default
+        return Speak() if endpoint == "speech" else None
+
+    async def _render(self, step: Step, endpoint: Endpoint, rec: RecordedRequest) -> web.Response:
+        if isinstance(step, Fail):
+            headers: dict[str, str] = {}
+            if step.retry_after is not None:
+                headers["retry-after"] = str(math.ceil(step.retry_after))
+                headers["retry-after-ms"] = str(int(step.retry_after * 1000))
+            if step.should_retry is not None:
+                headers["x-should-retry"] = str(step.should_retry).lower()
+            return _error(step.status, step.message or f"Scripted failure {step.status}.",
+                          headers=headers)
+        if isinstance(step, Hang):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), step.seconds)
+            return _error(504, "FakeOpenAI: scripted hang elapsed.", code="fake_hang")
+        if isinstance(step, Garbage):
+            return web.Response(body=b'{"id": "chatcmpl-garbage", "choices": [{"mess',
+                                content_type="application/json")
+        if isinstance(step, Speak):
+            fmt = str((rec.json or {}).get("response_format") or "mp3")
+            if fmt not in SPEECH_FORMATS:
+                return _error(400, f"Unsupported response_format {fmt!r}.")
+            audio, mime = await synth_audio(str((rec.json or {}).get("input", "")), fmt)
+            return web.Response(body=audio, content_type=mime)
+        if endpoint == "transcription":
+            if not isinstance(step, Transcribe):
+                return _error(500, f"FakeOpenAI: {type(step).__name__} is not a transcription.")
+            return await self._transcription_response(step, rec)
+        if not isinstance(step, Reply | ToolCalls):
+            return _error(500, f"FakeOpenAI: {type(step).__name__} is not a chat step.")
+        return web.json_response(self._chat_completion(step, rec.json or {}))
+
+    @staticmethod
+    def _chat_completion(step: Reply | ToolCalls, body: dict[str, Any]) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None,
+                                   "annotations": []}
+        if isinstance(step, Reply):
+            message["content"], finish = step.text, "stop"
+        else:
+            message["tool_calls"] = [
+                {"id": cid, "type": "function", "function": {"name": name, "arguments": args}}
+                for name, args, cid in step.calls
+            ]
+            finish = "tool_calls"
+        return {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:29]}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", "gpt-4o-mini"),
+            "system_fingerprint": "fp_fake",
+            "choices": [{"index": 0, "message": message, "logprobs": None,
+                         "finish_reason": finish}],
+            "usage": {"prompt_tokens": step.prompt_tokens,
+                      "completion_tokens": step.completion_tokens,
+                      "total_tokens": step.prompt_tokens + step.completion_tokens},
+        }
+
+    @staticmethod
+    async def _transcription_response(step: Transcribe, rec: RecordedRequest) -> web.Response:
+        text = step.text(rec) if callable(step.text) else step.text
+        if inspect.isawaitable(text):
+            text = await text
+        fmt = rec.form.get("response_format", "json")
+        if fmt in ("text", "srt", "vtt"):
+            return web.Response(text=text, content_type="text/plain")
+        if fmt == "verbose_json":
+            return web.json_response({"task": "transcribe", "text": text, "duration": 1.0,
+                                      "language": rec.form.get("language", "english"),
+                                      "segments": []})
+        return web.json_response({"text": text})
+
+
+async def _serve(port: int, reply: str, latency: float) -> None:
+    """Run until interrupted, answering every chat call with `reply`."""
+    async with FakeOpenAI(latency=latency, port=port) as fake:
+        fake.responder(lambda _body: reply)
+        fake.transcription(reply, default=True)
+        print(f"FakeOpenAI on {fake.base_url} (api key {fake.api_key!r})", flush=True)
+        await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Run the fake OpenAI API server.")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--reply", default="hola")
+    parser.add_argument("--latency", type=float, default=0.0)
+    cli = parser.parse_args()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(cli.port, cli.reply, cli.latency))

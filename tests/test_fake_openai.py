@@ -1,0 +1,266 @@
+"""The fake OpenAI server, exercised through the real `openai.AsyncOpenAI` client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import imageio_ffmpeg
+import openai
+import pytest
+
+from tests.fakes.openai_server import Fail, FakeOpenAI, RecordedRequest, Reply
+
+FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+USER = [{"role": "user", "content": "¿Tienen café?"}]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeOpenAI]:
+    """A running fake server."""
+    async with FakeOpenAI() as server:
+        yield server
+
+
+def client(fake: FakeOpenAI, **kwargs: object) -> openai.AsyncOpenAI:
+    """A real OpenAI client pointed at the fake."""
+    options: dict[str, object] = {"max_retries": 0, **kwargs}
+    return openai.AsyncOpenAI(base_url=fake.base_url, api_key=fake.api_key, **options)
+
+
+async def chat(fake: FakeOpenAI, **kwargs: object) -> openai.types.chat.ChatCompletion:
+    """One chat completion call with default arguments."""
+    return await client(fake, **kwargs).chat.completions.create(model="gpt-4o-mini", messages=USER)
+
+
+def ffmpeg_decodes(path: Path) -> bool:
+    """Whether ffmpeg decodes the whole file without error."""
+    cmd = [FFMPEG, "-v", "error", "-xerror", "-i", str(path), "-f", "null", "-"]
+    result = subprocess.run(cmd, capture_output=True, check=False)
+    return result.returncode == 0 and not result.stderr.strip()
+
+
+async def test_text_reply_parses_with_usage(fake: FakeOpenAI) -> None:
+    fake.reply("Sí, tenemos café.", prompt_tokens=12, completion_tokens=5)
+    result = await chat(fake)
+    assert isinstance(result, openai.types.chat.ChatCompletion)
+    assert result.object == "chat.completion"
+    assert result.id.startswith("chatcmpl-")
+    assert result.model == "gpt-4o-mini"
+    assert result.choices[0].message.role == "assistant"
+    assert result.choices[0].message.content == "Sí, tenemos café."
+    assert result.choices[0].message.tool_calls is None
+    assert result.choices[0].finish_reason == "stop"
+    assert result.usage is not None
+    assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (12, 5)
+    assert result.usage.total_tokens == 17
+    assert fake.remaining() == 0
+
+
+async def test_tool_call_parses_and_request_is_recorded(fake: FakeOpenAI) -> None:
+    fake.tool_call("search_products", {"query": "café", "limit": 3}, call_id="call_abc")
+    tools = [{"type": "function", "function": {
+        "name": "search_products", "parameters": {"type": "object", "properties": {}}}}]
+    result = await client(fake).chat.completions.create(
+        model="gpt-4o-mini", messages=USER, tools=tools)
+    choice = result.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    assert choice.message.content is None
+    assert choice.message.tool_calls is not None and len(choice.message.tool_calls) == 1
+    call = choice.message.tool_calls[0]
+    assert call.id == "call_abc" and call.type == "function"
+    assert call.function.name == "search_products"
+    assert json.loads(call.function.arguments) == {"query": "café", "limit": 3}
+    [body] = fake.chat_requests
+    assert body["messages"] == USER and body["tools"] == tools
+    [rec] = fake.requests
+    assert (rec.method, rec.path, rec.status) == ("POST", "/v1/chat/completions", 200)
+    assert rec.headers["authorization"] == "Bearer test-key"
+
+
+async def test_several_tool_calls_in_one_message(fake: FakeOpenAI) -> None:
+    fake.tool_calls([("get_stock", {"sku": "A1"}), ("get_price", '{"sku": "A1"}')])
+    calls = (await chat(fake)).choices[0].message.tool_calls
+    assert calls is not None
+    assert [c.function.name for c in calls] == ["get_stock", "get_price"]
+    assert [json.loads(c.function.arguments) for c in calls] == [{"sku": "A1"}] * 2
+    assert len({c.id for c in calls}) == 2
+
+
+async def test_fail_500_raises_internal_server_error(fake: FakeOpenAI) -> None:
+    fake.fail(500, message="boom")
+    with pytest.raises(openai.InternalServerError) as info:
+        await chat(fake)
+    assert info.value.status_code == 500
+    assert "boom" in str(info.value)
+    assert isinstance(info.value.body, dict) and info.value.body["type"] == "server_error"
+    assert info.value.request_id is not None and info.value.request_id.startswith("req_")
+
+
+async def test_429_with_retry_after_is_retried_then_succeeds(fake: FakeOpenAI) -> None:
+    fake.fail(429, retry_after=0.3)
+    fake.reply("ok")
+    start = time.perf_counter()
+    result = await chat(fake, max_retries=1)
+    assert result.choices[0].message.content == "ok"
+    assert time.perf_counter() - start >= 0.3
+    assert [r.status for r in fake.requests] == [429, 200]
+    assert [r.headers["x-stainless-retry-count"] for r in fake.requests] == ["0", "1"]
+
+
+async def test_429_without_retries_raises_rate_limit_error(fake: FakeOpenAI) -> None:
+    fake.fail(429, retry_after=1)
+    with pytest.raises(openai.RateLimitError):
+        await chat(fake)
+
+
+async def test_hang_exceeds_client_timeout_without_blocking_server(fake: FakeOpenAI) -> None:
+    fake.hang(2)
+    fake.reply("still serving")
+    start = time.perf_counter()
+    with pytest.raises(openai.APITimeoutError):
+        await chat(fake, timeout=0.5)
+    other = await chat(fake)
+    assert other.choices[0].message.content == "still serving"
+    assert time.perf_counter() - start < 1.5
+
+
+async def test_garbage_body_raises_json_decode_error(fake: FakeOpenAI) -> None:
+    fake.garbage()
+    with pytest.raises(json.JSONDecodeError):
+        await chat(fake)
+    assert fake.requests[0].status == 200
+
+
+async def test_wrong_key_is_authentication_error(fake: FakeOpenAI) -> None:
+    fake.reply("never sent")
+    bad = openai.AsyncOpenAI(base_url=fake.base_url, api_key="sk-wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as info:
+        await bad.chat.completions.create(model="gpt-4o-mini", messages=USER)
+    assert info.value.code == "invalid_api_key"
+    assert fake.remaining() == 1
+    assert fake.requests[0].status == 401
+
+
+async def test_empty_script_answers_500_and_records(fake: FakeOpenAI) -> None:
+    with pytest.raises(openai.InternalServerError) as info:
+        await chat(fake)
+    assert info.value.status_code == 500
+    assert "script ran out" in str(info.value)
+    assert [r.status for r in fake.requests] == [500]
+    assert fake.chat_requests[0]["messages"] == USER
+
+
+async def test_stream_is_rejected_visibly(fake: FakeOpenAI) -> None:
+    fake.reply("unused")
+    with pytest.raises(openai.BadRequestError, match="stream"):
+        await client(fake).chat.completions.create(
+            model="gpt-4o-mini", messages=USER, stream=True)
+    assert fake.remaining() == 1
+
+
+async def test_responder_answers_when_queue_is_empty(fake: FakeOpenAI) -> None:
+    async def answer(body: dict[str, Any]) -> Reply:
+        return Reply(f"eco {len(body['messages'])}", completion_tokens=7)
+
+    fake.responder(answer)
+    fake.reply("queued first")
+    assert (await chat(fake)).choices[0].message.content == "queued first"
+    dynamic = await chat(fake)
+    assert dynamic.choices[0].message.content == "eco 1"
+    assert dynamic.usage is not None and dynamic.usage.completion_tokens == 7
+    fake.responder(lambda _body: "plain string")
+    assert (await chat(fake)).choices[0].message.content == "plain string"
+    fake.responder(lambda _body: Fail(503))
+    with pytest.raises(openai.InternalServerError):
+        await chat(fake)
+
+
+async def test_transcription_records_upload_and_returns_text(
+    fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    wav = tmp_path / "voice.wav"
+    subprocess.run([FFMPEG, "-v", "error", "-f", "lavfi", "-i", "sine=frequency=300:duration=1",
+                    "-ac", "1", "-ar", "16000", str(wav)], check=True)
+
+    def by_size(rec: RecordedRequest) -> str:
+        assert rec.file is not None
+        return f"{len(rec.file.data)} bytes"
+
+    fake.transcription(by_size)
+    fake.transcription("texto plano")
+    api = client(fake)
+    result = await api.audio.transcriptions.create(
+        model="whisper-1", file=wav, language="es", prompt="café, té")
+    assert result.text == f"{wav.stat().st_size} bytes"
+    [rec, *_] = fake.transcription_requests
+    assert rec.file is not None and rec.file.name == "voice.wav"
+    assert rec.file.data == wav.read_bytes()
+    assert rec.form == {"model": "whisper-1", "language": "es", "prompt": "café, té"}
+    plain = await api.audio.transcriptions.create(
+        model="whisper-1", file=wav, response_format="text")
+    assert plain.strip() == "texto plano"
+
+
+async def test_transcription_verbose_json_and_fail(fake: FakeOpenAI, tmp_path: Path) -> None:
+    audio = tmp_path / "a.ogg"
+    audio.write_bytes(b"OggS not really")
+    fake.fail(400, endpoint="transcription", message="bad audio")
+    fake.transcription("hola", default=True)
+    api = client(fake)
+    with pytest.raises(openai.BadRequestError, match="bad audio"):
+        await api.audio.transcriptions.create(model="whisper-1", file=audio)
+    verbose = await api.audio.transcriptions.create(
+        model="whisper-1", file=audio, response_format="verbose_json", language="es")
+    assert (verbose.text, verbose.language, verbose.segments) == ("hola", "es", [])
+
+
+@pytest.mark.parametrize(
+    ("fmt", "mime"),
+    [("mp3", "audio/mpeg"), ("opus", "audio/ogg"), ("wav", "audio/wav"), ("flac", "audio/flac")],
+)
+async def test_speech_returns_decodable_audio(
+    fake: FakeOpenAI, tmp_path: Path, fmt: str, mime: str
+) -> None:
+    response = await client(fake).audio.speech.create(
+        model="tts-1", voice="alloy", input="Hola, bienvenido a la tienda.",
+        response_format=fmt)
+    assert response.response.headers["content-type"].startswith(mime)
+    out = tmp_path / f"speech.{fmt}"
+    out.write_bytes(response.content)
+    assert len(response.content) > 100
+    assert ffmpeg_decodes(out)
+    assert fake.requests[0].json == {"model": "tts-1", "voice": "alloy", "response_format": fmt,
+                                     "input": "Hola, bienvenido a la tienda."}
+
+
+async def test_speech_length_grows_with_input(fake: FakeOpenAI) -> None:
+    api = client(fake)
+    short = await api.audio.speech.create(model="tts-1", voice="alloy", input="hola",
+                                          response_format="pcm")
+    long = await api.audio.speech.create(model="tts-1", voice="alloy", input="hola " * 20,
+                                         response_format="pcm")
+    assert len(long.content) > 4 * len(short.content)
+
+
+async def test_models_lists_configured_names(fake: FakeOpenAI) -> None:
+    page = await client(fake).models.list()
+    assert [m.id for m in page.data] == ["gpt-4o-mini", "whisper-1", "tts-1"]
+
+
+async def test_latency_overlaps_concurrent_requests() -> None:
+    async with FakeOpenAI(latency=0.5) as fake:
+        fake.responder(lambda _body: "ok")
+        api = client(fake)
+        start = time.perf_counter()
+        results = await asyncio.gather(*(
+            api.chat.completions.create(model="gpt-4o-mini", messages=USER) for _ in range(20)))
+        elapsed = time.perf_counter() - start
+    assert all(r.choices[0].message.content == "ok" for r in results)
+    assert 0.5 <= elapsed < 2.0
+    assert len(fake.chat_requests) == 20
