@@ -86,14 +86,20 @@ def apply_migrations(db_path: Path, folder: Path, *, upto: str | None = None) ->
 
 
 def is_demo_catalog(db_path: Path) -> bool:
-    """True when the catalog file was built by KRATOS (it carries our migration record)."""
+    """True when the file was built by KRATOS as a demo catalog.
+
+    It must record one of the catalog migrations: the state database has a migration record
+    too, and must never be mistaken for a catalog that `seed --force` may rebuild.
+    """
     if not db_path.is_file():
         return False
+    names = [p.name for p in migration_files(CATALOG_MIGRATIONS)]
     try:
         conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
         try:
             row = conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (RECORD_TABLE,)
+                f"SELECT 1 FROM {RECORD_TABLE} WHERE name IN ({','.join('?' * len(names))})",
+                names,
             ).fetchone()
         finally:
             conn.close()

@@ -90,3 +90,6 @@ def test_demo_catalog_is_recognised(tmp_path):
         conn.execute("CREATE TABLE items (id INTEGER)")
     assert not is_demo_catalog(own)
     assert not is_demo_catalog(tmp_path / "missing.db")
+    state = tmp_path / "state.db"
+    apply_migrations(state, STATE_MIGRATIONS)
+    assert not is_demo_catalog(state)

@@ -1,0 +1,548 @@
+"""Basic mode: catalog answers without a language model, from a question understood by rules.
+
+Used when no model is configured or the model endpoint is down. ``bot.basic_parse`` turns the
+question into a ``Query``; this module turns the query into parameterized SQL (user text only
+ever travels as ``?`` parameters), runs it through the same guarded ``CatalogReader`` the model
+uses, and writes the reply from the rows it got back — nothing is stated that no row says.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from bot.basic_parse import Query, Vocabulary, read, singular, understand
+from bot.catalog import CatalogReader, QueryResult
+from bot.language import detect_language
+from bot.money import format_soles
+from bot.reply import Reply, Turn
+
+logger = logging.getLogger(__name__)
+
+#: Columns basic mode needs in ``products``; a store's own schema without them is not guessed at.
+REQUIRED_COLUMNS = ("id", "name", "family", "category", "brand", "price", "stock", "availability")
+#: Columns an answer's rows carry, when the table has them.
+ROW_COLUMNS = ("id", "sku", "name", "family", "category", "brand", "model", "color", "price",
+               "stock", "availability")
+MAX_PROBES = 8
+VOCABULARY_ROWS = 5000
+OVERVIEW_LINES = 40
+
+_ORDER_SQL = {
+    "price_asc": "price ASC, id ASC",
+    "price_desc": "price DESC, id ASC",
+    "stock_desc": "stock DESC, price ASC, id ASC",
+}
+_GROUP_COLUMN = {"category": "category", "brand": "brand", "family": "family", "color": "color"}
+_FTS_NAME_COLUMNS = ("name", "brand", "category", "family")
+
+_TEXTS: dict[str, dict[str, str]] = {
+    "es": {
+        "found": "Encontré {n} {products}{desc}",
+        "products": "producto|productos",
+        "none": "No encontré productos{desc}.",
+        "none_exists": "No, no tenemos productos{desc}.",
+        "yes": "Sí. ",
+        "best": "Estos son los {k} {order}:",
+        "best_one": "El {order_one} es:",
+        "page": "Productos {a} a {b} de {n}{desc}, {order_page}:",
+        "page_end": "Ya te mostré los {n} {products}{desc}.",
+        "more": "Escribe «más» para ver otros.",
+        "stock_yes": "Sí, hay stock: {n} {available}{desc}",
+        "available": "producto disponible|productos disponibles",
+        "stock_no": "No hay stock de productos{desc}. Esto es lo que tenemos:",
+        "count": "Hay {n} {products}{desc}.",
+        "count_group": "Hay {n} {groups} distintas{desc}.",
+        "units": "Hay {units} unidades en stock entre {n} {products}{desc}.",
+        "average": "El precio promedio de {n} {products}{desc} es {avg} (de {low} a {high}).",
+        "overview": "Tenemos {n} {groups}{desc}:",
+        "overview_more": "… y {n} más.",
+        "pick": "{name} cuesta {price} y está {status}.",
+        "asc": "de menor precio", "desc": "de mayor precio", "stock": "con más stock",
+        "asc_one": "de menor precio", "desc_one": "de mayor precio", "stock_one": "con más stock",
+        "page_asc": "de menor a mayor precio", "page_desc": "de mayor a menor precio",
+        "page_stock": "de más a menos stock",
+        "in_stock": "disponible ({stock} en stock)",
+        "disponible": "disponible", "agotado": "agotado", "por llegar": "por llegar",
+        "category": "categorías", "brand": "marcas", "family": "familias", "color": "colores",
+        "fam": "familia {v}", "brand_of": "marca {v}", "color_of": "color {v}",
+        "between": "entre {a} y {b}", "le": "hasta {b}", "lt": "de menos de {b}",
+        "ge": "desde {a}", "gt": "de más de {a}", "stock_min": "con al menos {s} unidades",
+        "match": "que coinciden con «{w}»", "or": " o ", "ignored": "No reconocí: {w}.",
+        "examples": "Por ejemplo:",
+        "greeting": "¡Hola! Soy el asistente de la tienda: respondo preguntas sobre nuestro "
+                    "catálogo de productos.",
+        "help": "Puedo buscar productos del catálogo por tipo, marca, color, precio y "
+                "disponibilidad, contarlos y ordenarlos por precio.",
+        "offtopic": "Lo siento, solo puedo ayudarte con preguntas sobre el catálogo de la tienda.",
+        "hostile": "No puedo hacer eso: solo consulto el catálogo de productos en modo de lectura; "
+                   "no cambio datos ni muestro nada fuera del catálogo.",
+        "unknown": "No entendí bien tu pregunta sobre el catálogo.",
+        "unsupported": "No tengo esa información: en modo básico solo conozco los productos del "
+                       "catálogo (tipo, marca, color, precio y stock).",
+        "schema": "El modo básico necesita la tabla estándar «products» con las columnas {cols}, "
+                  "y este catálogo no la tiene{missing}. Con el modelo de lenguaje configurado "
+                  "(OPENAI_API_KEY) puedo responder sobre el esquema propio de la tienda.",
+        "missing": " (faltan: {cols})",
+        "ex_brand": "¿Tienen {brand}?",
+        "ex_price": "{category} de menos de 1,000 soles",
+        "ex_count": "¿Cuántos productos hay disponibles?",
+        "ex_family": "el producto más caro de {family}",
+    },
+    "en": {
+        "found": "I found {n} {products}{desc}",
+        "products": "product|products",
+        "none": "I found no products{desc}.",
+        "none_exists": "No, we have no products{desc}.",
+        "yes": "Yes. ",
+        "best": "Here are the {k} {order}:",
+        "best_one": "The {order_one} is:",
+        "page": "Products {a} to {b} of {n}{desc}, {order_page}:",
+        "page_end": "I have already shown all {n} {products}{desc}.",
+        "more": "Say “more” to see others.",
+        "stock_yes": "Yes, in stock: {n} {available}{desc}",
+        "available": "product available|products available",
+        "stock_no": "Nothing in stock{desc}. This is what we have:",
+        "count": "There are {n} {products}{desc}.",
+        "count_group": "There are {n} different {groups}{desc}.",
+        "units": "There are {units} units in stock across {n} {products}{desc}.",
+        "average": "The average price of {n} {products}{desc} is {avg} (from {low} to {high}).",
+        "overview": "We have {n} {groups}{desc}:",
+        "overview_more": "… and {n} more.",
+        "pick": "{name} costs {price} and is {status}.",
+        "asc": "lowest-priced", "desc": "highest-priced", "stock": "with the most stock",
+        "asc_one": "lowest-priced one", "desc_one": "highest-priced one",
+        "stock_one": "one with the most stock",
+        "page_asc": "from lowest to highest price", "page_desc": "from highest to lowest price",
+        "page_stock": "from most to least stock",
+        "in_stock": "available ({stock} in stock)",
+        "disponible": "available", "agotado": "sold out", "por llegar": "coming soon",
+        "category": "categories", "brand": "brands", "family": "families", "color": "colours",
+        "fam": "family {v}", "brand_of": "brand {v}", "color_of": "colour {v}",
+        "between": "between {a} and {b}", "le": "up to {b}", "lt": "under {b}",
+        "ge": "from {a}", "gt": "over {a}", "stock_min": "with at least {s} units",
+        "match": "matching “{w}”", "or": " or ", "ignored": "I did not recognise: {w}.",
+        "examples": "For example:",
+        "greeting": "Hi! I am the store's assistant: I answer questions about our product "
+                    "catalog.",
+        "help": "I can look up catalog products by type, brand, colour, price and availability, "
+                "count them and sort them by price.",
+        "offtopic": "Sorry, I can only help with questions about the store's catalog.",
+        "hostile": "I can't do that: I only read the product catalog; I never change data or "
+                   "show anything outside the catalog.",
+        "unknown": "I did not quite understand your question about the catalog.",
+        "unsupported": "I don't have that information: in basic mode I only know the catalog's "
+                       "products (type, brand, colour, price and stock).",
+        "schema": "Basic mode needs the standard “products” table with the columns {cols}, and "
+                  "this catalog does not have it{missing}. With the language model configured "
+                  "(OPENAI_API_KEY) I can answer over the store's own schema.",
+        "missing": " (missing: {cols})",
+        "ex_brand": "Do you have {brand}?",
+        "ex_price": "{category} under 1,000 soles",
+        "ex_count": "How many products are available?",
+        "ex_family": "the most expensive product in {family}",
+    },
+}
+
+
+def _t(lang: str, key: str, **values: Any) -> str:
+    text = _TEXTS["en" if lang == "en" else "es"][key]
+    return text.format(**values) if values else text
+
+
+def _plural(lang: str, key: str, n: int) -> str:
+    one, many = _t(lang, key).split("|")
+    return one if n == 1 else many
+
+
+def fts_term(word: str) -> str:
+    """One FTS5 term: a quoted word (any FTS syntax stripped), prefix-matched when long enough."""
+    clean = re.sub(r"[^a-z0-9]", "", word.lower())
+    if not clean:
+        return '""'
+    if clean.isdigit() or len(clean) < 4:
+        return f'"{clean}"'
+    return f'"{singular(clean)}"*'
+
+
+@dataclass(frozen=True)
+class _Sql:
+    """Where-clause text with its parameters."""
+
+    where: str
+    params: tuple[Any, ...]
+
+
+class BasicEngine:
+    """Basic mode over one catalog; build it once per ``CatalogReader`` with ``load``."""
+
+    def __init__(self, catalog: CatalogReader, vocab: Vocabulary, *, columns: Sequence[str],
+                 fts_columns: Sequence[str], problem: str | None = None,
+                 missing: Sequence[str] = ()) -> None:
+        self.catalog = catalog
+        self.vocab = vocab
+        self.columns = tuple(columns)
+        self.fts_columns = tuple(fts_columns)
+        self.problem = problem
+        self.missing = tuple(missing)
+
+    @classmethod
+    async def load(cls, catalog: CatalogReader) -> BasicEngine:
+        """Check the schema and read the catalog's vocabulary (families, categories, brands...)."""
+        tables = {t.name.lower(): t for t in await catalog.tables()}
+        products = tables.get("products")
+        present = {c.name.lower() for c in products.columns} if products else set()
+        missing = [c for c in REQUIRED_COLUMNS if c not in present]
+        if products is None or missing:
+            logger.info("basic mode unavailable: catalog lacks products columns %s", missing)
+            return cls(catalog, Vocabulary.build(families=(), categories=(), brands=(), colors=(),
+                                                 availability=()),
+                       columns=(), fts_columns=(), problem="schema", missing=missing)
+        fts = tables.get("products_fts")
+        fts_columns = [c.name.lower() for c in fts.columns] if fts and fts.is_fts else []
+        values: dict[str, list[str]] = {}
+        for column in ("family", "category", "brand", "color", "availability"):
+            values[column] = await _distinct(catalog, column) if column in present else []
+        vocab = Vocabulary.build(families=values["family"], categories=values["category"],
+                                 brands=values["brand"], colors=values["color"],
+                                 availability=values["availability"])
+        return cls(catalog, vocab, columns=[c for c in ROW_COLUMNS if c in present],
+                   fts_columns=fts_columns)
+
+    async def answer(self, text: str, history: Sequence[Turn],
+                     language: str | None = None) -> Reply:
+        """Answer one question; follow-ups read the previous answer's query from ``history``."""
+        lang = detect_language(text, default=language or "es")
+        if self.problem:
+            return self._refusal("schema", lang)
+        previous, shown = _previous(history)
+        draft = read(text, self.vocab, lang)
+        sql: list[str] = []
+        known = await self._probe(draft.unknown, sql) if not draft.verdict else set()
+        query = understand(draft, self.vocab, known, previous, shown)
+        logger.debug("basic query: %s", query.to_dict())
+        if query.intent in ("greeting", "help"):
+            return Reply(text=self._friendly(query.intent, lang), engine="basic", sql=sql,
+                         meta={"intent": query.intent})
+        if query.intent in ("hostile", "offtopic", "unknown", "unsupported"):
+            reply = self._refusal(query.intent, lang, query.ignored)
+            reply.sql = [] if query.intent == "hostile" else sql
+            return reply
+        handlers = {"count": self._count, "units": self._units, "average": self._average,
+                    "overview": self._overview, "pick": self._pick}
+        reply = await handlers.get(query.intent, self._list)(query, sql)
+        reply.sql = sql
+        if query.ignored and not reply.refused:
+            reply.text += "\n" + _t(lang, "ignored", w=", ".join(f"«{w}»" for w in query.ignored))
+        return reply
+
+    async def _run(self, sql: list[str], statement: str, params: Sequence[Any] = (),
+                   max_rows: int | None = None) -> QueryResult:
+        result = await self.catalog.run(statement, params, max_rows=max_rows)
+        sql.append(result.sql)
+        return result
+
+    async def _probe(self, words: Sequence[str], sql: list[str]) -> set[str]:
+        """Which unknown words occur anywhere in the catalog's text (so they are not typos)."""
+        found: set[str] = set()
+        for word in list(words)[:MAX_PROBES]:
+            if self.fts_columns:
+                statement = ("SELECT count(*) AS n FROM products_fts"
+                             " WHERE products_fts MATCH ?")
+                params: tuple[Any, ...] = (fts_term(word),)
+            else:
+                statement = "SELECT count(*) AS n FROM products WHERE name LIKE ?"
+                params = (f"%{word}%",)
+            result = await self._run(sql, statement, params)
+            if result.rows and result.rows[0][0]:
+                found.add(word)
+        return found
+
+    def _where(self, q: Query) -> _Sql:
+        conditions: list[str] = []
+        params: list[Any] = []
+        for column, values in (("category", q.categories), ("family", q.families),
+                               ("brand", q.brands), ("color", q.colors),
+                               ("availability", q.availability)):
+            if values and column in self.columns:
+                conditions.append(f"{column} IN ({', '.join('?' * len(values))})")
+                params.extend(values)
+        if q.min_price is not None:
+            conditions.append("price >= ?" if q.min_inclusive else "price > ?")
+            params.append(q.min_price)
+        if q.max_price is not None:
+            conditions.append("price <= ?" if q.max_inclusive else "price < ?")
+            params.append(q.max_price)
+        if q.min_stock is not None:
+            conditions.append("stock >= ?")
+            params.append(q.min_stock)
+        words = [*q.keywords, *q.soft_keywords]
+        if words and self.fts_columns:
+            expression = " AND ".join(fts_term(w) for w in words)
+            columns = [c for c in _FTS_NAME_COLUMNS if c in self.fts_columns]
+            if q.names_only and columns:
+                expression = f"{{{' '.join(columns)}}} : ({expression})"
+            conditions.append("id IN (SELECT rowid FROM products_fts WHERE products_fts MATCH ?)")
+            params.append(expression)
+        elif words:
+            for word in words:
+                conditions.append("name LIKE ?")
+                params.append(f"%{word}%")
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        return _Sql(where, tuple(params))
+
+    async def _total(self, q: Query, sql: list[str]) -> tuple[Query, int]:
+        """How many products match; words that only narrowed to nothing are let go."""
+        where = self._where(q)
+        result = await self._run(sql, f"SELECT count(*) AS n FROM products{where.where}",
+                                 where.params)
+        total = int(result.rows[0][0])
+        if total == 0 and q.soft_keywords:
+            return await self._total(replace(q, soft_keywords=[]), sql)
+        return q, total
+
+    async def _rows(self, q: Query, sql: list[str]) -> QueryResult:
+        where = self._where(q)
+        order = _ORDER_SQL.get(q.order or "price_asc", _ORDER_SQL["price_asc"])
+        return await self._run(
+            sql, f"SELECT {', '.join(self.columns)} FROM products{where.where}"
+                 f" ORDER BY {order} LIMIT ? OFFSET ?",
+            (*where.params, q.limit, q.offset), max_rows=q.limit)
+
+    async def _list(self, q: Query, sql: list[str]) -> Reply:
+        lang = q.lang
+        q, total = await self._total(q, sql)
+        desc = self._describe(q)
+        if q.stock_check and total == 0 and q.availability:
+            others = replace(q, availability=[], offset=0)
+            others, total_all = await self._total(others, sql)
+            if total_all:
+                result = await self._rows(others, sql)
+                return self._rows_reply(others, result, _t(lang, "stock_no", desc=desc))
+        if total == 0:
+            key = "none_exists" if q.exists else "none"
+            return Reply(text=_t(lang, key, desc=desc) + "\n" + self._examples(lang),
+                         engine="basic", meta=_meta(q, [], 0))
+        if q.offset >= total:
+            return Reply(text=_t(lang, "page_end", n=total, desc=desc,
+                                 products=_plural(lang, "products", total)),
+                         engine="basic", meta=_meta(q, [], total))
+        result = await self._rows(q, sql)
+        order = q.order or "price_asc"
+        short = {"price_asc": "asc", "price_desc": "desc", "stock_desc": "stock"}[order]
+        products = _plural(lang, "products", total)
+        if q.stock_check and q.availability:
+            head = _t(lang, "stock_yes", n=total, available=_plural(lang, "available", total),
+                      desc=self._describe(replace(q, availability=[])))
+            head += ":" if total <= q.limit else ". " + _t(lang, "best", k=len(result.rows),
+                                                             order=_t(lang, short))
+        elif q.offset:
+            head = _t(lang, "page", a=q.offset + 1, b=q.offset + len(result.rows), n=total,
+                      desc=desc, order_page=_t(lang, f"page_{short}"))
+        elif total <= len(result.rows) and not (q.limit == 1 and q.order):
+            head = _t(lang, "found", n=total, products=products, desc=desc) + ":"
+        elif len(result.rows) == 1:
+            head = (_t(lang, "found", n=total, products=products, desc=desc) + ". "
+                    + _t(lang, "best_one", order_one=_t(lang, f"{short}_one")))
+        else:
+            head = (_t(lang, "found", n=total, products=products, desc=desc) + ". "
+                    + _t(lang, "best", k=len(result.rows), order=_t(lang, short)))
+        if q.exists and not q.stock_check:
+            head = _t(lang, "yes") + head
+        reply = self._rows_reply(q, result, head, total)
+        if q.offset + len(result.rows) < total and q.limit > 1:
+            reply.text += "\n" + _t(lang, "more")
+        return reply
+
+    def _rows_reply(self, q: Query, result: QueryResult, head: str,
+                    total: int | None = None) -> Reply:
+        lines = [head]
+        for n, row in enumerate(result.rows, start=q.offset + 1):
+            lines.append(f"{n}. {self._line(q.lang, dict(zip(result.columns, row, strict=True)))}")
+        ids = [row[result.columns.index("id")] for row in result.rows]
+        return Reply(text="\n".join(lines), engine="basic", columns=list(result.columns),
+                     rows=list(result.rows),
+                     meta=_meta(q, ids, total if total is not None else len(ids)))
+
+    def _line(self, lang: str, row: dict[str, Any]) -> str:
+        return f"{row['name']} — {format_soles(row['price'])} · {_status(lang, row)}"
+
+    async def _pick(self, q: Query, sql: list[str]) -> Reply:
+        result = await self._run(
+            sql, f"SELECT {', '.join(self.columns)} FROM products WHERE id = ?", (q.pick,))
+        if not result.rows:
+            return self._refusal("unknown", q.lang)
+        row = dict(zip(result.columns, result.rows[0], strict=True))
+        text = _t(q.lang, "pick", name=row["name"], price=format_soles(row["price"]),
+                  status=_status(q.lang, row))
+        return Reply(text=text, engine="basic", columns=list(result.columns),
+                     rows=list(result.rows), meta=_meta(q, [row["id"]], 1))
+
+    async def _count(self, q: Query, sql: list[str]) -> Reply:
+        where = self._where(q)
+        column = _GROUP_COLUMN.get(q.group or "")
+        what = f"count(DISTINCT {column})" if column in self.columns else "count(*)"
+        result = await self._run(sql, f"SELECT {what} AS n FROM products{where.where}",
+                                 where.params)
+        n = int(result.rows[0][0])
+        desc = self._describe(q)
+        if column in self.columns:
+            text = _t(q.lang, "count_group", n=n, groups=_t(q.lang, q.group or ""), desc=desc)
+        else:
+            text = _t(q.lang, "count", n=n, products=_plural(q.lang, "products", n), desc=desc)
+        return Reply(text=text, engine="basic", columns=list(result.columns),
+                     rows=list(result.rows), meta=_meta(q, [], n))
+
+    async def _units(self, q: Query, sql: list[str]) -> Reply:
+        where = self._where(q)
+        result = await self._run(
+            sql, f"SELECT coalesce(sum(stock), 0) AS units, count(*) AS n FROM products"
+                 f"{where.where}", where.params)
+        units, n = (int(v) for v in result.rows[0])
+        text = _t(q.lang, "units", units=units, n=n, products=_plural(q.lang, "products", n),
+                  desc=self._describe(q))
+        return Reply(text=text, engine="basic", columns=list(result.columns),
+                     rows=list(result.rows), meta=_meta(q, [], n))
+
+    async def _average(self, q: Query, sql: list[str]) -> Reply:
+        where = self._where(q)
+        result = await self._run(
+            sql, "SELECT round(avg(price), 2) AS avg_price, count(*) AS n,"
+                 f" min(price) AS min_price, max(price) AS max_price FROM products{where.where}",
+            where.params)
+        avg, n, low, high = result.rows[0]
+        if not n:
+            return Reply(text=_t(q.lang, "none", desc=self._describe(q)), engine="basic",
+                         meta=_meta(q, [], 0))
+        text = _t(q.lang, "average", n=n, products=_plural(q.lang, "products", n),
+                  desc=self._describe(q), avg=format_soles(avg), low=format_soles(low),
+                  high=format_soles(high))
+        return Reply(text=text, engine="basic", columns=list(result.columns),
+                     rows=list(result.rows), meta=_meta(q, [], n))
+
+    async def _overview(self, q: Query, sql: list[str]) -> Reply:
+        column = _GROUP_COLUMN.get(q.group or "", "category")
+        if column not in self.columns:
+            return self._refusal("unsupported", q.lang)
+        where = self._where(q)
+        where_text = where.where + (" AND " if where.where else " WHERE ") + f"{column} IS NOT NULL"
+        result = await self._run(
+            sql, f"SELECT {column}, count(*) AS n FROM products{where_text}"
+                 f" GROUP BY {column} ORDER BY n DESC, {column}",
+            where.params, max_rows=VOCABULARY_ROWS)
+        if not result.rows:
+            return Reply(text=_t(q.lang, "none", desc=self._describe(q)), engine="basic",
+                         meta=_meta(q, [], 0))
+        lines = [_t(q.lang, "overview", n=len(result.rows), groups=_t(q.lang, q.group or column),
+                    desc=self._describe(q))]
+        lines += [f"• {value} ({n})" for value, n in result.rows[:OVERVIEW_LINES]]
+        if len(result.rows) > OVERVIEW_LINES:
+            lines.append(_t(q.lang, "overview_more", n=len(result.rows) - OVERVIEW_LINES))
+        return Reply(text="\n".join(lines), engine="basic", columns=list(result.columns),
+                     rows=list(result.rows), meta=_meta(q, [], len(result.rows)))
+
+    def _describe(self, q: Query) -> str:
+        """The filters in words, e.g. " (Laptops, marca Lenovo, de menos de S/ 3,000.00)"."""
+        lang, parts = q.lang, []
+        joiner = _t(lang, "or")
+        if q.categories:
+            parts.append(joiner.join(q.categories))
+        if q.families:
+            parts.append(_t(lang, "fam", v=joiner.join(q.families)))
+        if q.brands:
+            parts.append(_t(lang, "brand_of", v=joiner.join(q.brands)))
+        if q.colors:
+            parts.append(_t(lang, "color_of", v=joiner.join(q.colors)))
+        if q.availability:
+            parts.append(joiner.join(_availability(lang, a) for a in q.availability))
+        low = format_soles(q.min_price) if q.min_price is not None else None
+        high = format_soles(q.max_price) if q.max_price is not None else None
+        if low and high:
+            parts.append(_t(lang, "between", a=low, b=high))
+        elif high:
+            parts.append(_t(lang, "le" if q.max_inclusive else "lt", b=high))
+        elif low:
+            parts.append(_t(lang, "ge" if q.min_inclusive else "gt", a=low))
+        if q.min_stock is not None:
+            parts.append(_t(lang, "stock_min", s=q.min_stock))
+        words = [*q.keywords, *q.soft_keywords]
+        if words:
+            parts.append(_t(lang, "match", w=" ".join(words)))
+        return f" ({', '.join(parts)})" if parts else ""
+
+    def _examples(self, lang: str) -> str:
+        vocab = self.vocab
+        examples = []
+        if vocab.brands:
+            examples.append(_t(lang, "ex_brand", brand=vocab.brands[0]))
+        if vocab.categories:
+            category = vocab.categories[0]
+            examples.append(_t(lang, "ex_price", category=category if lang == "en"
+                               else category.lower()))
+        examples.append(_t(lang, "ex_count"))
+        if vocab.families and len(examples) < 3:
+            examples.append(_t(lang, "ex_family", family=vocab.families[0]))
+        quote = ("“", "”") if lang == "en" else ("«", "»")
+        return "\n".join([_t(lang, "examples"),
+                          *(f"• {quote[0]}{e}{quote[1]}" for e in examples[:3])])
+
+    def _friendly(self, intent: str, lang: str) -> str:
+        return f"{_t(lang, intent)}\n{self._examples(lang)}"
+
+    def _refusal(self, reason: str, lang: str, ignored: Sequence[str] = ()) -> Reply:
+        if reason == "schema":
+            missing = (_t(lang, "missing", cols=", ".join(self.missing)) if self.missing
+                       else "")
+            text = _t(lang, "schema", cols=", ".join(REQUIRED_COLUMNS), missing=missing)
+            return Reply(text=text, engine="basic", refused=True, meta={"intent": reason})
+        text = _t(lang, reason)
+        if ignored and reason == "unknown":
+            text += " " + _t(lang, "ignored", w=", ".join(f"«{w}»" for w in ignored))
+        return Reply(text=f"{text}\n{self._examples(lang)}", engine="basic", refused=True,
+                     meta={"intent": reason})
+
+
+async def _distinct(catalog: CatalogReader, column: str) -> list[str]:
+    """A column's distinct values, most common first."""
+    result = await catalog.run(
+        f"SELECT {column}, count(*) AS n FROM products WHERE {column} IS NOT NULL"
+        f" GROUP BY {column} ORDER BY n DESC, {column}", max_rows=VOCABULARY_ROWS)
+    return [str(row[0]) for row in result.rows if str(row[0]).strip()]
+
+
+def _previous(history: Sequence[Turn]) -> tuple[Query | None, list[int]]:
+    """The query and shown product ids of the last answer, when basic mode wrote it."""
+    for turn in reversed(history):
+        if turn.role == "assistant":
+            query = Query.from_dict(turn.meta.get("query"))
+            ids = [i for i in turn.meta.get("shown_ids", []) if isinstance(i, int)]
+            return query, ids
+    return None, []
+
+
+def _meta(q: Query, ids: Sequence[Any], total: int) -> dict[str, Any]:
+    return {"intent": q.intent, "query": q.to_dict(), "shown_ids": list(ids), "total": total}
+
+
+def _availability(lang: str, value: str) -> str:
+    try:
+        return _t(lang, value)
+    except KeyError:
+        return value
+
+
+def _status(lang: str, row: dict[str, Any]) -> str:
+    value = str(row.get("availability") or "")
+    if value == "disponible" and row.get("stock"):
+        return _t(lang, "in_stock", stock=row["stock"])
+    return _availability(lang, value)
+
+
+async def answer_basic(catalog: CatalogReader, text: str, history: Sequence[Turn],
+                       language: str | None = None) -> Reply:
+    """Answer one question in basic mode (reads the catalog's vocabulary, then answers)."""
+    engine = await BasicEngine.load(catalog)
+    return await engine.answer(text, history, language)

@@ -1,0 +1,199 @@
+"""Speech: transcribe recordings with an OpenAI-compatible API, speak replies, and the CLI.
+
+Conversions run in worker threads (``bot.audio`` blocks); uploads run concurrently, bounded by
+TRANSCRIBE_CONCURRENCY. Every temporary file lives in a ``TemporaryDirectory`` removed on the
+way out, whatever happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import openai
+from openai import AsyncOpenAI
+
+from bot.audio import (
+    Chunk,
+    check_duration,
+    check_media,
+    convert_for_transcription,
+    is_ogg_opus,
+    sniff_format,
+    split_for_upload,
+    to_ogg_opus,
+    upload_format,
+)
+from bot.errors import UserFacingError
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+#: Seconds of upload and transcription allowed per second of audio, on top of OPENAI_TIMEOUT:
+#: a 13-minute chunk needs minutes, far more than one chat request.
+TIMEOUT_PER_AUDIO_SECOND = 0.25
+
+
+class TranscriptionUnavailable(UserFacingError):
+    """The speech-to-text API failed or timed out."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            es="No pude transcribir el audio ahora, intenta de nuevo en un momento.",
+            en="I couldn't transcribe the audio right now, please try again in a moment.",
+        )
+
+
+class SpeechUnavailable(UserFacingError):
+    """The text-to-speech API failed, timed out or sent audio that cannot be used."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            es="No pude preparar la respuesta en audio; te la dejo por escrito.",
+            en="I couldn't make the spoken reply; here it is in writing.",
+        )
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """The text of a recording, its length in seconds and how many uploads it took."""
+
+    text: str
+    duration_s: float
+    chunks: int
+
+
+def _request_options(settings: Settings, prompt: str | None) -> dict[str, Any]:
+    """Model, language, prompt and format for every chunk of one recording."""
+    # json is the only format gpt-4o-*-transcribe accept, and the one every Whisper server
+    # speaks; the SDK then returns an object with .text whatever the model.
+    options: dict[str, Any] = {"model": settings.transcribe_model, "response_format": "json"}
+    if settings.transcribe_language:
+        options["language"] = settings.transcribe_language
+    if prompt:
+        options["prompt"] = prompt
+    return options
+
+
+async def _transcribe_chunk(client: AsyncOpenAI, chunk: Chunk, mime_type: str,
+                            options: dict[str, Any], timeout: float,
+                            limit: asyncio.Semaphore) -> str:
+    async with limit:
+        # Read inside the semaphore so at most TRANSCRIBE_CONCURRENCY chunks sit in memory.
+        data = await asyncio.to_thread(chunk.path.read_bytes)
+        started = time.perf_counter()
+        try:
+            result = await client.audio.transcriptions.create(
+                file=(chunk.path.name, data, mime_type), timeout=timeout, **options)
+        except openai.APIError as error:
+            logger.warning("transcription of chunk %d failed: %s (status %s)", chunk.index,
+                           type(error).__name__, getattr(error, "status_code", None))
+            raise TranscriptionUnavailable() from error
+        logger.info("chunk %d (%.1f s, %d bytes) transcribed in %.2f s", chunk.index,
+                    chunk.duration_s, len(data), time.perf_counter() - started)
+        return result.text.strip()
+
+
+async def transcribe(client: AsyncOpenAI, settings: Settings, path: Path, *,
+                     prompt: str | None = None, workdir: Path | None = None) -> Transcript:
+    """Transcribe an audio or video file; ``prompt`` carries vocabulary (brands, products).
+
+    Raises a ``bot.audio.MediaError`` for a file that cannot be used and
+    ``TranscriptionUnavailable`` when the API fails. Temporary files go in a fresh directory
+    inside ``workdir`` (the system temp directory by default), removed before returning.
+    """
+    started = time.perf_counter()
+    fmt = settings.transcribe_format
+    mime_type = upload_format(fmt).mime_type
+    with tempfile.TemporaryDirectory(prefix="kratos-audio-", dir=workdir) as scratch:
+        info = await asyncio.to_thread(check_media, path, max_minutes=settings.max_audio_minutes)
+        # Without a duration in the header, decode no more than one second past the limit.
+        cap = None if info.duration_s is not None else settings.max_audio_minutes * 60 + 1
+        converted = await asyncio.to_thread(convert_for_transcription, path, Path(scratch), fmt,
+                                            max_seconds=cap)
+        chunks = await asyncio.to_thread(split_for_upload, converted, Path(scratch), fmt)
+        duration = chunks[-1].end_s
+        check_duration(duration, settings.max_audio_minutes)
+        converted_at = time.perf_counter()
+        options = _request_options(settings, prompt)
+        limit = asyncio.Semaphore(settings.transcribe_concurrency)
+        try:
+            # A TaskGroup cancels the other uploads as soon as one fails.
+            async with asyncio.TaskGroup() as group:
+                tasks = [
+                    group.create_task(_transcribe_chunk(
+                        client, chunk, mime_type, options,
+                        settings.openai_timeout + chunk.duration_s * TIMEOUT_PER_AUDIO_SECOND,
+                        limit,
+                    ))
+                    for chunk in chunks
+                ]
+        except* TranscriptionUnavailable as failed:
+            # One kind message for the user, whichever and however many chunks failed.
+            raise TranscriptionUnavailable() from failed.exceptions[0].__cause__
+    text = " ".join(part for part in (task.result() for task in tasks) if part)
+    logger.info("transcribed %.1f s of audio in %d chunk(s): %.2f s converting, %.2f s in total",
+                duration, len(chunks), converted_at - started, time.perf_counter() - started)
+    return Transcript(text=text, duration_s=duration, chunks=len(chunks))
+
+
+async def synthesize_voice(client: AsyncOpenAI, settings: Settings, text: str) -> bytes:
+    """Speak ``text`` with TTS_MODEL and TTS_VOICE; OGG/Opus bytes ready for sendVoice."""
+    started = time.perf_counter()
+    try:
+        response = await client.audio.speech.create(
+            model=settings.tts_model, voice=settings.tts_voice, input=text,
+            response_format="opus",
+        )
+    except openai.APIError as error:
+        logger.warning("speech synthesis failed: %s", type(error).__name__)
+        raise SpeechUnavailable() from error
+    audio = response.content
+    if not is_ogg_opus(audio):
+        # Some self-hosted speech servers ignore response_format and send mp3 or wav.
+        source = sniff_format(audio)
+        if source is None:
+            logger.warning("speech endpoint sent %d bytes of an unknown format", len(audio))
+            raise SpeechUnavailable()
+        try:
+            audio = await asyncio.to_thread(to_ogg_opus, audio, source)
+        except UserFacingError as error:
+            raise SpeechUnavailable() from error
+    logger.info("spoke %d characters in %.2f s", len(text), time.perf_counter() - started)
+    return audio
+
+
+def transcribe_command(settings: Settings, path: Path) -> int:
+    """``kratos transcribe FILE``: print the transcript; 1 for a bad file, 2 without a key."""
+    if not settings.openai_api_key:
+        print("kratos: OPENAI_API_KEY is not set: transcription needs an OpenAI-compatible "
+              "endpoint (see .env.example).", file=sys.stderr)
+        return 2
+    if not path.is_file():
+        print(f"kratos: {path} is not a file.", file=sys.stderr)
+        return 1
+    # Imported here: the application context pulls in the catalog and the state database,
+    # which this command does not need.
+    from bot.context import build_llm_client
+
+    async def run() -> Transcript:
+        client = build_llm_client(settings)
+        assert client is not None  # the key is set
+        try:
+            return await transcribe(client, settings, path)
+        finally:
+            await client.close()
+
+    try:
+        transcript = asyncio.run(run())
+    except UserFacingError as error:
+        print(f"kratos: {error}", file=sys.stderr)
+        return 1
+    print(transcript.text)
+    return 0

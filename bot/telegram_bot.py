@@ -1,0 +1,635 @@
+"""The Telegram face of KRATOS: a thin python-telegram-bot adapter over the assistant core.
+
+Handlers decide whether a message is meant for the bot, whether its sender may ask and how
+often; ``bot.assistant.answer`` does the answering. Updates are handled concurrently across
+conversations and in order within one: each conversation has a FIFO lock, taken in update
+order. ``serve`` runs polling (or a webhook when WEBHOOK_URL is set) until told to stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import signal
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from enum import Enum
+from typing import Any
+from urllib.parse import urlsplit
+
+from telegram import BotCommand, BotCommandScopeChat, Message, MessageEntity, Update, User
+from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackContext,
+    CommandHandler,
+    ContextTypes,
+    ExtBot,
+    MessageHandler,
+    filters,
+)
+
+from bot import memory
+from bot.assistant import answer, reset_conversation
+from bot.console import console_command
+from bot.context import AppContext, build_context
+from bot.errors import ConfigError
+from bot.reply import Conversation
+from bot.settings import Settings
+from bot.stats import format_stats, usage_stats
+from bot.telegram_format import render
+
+logger = logging.getLogger(__name__)
+
+TYPING_EVERY = 4.0  # Telegram shows "typing…" for about 5 s after each chat action.
+POLL_TIMEOUT = 30  # Seconds one getUpdates long poll may wait on Telegram's side.
+SEND_RETRIES = 3  # Retries after a 429 (RetryAfter) before a send gives up.
+# `docker stop` kills after 10 s: answers in flight get most of that, shutdown the rest.
+SHUTDOWN_GRACE = 8.0
+ALLOWED_UPDATES = [Update.MESSAGE]
+
+TEXTS: dict[str, dict[str, str]] = {
+    "es": {
+        "start": "¡Hola! Soy **KRATOS**, el asistente de la tienda. Pregúntame por productos, "
+                 "precios y stock. Por ejemplo:\n"
+                 "• ¿Cuál es el producto más caro?\n"
+                 "• Cinco productos baratos\n"
+                 "• Dame laptops\n"
+                 "• ¿Cuántos productos hay?\n\n"
+                 "En un grupo, mencióname (@{username}) o responde a uno de mis mensajes. "
+                 "/help muestra todo lo que puedo hacer.",
+        "help": "Respondo preguntas sobre el catálogo de la tienda: productos, precios, stock "
+                "y categorías. Recuerdo la conversación, así que puedes repreguntar "
+                "(«¿y el más barato?»).\n\n"
+                "**Comandos**\n"
+                "/start — saludo y ejemplos\n"
+                "/help — esta ayuda\n"
+                "/reset — olvidar nuestra conversación\n"
+                "{admin}\n"
+                "En grupos respondo cuando me mencionas (@{username}), cuando respondes a uno "
+                "de mis mensajes o con un comando dirigido a mí.",
+        "help_admin": "/stats — uso del asistente (administradores)\n",
+        "reset": "Listo, olvidé nuestra conversación. ¿En qué te ayudo?",
+        "not_allowed": "Lo siento, este asistente es solo para el personal autorizado de la "
+                       "tienda.",
+        "slow_down": "Vas muy rápido 🙂 Espera un momento y vuelve a escribirme.",
+        "admins_only": "Ese comando es solo para administradores.",
+        "failed": "Perdona, algo falló al responderte. Inténtalo de nuevo en un momento.",
+    },
+    "en": {
+        "start": "Hi! I'm **KRATOS**, the store's assistant. Ask me about products, prices and "
+                 "stock. For example:\n"
+                 "• What is the most expensive product?\n"
+                 "• Five cheap products\n"
+                 "• Show me laptops\n"
+                 "• How many products are there?\n\n"
+                 "In a group, mention me (@{username}) or reply to one of my messages. "
+                 "/help shows everything I can do.",
+        "help": "I answer questions about the store's catalog: products, prices, stock and "
+                "categories. I remember the conversation, so you can follow up "
+                "(“and the cheapest?”).\n\n"
+                "**Commands**\n"
+                "/start — greeting and examples\n"
+                "/help — this help\n"
+                "/reset — forget our conversation\n"
+                "{admin}\n"
+                "In groups I answer when you mention me (@{username}), reply to one of my "
+                "messages, or send a command addressed to me.",
+        "help_admin": "/stats — assistant usage (admins)\n",
+        "reset": "Done, I forgot our conversation. How can I help?",
+        "not_allowed": "Sorry, this assistant is only for the store's authorised staff.",
+        "slow_down": "You're going fast 🙂 Please wait a moment and write again.",
+        "admins_only": "That command is for admins only.",
+        "failed": "Sorry, something went wrong while answering. Please try again in a moment.",
+    },
+}
+
+COMMANDS = {
+    "es": [("start", "Saludo y ejemplos de preguntas"), ("help", "Qué puedo hacer"),
+           ("reset", "Olvidar nuestra conversación")],
+    "en": [("start", "Greeting and example questions"), ("help", "What I can do"),
+           ("reset", "Forget our conversation")],
+}
+STATS_COMMAND = {"es": ("stats", "Uso del asistente (administradores)"),
+                 "en": ("stats", "Assistant usage (admins)")}
+
+
+def say(key: str, language: str, **values: str) -> str:
+    """One of the adapter's sentences, Spanish unless the user's Telegram speaks English."""
+    return TEXTS["en" if language.startswith("en") else "es"][key].format(**values)
+
+
+def user_language(user: User | None) -> str:
+    return "en" if user and (user.language_code or "").startswith("en") else "es"
+
+
+class Verdict(Enum):
+    ALLOW = "allow"
+    WARN = "warn"  # the first message over the limit: tell the user once
+    SILENT = "silent"  # later ones in the same burst
+
+
+class RateLimit:
+    """At most ``limit`` messages per user in any ``window`` seconds (a sliding window).
+
+    Only the first message over the limit is answered with a warning, so a flood of messages
+    is not answered with a flood of warnings.
+    """
+
+    def __init__(self, limit: int, window: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._hits: dict[int, deque[float]] = {}
+        self._warned: set[int] = set()
+
+    def check(self, user_id: int) -> Verdict:
+        now = self._clock()
+        if len(self._hits) > 4096:
+            self._forget_idle(now)
+        hits = self._hits.setdefault(user_id, deque())
+        while hits and now - hits[0] >= self.window:
+            hits.popleft()
+        if len(hits) < self.limit:
+            hits.append(now)
+            self._warned.discard(user_id)
+            return Verdict.ALLOW
+        if user_id in self._warned:
+            return Verdict.SILENT
+        self._warned.add(user_id)
+        return Verdict.WARN
+
+    def _forget_idle(self, now: float) -> None:
+        for user_id, hits in list(self._hits.items()):
+            if not hits or now - hits[-1] >= self.window:
+                del self._hits[user_id]
+                self._warned.discard(user_id)
+
+
+class _Slot:
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0
+
+
+class ConversationLocks:
+    """One lock per conversation, dropped once nobody holds or awaits it.
+
+    ``asyncio.Lock`` wakes its waiters first come, first served, and a newcomer cannot jump
+    the queue; so if every handler reaches ``hold`` in update order, answers go out in the
+    order the messages were sent.
+    """
+
+    def __init__(self) -> None:
+        self._slots: dict[str, _Slot] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        slot = self._slots.setdefault(key, _Slot())
+        slot.users += 1
+        try:
+            async with slot.lock:
+                yield
+        finally:
+            slot.users -= 1
+            if slot.users == 0:
+                del self._slots[key]
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+
+class BotData:
+    """What the handlers share during one run: the core's context, locks, limits, refusals."""
+
+    def __init__(self) -> None:
+        self.app: AppContext | None = None
+        self.locks = ConversationLocks()
+        self.refused_users: set[int] = set()
+        self.in_flight: set[asyncio.Task[Any]] = set()
+        self.configure(Settings())
+
+    def configure(self, settings: Settings) -> None:
+        """Use ``settings`` (``build_application`` calls this before anything runs)."""
+        self.settings = settings
+        self.rate_limit = RateLimit(settings.rate_limit_messages, settings.rate_limit_window)
+
+    async def finish_in_flight(self, grace: float) -> None:
+        """Let answers being written finish, for at most ``grace`` seconds; cancel the rest."""
+        if not self.in_flight:
+            return
+        logger.info("waiting up to %.0fs for %d answer(s) in flight", grace, len(self.in_flight))
+        _, pending = await asyncio.wait(set(self.in_flight), timeout=grace)
+        for task in pending:
+            task.cancel()
+        if pending:
+            logger.warning("cancelled %d answer(s) still running after %.0fs", len(pending),
+                           grace)
+
+
+class KratosContext(CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], BotData]):
+    """The handlers' context: ``context.app`` is the core's ``AppContext``."""
+
+    @property
+    def app(self) -> AppContext:
+        if self.bot_data.app is None:
+            raise RuntimeError("the bot's resources are not open yet (post_init has not run)")
+        return self.bot_data.app
+
+
+KratosApplication = Application[
+    ExtBot[Any], KratosContext, dict[Any, Any], dict[Any, Any], BotData, Any
+]
+
+
+def is_allowed(settings: Settings, chat_id: int, chat_type: str, user_id: int) -> bool:
+    """Whether this sender may ask here. Empty lists mean open to all; admins always may.
+
+    In a private chat the user list decides. In a group, a group on ALLOWED_CHAT_IDS admits
+    all its members (the store controls who is in it); without that list, the user list decides.
+    """
+    if user_id in settings.admin_user_ids:
+        return True
+    user_ok = not settings.allowed_user_ids or user_id in settings.allowed_user_ids
+    if chat_type == ChatType.PRIVATE:
+        return user_ok
+    if settings.allowed_chat_ids:
+        return chat_id in settings.allowed_chat_ids
+    return user_ok
+
+
+def _bot_mentions(message: Message, bot_id: int, username: str) -> list[MessageEntity]:
+    wanted = f"@{username}".lower()
+    found = message.parse_entities([MessageEntity.MENTION, MessageEntity.TEXT_MENTION])
+    return [entity for entity, text in found.items()
+            if (entity.type == MessageEntity.MENTION and text.lower() == wanted)
+            or (entity.type == MessageEntity.TEXT_MENTION and entity.user is not None
+                and entity.user.id == bot_id)]
+
+
+def is_addressed_to(message: Message, bot_id: int, username: str) -> bool:
+    """A group message is for the bot when it mentions it or replies to one of its messages."""
+    replied = message.reply_to_message
+    # In a forum every message "replies" to its topic's first message: that is no reply to us.
+    if (replied is not None and replied.from_user is not None
+            and replied.from_user.id == bot_id and replied.forum_topic_created is None):
+        return True
+    return bool(_bot_mentions(message, bot_id, username))
+
+
+def question_text(message: Message, bot_id: int, username: str) -> str:
+    """The message text without the mentions of the bot (they are addressing, not asking)."""
+    text = message.text or ""
+    mentions = _bot_mentions(message, bot_id, username)
+    if not mentions:
+        return text.strip()
+    # Entity offsets count UTF-16 code units.
+    encoded = text.encode("utf-16-le")
+    for entity in sorted(mentions, key=lambda e: e.offset, reverse=True):
+        encoded = encoded[:2 * entity.offset] + encoded[2 * (entity.offset + entity.length):]
+    return re.sub(r"[ \t]{2,}", " ", encoded.decode("utf-16-le")).strip(" ,:\n")
+
+
+class _AddressedToBot(filters.MessageFilter):
+    """Group messages meant for this bot (see ``is_addressed_to``)."""
+
+    def filter(self, message: Message) -> bool:
+        bot = message.get_bot()
+        return is_addressed_to(message, bot.id, bot.username)
+
+
+@contextlib.asynccontextmanager
+async def _typing(message: Message) -> AsyncIterator[None]:
+    """Show "typing…" in the message's chat, renewed until the block ends."""
+
+    async def keep_typing() -> None:
+        while True:
+            try:
+                await message.reply_chat_action(ChatAction.TYPING)
+            except TelegramError as error:
+                # Decoration only: a failed chat action must never cost the answer.
+                logger.debug("chat %s: typing action failed: %s", message.chat_id, error)
+            await asyncio.sleep(TYPING_EVERY)
+
+    task = asyncio.create_task(keep_typing())
+    try:
+        yield
+    finally:
+        # Not awaited: awaiting a cancelled task here could swallow our own cancellation.
+        task.cancel()
+
+
+async def _send(message: Message, text: str) -> int:
+    """Send ``text`` in reply to ``message`` as one or more HTML messages; returns how many.
+
+    In groups the first message quotes the question, so everyone sees whom it answers. If
+    Telegram refuses the HTML anyway, that part goes again as plain text.
+    """
+    chunks = render(text)
+    if not chunks:
+        raise ValueError("refusing to send an empty reply")
+    quote = message.chat.type != ChatType.PRIVATE
+    for index, chunk in enumerate(chunks):
+        do_quote = quote and index == 0
+        try:
+            await message.reply_text(chunk.html, parse_mode=ParseMode.HTML, do_quote=do_quote,
+                                     allow_sending_without_reply=True)
+        except BadRequest as error:
+            if "can't parse entities" not in error.message.lower():
+                raise
+            logger.warning("chat %s: Telegram refused the HTML (%s); sending plain text",
+                           message.chat_id, error.message)
+            await message.reply_text(chunk.plain, do_quote=do_quote,
+                                     allow_sending_without_reply=True)
+    return len(chunks)
+
+
+async def _admit(update: Update, context: KratosContext) -> Conversation | None:
+    """The conversation this message belongs to, or None (after any refusal was sent).
+
+    It awaits nothing unless it refuses, so handlers reach the conversation lock in the order
+    the updates arrived.
+    """
+    message, user, chat = update.effective_message, update.effective_user, update.effective_chat
+    if message is None or user is None or chat is None:
+        return None
+    data = context.bot_data
+    language = user_language(user)
+    if not is_allowed(data.settings, chat.id, chat.type, user.id):
+        if user.id not in data.refused_users:
+            data.refused_users.add(user.id)
+            logger.info("update %s chat %s: user %s is not allowed; refusing once",
+                        update.update_id, chat.id, user.id)
+            await _send(message, say("not_allowed", language))
+        return None
+    verdict = data.rate_limit.check(user.id)
+    if verdict is not Verdict.ALLOW:
+        logger.info("update %s chat %s: user %s is over the rate limit",
+                    update.update_id, chat.id, user.id)
+        if verdict is Verdict.WARN:
+            await _send(message, say("slow_down", language))
+        return None
+    if chat.type == ChatType.PRIVATE:
+        return Conversation.private(user.id, language)
+    return Conversation.group(chat.id, user.id, language)
+
+
+async def _respond(update: Update, context: KratosContext, conversation: Conversation,
+                   text: str) -> None:
+    """Answer ``text`` after the conversation's earlier messages, showing "typing…" meanwhile.
+
+    Text and (later) voice messages both end here.
+    """
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and user is not None
+    data = context.bot_data
+    received = time.monotonic()
+    task = asyncio.current_task()
+    if task is not None:
+        data.in_flight.add(task)
+    try:
+        async with data.locks.hold(conversation.key):
+            started = time.monotonic()
+            async with _typing(message):
+                await memory.touch_user(context.app.state, user.id, user.username,
+                                        user.language_code)
+                reply = await answer(context.app, conversation, text)
+                answered = time.monotonic()
+                parts = await _send(message, reply.text)
+    finally:
+        if task is not None:
+            data.in_flight.discard(task)
+    logger.info(
+        "update %s chat %s conversation %s: engine=%s failed=%s refused=%s parts=%d "
+        "queued=%.2fs answer=%.2fs send=%.2fs",
+        update.update_id, message.chat_id, conversation.key, reply.engine, reply.failed,
+        reply.refused, parts, started - received, answered - started, time.monotonic() - answered,
+    )
+
+
+async def text_message(update: Update, context: KratosContext) -> None:
+    """Answers the question: any text in a private chat, text addressed to the bot in a group."""
+    conversation = await _admit(update, context)
+    if conversation is None or update.effective_message is None:
+        return
+    question = question_text(update.effective_message, context.bot.id, context.bot.username)
+    await _respond(update, context, conversation, question)
+
+
+async def start_command(update: Update, context: KratosContext) -> None:
+    """Greets the user and suggests a few example questions."""
+    conversation = await _admit(update, context)
+    if conversation is None or update.effective_message is None:
+        return
+    async with context.bot_data.locks.hold(conversation.key):
+        await _send(update.effective_message,
+                    say("start", conversation.language, username=context.bot.username))
+
+
+async def help_command(update: Update, context: KratosContext) -> None:
+    """Explains what the bot answers and lists its commands (/stats only for admins)."""
+    conversation = await _admit(update, context)
+    if conversation is None or update.effective_message is None:
+        return
+    language = conversation.language
+    admin = (say("help_admin", language)
+             if conversation.user_id in context.bot_data.settings.admin_user_ids else "")
+    async with context.bot_data.locks.hold(conversation.key):
+        await _send(update.effective_message,
+                    say("help", language, username=context.bot.username, admin=admin))
+
+
+async def reset_command(update: Update, context: KratosContext) -> None:
+    """Forgets the user's conversation (in this chat) and confirms it."""
+    conversation = await _admit(update, context)
+    if conversation is None or update.effective_message is None:
+        return
+    # Under the lock: a question sent just before /reset is answered (and remembered) first.
+    async with context.bot_data.locks.hold(conversation.key):
+        await reset_conversation(context.app, conversation)
+        await _send(update.effective_message, say("reset", conversation.language))
+    logger.info("update %s: conversation %s reset", update.update_id, conversation.key)
+
+
+async def stats_command(update: Update, context: KratosContext) -> None:
+    """Shows admins usage totals for today and the last 7 days; others get a polite no."""
+    conversation = await _admit(update, context)
+    if conversation is None or update.effective_message is None:
+        return
+    if conversation.user_id not in context.bot_data.settings.admin_user_ids:
+        await _send(update.effective_message, say("admins_only", conversation.language))
+        return
+    stats = await usage_stats(context.app.state)
+    await _send(update.effective_message, format_stats(stats, conversation.language))
+
+
+async def on_error(update: object, context: KratosContext) -> None:
+    """Logs the failure with its traceback; the user gets one short, kind sentence."""
+    error = context.error
+    if not isinstance(update, Update):
+        logger.error("error outside any update: %s", error, exc_info=error)
+        return
+    chat_id = update.effective_chat.id if update.effective_chat else None
+    logger.error("update %s chat %s failed", update.update_id, chat_id, exc_info=error)
+    message = update.effective_message
+    if message is None:
+        return
+    try:
+        await _send(message, say("failed", user_language(update.effective_user)))
+    except Exception as send_error:
+        # The error handler must never raise: PTB would only log it again.
+        logger.warning("update %s chat %s: could not send the apology either: %s",
+                       update.update_id, chat_id, send_error)
+
+
+def _polling_error(error: TelegramError) -> None:
+    """Polling retries by itself (with back-off), without losing updates; just note it."""
+    logger.warning("getUpdates failed, retrying: %s", error)
+
+
+async def _set_commands(bot: ExtBot[Any], language: str, *, admin: int | None = None) -> None:
+    commands = [BotCommand(name, text) for name, text in COMMANDS[language]]
+    if admin is not None:
+        commands.append(BotCommand(*STATS_COMMAND[language]))
+    try:
+        await bot.set_my_commands(
+            commands, language_code="en" if language == "en" else None,
+            scope=BotCommandScopeChat(admin) if admin is not None else None,
+        )
+    except TelegramError as error:
+        # Admins who never opened a chat with the bot have no chat to scope to: not fatal.
+        logger.warning("could not publish the %s command menu%s: %s", language,
+                       f" for admin {admin}" if admin is not None else "", error)
+
+
+async def _post_init(application: KratosApplication) -> None:
+    """Open the databases and the model client; publish the command menu."""
+    data = application.bot_data
+    data.app = await build_context(data.settings)
+    for language in COMMANDS:
+        await _set_commands(application.bot, language)
+        for admin in sorted(data.settings.admin_user_ids):
+            await _set_commands(application.bot, language, admin=admin)
+
+
+async def _post_shutdown(application: KratosApplication) -> None:
+    """Close the databases and the model client."""
+    data = application.bot_data
+    if data.app is not None:
+        await data.app.close()
+        data.app = None
+
+
+def build_application(settings: Settings) -> KratosApplication:
+    """The Application ``kratos run`` serves, with its handlers; not started yet."""
+    settings.require_telegram()
+    root = settings.telegram_api_base_url
+    application: KratosApplication = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token)
+        .base_url(f"{root}/bot")
+        .base_file_url(f"{root}/file/bot")
+        .local_mode(settings.telegram_local_mode)
+        .context_types(ContextTypes(context=KratosContext, bot_data=BotData))
+        .concurrent_updates(True)
+        .rate_limiter(AIORateLimiter(max_retries=SEND_RETRIES))
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+        .build()
+    )
+    application.bot_data.configure(settings)
+
+    new = filters.UpdateType.MESSAGE
+    for name, callback in (("start", start_command), ("help", help_command),
+                           ("reset", reset_command), ("stats", stats_command)):
+        application.add_handler(CommandHandler(name, callback, filters=new))
+    for_us = filters.ChatType.PRIVATE | (filters.ChatType.GROUPS & _AddressedToBot())
+    application.add_handler(MessageHandler(new & filters.TEXT & ~filters.COMMAND & for_us,
+                                           text_message))
+    application.add_error_handler(on_error)
+    return application
+
+
+async def serve(application: KratosApplication, stop: asyncio.Event,
+                started: asyncio.Event | None = None) -> None:
+    """Take updates until ``stop`` is set, then stop in order and close everything.
+
+    Like ``Application.run_polling``/``run_webhook``, but inside a running event loop (tests
+    drive exactly this) and with a bounded wait for the answers in flight. ``started`` is set
+    once updates are being taken.
+    """
+    settings = application.bot_data.settings
+    updater = application.updater
+    assert updater is not None
+    try:
+        await application.initialize()
+        if application.post_init is not None:
+            await application.post_init(application)
+        await application.start()
+        if settings.webhook_url:
+            await updater.start_webhook(
+                listen=settings.webhook_listen, port=settings.webhook_port,
+                url_path=urlsplit(settings.webhook_url).path.strip("/"),
+                webhook_url=settings.webhook_url, secret_token=settings.webhook_secret,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+            logger.info("bot @%s serving a webhook on %s:%d", application.bot.username,
+                        settings.webhook_listen, settings.webhook_port)
+        else:
+            await updater.start_polling(timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES,
+                                        error_callback=_polling_error)
+            logger.info("bot @%s polling for updates", application.bot.username)
+        if started is not None:
+            started.set()
+        await stop.wait()
+        logger.info("stopping: no new updates")
+        await updater.stop()
+        await application.bot_data.finish_in_flight(SHUTDOWN_GRACE)
+    finally:
+        if updater.running:
+            await updater.stop()
+        if application.running:
+            await application.stop()
+        await application.shutdown()
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)
+        logger.info("bot stopped")
+
+
+async def _serve_until_signalled(settings: Settings) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await serve(build_application(settings), stop)
+    except InvalidToken:
+        raise ConfigError("Telegram refused TELEGRAM_BOT_TOKEN: check it with @BotFather.") \
+            from None
+    except NetworkError as error:
+        logger.error("cannot reach the Telegram Bot API at %s: %s",
+                     settings.telegram_api_base_url, error)
+        return 1
+    return 0
+
+
+def run_command(settings: Settings, *, console_fallback: bool = False) -> int:
+    """``kratos run``: serve Telegram until SIGTERM/SIGINT (exit 0).
+
+    Without TELEGRAM_BOT_TOKEN it starts the console when ``console_fallback`` is set, and
+    fails with a configuration error (exit 2) otherwise.
+    """
+    if console_fallback and not settings.telegram_bot_token:
+        logger.info("TELEGRAM_BOT_TOKEN is not set: starting the console instead")
+        return console_command(settings)
+    settings.require_telegram()
+    return asyncio.run(_serve_until_signalled(settings))

@@ -1,0 +1,165 @@
+"""Reply text for Telegram: laid out for a phone, escaped for HTML, cut to Telegram's limit.
+
+The core returns plain text, sometimes with light Markdown from the model (``**bold**``, ``-``
+bullets, ``|`` tables). Here it becomes Telegram HTML in which every character that came from
+the core is escaped, with tables turned into one line per product (a wide table wraps into an
+unreadable mess on a phone). Each message also keeps a plain version to resend if Telegram
+refuses the HTML anyway.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+
+from telegram.constants import MessageLimit
+
+MAX_MESSAGE_LENGTH: int = MessageLimit.MAX_TEXT_LENGTH
+
+BULLET = "•"
+# **bold** and `code` spans, each on one line, so a split never leaves half a span behind.
+INLINE = re.compile(r"\*\*(?=\S)(?P<bold>[^\n]+?)(?<=\S)\*\*|`(?P<code>[^`\n]+)`")
+HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
+LIST_MARK = re.compile(r"^(\s*)[-*+]\s+(?=\S)")
+RULE = re.compile(r"^\s*([-*_])(?:\s*\1){2,}\s*$")
+TABLE_SEPARATOR = re.compile(r"^:?-{3,}:?$")
+INDEX_HEADERS = frozenset({"#", "n", "n°", "nº", "no", "no.", "nro", "nro."})
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One Telegram message: its HTML and the same text without markup."""
+
+    html: str
+    plain: str
+
+
+def escape(text: str) -> str:
+    """Escape ``<``, ``>`` and ``&`` for Telegram's HTML parse mode."""
+    return html.escape(text, quote=False)
+
+
+def render(text: str, limit: int = MAX_MESSAGE_LENGTH) -> list[Chunk]:
+    """The messages for one reply, each within ``limit`` visible characters."""
+    return [Chunk(html=to_html(part), plain=to_plain(part))
+            for part in split_text(for_phone(text), limit)]
+
+
+def for_phone(text: str) -> str:
+    """Lay text out for a narrow screen: tables to one line per row, ``-`` bullets to ``•``."""
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    out: list[str] = []
+    index = 0
+    while index < len(lines):
+        table_end = _table_end(lines, index)
+        if table_end:
+            out.extend(_table_rows(lines[index:table_end]))
+            index = table_end
+            continue
+        line = lines[index]
+        index += 1
+        if RULE.match(line):
+            out.append("")
+            continue
+        heading = HEADING.match(line)
+        if heading:
+            out.append(f"**{heading.group(1)}**")
+            continue
+        out.append(LIST_MARK.sub(rf"\g<1>{BULLET} ", line, count=1))
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
+
+
+def split_text(text: str, limit: int = MAX_MESSAGE_LENGTH) -> list[str]:
+    """Cut ``text`` into pieces of at most ``limit`` characters, at line ends where possible.
+
+    A single line longer than ``limit`` is cut at its last space before the limit (or, with no
+    space, at the limit). Blank pieces are dropped: Telegram refuses empty messages.
+    """
+    pieces: list[str] = []
+    current: list[str] = []
+    size = 0
+    for line in text.split("\n"):
+        for part in _wrap(line, limit):
+            added = len(part) + (1 if current else 0)
+            if current and size + added > limit:
+                pieces.append("\n".join(current))
+                current, size, added = [], 0, len(part)
+            current.append(part)
+            size += added
+    if current:
+        pieces.append("\n".join(current))
+    return [piece.strip("\n") for piece in pieces if piece.strip()]
+
+
+def to_html(text: str) -> str:
+    """HTML for one piece: everything escaped, ``**bold**`` and ```code``` made real."""
+    out: list[str] = []
+    position = 0
+    for match in INLINE.finditer(text):
+        out.append(escape(text[position:match.start()]))
+        if match.group("bold") is not None:
+            out.append(f"<b>{escape(match.group('bold'))}</b>")
+        else:
+            out.append(f"<code>{escape(match.group('code'))}</code>")
+        position = match.end()
+    out.append(escape(text[position:]))
+    return "".join(out)
+
+
+def to_plain(text: str) -> str:
+    """The same piece with the Markdown markers dropped, as the user would see it."""
+    return INLINE.sub(lambda m: m.group("bold") or m.group("code") or "", text)
+
+
+def _wrap(line: str, limit: int) -> list[str]:
+    parts: list[str] = []
+    while len(line) > limit:
+        cut = line.rfind(" ", 0, limit + 1)
+        if cut <= 0:
+            cut = limit
+        parts.append(line[:cut].rstrip())
+        line = line[cut:].lstrip()
+    parts.append(line)
+    return parts
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+def _is_table_line(line: str) -> bool:
+    stripped = line.strip()
+    return len(stripped) > 1 and stripped.startswith("|") and stripped.endswith("|")
+
+
+def _table_end(lines: list[str], start: int) -> int:
+    """Index after a Markdown table starting at ``start`` (header, separator, rows), or 0."""
+    if start + 1 >= len(lines) or not _is_table_line(lines[start]):
+        return 0
+    separator = _cells(lines[start + 1])
+    if not _is_table_line(lines[start + 1]) or not all(
+        TABLE_SEPARATOR.match(cell.replace(" ", "")) for cell in separator
+    ):
+        return 0
+    end = start + 2
+    while end < len(lines) and _is_table_line(lines[end]):
+        end += 1
+    return end
+
+
+def _table_rows(lines: list[str]) -> list[str]:
+    """``• **first cell** — Header: value · Header: value`` for each data row."""
+    header = _cells(lines[0])
+    skip = 1 if header and header[0].lower() in INDEX_HEADERS else 0
+    rows: list[str] = []
+    for line in lines[2:]:
+        cells = _cells(line)[skip:]
+        if not any(cells):
+            continue
+        first, rest = cells[0], cells[1:]
+        details = [f"{name}: {value}" if name else value
+                   for name, value in zip(header[skip + 1:], rest, strict=False) if value]
+        row = f"{BULLET} **{first}**" if first else BULLET
+        rows.append(f"{row} — {' · '.join(details)}" if details else row)
+    return rows

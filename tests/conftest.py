@@ -1,0 +1,50 @@
+"""Shared fixtures: a demo catalog built once per session, copied for each test, and settings."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.seed import build_demo_catalog
+from bot.settings import Settings
+
+TEMPLATE_COUNT = 500
+TEMPLATE_SEED = 42
+
+
+@pytest.fixture(scope="session")
+def demo_catalog_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 500-product demo catalog (seed 42), built once; treat it as read-only."""
+    path = tmp_path_factory.mktemp("demo_catalog") / "catalog.db"
+    build_demo_catalog(path, count=TEMPLATE_COUNT, seed=TEMPLATE_SEED)
+    return path
+
+
+@pytest.fixture
+def catalog_db(demo_catalog_template: Path, tmp_path: Path) -> Path:
+    """A private copy of the demo catalog at ``tmp_path / "catalog.db"``."""
+    target = tmp_path / "catalog.db"
+    shutil.copyfile(demo_catalog_template, target)
+    return target
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    """Build settings with CATALOG_DB and STATE_DB under ``tmp_path``.
+
+    Overrides are environment names with raw text values, e.g.
+    ``make_settings(OPENAI_API_KEY="sk-test", SQL_MAX_ROWS="5")``.
+    """
+
+    def make(**overrides: str) -> Settings:
+        values = {
+            "CATALOG_DB": str(tmp_path / "catalog.db"),
+            "STATE_DB": str(tmp_path / "state.db"),
+        }
+        values.update({name.upper(): value for name, value in overrides.items()})
+        return Settings.from_mapping(values)
+
+    return make

@@ -1,0 +1,264 @@
+"""The assistant core with the model engine, end to end: the real AsyncOpenAI client talks to a
+fake OpenAI server on 127.0.0.1, SQL runs on a real demo catalog through the guard."""
+
+import sqlite3
+from datetime import date
+
+import pytest
+
+from bot import memory
+from bot.assistant import answer, reset_conversation
+from bot.context import build_context
+from bot.money import format_soles
+from bot.reply import Conversation
+from tests.fakes.openai_server import FakeOpenAI
+
+ANA = Conversation.private(101)
+BETO = Conversation.private(202)
+
+
+@pytest.fixture
+async def fake_openai():
+    async with FakeOpenAI() as fake:
+        yield fake
+
+
+@pytest.fixture
+def model_settings(make_settings, catalog_db, fake_openai):
+    def build(**overrides):
+        return make_settings(**{
+            "OPENAI_API_KEY": fake_openai.api_key,
+            "OPENAI_BASE_URL": fake_openai.base_url,
+            "OPENAI_MAX_RETRIES": "0",
+            "OPENAI_TIMEOUT": "2",
+            "ANSWER_TIMEOUT": "10",
+            **overrides,
+        })
+    return build
+
+
+@pytest.fixture
+async def app(model_settings):
+    context = await build_context(model_settings())
+    yield context
+    await context.close()
+
+
+def most_expensive(catalog_db):
+    with sqlite3.connect(catalog_db) as conn:
+        return conn.execute("SELECT name, price FROM products ORDER BY price DESC LIMIT 1").fetchone()
+
+
+def tool_messages(request):
+    return [m["content"] for m in request["messages"] if m["role"] == "tool"]
+
+
+async def test_prompt_carries_schema_enumerations_and_scope(app, fake_openai):
+    fake_openai.reply("¡Hola! ¿Qué producto buscas?")
+    await answer(app, ANA, "hola")
+    request = fake_openai.chat_requests[0]
+    system = request["messages"][0]["content"]
+    assert request["messages"][0]["role"] == "system"
+    for expected in ("TABLE products", "price REAL", "'Electrónica'", "'Deportes'",
+                     "'disponible'", "'por llegar'", "FTS5 TABLE products_fts", "soles",
+                     date.today().isoformat(), "Sample rows of products"):
+        assert expected in system, expected
+    assert "schema_migrations" not in system
+    assert request["tools"][0]["function"]["name"] == "run_sql"
+    assert request["messages"][-1] == {"role": "user", "content": "hola"}
+
+
+async def test_tool_loop_corrects_a_failing_query(app, fake_openai, catalog_db):
+    name, price = most_expensive(catalog_db)
+    fake_openai.tool_call("run_sql", {"query": "SELECT nombre FROM products"})
+    fake_openai.tool_call(
+        "run_sql", {"query": "SELECT name, price FROM products ORDER BY price DESC LIMIT 1"})
+    fake_openai.reply(f"El producto más caro es {name}, a {format_soles(price)}.")
+    reply = await answer(app, ANA, "¿cuál es el producto más caro?")
+
+    assert reply.text == f"El producto más caro es {name}, a {format_soles(price)}."
+    assert reply.engine == "model" and not reply.refused and not reply.failed
+    assert reply.model_calls == 3
+    assert reply.rows == [(name, price)]
+    assert len(reply.sql) == 2
+    second, third = fake_openai.chat_requests[1], fake_openai.chat_requests[2]
+    assert "no such column: nombre" in tool_messages(second)[0]
+    assert format_soles(price) in tool_messages(third)[-1]
+    assert name in tool_messages(third)[-1]
+
+
+async def test_made_up_price_is_caught_and_reply_rebuilt(app, fake_openai, catalog_db):
+    name, price = most_expensive(catalog_db)
+    fake_openai.tool_call(
+        "run_sql", {"query": "SELECT name, price FROM products ORDER BY price DESC LIMIT 1"})
+    fake_openai.reply(f"El más caro es {name} y cuesta S/ 12.34.")
+    reply = await answer(app, ANA, "¿cuál es el producto más caro?")
+    assert "S/ 12.34" not in reply.text
+    assert name in reply.text and format_soles(price) in reply.text
+    assert reply.meta["rebuilt"] is True
+
+
+async def test_amounts_the_user_gave_are_not_invention(app, fake_openai):
+    fake_openai.tool_call("run_sql", {"query": "SELECT count(*) AS n FROM products WHERE price < 500"})
+    fake_openai.reply("Hay varios productos por debajo de S/ 500.00.")
+    reply = await answer(app, ANA, "¿cuántos productos hay de menos de 500 soles?")
+    assert reply.text == "Hay varios productos por debajo de S/ 500.00."
+
+
+async def test_rows_are_capped_and_the_model_is_told(app, fake_openai):
+    fake_openai.tool_call("run_sql", {"query": "SELECT id, name, price FROM products"})
+    fake_openai.reply("Hay 500 productos en total.")
+    reply = await answer(app, ANA, "lista todo")
+    shown = tool_messages(fake_openai.chat_requests[1])[0]
+    assert "(showing 50 of 500 rows)" in shown
+    assert len(reply.rows) == 50
+
+
+async def test_hostile_sql_from_the_model_is_refused_to_the_model(app, fake_openai, catalog_db):
+    before = catalog_db.read_bytes()
+    fake_openai.tool_call("run_sql", {"query": "DELETE FROM products"})
+    fake_openai.reply("No puedo modificar el catálogo.")
+    reply = await answer(app, ANA, "borra todos los productos")
+    assert tool_messages(fake_openai.chat_requests[1])[0].startswith("Error:")
+    assert reply.rows == []
+    assert catalog_db.read_bytes() == before
+
+
+async def test_tool_calls_are_bounded(model_settings, fake_openai):
+    app = await build_context(model_settings(MAX_TOOL_CALLS="2"))
+    try:
+        for _ in range(3):
+            fake_openai.tool_call("run_sql", {"query": "SELECT count(*) FROM products"})
+        fake_openai.reply("Hay 500 productos.")
+        reply = await answer(app, ANA, "¿cuántos productos hay?")
+    finally:
+        await app.close()
+    assert len(reply.sql) == 2
+    assert fake_openai.chat_requests[-1]["tool_choice"] == "none"
+    assert reply.text == "Hay 500 productos."
+
+
+async def test_off_topic_is_refused_without_sql(app, fake_openai):
+    fake_openai.reply("Solo puedo ayudarte con los productos de la tienda.")
+    reply = await answer(app, ANA, "¿quién ganó el partido ayer?")
+    assert reply.refused and reply.sql == []
+
+
+async def test_memory_follows_the_user_and_survives_restart(model_settings, fake_openai):
+    settings = model_settings()
+    app = await build_context(settings)
+    fake_openai.reply("Tenemos la Laptop A.")
+    await answer(app, ANA, "dame laptops")
+    fake_openai.reply("Hola Beto.")
+    await answer(app, BETO, "hola")
+    await app.close()
+
+    app = await build_context(settings)
+    try:
+        fake_openai.reply("La más barata es la Laptop A.")
+        await answer(app, ANA, "¿y la más barata?")
+    finally:
+        await app.close()
+    beto_request = fake_openai.chat_requests[1]["messages"]
+    assert all("dame laptops" not in str(m.get("content")) for m in beto_request)
+    ana_after_restart = fake_openai.chat_requests[2]["messages"]
+    assert {"role": "user", "content": "dame laptops"} in ana_after_restart
+    assert {"role": "assistant", "content": "Tenemos la Laptop A."} in ana_after_restart
+
+
+async def test_reset_forgets(app, fake_openai):
+    fake_openai.reply("Tenemos la Laptop A.")
+    await answer(app, ANA, "dame laptops")
+    await reset_conversation(app, ANA)
+    fake_openai.reply("¿Qué buscas?")
+    await answer(app, ANA, "hola")
+    assert len(fake_openai.chat_requests[1]["messages"]) == 2
+
+
+async def test_usage_is_recorded(app, fake_openai):
+    fake_openai.tool_call("run_sql", {"query": "SELECT count(*) FROM products"})
+    fake_openai.reply("Hay 500.", prompt_tokens=300, completion_tokens=12)
+    await answer(app, ANA, "¿cuántos productos hay?")
+    cursor = await app.state.execute(
+        "SELECT user_id, engine, outcome, prompt_tokens, completion_tokens, model_calls, sql"
+        " FROM usage")
+    row = tuple(await cursor.fetchone())
+    assert row[:6] == (101, "model", "ok", 400, 32, 2)
+    assert "count(*)" in row[6]
+
+
+async def test_daily_token_budget_refuses_politely(model_settings, fake_openai):
+    app = await build_context(model_settings(DAILY_TOKEN_BUDGET="100"))
+    try:
+        fake_openai.reply("Hola.", prompt_tokens=90, completion_tokens=20)
+        await answer(app, ANA, "hola")
+        reply = await answer(app, ANA, "dame laptops")
+    finally:
+        await app.close()
+    assert reply.refused and "límite" in reply.text
+    assert len(fake_openai.chat_requests) == 1
+
+
+async def test_shared_transcript_reaches_the_prompt(app, fake_openai):
+    await memory.save_transcript(app.state, ANA.key, "reunion.ogg",
+                                 "Acordamos vender la licuadora a 199 soles.")
+    fake_openai.reply("Mencionaron S/ 199.00 para la licuadora.")
+    reply = await answer(app, ANA, "¿qué precio mencionaron?")
+    system = fake_openai.chat_requests[0]["messages"][0]["content"]
+    assert "Acordamos vender la licuadora a 199 soles." in system
+    assert "no lo sé" in system
+    assert not reply.refused
+
+
+@pytest.mark.parametrize("fault", ["500", "429", "hang", "garbage"])
+async def test_model_faults_fall_back_to_basic_mode(model_settings, fake_openai, fault, catalog_db):
+    app = await build_context(model_settings(OPENAI_TIMEOUT="0.5"))
+    try:
+        if fault == "500":
+            fake_openai.fail(500)
+        elif fault == "429":
+            fake_openai.fail(429, retry_after=0.1)
+        elif fault == "hang":
+            fake_openai.hang(3)
+        else:
+            fake_openai.garbage()
+        reply = await answer(app, ANA, "¿cuál es el producto más caro?")
+        fake_openai.reply("¡Hola de nuevo!")
+        after = await answer(app, ANA, "hola")
+    finally:
+        await app.close()
+    name, _price = most_expensive(catalog_db)
+    assert reply.engine == "basic" and not reply.failed
+    assert "Modo básico" in reply.text
+    assert name in reply.text
+    assert after.text == "¡Hola de nuevo!"
+
+
+async def test_retry_after_429_reaches_the_model(model_settings, fake_openai):
+    app = await build_context(model_settings(OPENAI_MAX_RETRIES="1"))
+    try:
+        fake_openai.fail(429, retry_after=0.1)
+        fake_openai.reply("¡Hola!")
+        reply = await answer(app, ANA, "hola")
+    finally:
+        await app.close()
+    assert reply.text == "¡Hola!" and reply.engine == "model"
+
+
+async def test_outage_with_a_question_basic_mode_cannot_parse(model_settings, fake_openai):
+    app = await build_context(model_settings())
+    try:
+        fake_openai.fail(503, times=3)
+        reply = await answer(app, ANA, "¿qué opinas del clima de mañana?")
+    finally:
+        await app.close()
+    assert reply.failed
+    assert reply.text == ("El asistente no está disponible ahora mismo, intenta de nuevo en un "
+                          "minuto.")
+    assert "Traceback" not in reply.text
+
+
+async def test_empty_and_overlong_questions(app, fake_openai):
+    assert (await answer(app, ANA, "   ")).refused
+    assert "muy largo" in (await answer(app, ANA, "a" * 5000)).text
+    assert fake_openai.chat_requests == []

@@ -1,0 +1,609 @@
+"""The Telegram adapter end to end: the real PTB Application, started the way ``kratos run``
+starts it, talking HTTP to a fake Bot API server (and, where a model is needed, a fake OpenAI).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sqlite3
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.context import AppContext
+from bot.errors import ConfigError
+from bot.settings import Settings
+from bot.state import migrate_state
+from bot.telegram_bot import (
+    ConversationLocks,
+    KratosApplication,
+    RateLimit,
+    Verdict,
+    build_application,
+    is_allowed,
+    run_command,
+    serve,
+)
+from bot.telegram_format import split_text
+from tests.fakes.openai_server import Fail, FakeOpenAI
+from tests.fakes.telegram_server import FakeTelegram, SentMessage
+
+TOKEN = "123:TEST"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+MOST_EXPENSIVE = "¿cuál es el producto más caro?"
+GROUP = -1001234567890
+
+
+@dataclass
+class RunningBot:
+    """A bot served by ``serve`` in a task, as ``kratos run`` serves it."""
+
+    application: KratosApplication
+    settings: Settings
+    stop_event: asyncio.Event
+    task: asyncio.Task[None]
+
+    @property
+    def app(self) -> AppContext:
+        assert self.application.bot_data.app is not None
+        return self.application.bot_data.app
+
+    async def stop(self) -> None:
+        self.stop_event.set()
+        await asyncio.wait_for(self.task, timeout=15)
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeTelegram]:
+    """A fake Bot API server on 127.0.0.1."""
+    async with FakeTelegram(TOKEN) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def openai() -> AsyncIterator[FakeOpenAI]:
+    """A fake OpenAI API server on 127.0.0.1."""
+    async with FakeOpenAI() as fake:
+        yield fake
+
+
+def model_settings(openai: FakeOpenAI) -> dict[str, str]:
+    return {"OPENAI_API_KEY": openai.api_key, "OPENAI_BASE_URL": openai.base_url,
+            "OPENAI_MAX_RETRIES": "0", "OPENAI_TIMEOUT": "5", "ANSWER_TIMEOUT": "10"}
+
+
+@pytest.fixture
+def bot_settings(make_settings: Callable[..., Settings], catalog_db: Path,
+                 telegram: FakeTelegram) -> Callable[..., Settings]:
+    """Settings pointing the bot at the fake Bot API and a fresh demo catalog."""
+
+    def make(**overrides: str) -> Settings:
+        return make_settings(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=telegram.root,
+                             **overrides)
+
+    return make
+
+
+@pytest.fixture
+async def start_bot(bot_settings: Callable[..., Settings], telegram: FakeTelegram
+                    ) -> AsyncIterator[Callable[..., Awaitable[RunningBot]]]:
+    """Start the bot (polling, or a webhook when WEBHOOK_URL is given); stopped after the test."""
+    running: list[RunningBot] = []
+
+    async def start(**overrides: str) -> RunningBot:
+        settings = bot_settings(**overrides)
+        application = build_application(settings)
+        stop, started = asyncio.Event(), asyncio.Event()
+        task = asyncio.create_task(serve(application, stop, started))
+        bot = RunningBot(application, settings, stop, task)
+        running.append(bot)
+        ready = asyncio.create_task(started.wait())
+        done, _ = await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            ready.cancel()
+            task.result()
+            raise AssertionError("the bot stopped while starting")
+        return bot
+
+    yield start
+    for bot in running:
+        if not bot.task.done():
+            await bot.stop()
+
+
+def catalog_value(path: Path, sql: str) -> Any:
+    with closing(sqlite3.connect(path)) as conn:
+        return conn.execute(sql).fetchone()[0]
+
+
+def state_rows(settings: Settings, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+    with closing(sqlite3.connect(settings.state_db)) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def reply_target(sent: SentMessage) -> int | None:
+    quoted = sent.params.get("reply_parameters")
+    return quoted.get("message_id") if isinstance(quoted, dict) else None
+
+
+async def test_a_private_question_is_answered_with_the_right_product(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram, catalog_db: Path,
+) -> None:
+    bot = await start_bot()
+    expected = catalog_value(catalog_db, "SELECT name FROM products ORDER BY price DESC LIMIT 1")
+
+    telegram.push_text(501, 501, MOST_EXPENSIVE)
+    [reply] = await telegram.wait_for_messages(1, chat_id=501)
+
+    assert expected in reply.plain
+    assert reply.parse_mode == "HTML"
+    assert reply_target(reply) is None  # no quoting in a private chat
+    typing = [c for c in telegram.calls_to("sendChatAction") if c.params["chat_id"] == 501]
+    assert typing and typing[0].params["action"] == "typing"
+    assert telegram.calls.index(typing[0]) < telegram.calls.index(
+        next(c for c in telegram.calls_to("sendMessage") if c.params["chat_id"] == 501))
+    # Remembered (question and answer) and counted.
+    rows = state_rows(bot.settings, "SELECT role, content FROM messages WHERE conversation = ?"
+                      " ORDER BY id", ("u:501",))
+    assert rows[0] == ("user", MOST_EXPENSIVE) and rows[1][0] == "assistant"
+    assert state_rows(bot.settings, "SELECT count(*) FROM usage WHERE user_id = 501") == [(1,)]
+
+
+async def test_markup_characters_in_product_names_arrive_escaped(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram, catalog_db: Path,
+) -> None:
+    name = 'Consola <Ultra> & "Pro" 5</b>'
+    with closing(sqlite3.connect(catalog_db)) as conn, conn:
+        conn.execute(
+            "INSERT INTO products (sku, name, family, category, brand, model, color, description,"
+            " price, stock, availability) VALUES ('SKU-HTML-1', ?, 'Tecnología', 'Consolas',"
+            " 'Acme', 'U5', 'negro', 'Consola de prueba', 99999.0, 4, 'disponible')", (name,))
+    await start_bot()
+
+    telegram.push_text(502, 502, MOST_EXPENSIVE)
+    [reply] = await telegram.wait_for_messages(1, chat_id=502)
+
+    assert reply.parse_mode == "HTML"
+    assert "Consola &lt;Ultra&gt; &amp; \"Pro\" 5&lt;/b&gt;" in reply.text
+    assert name in reply.plain  # the fake parsed the HTML exactly as Telegram would
+
+
+async def test_groups_answer_only_messages_addressed_to_the_bot(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
+) -> None:
+    bot = await start_bot()
+    mention = f"@{telegram.username}"
+
+    def say(text: str, **options: Any) -> dict[str, Any]:
+        return telegram.push_text(GROUP, 601, text, chat_type="supergroup", **options)
+
+    say(MOST_EXPENSIVE)  # plain chatter: ignored
+    asked = say(f"{mention} {MOST_EXPENSIVE}")
+    [first] = await telegram.wait_for_messages(1, chat_id=GROUP)
+    assert reply_target(first) == asked["message"]["message_id"]  # quoted in a group
+
+    say("/help@other_bot")  # another bot's command: ignored
+    say("¿y el más barato?", reply_to_message=asked["message"])  # a reply to a human: ignored
+    followed = say("¿y el más barato?", reply_to_message=first.message)
+    helped = say(f"/help@{telegram.username}")
+    texted = say("KRATOS dame laptops", entities=[
+        {"type": "text_mention", "offset": 0, "length": 6, "user": telegram.bot_user}])
+    # One conversation, so replies come in update order: a wrongly accepted message would
+    # show up among these four.
+    sent = await telegram.wait_for_messages(4, chat_id=GROUP)
+
+    assert [reply_target(m) for m in sent] == [
+        asked["message"]["message_id"], followed["message"]["message_id"],
+        helped["message"]["message_id"], texted["message"]["message_id"]]
+    assert "/reset" in sent[2].plain  # the help text
+    questions = state_rows(bot.settings, "SELECT content FROM messages WHERE conversation = ?"
+                           " AND role = 'user' ORDER BY id", (f"g:{GROUP}:601",))
+    assert [q for (q,) in questions] == [MOST_EXPENSIVE, "¿y el más barato?", "dame laptops"]
+    assert state_rows(bot.settings, "SELECT count(*) FROM usage") == [(3,)]
+
+
+async def test_each_member_of_a_group_has_a_conversation_of_their_own(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
+) -> None:
+    bot = await start_bot()
+    for user_id in (701, 702):
+        telegram.push_text(GROUP, user_id, f"@{telegram.username} {MOST_EXPENSIVE}",
+                           chat_type="group")
+    await telegram.wait_for_messages(2, chat_id=GROUP)
+    conversations = "SELECT conversation, count(*) FROM messages GROUP BY conversation"
+    assert state_rows(bot.settings, conversations) == [(f"g:{GROUP}:701", 2),
+                                                       (f"g:{GROUP}:702", 2)]
+
+    telegram.push_text(GROUP, 701, f"/reset@{telegram.username}", chat_type="group")
+    await telegram.wait_for_messages(3, chat_id=GROUP)
+
+    assert state_rows(bot.settings, conversations) == [(f"g:{GROUP}:702", 2)]
+
+
+async def test_reset_forgets_the_conversation(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
+) -> None:
+    bot = await start_bot()
+    telegram.push_text(801, 801, MOST_EXPENSIVE)
+    telegram.push_text(802, 802, MOST_EXPENSIVE)
+    await telegram.wait_for_messages(2)
+    assert state_rows(bot.settings, "SELECT count(*) FROM messages WHERE conversation = 'u:801'"
+                      ) == [(2,)]
+
+    telegram.push_text(801, 801, "/reset")
+    [_, confirmation] = await telegram.wait_for_messages(2, chat_id=801)
+
+    assert "olvidé" in confirmation.plain
+    assert state_rows(bot.settings, "SELECT conversation, count(*) FROM messages"
+                      " GROUP BY conversation") == [("u:802", 2)]
+
+
+async def test_stats_match_the_usage_table_for_admins_only(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
+    bot_settings: Callable[..., Settings],
+) -> None:
+    settings = bot_settings()
+    migrate_state(settings.state_db)
+    three_days_ago = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    ten_days_ago = (datetime.now(UTC) - timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    with closing(sqlite3.connect(settings.state_db)) as conn, conn:
+        insert = ("INSERT INTO usage (conversation, user_id, created_at, engine, outcome,"
+                  " prompt_tokens, completion_tokens, model_calls)"
+                  " VALUES (?, ?, coalesce(?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), 'model',"
+                  " ?, ?, ?, ?)")
+        conn.executemany(insert, [
+            ("u:1", 1, None, "ok", 1000, 200, 2),
+            ("u:2", 2, None, "error", 50, 0, 1),
+            ("u:3", 3, three_days_ago, "ok", 3000, 400, 1),
+            ("u:4", 4, ten_days_ago, "ok", 99999, 9999, 9),
+        ])
+    await start_bot(ADMIN_USER_IDS="901")
+
+    telegram.push_text(902, 902, "/stats")
+    telegram.push_text(901, 901, "/stats", language_code="en")
+    [refused] = await telegram.wait_for_messages(1, chat_id=902)
+    [stats] = await telegram.wait_for_messages(1, chat_id=901)
+
+    assert "solo para administradores" in refused.plain
+    today, week = stats.plain.split("Last 7 days")
+    assert "• Users: 2\n• Questions: 2\n• Tokens: 1,250 (1,050 in + 200 out; 3 model calls)" \
+           "\n• Errors: 1" in today
+    assert "• Users: 3\n• Questions: 3\n• Tokens: 4,650 (4,050 in + 600 out; 4 model calls)" \
+           "\n• Errors: 1" in week
+    # Neither /stats reached the engine.
+    assert state_rows(settings, "SELECT count(*) FROM usage") == [(4,)]
+    # The command menu: Spanish by default, English for English speakers, /stats for admins.
+    menus = {(c.params.get("language_code"), (c.params.get("scope") or {}).get("chat_id")):
+             [command["command"] for command in c.params["commands"]]
+             for c in telegram.calls_to("setMyCommands")}
+    assert menus[(None, None)] == menus[("en", None)] == ["start", "help", "reset"]
+    assert menus[(None, 901)] == menus[("en", 901)] == ["start", "help", "reset", "stats"]
+
+
+async def test_users_outside_the_allow_list_get_one_refusal_and_no_answers(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
+) -> None:
+    bot = await start_bot(ALLOWED_USER_IDS="1001", ALLOWED_CHAT_IDS=str(GROUP))
+    for _ in range(3):
+        telegram.push_text(1002, 1002, MOST_EXPENSIVE)
+    telegram.push_text(-100777, 1003, f"@{telegram.username} hola", chat_type="supergroup")
+    telegram.push_text(GROUP, 1002, f"@{telegram.username} {MOST_EXPENSIVE}",
+                       chat_type="supergroup")  # an allowed group admits its members
+    telegram.push_text(1001, 1001, MOST_EXPENSIVE)
+    await telegram.wait_for_messages(1, chat_id=1001)
+    await telegram.wait_for_messages(1, chat_id=GROUP)
+    await telegram.wait_for_messages(1, chat_id=-100777)
+    await asyncio.sleep(0.3)  # time for any second refusal to show up
+
+    [refusal] = telegram.sent_messages(1002)
+    assert "solo para el personal autorizado" in refusal.plain
+    assert len(telegram.sent_messages(-100777)) == 1
+    assert sorted(r[0] for r in state_rows(bot.settings, "SELECT conversation FROM usage")) == [
+        f"g:{GROUP}:1002", "u:1001"]
+
+
+async def test_a_reply_longer_than_telegram_allows_is_split_on_lines(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
+    openai: FakeOpenAI,
+) -> None:
+    lines = [f"{n}. Producto de prueba número {n} con <marca> & descripción larga"
+             for n in range(1, 201)]
+    text = "\n".join(lines)
+    openai.reply(text)
+    await start_bot(**model_settings(openai))
+
+    telegram.push_text(1101, 1101, "lista todo")
+    parts = len(split_text(text))
+    sent = await telegram.wait_for_messages(parts, chat_id=1101)
+
+    assert len(text) > 3 * 4096 and parts >= 4
+    assert all(len(m.plain) <= 4096 for m in sent)
+    assert [line for m in sent for line in m.plain.split("\n")] == lines
+
+
+async def test_html_that_telegram_refuses_is_resent_as_plain_text(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram, catalog_db: Path,
+) -> None:
+    await start_bot()
+    telegram.fail_next("sendMessage", status=400, description=(
+        "Bad Request: can't parse entities: Unsupported start tag \"x\" at byte offset 3"))
+
+    telegram.push_text(1201, 1201, MOST_EXPENSIVE)
+    [reply] = await telegram.wait_for_messages(1, chat_id=1201)
+
+    attempts = [c for c in telegram.calls_to("sendMessage") if c.params["chat_id"] == 1201]
+    assert [(c.status, c.params.get("parse_mode")) for c in attempts] == [(400, "HTML"),
+                                                                           (200, None)]
+    assert reply.parse_mode is None
+    assert catalog_value(catalog_db, "SELECT name FROM products ORDER BY price DESC LIMIT 1"
+                         ) in reply.plain
+
+
+async def test_flood_control_delays_the_reply_instead_of_losing_it(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
+) -> None:
+    await start_bot()
+    telegram.fail_next("sendMessage", status=429, retry_after=1)
+
+    started = time.monotonic()
+    telegram.push_text(1301, 1301, MOST_EXPENSIVE)
+    [reply] = await telegram.wait_for_messages(1, chat_id=1301)
+
+    assert time.monotonic() - started >= 1.0
+    assert [c.status for c in telegram.calls_to("sendMessage")] == [429, 200]
+    assert reply.plain
+
+
+async def test_polling_survives_telegram_errors_without_losing_updates(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
+) -> None:
+    telegram.fail_next("getUpdates", status=502)
+    telegram.push_text(1401, 1401, MOST_EXPENSIVE)
+    await start_bot()
+
+    [reply] = await telegram.wait_for_messages(1, chat_id=1401)
+
+    assert reply.plain
+    assert telegram.calls_to("getUpdates")[0].status == 502
+
+
+async def test_a_model_outage_falls_back_and_the_next_question_works(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
+    openai: FakeOpenAI, catalog_db: Path,
+) -> None:
+    outage = True
+    openai.responder(lambda body: Fail(503) if outage else "Tenemos varias laptops.")
+    await start_bot(**model_settings(openai))
+
+    telegram.push_text(1501, 1501, MOST_EXPENSIVE)
+    [fallback] = await telegram.wait_for_messages(1, chat_id=1501)
+    outage = False
+    telegram.push_text(1501, 1501, "¿tienen laptops?")
+    [_, recovered] = await telegram.wait_for_messages(2, chat_id=1501)
+
+    assert catalog_value(catalog_db, "SELECT name FROM products ORDER BY price DESC LIMIT 1"
+                         ) in fallback.plain
+    assert "Modo básico" in fallback.plain
+    assert recovered.plain == "Tenemos varias laptops."
+    assert len(openai.chat_requests) == 2
+
+
+async def test_fifty_users_asking_at_once_are_all_answered(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
+) -> None:
+    await start_bot()
+    users = range(2000, 2050)
+    for user_id in users:
+        telegram.push_text(user_id, user_id, MOST_EXPENSIVE)
+
+    sent = await telegram.wait_for_messages(50, timeout=30)
+
+    assert sorted(m.chat_id for m in sent) == list(users)
+
+
+async def test_messages_of_one_conversation_are_answered_in_order(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
+    openai: FakeOpenAI,
+) -> None:
+    async def slower_for_earlier_questions(body: dict[str, Any]) -> str:
+        question = body["messages"][-1]["content"]
+        number = int(question.split()[-1])
+        await asyncio.sleep(0.1 * (6 - number))
+        return f"Respuesta {number}"
+
+    openai.responder(slower_for_earlier_questions)
+    await start_bot(**model_settings(openai))
+    for number in range(1, 6):
+        telegram.push_text(1601, 1601, f"pregunta {number}")
+    telegram.push_text(1602, 1602, "consulta 5")  # another conversation is not held up
+
+    sent = await telegram.wait_for_messages(5, chat_id=1601)
+
+    assert [m.plain for m in sent] == [f"Respuesta {n}" for n in range(1, 6)]
+    assert telegram.sent_messages(1602)[0].message_id < sent[1].message_id
+    # Each question was asked after the previous answer was remembered.
+    last_request = [r for r in openai.chat_requests
+                    if r["messages"][-1]["content"] == "pregunta 5"][-1]
+    remembered = [m["content"] for m in last_request["messages"] if m["role"] == "assistant"]
+    assert remembered == [f"Respuesta {n}" for n in range(1, 5)]
+
+
+async def test_typing_is_renewed_until_a_slow_answer_is_sent(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
+    openai: FakeOpenAI,
+) -> None:
+    async def slow(body: dict[str, Any]) -> str:
+        await asyncio.sleep(4.5)
+        return "Listo."
+
+    openai.responder(slow)
+    await start_bot(**model_settings(openai))
+    telegram.push_text(1701, 1701, "¿qué monitores tienen?")
+    await telegram.wait_for_messages(1, chat_id=1701)
+    await asyncio.sleep(0.2)
+
+    assert [c.params["action"] for c in telegram.calls_to("sendChatAction")] == ["typing"] * 2
+
+
+async def test_the_rate_limit_answers_wait_once_and_skips_the_engine(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
+) -> None:
+    bot = await start_bot(RATE_LIMIT_MESSAGES="2", RATE_LIMIT_WINDOW="60")
+    for _ in range(4):
+        telegram.push_text(1801, 1801, MOST_EXPENSIVE)
+    telegram.push_text(1802, 1802, MOST_EXPENSIVE)  # other users are unaffected
+    await telegram.wait_for_messages(3, chat_id=1801)
+    await telegram.wait_for_messages(1, chat_id=1802)
+    await asyncio.sleep(0.3)
+
+    sent = telegram.sent_messages(1801)
+    assert len(sent) == 3
+    assert sum("Espera un momento" in m.plain for m in sent) == 1
+    assert state_rows(bot.settings, "SELECT count(*) FROM usage WHERE user_id = 1801") == [(2,)]
+
+
+async def test_a_failure_inside_the_core_gets_a_kind_sentence_and_the_bot_goes_on(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.ERROR, logger="bot.telegram_bot")
+    bot = await start_bot()
+    # Another process takes the usage table away: recording the answer fails inside the core.
+    with closing(sqlite3.connect(bot.settings.state_db)) as conn:
+        conn.execute("ALTER TABLE usage RENAME TO usage_elsewhere")
+
+    broken = telegram.push_text(1901, 1901, MOST_EXPENSIVE)
+    [apology] = await telegram.wait_for_messages(1, chat_id=1901)
+    with closing(sqlite3.connect(bot.settings.state_db)) as conn:
+        conn.execute("ALTER TABLE usage_elsewhere RENAME TO usage")
+    telegram.push_text(1901, 1901, MOST_EXPENSIVE)
+    [_, answered] = await telegram.wait_for_messages(2, chat_id=1901)
+
+    assert apology.plain == "Perdona, algo falló al responderte. Inténtalo de nuevo en un momento."
+    assert "S/" in answered.plain
+    for message in telegram.sent_messages():
+        assert "usage" not in message.plain and "Traceback" not in message.plain
+    [record] = [r for r in caplog.records if r.name == "bot.telegram_bot"]
+    assert record.getMessage() == f"update {broken['update_id']} chat 1901 failed"
+    assert record.exc_info is not None
+    assert "no such table: usage" in str(record.exc_info[1])
+
+
+async def test_webhook_mode_checks_the_secret_on_every_request(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    await start_bot(WEBHOOK_URL="https://kratos.example/telegram-hook", WEBHOOK_SECRET="s3cret",
+                    WEBHOOK_LISTEN="127.0.0.1", WEBHOOK_PORT=str(port))
+    assert telegram.webhook == {"url": "https://kratos.example/telegram-hook",
+                                "secret_token": "s3cret", "allowed_updates": ["message"]}
+    url = f"http://127.0.0.1:{port}/telegram-hook"
+    forged = telegram.make_text_update(2101, 2101, MOST_EXPENSIVE)
+    genuine = telegram.make_text_update(2102, 2102, MOST_EXPENSIVE)
+
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url, json=forged) as response:
+            assert response.status == 403
+        async with session.post(url, json=forged,
+                                headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}) as response:
+            assert response.status == 403
+        async with session.post(url, json=genuine,
+                                headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"}) as response:
+            assert response.status == 200
+    await telegram.wait_for_messages(1, chat_id=2102)
+
+    assert telegram.sent_messages(2101) == []
+    assert telegram.calls_to("getUpdates") == []
+
+
+async def test_kratos_run_stops_cleanly_on_sigterm(
+    telegram: FakeTelegram, catalog_db: Path, tmp_path: Path,
+) -> None:
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "LOG_LEVEL": "INFO",
+           "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": telegram.root,
+           "CATALOG_DB": str(catalog_db), "STATE_DB": str(tmp_path / "state.db")}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "--env-file", str(tmp_path / "absent.env"), "run",
+        cwd=PROJECT_ROOT, env=env, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await telegram.wait_for_calls("getUpdates", timeout=30)
+        telegram.push_text(2201, 2201, MOST_EXPENSIVE)
+        await telegram.wait_for_messages(1, chat_id=2201)
+
+        process.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=10)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+    log = stderr.decode()
+    assert process.returncode == 0, log
+    assert time.monotonic() - started < 5
+    assert "bot stopped" in log
+    assert TOKEN not in log
+
+
+def test_kratos_run_without_a_token_is_a_configuration_error(
+    make_settings: Callable[..., Settings],
+) -> None:
+    with pytest.raises(ConfigError, match="TELEGRAM_BOT_TOKEN"):
+        run_command(make_settings())
+    with pytest.raises(ConfigError, match="WEBHOOK_SECRET"):
+        run_command(make_settings(TELEGRAM_BOT_TOKEN=TOKEN, WEBHOOK_URL="https://x.example/h"))
+
+
+def test_the_rate_limit_is_a_sliding_window_with_one_warning_per_burst() -> None:
+    now = [0.0]
+    limit = RateLimit(2, 10.0, clock=lambda: now[0])
+    assert [limit.check(1) for _ in range(4)] == [Verdict.ALLOW, Verdict.ALLOW, Verdict.WARN,
+                                                  Verdict.SILENT]
+    assert limit.check(2) is Verdict.ALLOW
+    now[0] = 9.9
+    assert limit.check(1) is Verdict.SILENT
+    now[0] = 10.0
+    assert [limit.check(1) for _ in range(3)] == [Verdict.ALLOW, Verdict.ALLOW, Verdict.WARN]
+
+
+async def test_conversation_locks_serve_waiters_first_come_first_served() -> None:
+    locks = ConversationLocks()
+    order: list[int] = []
+
+    async def turn(number: int) -> None:
+        async with locks.hold("u:1"):
+            await asyncio.sleep(0.01 * (5 - number))
+            order.append(number)
+
+    await asyncio.gather(*(turn(n) for n in range(5)))
+    assert order == [0, 1, 2, 3, 4]
+    assert len(locks) == 0  # nothing left behind once nobody waits
+
+
+def test_allow_lists() -> None:
+    open_to_all = Settings()
+    assert is_allowed(open_to_all, 5, "private", 5)
+    staff = Settings.from_mapping({"ALLOWED_USER_IDS": "5", "ADMIN_USER_IDS": "9"})
+    assert is_allowed(staff, 5, "private", 5)
+    assert not is_allowed(staff, 6, "private", 6)
+    assert is_allowed(staff, 9, "private", 9)  # admins always may
+    assert not is_allowed(staff, -100, "group", 6)
+    groups = Settings.from_mapping({"ALLOWED_USER_IDS": "5", "ALLOWED_CHAT_IDS": "-100"})
+    assert is_allowed(groups, -100, "supergroup", 6)
+    assert not is_allowed(groups, -200, "supergroup", 5)
