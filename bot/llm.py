@@ -16,11 +16,12 @@ from typing import Any
 import openai
 from openai import AsyncOpenAI
 
+from bot import money
 from bot.catalog import CatalogReader, QueryResult
 from bot.errors import KratosError, UserFacingError
 from bot.memory import SharedTranscript
-from bot.money import amounts_in_text, format_soles, to_cents
-from bot.prompt import CatalogProfile, is_money_column, system_prompt
+from bot.money import amounts_in_text, format_soles, is_money_column, to_cents
+from bot.prompt import CatalogProfile, system_prompt
 from bot.reply import Reply, Turn
 
 logger = logging.getLogger(__name__)
@@ -67,12 +68,7 @@ class ToolLoopState:
 
 
 def format_cell(column: str, value: Any) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, int | float) and not isinstance(value, bool) and is_money_column(column):
-        return format_soles(value)
-    text = str(value)
-    return text if len(text) <= MODEL_CELL_CHARS else text[:MODEL_CELL_CHARS] + "…"
+    return money.format_cell(column, value, MODEL_CELL_CHARS)
 
 
 def rows_for_model(result: QueryResult) -> str:

@@ -13,6 +13,24 @@ SOLES_AMOUNT = re.compile(
 )
 
 
+MONEY_COLUMN = re.compile(r"(price|precio|cost|costo|monto|amount|importe)", re.IGNORECASE)
+
+
+def is_money_column(name: str) -> bool:
+    """Columns holding amounts in soles, by name (price, precio, avg(price), costo...)."""
+    return bool(MONEY_COLUMN.search(name))
+
+
+def format_cell(column: str, value: object, max_chars: int) -> str:
+    """One cell as the model and the user read it: money in soles, long text cut."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, int | float) and not isinstance(value, bool) and is_money_column(column):
+        return format_soles(value)
+    text = str(value)
+    return text if len(text) <= max_chars else text[:max_chars] + "…"
+
+
 def to_cents(value: float | int | str | Decimal) -> int:
     """An amount in soles as whole cents, rounded half up."""
     return int((Decimal(str(value)) * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import tomllib
 from dataclasses import dataclass
 from datetime import date
@@ -13,7 +12,7 @@ from typing import Any
 from bot.catalog import CatalogReader, TableInfo
 from bot.errors import KratosError
 from bot.memory import SharedTranscript
-from bot.money import format_soles
+from bot.money import format_cell, format_soles, is_money_column
 
 logger = logging.getLogger(__name__)
 
@@ -21,15 +20,6 @@ ENUM_LIMIT = 40  # a text column with at most this many distinct values is liste
 SAMPLE_ROWS = 3
 SAMPLE_CELL_CHARS = 60
 TRANSCRIPT_PROMPT_CHARS = 12_000
-MONEY_COLUMN = re.compile(r"(price|precio|cost|costo|monto|amount|importe)",
-                          re.IGNORECASE)
-
-
-def is_money_column(name: str) -> bool:
-    """Columns holding amounts in soles, by name (price, precio, avg_price, costo...)."""
-    return bool(MONEY_COLUMN.search(name))
-
-
 @dataclass(frozen=True)
 class CatalogProfile:
     """What the model needs to know about the catalog; computed once at start-up."""
@@ -98,7 +88,8 @@ async def _sample_rows(catalog: CatalogReader, table: TableInfo) -> str:
                                max_rows=SAMPLE_ROWS)
     lines = [" | ".join(result.columns)]
     for row in result.rows:
-        cells = [str(cell)[:SAMPLE_CELL_CHARS] for cell in row]
+        cells = [format_cell(column, cell, SAMPLE_CELL_CHARS)
+                 for column, cell in zip(result.columns, row, strict=False)]
         lines.append(" | ".join(cells))
     return "\n".join(lines)
 

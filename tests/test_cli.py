@@ -1,0 +1,135 @@
+"""The `kratos` command line: help for every command, exit codes, and no tracebacks."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.__main__ import COMMANDS_HELP, build_parser, main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def cli_env(tmp_path, monkeypatch, catalog_db):
+    """Run the CLI on a demo catalog copy and a fresh state DB, with no .env and no model."""
+    monkeypatch.setenv("CATALOG_DB", str(catalog_db))
+    monkeypatch.setenv("STATE_DB", str(tmp_path / "state.db"))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    return ["--env-file", str(tmp_path / "no.env")]
+
+
+def test_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    for name, text in COMMANDS_HELP.items():
+        assert name in out and text in out
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS_HELP))
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main([command, "--help"])
+    assert exited.value.code == 0
+    assert COMMANDS_HELP[command] in " ".join(capsys.readouterr().out.split())
+
+
+def test_parser_knows_exactly_the_documented_commands():
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command")
+    assert set(subparsers.choices) == set(COMMANDS_HELP)
+
+
+def test_readme_documents_every_command():
+    readme = (ROOT / "README.md").read_text()
+    for command in COMMANDS_HELP:
+        assert f"kratos {command}" in readme, command
+
+
+def test_ask_answers_from_the_catalog(cli_env, catalog_db, capsys):
+    with sqlite3.connect(catalog_db) as conn:
+        name = conn.execute("SELECT name FROM products ORDER BY price DESC LIMIT 1").fetchone()[0]
+    assert main([*cli_env, "ask", "¿cuál es el producto más caro?"]) == 0
+    out = capsys.readouterr().out
+    assert name in out
+    assert "Modo básico" in out
+
+
+def test_ask_keeps_memory_per_user(cli_env, tmp_path, capsys):
+    assert main([*cli_env, "ask", "dame laptops", "--user", "42"]) == 0
+    with sqlite3.connect(tmp_path / "state.db") as conn:
+        keys = {r[0] for r in conn.execute("SELECT conversation FROM messages")}
+    assert keys == {"u:42"}
+
+
+def test_refused_question_exits_1(cli_env, capsys):
+    assert main([*cli_env, "ask", "¿quién ganó el mundial?"]) == 1
+    assert capsys.readouterr().out.strip()
+
+
+def test_missing_catalog_is_one_sentence_and_exit_2(cli_env, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CATALOG_DB", str(tmp_path / "nowhere.db"))
+    assert main([*cli_env, "ask", "dame laptops"]) == 2
+    err = capsys.readouterr().err
+    assert "nowhere.db" in err and "kratos seed" in err
+    assert "Traceback" not in err
+
+
+def test_malformed_setting_exits_2(cli_env, monkeypatch, capsys):
+    monkeypatch.setenv("ADMIN_USER_IDS", "abc")
+    assert main([*cli_env, "migrate"]) == 2
+    assert "ADMIN_USER_IDS must be comma-separated Telegram user ids, got 'abc'" in \
+        capsys.readouterr().err
+
+
+def test_migrate_reports_and_is_idempotent(cli_env, capsys):
+    assert main([*cli_env, "migrate"]) == 0
+    assert "applied 0001_conversations.sql, 0002_usage_and_context.sql" in capsys.readouterr().out
+    assert main([*cli_env, "migrate"]) == 0
+    assert "up to date" in capsys.readouterr().out
+
+
+def test_corrupt_state_database_exits_2(cli_env, tmp_path, capsys):
+    (tmp_path / "state.db").write_bytes(b"garbage" * 1000)
+    assert main([*cli_env, "migrate"]) == 2
+    assert "not a usable SQLite database" in capsys.readouterr().err
+
+
+def test_run_without_token_explains(cli_env, capsys):
+    assert main([*cli_env, "run"]) == 2
+    assert "TELEGRAM_BOT_TOKEN is not set" in capsys.readouterr().err
+
+
+def test_console_chats_on_the_same_core(tmp_path, catalog_db):
+    env = {**os.environ, "CATALOG_DB": str(catalog_db), "STATE_DB": str(tmp_path / "state.db"),
+           "OPENAI_API_KEY": "", "TELEGRAM_BOT_TOKEN": ""}
+    with sqlite3.connect(catalog_db) as conn:
+        cheapest = conn.execute("SELECT name FROM products WHERE category = 'Laptops'"
+                                " ORDER BY price LIMIT 1").fetchone()[0]
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "--env-file", str(tmp_path / "no.env"), "console"],
+        input="la laptop más barata\n/reset\n/salir\n", capture_output=True, text=True,
+        env=env, cwd=tmp_path, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert cheapest in done.stdout
+    assert "empecemos de nuevo" in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+def test_make_run_falls_back_to_the_console(tmp_path, catalog_db):
+    env = {**os.environ, "CATALOG_DB": str(catalog_db), "STATE_DB": str(tmp_path / "state.db"),
+           "OPENAI_API_KEY": "", "TELEGRAM_BOT_TOKEN": ""}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "--env-file", str(tmp_path / "no.env"), "run",
+         "--console-fallback"],
+        input="/salir\n", capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "KRATOS" in done.stdout
