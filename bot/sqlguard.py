@@ -170,6 +170,9 @@ def _check(text: str, allowed: frozenset[str]) -> str:
 
 
 def _check_node(node: exp.Expression, allowed: frozenset[str]) -> None:
+    if isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.DECIMAL):
+        # sqlglot writes NUMERIC/DECIMAL back as REAL, which turns 1 into 1.0.
+        raise SqlRefused("CAST to NUMERIC or DECIMAL is not supported; cast AS REAL or INTEGER.")
     if isinstance(node, _SYNTAX_FUNCS):
         return
     if isinstance(node, exp.Func):

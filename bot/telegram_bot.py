@@ -227,12 +227,12 @@ class BotData:
         """Let answers being written finish, for at most ``grace`` seconds; cancel the rest."""
         if not self.in_flight:
             return
-        logger.info("waiting up to %.0fs for %d answer(s) in flight", grace, len(self.in_flight))
+        logger.info("waiting up to %.1fs for %d answer(s) in flight", grace, len(self.in_flight))
         _, pending = await asyncio.wait(set(self.in_flight), timeout=grace)
         for task in pending:
             task.cancel()
         if pending:
-            logger.warning("cancelled %d answer(s) still running after %.0fs", len(pending),
+            logger.warning("cancelled %d answer(s) still running after %.1fs", len(pending),
                            grace)
 
 
@@ -560,12 +560,13 @@ def build_application(settings: Settings) -> KratosApplication:
 
 
 async def serve(application: KratosApplication, stop: asyncio.Event,
-                started: asyncio.Event | None = None) -> None:
+                started: asyncio.Event | None = None, *,
+                grace: float = SHUTDOWN_GRACE) -> None:
     """Take updates until ``stop`` is set, then stop in order and close everything.
 
     Like ``Application.run_polling``/``run_webhook``, but inside a running event loop (tests
-    drive exactly this) and with a bounded wait for the answers in flight. ``started`` is set
-    once updates are being taken.
+    drive exactly this) and with a bounded wait (``grace`` seconds) for the answers in flight.
+    ``started`` is set once updates are being taken.
     """
     settings = application.bot_data.settings
     updater = application.updater
@@ -593,7 +594,7 @@ async def serve(application: KratosApplication, stop: asyncio.Event,
         await stop.wait()
         logger.info("stopping: no new updates")
         await updater.stop()
-        await application.bot_data.finish_in_flight(SHUTDOWN_GRACE)
+        await application.bot_data.finish_in_flight(grace)
     finally:
         if updater.running:
             await updater.stop()

@@ -24,6 +24,10 @@ HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
 LIST_MARK = re.compile(r"^(\s*)[-*+]\s+(?=\S)")
 RULE = re.compile(r"^\s*([-*_])(?:\s*\1){2,}\s*$")
 TABLE_SEPARATOR = re.compile(r"^:?-{3,}:?$")
+# "1. Laptop X — S/ 2,059.00 · disponible": the name before the dash is what the eye looks for.
+LIST_ITEM = re.compile(
+    r"^(?P<mark>\s*(?:\d{1,3}[.)]|•)\s+)(?P<name>[^*`\n]+?)(?P<rest>\s[—–]\s.*)$"
+)
 INDEX_HEADERS = frozenset({"#", "n", "n°", "nº", "no", "no.", "nro", "nro."})
 
 
@@ -47,7 +51,11 @@ def render(text: str, limit: int = MAX_MESSAGE_LENGTH) -> list[Chunk]:
 
 
 def for_phone(text: str) -> str:
-    """Lay text out for a narrow screen: tables to one line per row, ``-`` bullets to ``•``."""
+    """Lay text out for a narrow screen.
+
+    Tables become one line per row, ``-`` bullets become ``•``, headings and the product name
+    of a list item (``1. Name — details``) become bold.
+    """
     lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     out: list[str] = []
     index = 0
@@ -66,7 +74,8 @@ def for_phone(text: str) -> str:
         if heading:
             out.append(f"**{heading.group(1)}**")
             continue
-        out.append(LIST_MARK.sub(rf"\g<1>{BULLET} ", line, count=1))
+        line = LIST_MARK.sub(rf"\g<1>{BULLET} ", line, count=1)
+        out.append(LIST_ITEM.sub(r"\g<mark>**\g<name>**\g<rest>", line, count=1))
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
 
 

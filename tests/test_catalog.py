@@ -371,6 +371,14 @@ LEGIT: list[tuple[str, tuple[Any, ...]]] = [
      "HAVING count(*) > 1 ORDER BY 2 DESC, 1", ()),
     ("SELECT name, CASE WHEN stock > 0 THEN 'sí' ELSE 'no' END FROM products "
      "WHERE color IS NULL ORDER BY id LIMIT 5", ()),
+    # Forms that sqlglot rewrites when it normalizes; the rows must not change.
+    ("SELECT id FROM products ORDER BY id LIMIT 20, 10", ()),
+    ("SELECT color, id FROM products ORDER BY color DESC NULLS FIRST, id LIMIT 3", ()),
+    ("SELECT count(*) FROM products WHERE sku LIKE '%\\_0%' ESCAPE '\\'", ()),
+    ("SELECT substr(name, -3), ifnull(color, '-'), max(1, stock, 3), iif(stock > 0, 1, 0) "
+     "FROM products ORDER BY id LIMIT 5", ()),
+    ("SELECT strftime('%Y-%m-%d', '2024-03-05 10:00'), date('2024-03-05', '+1 month'), "
+     "5 / 2, 'A' = 'a' COLLATE NOCASE", ()),
 ]
 
 

@@ -96,3 +96,9 @@ def test_env_example_documents_every_setting():
     example = (Path(__file__).parent.parent / ".env.example").read_text()
     for name, _default, _doc in Settings.from_mapping({}).describe():
         assert f"{name}=" in example, f"{name} is missing from .env.example"
+
+
+def test_readme_documents_every_setting():
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    for name, _default, _doc in Settings.from_mapping({}).describe():
+        assert f"`{name}`" in readme, f"{name} is missing from README.md"

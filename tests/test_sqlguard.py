@@ -175,3 +175,11 @@ def test_refusal_is_a_user_facing_error_without_sql_in_it() -> None:
     for text in (error.es, error.en):
         assert "DELETE" not in text and "products" not in text
     assert "DELETE" in error.reason
+
+
+def test_a_cast_that_normalization_would_change_is_refused() -> None:
+    assert "REAL" in refusal("SELECT CAST(price AS NUMERIC) FROM products").reason
+    refusal("SELECT CAST(price AS DECIMAL(10, 2)) FROM products")
+    assert validate("SELECT CAST(price AS INT) FROM products", CATALOG_TABLES) == (
+        "SELECT CAST(price AS INTEGER) FROM products"
+    )

@@ -27,6 +27,7 @@ from bot.errors import ConfigError
 from bot.settings import Settings
 from bot.state import migrate_state
 from bot.telegram_bot import (
+    SHUTDOWN_GRACE,
     ConversationLocks,
     KratosApplication,
     RateLimit,
@@ -79,9 +80,9 @@ async def openai() -> AsyncIterator[FakeOpenAI]:
         yield fake
 
 
-def model_settings(openai: FakeOpenAI) -> dict[str, str]:
+def model_settings(openai: FakeOpenAI, timeout: str = "5") -> dict[str, str]:
     return {"OPENAI_API_KEY": openai.api_key, "OPENAI_BASE_URL": openai.base_url,
-            "OPENAI_MAX_RETRIES": "0", "OPENAI_TIMEOUT": "5", "ANSWER_TIMEOUT": "10"}
+            "OPENAI_MAX_RETRIES": "0", "OPENAI_TIMEOUT": timeout, "ANSWER_TIMEOUT": timeout}
 
 
 @pytest.fixture
@@ -102,11 +103,11 @@ async def start_bot(bot_settings: Callable[..., Settings], telegram: FakeTelegra
     """Start the bot (polling, or a webhook when WEBHOOK_URL is given); stopped after the test."""
     running: list[RunningBot] = []
 
-    async def start(**overrides: str) -> RunningBot:
+    async def start(grace: float = SHUTDOWN_GRACE, **overrides: str) -> RunningBot:
         settings = bot_settings(**overrides)
         application = build_application(settings)
         stop, started = asyncio.Event(), asyncio.Event()
-        task = asyncio.create_task(serve(application, stop, started))
+        task = asyncio.create_task(serve(application, stop, started, grace=grace))
         bot = RunningBot(application, settings, stop, task)
         running.append(bot)
         ready = asyncio.create_task(started.wait())
@@ -528,6 +529,42 @@ async def test_webhook_mode_checks_the_secret_on_every_request(
 
     assert telegram.sent_messages(2101) == []
     assert telegram.calls_to("getUpdates") == []
+
+
+async def test_stopping_lets_an_answer_in_flight_finish(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
+    openai: FakeOpenAI,
+) -> None:
+    async def thoughtful(body: dict[str, Any]) -> str:
+        await asyncio.sleep(1)
+        return "Sí, tenemos monitores."
+
+    openai.responder(thoughtful)
+    bot = await start_bot(**model_settings(openai))
+    telegram.push_text(2301, 2301, "¿tienen monitores?")
+    await telegram.wait_for_calls("sendChatAction")  # the answer is being written
+
+    await bot.stop()
+
+    assert [m.plain for m in telegram.sent_messages(2301)] == ["Sí, tenemos monitores."]
+    assert bot.application.bot_data.app is None  # databases closed after the answer went out
+
+
+async def test_stopping_gives_up_on_an_answer_that_outlasts_the_grace_period(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
+    openai: FakeOpenAI,
+) -> None:
+    openai.hang(30)
+    bot = await start_bot(grace=0.5, **model_settings(openai, timeout="30"))
+    telegram.push_text(2401, 2401, "¿tienen monitores?")
+    await telegram.wait_for_calls("sendChatAction")
+
+    started = time.monotonic()
+    await bot.stop()
+
+    assert time.monotonic() - started < 3
+    assert telegram.sent_messages(2401) == []
+    assert bot.application.bot_data.app is None
 
 
 async def test_kratos_run_stops_cleanly_on_sigterm(

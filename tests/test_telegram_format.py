@@ -61,7 +61,22 @@ def test_markdown_table_becomes_one_line_per_product() -> None:
 
 def test_bullets_headings_and_rules_are_tidied_for_a_phone() -> None:
     text = "### Laptops\n- Lenovo — S/ 2,000.00\n* HP — S/ 1,800.00\n---\n\n\n\nFin"
-    assert for_phone(text) == "**Laptops**\n• Lenovo — S/ 2,000.00\n• HP — S/ 1,800.00\n\nFin"
+    assert for_phone(text) == ("**Laptops**\n• **Lenovo** — S/ 2,000.00\n• **HP** — S/ 1,800.00"
+                               "\n\nFin")
+
+
+def test_product_names_in_list_items_stand_out() -> None:
+    text = ('Encontré 37 productos:\n1. Laptop Lenovo 14" <i7> — S/ 2,059.00 · disponible\n'
+            "2) Mouse – S/ 45.00\nUna frase — con guion no es un producto")
+    assert for_phone(text).split("\n") == [
+        "Encontré 37 productos:",
+        '1. **Laptop Lenovo 14" <i7>** — S/ 2,059.00 · disponible',
+        "2) **Mouse** – S/ 45.00",
+        "Una frase — con guion no es un producto",
+    ]
+    [chunk] = render(text)
+    assert '1. <b>Laptop Lenovo 14" &lt;i7&gt;</b> — S/ 2,059.00' in chunk.html
+    assert visible(chunk.html) == chunk.plain
 
 
 def test_a_pipe_line_that_is_not_a_table_is_left_alone() -> None:
