@@ -104,6 +104,9 @@ def configure_logging(level: str) -> None:
     # httpx logs every request URL, and Bot API URLs carry the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # sqlglot warns when it falls back to parsing a statement as a Command; the guard refuses
+    # those anyway, and the warning would clutter `kratos sql`.
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

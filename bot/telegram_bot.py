@@ -53,6 +53,7 @@ SEND_RETRIES = 3  # Retries after a 429 (RetryAfter) before a send gives up.
 # `docker stop` kills after 10 s: answers in flight get most of that, shutdown the rest.
 SHUTDOWN_GRACE = 8.0
 ALLOWED_UPDATES = [Update.MESSAGE]
+RATE_LIMIT_PRUNE_ABOVE = 4096  # users tracked before idle ones are swept out
 
 TEXTS: dict[str, dict[str, str]] = {
     "es": {
@@ -152,7 +153,7 @@ class RateLimit:
 
     def check(self, user_id: int) -> Verdict:
         now = self._clock()
-        if len(self._hits) > 4096:
+        if len(self._hits) > RATE_LIMIT_PRUNE_ABOVE:
             self._forget_idle(now)
         hits = self._hits.setdefault(user_id, deque())
         while hits and now - hits[0] >= self.window:
