@@ -6,15 +6,20 @@ import re
 
 _WORD = re.compile(r"[a-záéíóúñü']+")
 _ENGLISH = frozenset(
-    "the what which how many much is are do does have has show me give cheapest most expensive "
-    "price prices products product please under over between with without available any "
-    "i you we they it of for and in stock brand cost costs list top".split()
+    """
+    the what which how many much is are do does have has show me give cheapest most
+    expensive price prices products product please under over between with without
+    available any i you we they it of for and in stock brand cost costs list top
+    """.split()
 )
 _SPANISH = frozenset(
-    "el la los las que cual cuál cuales cuáles cuanto cuánto cuesta cuestan de del y en un una "
-    "unos unas dame muestra muestrame muéstrame tienen hay precio precios producto productos "
-    "mas más barato barata baratos baratas caro cara caros caras menos entre con sin por para "
-    "disponible disponibles agotado agotados quiero busco hola gracias marca stock".split()
+    """
+    el la los las que cual cuál cuales cuáles cuanto cuánto cuesta cuestan de del y en un
+    una unos unas dame muestra muestrame muéstrame tienen hay precio precios producto
+    productos mas más barato barata baratos baratas caro cara caros caras menos entre con
+    sin por para disponible disponibles agotado agotados quiero busco hola gracias marca
+    stock
+    """.split()
 )
 
 

@@ -46,7 +46,8 @@ async def app(model_settings):
 
 def most_expensive(catalog_db):
     with sqlite3.connect(catalog_db) as conn:
-        return conn.execute("SELECT name, price FROM products ORDER BY price DESC LIMIT 1").fetchone()
+        return conn.execute(
+            "SELECT name, price FROM products ORDER BY price DESC LIMIT 1").fetchone()
 
 
 def tool_messages(request):
@@ -99,7 +100,8 @@ async def test_made_up_price_is_caught_and_reply_rebuilt(app, fake_openai, catal
 
 
 async def test_amounts_the_user_gave_are_not_invention(app, fake_openai):
-    fake_openai.tool_call("run_sql", {"query": "SELECT count(*) AS n FROM products WHERE price < 500"})
+    fake_openai.tool_call(
+        "run_sql", {"query": "SELECT count(*) AS n FROM products WHERE price < 500"})
     fake_openai.reply("Hay varios productos por debajo de S/ 500.00.")
     reply = await answer(app, ANA, "¿cuántos productos hay de menos de 500 soles?")
     assert reply.text == "Hay varios productos por debajo de S/ 500.00."

@@ -58,7 +58,7 @@ def test_failing_migration_rolls_back_and_names_the_file(tmp_path):
         "CREATE TABLE b (y INTEGER);\nINSERT INTO a VALUES (1);\nTHIS IS NOT SQL;"
     )
     db = tmp_path / "x.db"
-    with pytest.raises(MigrationError, match="0002_bad.sql"):
+    with pytest.raises(MigrationError, match=r"0002_bad\.sql"):
         apply_migrations(db, folder)
     assert "b" not in tables(db)
     with sqlite3.connect(db) as conn:
@@ -70,7 +70,7 @@ def test_failing_migration_rolls_back_and_names_the_file(tmp_path):
 
 def test_malformed_migration_name_is_refused(tmp_path):
     (tmp_path / "1_oops.sql").write_text("SELECT 1;")
-    with pytest.raises(MigrationError, match="0001_what_it_does.sql"):
+    with pytest.raises(MigrationError, match=r"0001_what_it_does\.sql"):
         migration_files(tmp_path)
 
 

@@ -62,7 +62,7 @@ def test_malformed_values_are_explained(name, value, message):
 
 def test_telegram_token_is_required_only_to_run_the_bot():
     settings = Settings.from_mapping({})
-    with pytest.raises(ConfigError, match="TELEGRAM_BOT_TOKEN is not set: add it to .env"):
+    with pytest.raises(ConfigError, match=r"TELEGRAM_BOT_TOKEN is not set: add it to \.env"):
         settings.require_telegram()
     Settings.from_mapping({"TELEGRAM_BOT_TOKEN": "1:x"}).require_telegram()
 
