@@ -49,6 +49,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "best": "Estos son los {k} {order}:",
         "best_one": "El {order_one} es:",
         "page": "Productos {a} a {b} de {n}{desc}, {order_page}:",
+        "rank": "El puesto {a} de {n}{desc}, {order_page}:",
         "page_end": "Ya te mostré los {n} {products}{desc}.",
         "more": "Escribe «más» para ver otros.",
         "stock_yes": "Sí, hay stock: {n} {available}{desc}",
@@ -60,6 +61,9 @@ _TEXTS: dict[str, dict[str, str]] = {
         "average": "El precio promedio de {n} {products}{desc} es {avg} (de {low} a {high}).",
         "overview": "Tenemos {n} {groups}{desc}:",
         "overview_more": "… y {n} más.",
+        "per_group": "El {order} de cada {group}{desc}:",
+        "each_category": "categoría", "each_brand": "marca", "each_family": "familia",
+        "each_color": "color",
         "pick": "{name} cuesta {price} y está {status}.",
         "asc": "de menor precio", "desc": "de mayor precio", "stock": "con más stock",
         "asc_one": "de menor precio", "desc_one": "de mayor precio", "stock_one": "con más stock",
@@ -101,6 +105,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "best": "Here are the {k} {order}:",
         "best_one": "The {order_one} is:",
         "page": "Products {a} to {b} of {n}{desc}, {order_page}:",
+        "rank": "Number {a} of {n}{desc}, {order_page}:",
         "page_end": "I have already shown all {n} {products}{desc}.",
         "more": "Say “more” to see others.",
         "stock_yes": "Yes, in stock: {n} {available}{desc}",
@@ -112,6 +117,9 @@ _TEXTS: dict[str, dict[str, str]] = {
         "average": "The average price of {n} {products}{desc} is {avg} (from {low} to {high}).",
         "overview": "We have {n} {groups}{desc}:",
         "overview_more": "… and {n} more.",
+        "per_group": "The {order} in each {group}{desc}:",
+        "each_category": "category", "each_brand": "brand", "each_family": "family",
+        "each_color": "colour",
         "pick": "{name} costs {price} and is {status}.",
         "asc": "lowest-priced", "desc": "highest-priced", "stock": "with the most stock",
         "asc_one": "lowest-priced one", "desc_one": "highest-priced one",
@@ -215,24 +223,26 @@ class BasicEngine:
     async def answer(self, text: str, history: Sequence[Turn],
                      language: str | None = None) -> Reply:
         """Answer one question; follow-ups read the previous answer's query from ``history``."""
-        lang = detect_language(text, default=language or "es")
+        previous, shown = _previous(history)
+        # A bare "more" or "¿y?" says nothing about its language: keep the conversation's.
+        lang = detect_language(text, default=(previous.lang if previous else language) or "es")
         if self.problem:
             return self._refusal("schema", lang)
-        previous, shown = _previous(history)
         draft = read(text, self.vocab, lang)
         sql: list[str] = []
         known = await self._probe(draft.unknown, sql) if not draft.verdict else set()
         query = understand(draft, self.vocab, known, previous, shown)
         logger.debug("basic query: %s", query.to_dict())
         if query.intent in ("greeting", "help"):
-            return Reply(text=self._friendly(query.intent, lang), engine="basic", sql=sql,
+            return Reply(text=self._friendly(query.intent, query.lang), engine="basic", sql=sql,
                          meta={"intent": query.intent})
         if query.intent in ("hostile", "offtopic", "unknown", "unsupported"):
-            reply = self._refusal(query.intent, lang, query.ignored)
+            reply = self._refusal(query.intent, query.lang, query.ignored)
             reply.sql = [] if query.intent == "hostile" else sql
             return reply
         handlers = {"count": self._count, "units": self._units, "average": self._average,
-                    "overview": self._overview, "pick": self._pick}
+                    "overview": self._overview, "pick": self._pick,
+                    "per_group": self._per_group}
         reply = await handlers.get(query.intent, self._list)(query, sql)
         reply.sql = sql
         if query.ignored and not reply.refused:
@@ -339,6 +349,9 @@ class BasicEngine:
                       desc=self._describe(replace(q, availability=[])))
             head += ":" if total <= q.limit else ". " + _t(lang, "best", k=len(result.rows),
                                                              order=_t(lang, short))
+        elif q.offset and len(result.rows) == 1:
+            head = _t(lang, "rank", a=q.offset + 1, n=total, desc=desc,
+                      order_page=_t(lang, f"page_{short}"))
         elif q.offset:
             head = _t(lang, "page", a=q.offset + 1, b=q.offset + len(result.rows), n=total,
                       desc=desc, order_page=_t(lang, f"page_{short}"))
@@ -444,6 +457,33 @@ class BasicEngine:
         return Reply(text="\n".join(lines), engine="basic", columns=list(result.columns),
                      rows=list(result.rows), meta=_meta(q, [], len(result.rows)))
 
+    async def _per_group(self, q: Query, sql: list[str]) -> Reply:
+        """The cheapest (or dearest) product of each category, brand, family or colour."""
+        column = _GROUP_COLUMN.get(q.group or "", "category")
+        if column not in self.columns:
+            return self._refusal("unsupported", q.lang)
+        where = self._where(q)
+        inner = where.where + (" AND " if where.where else " WHERE ")
+        order = _ORDER_SQL.get(q.order or "price_asc", _ORDER_SQL["price_asc"])
+        outer = ", ".join(f"p.{c}" for c in self.columns)
+        result = await self._run(
+            sql, f"SELECT {outer} FROM products AS p WHERE p.id = (SELECT id FROM products"
+                 f"{inner}{column} = p.{column} ORDER BY {order} LIMIT 1) ORDER BY p.{column}",
+            where.params, max_rows=VOCABULARY_ROWS)
+        if not result.rows:
+            return Reply(text=_t(q.lang, "none", desc=self._describe(q)), engine="basic",
+                         meta=_meta(q, [], 0))
+        short = {"price_asc": "asc_one", "price_desc": "desc_one", "stock_desc": "stock_one"}
+        lines = [_t(q.lang, "per_group", order=_t(q.lang, short[q.order or "price_asc"]),
+                    group=_t(q.lang, f"each_{column}"), desc=self._describe(q))]
+        index = result.columns.index(column)
+        for row in result.rows:
+            record = dict(zip(result.columns, row, strict=True))
+            lines.append(f"• {row[index]}: {self._line(q.lang, record)}")
+        ids = [row[result.columns.index("id")] for row in result.rows]
+        return Reply(text="\n".join(lines), engine="basic", columns=list(result.columns),
+                     rows=list(result.rows), meta=_meta(q, ids, len(ids)))
+
     def _describe(self, q: Query) -> str:
         """The filters in words, e.g. " (Laptops, marca Lenovo, de menos de S/ 3,000.00)"."""
         lang, parts = q.lang, []
@@ -514,13 +554,16 @@ async def _distinct(catalog: CatalogReader, column: str) -> list[str]:
 
 
 def _previous(history: Sequence[Turn]) -> tuple[Query | None, list[int]]:
-    """The query and shown product ids of the last answer, when basic mode wrote it."""
-    for turn in reversed(history):
-        if turn.role == "assistant":
-            query = Query.from_dict(turn.meta.get("query"))
-            ids = [i for i in turn.meta.get("shown_ids", []) if isinstance(i, int)]
+    """The last answer's query (when basic mode wrote it) and the last product list shown."""
+    answers = [turn for turn in history if turn.role == "assistant"]
+    if not answers:
+        return None, []
+    query = Query.from_dict(answers[-1].meta.get("query"))
+    for turn in reversed(answers[-3:]):
+        ids = [i for i in turn.meta.get("shown_ids", []) if isinstance(i, int)]
+        if ids:
             return query, ids
-    return None, []
+    return query, []
 
 
 def _meta(q: Query, ids: Sequence[Any], total: int) -> dict[str, Any]:

@@ -93,10 +93,13 @@ _FIXED: dict[str, dict[str, str]] = {
                      "least_expensive less_expensive menos_caro menos_cara menos_costoso "
                      "menor_precio precio_mas_bajo precio_bajo mas_bajo_precio lowest_price "
                      "low_price lower_price affordable most_affordable inexpensive bajo_costo "
-                     "low_cost accesible asequible precio_minimo minimum_price",
+                     "low_cost accesible asequible precio_minimo minimum_price por_precio "
+                     "ordenado_por_precio sorted_by_price by_price de_menor_a_mayor "
+                     "low_to_high lowest_first",
         "price_desc": "caro cara mas_caro costoso costosa expensive most_expensive "
                       "more_expensive priciest pricey mayor_precio precio_mas_alto precio_alto "
-                      "highest_price gama_alta high_end premium precio_maximo maximum_price",
+                      "highest_price gama_alta high_end premium precio_maximo maximum_price "
+                      "de_mayor_a_menor high_to_low highest_first",
         "stock_desc": "mas_stock mayor_stock most_stock more_stock mas_unidades most_units",
     },
     "intent": {
@@ -158,7 +161,9 @@ poco por porfa porfavor puede pueden puedes puedo que quien se sea segun ser si 
 te tengo ti tu tus un una usted ustedes va vamos y ya yo saber podrias podria mostrarme
 ensenarme decirme dime dimelo interesa interesado gustaria necesitaria tendran tendrias
 disculpa oye mira please pls ahora hoy actualmente tienda store shop ofrecen ofrece venta vender
-pulgada inch tipo calidad top ones mejor best good nice bonito bonita lindo linda soles sol pen s
+pulgada inch tipo calidad top ones ordenado ordenar ordena sorted sort
+ordered orden each every cada per son were estan sean mejor best good nice bonito bonita
+lindo linda soles sol pen s
 an the to in on at by without is are was be do does did you your we i my it this that what who
 how can could would will any some there here get tell like about and or so all than then up
 down us our en_total total hay_algun hay_alguna alguien dinero money quiero_ver favorito
@@ -277,6 +282,8 @@ _TOPIC = re.compile(
 _GREETING = _wordset("""hola holi buenas buenos dias tardes noches hi hello hey good morning
 afternoon evening saludos que tal como estas how are you gracias thanks thank muchas chau adios
 bye ok okay vale genial perfecto listo kratos bot asistente assistant""")
+_ENGLISH_GREETING = frozenset({"hi", "hello", "hey", "thanks", "thank", "bye", "morning"})
+_SPANISH_GREETING = frozenset({"hola", "holi", "buenas", "buenos", "gracias", "chau", "adios"})
 _HELP = re.compile(r"\b(?:ayuda|help|que puedes hacer|what can you do|como funciona|"
                    r"how does (?:this|it) work|quien eres|who are you|que eres|what are you|"
                    r"comandos|commands|opciones de uso)\b")
@@ -389,18 +396,23 @@ class Vocabulary:
         surfaces: dict[str, str] = {}
         lexicon = {w for key in index for w in key} | _STOPWORDS | set(_UNITS)
         for word in lexicon:
+            # Only real plurals: a made-up "barataes" would out-rank the "baratas" a typo meant.
             for surface in (word, word + "s", word + "es"):
-                surfaces.setdefault(surface, word)
+                if surface == word or singular(surface) == word:
+                    surfaces.setdefault(surface, word)
         return cls(families=tuple(families), categories=tuple(categories), brands=tuple(brands),
                    colors=tuple(colors), availability=tuple(availability),
                    index={k: tuple(v) for k, v in index.items()}, lexicon=frozenset(lexicon),
                    surfaces=surfaces, max_phrase=max((len(k) for k in index), default=1))
 
     def correct(self, word: str) -> str | None:
-        """The known word one typo away from ``word``, when there is exactly one best."""
+        """The known word one typo away from ``word``, when there is exactly one best.
+
+        The corrected word keeps its plural when the typo had one ("baratass" -> "baratas").
+        """
         if not word.isalpha() or len(word) < 4:
             return None
-        found: dict[str, tuple[int, int]] = {}
+        found: dict[str, tuple[tuple[int, int], str]] = {}
         for surface, key in self.surfaces.items():
             if len(surface) < 4 or abs(len(surface) - len(word)) > 1:
                 continue
@@ -410,17 +422,18 @@ class Vocabulary:
                 continue
             if within_one_edit(word, surface):
                 rank = (int(len(surface) != len(word)), int(surface[0] != word[0]))
-                if key not in found or rank < found[key]:
-                    found[key] = rank
+                shown = surface if singular(surface) == key else key
+                if key not in found or rank < found[key][0]:
+                    found[key] = (rank, shown)
         if not found:
             return None
-        ranked = sorted(found.items(), key=lambda item: item[1])
-        if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
-            best = ranked[0][1]
-            meanings = {self.index.get((k,), (("stop", k),)) for k, r in ranked if r == best}
+        ranked = sorted(found.items(), key=lambda item: item[1][0])
+        best = ranked[0][1][0]
+        if len(ranked) > 1 and ranked[1][1][0] == best:
+            meanings = {self.index.get((k,), (("stop", k),)) for k, (r, _) in ranked if r == best}
             if len(meanings) > 1:
                 return None
-        return ranked[0][0]
+        return ranked[0][1][1]
 
 
 def _index_values(add: Any, kind: str, values: Sequence[str], groups: Sequence[str]) -> None:
@@ -520,6 +533,8 @@ def read(text: str, vocab: Vocabulary, lang: str) -> Draft:
     if (not bounds and any(t in _GREETING for t in tokens)
             and all(t in _GREETING or t in _STOPWORDS for t in tokens)):
         draft.verdict = "help" if _HELP.search(flat) else "greeting"
+        if set(tokens) & _ENGLISH_GREETING and not set(tokens) & _SPANISH_GREETING:
+            draft.lang = "en"
         return draft
     if _HELP.search(flat) and not _terms(vocab, tokens, {"category", "family", "brand"}):
         draft.verdict = "help"
@@ -690,6 +705,8 @@ def understand(draft: Draft, vocab: Vocabulary, in_catalog: Iterable[str],
             intent = item.value("intent")
         if "group" in kinds:
             group = item.value("group")
+            if before in ("cada", "each", "every", "por", "per"):
+                flags.add("per_group")
         if "ordinal" in kinds:
             if item.plural or item.surface[-1] in ("primeros", "primeras"):
                 flags.add("countword")
@@ -724,7 +741,9 @@ def understand(draft: Draft, vocab: Vocabulary, in_catalog: Iterable[str],
     q.exists = "exist" in flags or q.stock_check
     if count is not None and q.exists and count == 1 and "filler" not in flags:
         count = None
-    if group and not getattr(q, _GROUP_FIELD[group]):
+    if group and "per_group" in flags and q.order:
+        q.group, q.intent = group, "per_group"
+    elif group and not getattr(q, _GROUP_FIELD[group]):
         q.group = group
         q.intent = "count" if intent == "count" else "overview"
     elif intent:
@@ -744,6 +763,9 @@ def understand(draft: Draft, vocab: Vocabulary, in_catalog: Iterable[str],
         return _page(previous, count, lang)
     singular_answer = plural_score <= 0
     q.limit = _limit(count, q.order is not None and singular_answer)
+    if ordinal is not None and ordinal > 1 and q.order and count is None:
+        # "el segundo más barato": one product, after the first ones.
+        q.offset, q.limit = ordinal - 1, 1
     q.names_only = bool(q.keywords) and not (
         q.categories or q.families or q.brands or modifiers or flags & {"cue", "exist"})
     if previous is not None and previous.intent in _FOLLOWABLE:
@@ -761,7 +783,7 @@ def understand(draft: Draft, vocab: Vocabulary, in_catalog: Iterable[str],
 
 _GROUP_FIELD = {"category": "categories", "brand": "brands", "family": "families",
                 "color": "colors"}
-_FOLLOWABLE = {"list", "count", "average", "units", "overview", "pick"}
+_FOLLOWABLE = {"list", "count", "average", "units", "overview", "pick", "per_group"}
 
 
 def _next_content(items: Sequence[_Item], n: int) -> str:

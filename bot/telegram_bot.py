@@ -127,10 +127,13 @@ def say(key: str, language: str, **values: str) -> str:
 
 
 def user_language(user: User | None) -> str:
+    """The reply language for a user: English if their Telegram is in English, else Spanish."""
     return "en" if user and (user.language_code or "").startswith("en") else "es"
 
 
 class Verdict(Enum):
+    """What the rate limit says about one message."""
+
     ALLOW = "allow"
     WARN = "warn"  # the first message over the limit: tell the user once
     SILENT = "silent"  # later ones in the same burst
@@ -388,7 +391,8 @@ async def _respond(update: Update, context: KratosContext, conversation: Convers
                    text: str) -> None:
     """Answer ``text`` after the conversation's earlier messages, showing "typing…" meanwhile.
 
-    Text and (later) voice messages both end here.
+    Every kind of question (typed text, and any other input once turned into text) comes
+    through here, so ordering, memory and delivery behave the same for all.
     """
     message, user = update.effective_message, update.effective_user
     assert message is not None and user is not None

@@ -19,7 +19,7 @@ import re
 import socket
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -640,11 +640,3 @@ def _failure_response(failure: _Failure) -> web.Response:
                500: "Internal Server Error", 502: "Bad Gateway", 504: "Gateway Timeout"}
     return _error(failure.status, failure.description or default.get(failure.status, "Error"))
 
-
-def iter_entities(message: dict[str, Any], kind: str) -> Iterator[str]:
-    """The text of each entity of ``kind`` in a message JSON (offsets are UTF-16)."""
-    encoded = message.get("text", "").encode("utf-16-le")
-    for entity in message.get("entities", []):
-        if entity["type"] == kind:
-            start, end = 2 * entity["offset"], 2 * (entity["offset"] + entity["length"])
-            yield encoded[start:end].decode("utf-16-le")
