@@ -44,6 +44,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "found": "Encontré {n} {products}{desc}",
         "products": "producto|productos",
         "none": "No encontré productos{desc}.",
+        "no_words": "No encontré nada en el catálogo con «{w}».",
         "none_exists": "No, no tenemos productos{desc}.",
         "yes": "Sí. ",
         "best": "Estos son los {k} {order}:",
@@ -100,6 +101,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "found": "I found {n} {products}{desc}",
         "products": "product|products",
         "none": "I found no products{desc}.",
+        "no_words": "I found nothing in the catalog matching “{w}”.",
         "none_exists": "No, we have no products{desc}.",
         "yes": "Yes. ",
         "best": "Here are the {k} {order}:",
@@ -332,6 +334,14 @@ class BasicEngine:
             if total_all:
                 result = await self._rows(others, sql)
                 return self._rows_reply(others, result, _t(lang, "stock_no", desc=desc))
+        if total == 0 and q.keywords and not (q.categories or q.families or q.brands):
+            # Only free words, and the catalog has nothing with all of them: most likely not a
+            # catalog question at all ("el mejor equipo de fútbol del Perú").
+            reply = self._refusal("unknown", lang)
+            reply.text = _t(lang, "no_words", w=" ".join(q.keywords)) + "\n" + \
+                self._examples(lang)
+            reply.meta = _meta(q, [], 0)
+            return reply
         if total == 0:
             key = "none_exists" if q.exists else "none"
             return Reply(text=_t(lang, key, desc=desc) + "\n" + self._examples(lang),

@@ -143,7 +143,8 @@ _FIXED: dict[str, dict[str, str]] = {
                         "liquidacion envio delivery shipping despacho horario tienda_fisica "
                         "direccion ubicacion metodo_de_pago medios_de_pago pago tarjeta yape plin "
                         "cuota devolucion reembolso factura boleta novedades newest latest "
-                        "mas_reciente recien_llegado"},
+                        "mas_reciente recien_llegado mas_nuevo mas_nueva ultimo_modelo "
+                        "newer recent"},
     "prep": {"": "para for con with de of compatible compatible_con"},
 }
 
@@ -163,7 +164,7 @@ ensenarme decirme dime dimelo interesa interesado gustaria necesitaria tendran t
 disculpa oye mira please pls ahora hoy actualmente tienda store shop ofrecen ofrece venta vender
 pulgada inch tipo calidad top ones ordenado ordenar ordena sorted sort
 ordered orden each every cada per son were estan sean mejor best good nice bonito bonita
-lindo linda soles sol pen s
+lindo linda soles sol pen s nuevo nueva new
 an the to in on at by without is are was be do does did you your we i my it this that what who
 how can could would will any some there here get tell like about and or so all than then up
 down us our en_total total hay_algun hay_alguna alguien dinero money quiero_ver favorito
@@ -274,7 +275,12 @@ _TOPIC = re.compile(
     r"love|novia|novio|girlfriend|boyfriend|medico|doctor|enfermedad|medicina|medicine|dieta|"
     r"diet|vuelo|flight|hotel|viaje|travel|vacaciones|vacation|tarea|homework|examen|exam|"
     r"matematicas?|math|quien es|who is|quien fue|who was|donde queda|where is|escribe\w*|"
-    r"write|redacta|compose|inventa|imagina|imagine|historia|history|filosofia|philosophy)\b"
+    r"write|redacta|compose|inventa|imagina|imagine|historia|history|filosofia|philosophy|"
+    r"equipo de futbol|futbolista|jugador|seleccion peruana|copa america|champions|"
+    r"cuantos anos tienes|how old are you|eres humano|are you human|are you real)\b"
+    r"|\b(?:tu|tus|your)\s+(?:\w+\s+)?(?:favorit\w*|preferid\w*|nombre|name|edad|age)\b"
+    r"|^\W*(?:que|what)\s+(?:es|son|is|are|significa|means?)\s+(?:un|una|el|la|los|las|a|an|"
+    r"the)\s"
     r"|\bque tiempo (?:hace|hara|va a hacer)|\bva a llover|\bwill it rain|\bhow hot|\bhow cold"
     r"|\d+\s*[-+*/x]\s*\d+\s*(?:=|\?|$)"
     r"|\b(?:cuanto es|what is|what's|calcula|calculate)\s+\d+(?:[.,]\d+)?\s*(?:por|mas|menos|"
@@ -553,6 +559,9 @@ def _terms(vocab: Vocabulary, tokens: Sequence[str], kinds: set[str]) -> list[Te
 
 
 def _numbers_to_digits(text: str) -> str:
+    # "2 mil", "1.5 mil", "3k": thousands written with a digit.
+    text = re.sub(r"\b(\d+(?:[.,]\d{1,2})?)\s*(?:mil|k)\b",
+                  lambda m: str(round(float(m.group(1).replace(",", ".")) * 1000)), text)
     text = re.sub(r"\b(?:un par de|un par|a couple of|a couple|par de)\b", "2 ", text)
     text = re.sub(r"\bmedia docena\b", "6", text)
     text = re.sub(r"\b(?:una|a) (docena|dozen)\b", r"\1", text)
@@ -693,6 +702,9 @@ def understand(draft: Draft, vocab: Vocabulary, in_catalog: Iterable[str],
             plural_score += 1 if item.plural else -1
         if "order" in kinds:
             q.order = item.value("order")
+            if n and "article" in items[n - 1].kinds():
+                # "el más caro", "los más baratos": the article right before weighs most.
+                plural_score += 2 if items[n - 1].value("article") == "plur" else -2
             word = item.surface[-1]
             if _ADJECTIVE_ORDER.match(word):
                 plural_score += 2 if word.endswith("s") else -2
@@ -774,9 +786,12 @@ def understand(draft: Draft, vocab: Vocabulary, in_catalog: Iterable[str],
             return _merge(previous, q, count, explicit_intent=intent is not None or q.order
                           is not None or count is not None or bool(flags & {"show", "cue"}))
     vocabulary_hit = bool(q.categories or q.families or q.brands or modifiers)
-    if (not subject and not modifiers) or (
+    strong = bool(q.categories or q.families or q.brands or q.keywords or draft.bounds
+                  or "generic" in flags)
+    if (not subject and not modifiers) or (q.ignored and not strong) or (
             not vocabulary_hit and len(q.ignored) >= len(q.keywords) and q.ignored):
-        # Mostly words the catalog has never heard of: a guess would be a wrong answer.
+        # Mostly words the catalog has never heard of ("¿qué es un agujero negro?" knows only
+        # a colour): a guess would be a wrong answer.
         return replace(Query(intent="unknown", lang=lang), ignored=q.ignored)
     return q
 
