@@ -158,11 +158,13 @@ class MediaTooLong(MediaError):
     def __init__(self, duration_s: float, limit_minutes: int) -> None:
         # Rounded, but never shown as within the limit it broke.
         minutes = max(round(duration_s / 60), limit_minutes + 1)
+        limit_es = "1 minuto" if limit_minutes == 1 else f"{limit_minutes} minutos"
+        limit_en = "1 minute" if limit_minutes == 1 else f"{limit_minutes} minutes"
         super().__init__(
-            es=f"El audio dura unos {minutes} minutos y el máximo es {limit_minutes} minutos. "
+            es=f"El audio dura unos {minutes} minutos y el máximo es {limit_es}. "
                "¿Puedes enviar uno más corto?",
-            en=f"The recording is about {minutes} minutes long and the limit is {limit_minutes} "
-               "minutes. Could you send a shorter one?",
+            en=f"The recording is about {minutes} minutes long and the limit is {limit_en}. "
+               "Could you send a shorter one?",
         )
         self.duration_s = duration_s
         self.limit_minutes = limit_minutes

@@ -240,7 +240,7 @@ class BasicEngine:
                          meta={"intent": query.intent})
         if query.intent in ("hostile", "offtopic", "unknown", "unsupported"):
             reply = self._refusal(query.intent, query.lang, query.ignored)
-            reply.sql = [] if query.intent == "hostile" else sql
+            reply.sql = sql
             return reply
         handlers = {"count": self._count, "units": self._units, "average": self._average,
                     "overview": self._overview, "pick": self._pick,
@@ -248,7 +248,7 @@ class BasicEngine:
         reply = await handlers.get(query.intent, self._list)(query, sql)
         reply.sql = sql
         if query.ignored and not reply.refused:
-            reply.text += "\n" + _t(lang, "ignored", w=", ".join(f"«{w}»" for w in query.ignored))
+            reply.text += "\n" + _t(query.lang, "ignored", w=_quoted(query.lang, query.ignored))
         return reply
 
     async def _run(self, sql: list[str], statement: str, params: Sequence[Any] = (),
@@ -550,7 +550,7 @@ class BasicEngine:
             return Reply(text=text, engine="basic", refused=True, meta={"intent": reason})
         text = _t(lang, reason)
         if ignored and reason == "unknown":
-            text += " " + _t(lang, "ignored", w=", ".join(f"«{w}»" for w in ignored))
+            text += " " + _t(lang, "ignored", w=_quoted(lang, ignored))
         return Reply(text=f"{text}\n{self._examples(lang)}", engine="basic", refused=True,
                      meta={"intent": reason})
 
@@ -574,6 +574,11 @@ def _previous(history: Sequence[Turn]) -> tuple[Query | None, list[int]]:
         if ids:
             return query, ids
     return query, []
+
+
+def _quoted(lang: str, words: Sequence[str]) -> str:
+    left, right = ("“", "”") if lang == "en" else ("«", "»")
+    return ", ".join(f"{left}{w}{right}" for w in words)
 
 
 def _meta(q: Query, ids: Sequence[Any], total: int) -> dict[str, Any]:

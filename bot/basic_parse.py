@@ -23,7 +23,7 @@ Term = tuple[str, str]
 
 # Words whose final "s" is not a plural (or whose singular would collide with another word).
 NO_SINGULAR = frozenset({"unos", "unas", "menos", "cuantos", "cuantas", "tres", "seis", "this",
-                         "its", "yes", "plus", "primeros", "primeras", "ultimos", "ultimas"})
+                         "its", "yes", "plus"})
 
 _SYNONYM_TYPES = (
     "laptop portatil portatiles notebook computadora computador ordenador pc computer",
@@ -95,11 +95,11 @@ _FIXED: dict[str, dict[str, str]] = {
                      "low_price lower_price affordable most_affordable inexpensive bajo_costo "
                      "low_cost accesible asequible precio_minimo minimum_price por_precio "
                      "ordenado_por_precio sorted_by_price by_price de_menor_a_mayor "
-                     "low_to_high lowest_first",
+                     "low_to_high lowest_first lower_priced low_priced",
         "price_desc": "caro cara mas_caro costoso costosa expensive most_expensive "
                       "more_expensive priciest pricey mayor_precio precio_mas_alto precio_alto "
                       "highest_price gama_alta high_end premium precio_maximo maximum_price "
-                      "de_mayor_a_menor high_to_low highest_first",
+                      "de_mayor_a_menor high_to_low highest_first higher_priced high_priced",
         "stock_desc": "mas_stock mayor_stock most_stock more_stock mas_unidades most_units",
     },
     "intent": {
@@ -165,6 +165,9 @@ disculpa oye mira please pls ahora hoy actualmente tienda store shop ofrecen ofr
 pulgada inch tipo calidad top ones ordenado ordenar ordena sorted sort
 ordered orden each every cada per son were estan sean mejor best good nice bonito bonita
 lindo linda soles sol pen s nuevo nueva new
+distinto distinta diferente different unique distinct priced pues pe ps porfis plis porfi
+amigo amiga hermano causa bro oiga senor senora senorita joven jefe mano entonces ahi aca alli
+nomas solito chevere bacan genial
 an the to in on at by without is are was be do does did you your we i my it this that what who
 how can could would will any some there here get tell like about and or so all than then up
 down us our en_total total hay_algun hay_alguna alguien dinero money quiero_ver favorito
@@ -236,13 +239,23 @@ _HOSTILE = tuple(re.compile(p) for p in (
     r"\bcreate\s+(?:temp\w*\s+)?(?:table|view|index|trigger)\b",
     r"sqlite_\w+|load_extension|\bunion\s+(?:all\s+)?select\b|\bselect\b.+\bfrom\b|;\s*--|/\*|"
     r"\bor\s+1\s*=\s*1\b|\bdrop\s+table\b",
-    r"\b(?:borr|elimin|suprim|vaci|actualiz|actualic|modific|modifiq|insert|agreg|anad|edit|"
-    r"renombr|cambi|sub[ea]|baj[ae]|rebaj|aument|reduc|duplic|delet|remov|erase|"
-    r"wipe|chang|modify|raise|lower|increas|decreas|add\b|rename|cre[ae]\b|crear\b|pon\b|ponle|"
+    r"\b(?:borr|elimin|suprim|vaci|actualiz|actualic|modific|modifiq|insert|agreg|anad|edit[ae]|"
+    r"renombr|cambi|sub[ea]|baj[ae]|rebaj|aument|reduc|duplic|delet|remov|erase|quit[ae]|reemplaz|"
+    r"sustitu|replac|"
+    r"editar|wipe|chang|modify|add\b|rename|crea\b|crear\b|pon\b|ponle|"
     r"ponles|poner|establec|fij[ae]|set\b|mark\b)\w*\b.*\b(?:productos?|precios?|stock|inventario|"
     r"tablas?|catalogo|base de datos|registros?|filas?|products?|prices?|inventory|tables?|"
-    r"catalog|database|records?|rows?|items?|todos?|all|everything)\b",
+    r"catalog|database|records?|rows?|items?|todos?|all|everything|historial|memoria|"
+    r"conversacion\w*|mensajes|history|memory|messages|conversations?)\b",
+    r"\bhaz que\b.*\b(?:cuesten|cueste|valgan|valga|esten|sean|tengan)\b|"
+    r"\bmake (?:all|every|the)\b.*\b(?:cost|free|zero|0)\b|"
+    r"\bregistr\w*\s+(?:una\s+|la\s+|un\s+)?(?:venta|compra|pedido|orden)\b",
+    r"\brm\s+-rf\b|\bexec(?:ute)?\b|os\.system|__import__|\beval\s*\(|\bshell\b|"
+    r"\b(?:acceso|access)\s+(?:de\s+)?(?:admin\w*|root)\b|\b(?:tu|your)\s+configura\w*|"
+    r"\bconfig(?:uracion)? interna|\binternal config\w*",
     r"\baplica\w*\s+(?:un\s+|el\s+)?descuento",
+    r"\b(?:lower|raise|increase|decrease|reduce|edit)\s+(?:the\s+|all\s+|every\s+|their\s+)?"
+    r"(?:prices?|stock|products?|items?)\b",
     r"\b(?:ignor|olvid|forget|disregard|override|omit)\w*\s+(?:\w+\s+){0,3}(?:instruc|regla|"
     r"rules?|prompt|indicac|restric|guidelines?|directiv)",
     r"system prompt|prompt del sistema|tu prompt|your prompt|you are now|ahora eres|act as|"
@@ -250,7 +263,8 @@ _HOSTILE = tuple(re.compile(p) for p in (
     r"no restrictions|modo admin|admin mode|\bsudo\b|\broot\b",
     r"\b(?:schema|esquema|base de datos|database|\bdb\b|\.db\b|sqlite|\bsql\b|sql injection)",
     r"\b(?:tablas?|tables?)\b.*\b(?:internas?|internal|otras|other|sistema|system|master|"
-    r"usuarios|users|mensajes|messages|conversacion\w*|state|memoria|memory|ocultas?|hidden)\b",
+    r"usuarios|users|mensajes|messages|conversacion\w*|state|memoria|memory|ocultas?|hidden|"
+    r"todas|all)\b|\b(?:que|what|which|lista\w*|list|muestra\w*|show)\b.*\b(?:tablas|tables)\b",
     r"contrasena|password|passwd|credencial|credential|api.?key|\btokens?\b|secret|clave secreta|"
     r"\.env\b|/etc/|\barchivos?\b|\bfiles?\b|\bruta\b|\bpath\b|variables? de entorno|"
     r"environment variables?",
@@ -505,12 +519,6 @@ class Query:
         except TypeError:
             return None
 
-    def has_filters(self) -> bool:
-        return bool(self.categories or self.families or self.brands or self.colors
-                    or self.availability or self.keywords or self.soft_keywords
-                    or self.min_price is not None or self.max_price is not None
-                    or self.min_stock is not None)
-
 
 @dataclass
 class Draft:
@@ -542,6 +550,9 @@ def read(text: str, vocab: Vocabulary, lang: str) -> Draft:
         if set(tokens) & _ENGLISH_GREETING and not set(tokens) & _SPANISH_GREETING:
             draft.lang = "en"
         return draft
+    if _hostile_words(tokens, _match(vocab, tokens)):
+        draft.verdict = "hostile"
+        return draft
     if _HELP.search(flat) and not _terms(vocab, tokens, {"category", "family", "brand"}):
         draft.verdict = "help"
         return draft
@@ -556,6 +567,13 @@ def read(text: str, vocab: Vocabulary, lang: str) -> Draft:
 
 def _terms(vocab: Vocabulary, tokens: Sequence[str], kinds: set[str]) -> list[Term]:
     return [term for item in _match(vocab, tokens) for term in item.terms if term[0] in kinds]
+
+
+def _hostile_words(tokens: Sequence[str], items: Sequence[_Item]) -> bool:
+    """A write request in plain words, e.g. "elimina las laptops Lenovo"."""
+    joined = " ".join(tokens)
+    return any(p.search(joined) for p in _HOSTILE) or bool(_WRITE.search(joined) and any(
+        item.kinds() & {"category", "family", "brand", "generic"} for item in items))
 
 
 def _numbers_to_digits(text: str) -> str:
@@ -673,9 +691,7 @@ def understand(draft: Draft, vocab: Vocabulary, in_catalog: Iterable[str],
             token = vocab.correct(token) or token
         tokens.append(token)
     items = _match(vocab, tokens)
-    joined = " ".join(tokens)
-    if any(p.search(joined) for p in _HOSTILE) or (_WRITE.search(joined) and any(
-            item.kinds() & {"category", "family", "brand", "generic"} for item in items)):
+    if _hostile_words(tokens, items):
         return Query(intent="hostile", lang=lang)
     q = Query(lang=lang)
     seen: dict[str, list[str]] = {"category": [], "family": [], "brand": [], "color": [],
@@ -719,13 +735,11 @@ def understand(draft: Draft, vocab: Vocabulary, in_catalog: Iterable[str],
             group = item.value("group")
             if before in ("cada", "each", "every", "por", "per"):
                 flags.add("per_group")
-        if "ordinal" in kinds:
-            if item.plural or item.surface[-1] in ("primeros", "primeras"):
-                flags.add("countword")
-            else:
-                ordinal = int(item.value("ordinal") or 1)
+        if "ordinal" in kinds and not item.plural:
+            # "los primeros 3" is a count (read below), "el primero" picks one.
+            ordinal = int(item.value("ordinal") or 1)
         for flag in ("more", "followup", "exist", "cue", "unsupported", "stockq", "filler",
-                     "generic"):
+                     "generic", "prep"):
             if flag in kinds:
                 flags.add(flag)
         if "num" in kinds:
@@ -778,16 +792,17 @@ def understand(draft: Draft, vocab: Vocabulary, in_catalog: Iterable[str],
     if ordinal is not None and ordinal > 1 and q.order and count is None:
         # "el segundo más barato": one product, after the first ones.
         q.offset, q.limit = ordinal - 1, 1
+    # A bare "iphone 15" names a product; "algo para la cocina" describes a use.
     q.names_only = bool(q.keywords) and not (
-        q.categories or q.families or q.brands or modifiers or flags & {"cue", "exist"})
+        q.categories or q.families or q.brands or modifiers
+        or flags & {"cue", "exist", "generic", "prep"})
     if previous is not None and previous.intent in _FOLLOWABLE:
         followup = draft.leading_followup or bool(flags & {"followup", "show"})
         if (not subject and (modifiers or followup)) or (subject and followup):
             return _merge(previous, q, count, explicit_intent=intent is not None or q.order
                           is not None or count is not None or bool(flags & {"show", "cue"}))
     vocabulary_hit = bool(q.categories or q.families or q.brands or modifiers)
-    strong = bool(q.categories or q.families or q.brands or q.keywords or draft.bounds
-                  or "generic" in flags)
+    strong = bool(q.categories or q.families or q.brands or q.keywords or draft.bounds)
     if (not subject and not modifiers) or (q.ignored and not strong) or (
             not vocabulary_hit and len(q.ignored) >= len(q.keywords) and q.ignored):
         # Mostly words the catalog has never heard of ("¿qué es un agujero negro?" knows only

@@ -20,13 +20,23 @@ ENUM_LIMIT = 40  # a text column with at most this many distinct values is liste
 SAMPLE_ROWS = 3
 SAMPLE_CELL_CHARS = 60
 TRANSCRIPT_PROMPT_CHARS = 12_000
+#: Whisper reads only the last 224 tokens of its prompt; brand names cost about one token per
+#: three characters, so this keeps every name it is given inside what it reads.
+SPEECH_PROMPT_MAX_CHARS = 480
+#: Columns whose most frequent values go into the transcription prompt, in order of priority:
+#: families, then brands (the names speech recognition gets wrong most), then categories.
+SPEECH_PROMPT_COLUMNS = (("family", "familia"), ("brand", "marca"),
+                         ("category", "categoria", "categoría"))
+SPEECH_VALUES_PER_COLUMN = 30
+SPEECH_TERM_CHARS = 40
 @dataclass(frozen=True)
 class CatalogProfile:
     """What the model needs to know about the catalog; computed once at start-up."""
 
     schema_text: str
-    vocabulary: tuple[str, ...]  # brand, family and category names (a hint for speech-to-text)
+    vocabulary: tuple[str, ...]  # values of the low-cardinality columns
     has_fts: bool
+    speech_terms: tuple[str, ...] = ()  # common families, brands, categories (for speech-to-text)
 
 
 def load_column_notes(path: Path) -> dict[str, dict[str, str]]:
@@ -94,6 +104,52 @@ async def _sample_rows(catalog: CatalogReader, table: TableInfo) -> str:
     return "\n".join(lines)
 
 
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+async def _common_values(
+    catalog: CatalogReader, tables: list[TableInfo], names: tuple[str, ...]
+) -> list[str]:
+    """The most frequent values of the first column called one of ``names`` (largest table)."""
+    for table in sorted(tables, key=lambda t: t.row_count, reverse=True):
+        column = next((c.name for c in table.columns if c.name.lower() in names), None)
+        if column is None:
+            continue
+        sql = (f"SELECT {_quoted(column)} AS value, count(*) AS n FROM {_quoted(table.name)} "
+               f"WHERE {_quoted(column)} IS NOT NULL GROUP BY {_quoted(column)} "
+               f"ORDER BY n DESC LIMIT ?")
+        try:
+            result = await catalog.run(sql, (SPEECH_VALUES_PER_COLUMN,),
+                                       max_rows=SPEECH_VALUES_PER_COLUMN)
+        except KratosError as error:
+            logger.info("no speech vocabulary from %s.%s: %s", table.name, column, error)
+            return []
+        return [str(row[0]) for row in result.rows]
+    return []
+
+
+def speech_prompt(profile: CatalogProfile, language: str) -> str:
+    """A short transcription prompt naming the catalog's families, brands and categories.
+
+    Product names are what speech recognition gets wrong ("Shaomi" for Xiaomi); naming them in
+    the prompt, in the audio's language, lets it hear them right.
+    """
+    english = language.lower().startswith("en")
+    prompt = "Store products and brands: " if english else "Productos y marcas de la tienda: "
+    added = 0
+    for term in dict.fromkeys(" ".join(t.split())
+                              for t in (*profile.speech_terms, *profile.vocabulary)):
+        if not term or len(term) > SPEECH_TERM_CHARS:
+            continue
+        piece = f", {term}" if added else term
+        if len(prompt) + len(piece) + 1 > SPEECH_PROMPT_MAX_CHARS:
+            break
+        prompt += piece
+        added += 1
+    return prompt + "."
+
+
 async def profile_catalog(catalog: CatalogReader, notes_path: Path) -> CatalogProfile:
     """Introspect tables, columns, enumerations, price ranges and sample rows."""
     notes = load_column_notes(notes_path)
@@ -116,10 +172,14 @@ async def profile_catalog(catalog: CatalogReader, notes_path: Path) -> CatalogPr
     if plain:
         main = max(plain, key=lambda t: t.row_count)
         parts.append(f"Sample rows of {main.name}:\n" + await _sample_rows(catalog, main))
+    speech_terms: list[str] = []
+    for names in SPEECH_PROMPT_COLUMNS:
+        speech_terms.extend(await _common_values(catalog, plain, names))
     return CatalogProfile(
         schema_text="\n".join(parts),
         vocabulary=tuple(dict.fromkeys(v for v in vocabulary if len(v) < 40)),
         has_fts=bool(fts),
+        speech_terms=tuple(speech_terms),
     )
 
 

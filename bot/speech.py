@@ -30,7 +30,7 @@ from bot.audio import (
     to_ogg_opus,
     upload_format,
 )
-from bot.errors import UserFacingError
+from bot.errors import KratosError, UserFacingError
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -178,15 +178,30 @@ def transcribe_command(settings: Settings, path: Path) -> int:
     if not path.is_file():
         print(f"kratos: {path} is not a file.", file=sys.stderr)
         return 1
-    # Imported here: the application context pulls in the catalog and the state database,
-    # which this command does not need.
+    # Imported here: the catalog and the application context are not needed by the rest of
+    # this module, which the Telegram adapter imports.
+    from bot.catalog import CatalogReader
     from bot.context import build_llm_client
+    from bot.prompt import profile_catalog, speech_prompt
+
+    async def catalog_prompt() -> str | None:
+        """The catalog's names as vocabulary, when there is a catalog to read them from."""
+        try:
+            catalog = await CatalogReader.open(settings.catalog_db, timeout=settings.sql_timeout)
+        except KratosError as error:
+            logger.info("transcribing without catalog vocabulary: %s", error)
+            return None
+        try:
+            profile = await profile_catalog(catalog, settings.notes_path)
+        finally:
+            await catalog.close()
+        return speech_prompt(profile, settings.transcribe_language)
 
     async def run() -> Transcript:
         client = build_llm_client(settings)
         assert client is not None  # the key is set
         try:
-            return await transcribe(client, settings, path)
+            return await transcribe(client, settings, path, prompt=await catalog_prompt())
         finally:
             await client.close()
 

@@ -15,7 +15,7 @@ import re
 import signal
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from enum import Enum
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,7 +40,7 @@ from bot.assistant import answer, reset_conversation
 from bot.console import console_command
 from bot.context import AppContext, build_context
 from bot.errors import ConfigError
-from bot.reply import Conversation
+from bot.reply import Conversation, Reply
 from bot.settings import Settings
 from bot.stats import format_stats, usage_stats
 from bot.telegram_format import render
@@ -54,6 +54,7 @@ SEND_RETRIES = 3  # Retries after a 429 (RetryAfter) before a send gives up.
 SHUTDOWN_GRACE = 8.0
 ALLOWED_UPDATES = [Update.MESSAGE]
 RATE_LIMIT_PRUNE_ABOVE = 4096  # users tracked before idle ones are swept out
+MEDIA_AT_ONCE = 2
 
 TEXTS: dict[str, dict[str, str]] = {
     "es": {
@@ -73,6 +74,8 @@ TEXTS: dict[str, dict[str, str]] = {
                 "/help — esta ayuda\n"
                 "/reset — olvidar nuestra conversación\n"
                 "{admin}\n"
+                "También entiendo notas de voz. Si me envías un audio o un video, lo transcribo "
+                "y puedes preguntarme sobre él.\n\n"
                 "En grupos respondo cuando me mencionas (@{username}), cuando respondes a uno "
                 "de mis mensajes o con un comando dirigido a mí.",
         "help_admin": "/stats — uso del asistente (administradores)\n",
@@ -100,6 +103,8 @@ TEXTS: dict[str, dict[str, str]] = {
                 "/help — this help\n"
                 "/reset — forget our conversation\n"
                 "{admin}\n"
+                "I understand voice notes too. Send me an audio file or a video and I'll "
+                "transcribe it so you can ask about it.\n\n"
                 "In groups I answer when you mention me (@{username}), reply to one of my "
                 "messages, or send a command addressed to me.",
         "help_admin": "/stats — assistant usage (admins)\n",
@@ -220,12 +225,27 @@ class BotData:
         self.locks = ConversationLocks()
         self.refused_users: set[int] = set()
         self.in_flight: set[asyncio.Task[Any]] = set()
+        # Recordings converted at once; each holds a worker thread for up to minutes, and the
+        # catalog's SQL checks share that thread pool, so text answers must find one free.
+        self.media_slots = asyncio.Semaphore(MEDIA_AT_ONCE)
         self.configure(Settings())
 
     def configure(self, settings: Settings) -> None:
         """Use ``settings`` (``build_application`` calls this before anything runs)."""
         self.settings = settings
         self.rate_limit = RateLimit(settings.rate_limit_messages, settings.rate_limit_window)
+
+    @contextlib.contextmanager
+    def answering(self) -> Iterator[None]:
+        """Count the running handler among the answers a shutdown waits for."""
+        task = asyncio.current_task()
+        if task is not None:
+            self.in_flight.add(task)
+        try:
+            yield
+        finally:
+            if task is not None:
+                self.in_flight.discard(task)
 
     async def finish_in_flight(self, grace: float) -> None:
         """Let answers being written finish, for at most ``grace`` seconds; cancel the rest."""
@@ -273,7 +293,9 @@ def is_allowed(settings: Settings, chat_id: int, chat_type: str, user_id: int) -
 
 def _bot_mentions(message: Message, bot_id: int, username: str) -> list[MessageEntity]:
     wanted = f"@{username}".lower()
-    found = message.parse_entities([MessageEntity.MENTION, MessageEntity.TEXT_MENTION])
+    kinds = [MessageEntity.MENTION, MessageEntity.TEXT_MENTION]
+    # A message has text or a caption (voice notes, audio, documents), never both.
+    found = {**message.parse_entities(kinds), **message.parse_caption_entities(kinds)}
     return [entity for entity, text in found.items()
             if (entity.type == MessageEntity.MENTION and text.lower() == wanted)
             or (entity.type == MessageEntity.TEXT_MENTION and entity.user is not None
@@ -281,7 +303,10 @@ def _bot_mentions(message: Message, bot_id: int, username: str) -> list[MessageE
 
 
 def is_addressed_to(message: Message, bot_id: int, username: str) -> bool:
-    """A group message is for the bot when it mentions it or replies to one of its messages."""
+    """A group message is for the bot when it replies to one of its messages or mentions it.
+
+    The mention may be in the text or, for a voice note, audio or document, in the caption.
+    """
     replied = message.reply_to_message
     # In a forum every message "replies" to its topic's first message: that is no reply to us.
     if (replied is not None and replied.from_user is not None
@@ -312,19 +337,20 @@ class _AddressedToBot(filters.MessageFilter):
 
 
 @contextlib.asynccontextmanager
-async def _typing(message: Message) -> AsyncIterator[None]:
-    """Show "typing…" in the message's chat, renewed until the block ends."""
+async def chat_action(message: Message,
+                      action: str = ChatAction.TYPING) -> AsyncIterator[None]:
+    """Show ``action`` ("typing…" by default) in the message's chat until the block ends."""
 
-    async def keep_typing() -> None:
+    async def keep_showing() -> None:
         while True:
             try:
-                await message.reply_chat_action(ChatAction.TYPING)
+                await message.reply_chat_action(action)
             except TelegramError as error:
                 # Decoration only: a failed chat action must never cost the answer.
-                logger.debug("chat %s: typing action failed: %s", message.chat_id, error)
+                logger.debug("chat %s: %s action failed: %s", message.chat_id, action, error)
             await asyncio.sleep(TYPING_EVERY)
 
-    task = asyncio.create_task(keep_typing())
+    task = asyncio.create_task(keep_showing())
     try:
         yield
     finally:
@@ -332,7 +358,7 @@ async def _typing(message: Message) -> AsyncIterator[None]:
         task.cancel()
 
 
-async def _send(message: Message, text: str) -> int:
+async def send_text(message: Message, text: str) -> int:
     """Send ``text`` in reply to ``message`` as one or more HTML messages; returns how many.
 
     In groups the first message quotes the question, so everyone sees whom it answers. If
@@ -357,7 +383,7 @@ async def _send(message: Message, text: str) -> int:
     return len(chunks)
 
 
-async def _admit(update: Update, context: KratosContext) -> Conversation | None:
+async def admit(update: Update, context: KratosContext) -> Conversation | None:
     """The conversation this message belongs to, or None (after any refusal was sent).
 
     It awaits nothing unless it refuses, so handlers reach the conversation lock in the order
@@ -373,14 +399,14 @@ async def _admit(update: Update, context: KratosContext) -> Conversation | None:
             data.refused_users.add(user.id)
             logger.info("update %s chat %s: user %s is not allowed; refusing once",
                         update.update_id, chat.id, user.id)
-            await _send(message, say("not_allowed", language))
+            await send_text(message, say("not_allowed", language))
         return None
     verdict = data.rate_limit.check(user.id)
     if verdict is not Verdict.ALLOW:
         logger.info("update %s chat %s: user %s is over the rate limit",
                     update.update_id, chat.id, user.id)
         if verdict is Verdict.WARN:
-            await _send(message, say("slow_down", language))
+            await send_text(message, say("slow_down", language))
         return None
     if chat.type == ChatType.PRIVATE:
         return Conversation.private(user.id, language)
@@ -389,41 +415,41 @@ async def _admit(update: Update, context: KratosContext) -> Conversation | None:
 
 async def _respond(update: Update, context: KratosContext, conversation: Conversation,
                    text: str) -> None:
-    """Answer ``text`` after the conversation's earlier messages, showing "typing…" meanwhile.
+    """Answer ``text`` after the conversation's earlier messages, showing "typing…" meanwhile."""
+    data = context.bot_data
+    received = time.monotonic()
+    with data.answering():
+        async with data.locks.hold(conversation.key):
+            await answer_and_send(update, context, conversation, text, received=received)
 
-    Every kind of question (typed text, and any other input once turned into text) comes
-    through here, so ordering, memory and delivery behave the same for all.
+
+async def answer_and_send(update: Update, context: KratosContext, conversation: Conversation,
+                          text: str, *, received: float) -> Reply:
+    """Answer ``text`` and send the reply; the caller holds the conversation's lock.
+
+    Every kind of question (typed text, and a voice note once transcribed) comes through here,
+    so memory and delivery behave the same for all.
     """
     message, user = update.effective_message, update.effective_user
     assert message is not None and user is not None
-    data = context.bot_data
-    received = time.monotonic()
-    task = asyncio.current_task()
-    if task is not None:
-        data.in_flight.add(task)
-    try:
-        async with data.locks.hold(conversation.key):
-            started = time.monotonic()
-            async with _typing(message):
-                await memory.touch_user(context.app.state, user.id, user.username,
-                                        user.language_code)
-                reply = await answer(context.app, conversation, text)
-                answered = time.monotonic()
-                parts = await _send(message, reply.text)
-    finally:
-        if task is not None:
-            data.in_flight.discard(task)
+    started = time.monotonic()
+    async with chat_action(message):
+        await memory.touch_user(context.app.state, user.id, user.username, user.language_code)
+        reply = await answer(context.app, conversation, text)
+        answered = time.monotonic()
+        parts = await send_text(message, reply.text)
     logger.info(
         "update %s chat %s conversation %s: engine=%s failed=%s refused=%s parts=%d "
         "queued=%.2fs answer=%.2fs send=%.2fs",
         update.update_id, message.chat_id, conversation.key, reply.engine, reply.failed,
         reply.refused, parts, started - received, answered - started, time.monotonic() - answered,
     )
+    return reply
 
 
 async def text_message(update: Update, context: KratosContext) -> None:
     """Answers the question: any text in a private chat, text addressed to the bot in a group."""
-    conversation = await _admit(update, context)
+    conversation = await admit(update, context)
     if conversation is None or update.effective_message is None:
         return
     question = question_text(update.effective_message, context.bot.id, context.bot.username)
@@ -432,49 +458,49 @@ async def text_message(update: Update, context: KratosContext) -> None:
 
 async def start_command(update: Update, context: KratosContext) -> None:
     """Greets the user and suggests a few example questions."""
-    conversation = await _admit(update, context)
+    conversation = await admit(update, context)
     if conversation is None or update.effective_message is None:
         return
     async with context.bot_data.locks.hold(conversation.key):
-        await _send(update.effective_message,
+        await send_text(update.effective_message,
                     say("start", conversation.language, username=context.bot.username))
 
 
 async def help_command(update: Update, context: KratosContext) -> None:
     """Explains what the bot answers and lists its commands (/stats only for admins)."""
-    conversation = await _admit(update, context)
+    conversation = await admit(update, context)
     if conversation is None or update.effective_message is None:
         return
     language = conversation.language
     admin = (say("help_admin", language)
              if conversation.user_id in context.bot_data.settings.admin_user_ids else "")
     async with context.bot_data.locks.hold(conversation.key):
-        await _send(update.effective_message,
+        await send_text(update.effective_message,
                     say("help", language, username=context.bot.username, admin=admin))
 
 
 async def reset_command(update: Update, context: KratosContext) -> None:
     """Forgets the user's conversation (in this chat) and confirms it."""
-    conversation = await _admit(update, context)
+    conversation = await admit(update, context)
     if conversation is None or update.effective_message is None:
         return
     # Under the lock: a question sent just before /reset is answered (and remembered) first.
     async with context.bot_data.locks.hold(conversation.key):
         await reset_conversation(context.app, conversation)
-        await _send(update.effective_message, say("reset", conversation.language))
+        await send_text(update.effective_message, say("reset", conversation.language))
     logger.info("update %s: conversation %s reset", update.update_id, conversation.key)
 
 
 async def stats_command(update: Update, context: KratosContext) -> None:
     """Shows admins usage totals for today and the last 7 days; others get a polite no."""
-    conversation = await _admit(update, context)
+    conversation = await admit(update, context)
     if conversation is None or update.effective_message is None:
         return
     if conversation.user_id not in context.bot_data.settings.admin_user_ids:
-        await _send(update.effective_message, say("admins_only", conversation.language))
+        await send_text(update.effective_message, say("admins_only", conversation.language))
         return
     stats = await usage_stats(context.app.state)
-    await _send(update.effective_message, format_stats(stats, conversation.language))
+    await send_text(update.effective_message, format_stats(stats, conversation.language))
 
 
 async def on_error(update: object, context: KratosContext) -> None:
@@ -489,7 +515,7 @@ async def on_error(update: object, context: KratosContext) -> None:
     if message is None:
         return
     try:
-        await _send(message, say("failed", user_language(update.effective_user)))
+        await send_text(message, say("failed", user_language(update.effective_user)))
     except Exception as send_error:
         # The error handler must never raise: PTB would only log it again.
         logger.warning("update %s chat %s: could not send the apology either: %s",
@@ -560,6 +586,10 @@ def build_application(settings: Settings) -> KratosApplication:
     for_us = filters.ChatType.PRIVATE | (filters.ChatType.GROUPS & _AddressedToBot())
     application.add_handler(MessageHandler(new & filters.TEXT & ~filters.COMMAND & for_us,
                                            text_message))
+    # Imported here: the voice handlers are built on this module's helpers.
+    from bot.telegram_voice import add_voice_handlers
+
+    add_voice_handlers(application)
     application.add_error_handler(on_error)
     return application
 

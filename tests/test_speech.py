@@ -367,7 +367,22 @@ def cli_env(fake: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", fake.api_key)
     monkeypatch.setenv("OPENAI_MAX_RETRIES", "0")
+    monkeypatch.setenv("CATALOG_DB", str(tmp_path / "no-catalog.db"))
     return ["--env-file", str(tmp_path / "missing.env")]
+
+
+async def test_cli_prompt_names_the_catalog_brands(
+    fake: FakeOpenAI, cli_env: list[str], voice_note: Path, catalog_db: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("CATALOG_DB", str(catalog_db))
+    fake.transcription("dame laptops Lenovo")
+    code = await asyncio.to_thread(main, [*cli_env, "transcribe", str(voice_note)])
+    assert code == 0
+    prompt = fake.transcription_requests[0].form["prompt"]
+    assert prompt.startswith("Productos y marcas de la tienda: ")
+    assert "Electrónica" in prompt and "Samsung" in prompt
+    assert capsys.readouterr().out == "dame laptops Lenovo\n"
 
 
 async def test_cli_prints_the_transcript(fake: FakeOpenAI, cli_env: list[str], voice_note: Path,

@@ -7,6 +7,10 @@ long-polls ``getUpdates``, serves registered files, records every call, and fail
     async with FakeTelegram() as fake:
         fake.push_text(chat_id=5, user_id=5, text="hola")
         [reply] = await fake.wait_for_messages(1)
+
+Voice notes, audio, video and documents come the same way (``push_media``), their bytes served
+through getFile; ``downloads`` lists the files fetched, and ``local_dir`` makes getFile answer
+as a local Bot API server does, with an absolute path on disk.
 """
 
 from __future__ import annotations
@@ -21,12 +25,16 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
+MEDIA_KINDS = ("voice", "video_note", "audio", "video", "document")
+MEDIA_SUFFIXES = {"voice": ".oga", "video_note": ".mp4", "audio": ".mp3", "video": ".mp4",
+                  "document": ""}
 
 # Form values PTB sends as plain text; every other value is JSON (numbers, booleans, objects).
 TEXT_PARAMS = frozenset({
@@ -227,6 +235,8 @@ class FakeTelegram:
         self.uploads: list[Upload] = []
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.webhook: dict[str, Any] | None = None
+        self.downloads: list[str] = []
+        self.local_dir: Path | None = None
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
@@ -290,13 +300,12 @@ class FakeTelegram:
         self._notify_soon()
         return update
 
-    def make_text_update(
-        self, chat_id: int, user_id: int, text: str, *, chat_type: str = "private",
-        entities: list[dict[str, Any]] | None = None,
+    def _user_message(
+        self, chat_id: int, user_id: int, *, chat_type: str = "private",
         reply_to_message: dict[str, Any] | None = None, language_code: str | None = "es",
         username: str | None = None, first_name: str | None = None,
     ) -> dict[str, Any]:
-        """A text message update as Telegram sends it, without queueing it."""
+        """A message from a user, without its content."""
         user: dict[str, Any] = {"id": user_id, "is_bot": False,
                                 "first_name": first_name or f"User{user_id}"}
         if username:
@@ -311,14 +320,73 @@ class FakeTelegram:
         self._chats.setdefault(chat_id, chat)
         message: dict[str, Any] = {
             "message_id": next(self._message_ids), "date": int(time.time()),
-            "chat": chat, "from": user, "text": text,
+            "chat": chat, "from": user,
         }
+        if reply_to_message is not None:
+            message["reply_to_message"] = reply_to_message
+        return message
+
+    def make_text_update(
+        self, chat_id: int, user_id: int, text: str, *,
+        entities: list[dict[str, Any]] | None = None, **options: Any,
+    ) -> dict[str, Any]:
+        """A text message update as Telegram sends it, without queueing it.
+
+        ``options``: chat_type, reply_to_message, language_code, username, first_name.
+        """
+        message = self._user_message(chat_id, user_id, **options)
+        message["text"] = text
         found = detect_entities(text) if entities is None else entities
         if found:
             message["entities"] = found
-        if reply_to_message is not None:
-            message["reply_to_message"] = reply_to_message
         return {"update_id": next(self._update_ids), "message": message}
+
+    def make_media_update(
+        self, chat_id: int, user_id: int, kind: str, data: bytes | None = None, *,
+        file_size: int | None = None, declare_size: bool = True, mime_type: str | None = None,
+        duration: int | None = None, file_name: str | None = None, caption: str | None = None,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """A voice, video_note, audio, video or document message, without queueing it.
+
+        ``data`` is served through getFile (leave it out for a file that must never be
+        fetched). ``file_size`` defaults to ``len(data)``; ``declare_size=False`` leaves it out,
+        as Telegram may. Other ``options`` as for ``make_text_update``.
+        """
+        if kind not in MEDIA_KINDS:
+            raise ValueError(f"unknown media kind {kind!r}")
+        file_id = (self.add_file(data, f"{kind}s/file_{next(self._file_ids)}"
+                                 f"{MEDIA_SUFFIXES[kind]}")
+                   if data is not None else f"missing-{next(self._file_ids)}")
+        media: dict[str, Any] = {"file_id": file_id, "file_unique_id": f"u{file_id}"}
+        size = file_size if file_size is not None else len(data or b"")
+        if declare_size:
+            media["file_size"] = size
+        if kind != "document":
+            media["duration"] = duration if duration is not None else 1
+        if kind == "video_note":
+            media["length"] = 240
+        elif kind == "video":
+            media.update(width=320, height=240)
+        if kind == "voice":
+            media["mime_type"] = mime_type or "audio/ogg"
+        elif kind != "video_note" and mime_type is not None:
+            media["mime_type"] = mime_type
+        if file_name is not None and kind in ("audio", "video", "document"):
+            media["file_name"] = file_name
+        message = self._user_message(chat_id, user_id, **options)
+        message[kind] = media
+        if caption is not None:
+            message["caption"] = caption
+            found = detect_entities(caption)
+            if found:
+                message["caption_entities"] = found
+        return {"update_id": next(self._update_ids), "message": message}
+
+    def push_media(self, chat_id: int, user_id: int, kind: str, data: bytes | None = None,
+                   **options: Any) -> dict[str, Any]:
+        """Queue a media message from a user (see ``make_media_update``)."""
+        return self.push_update(self.make_media_update(chat_id, user_id, kind, data, **options))
 
     def push_text(self, chat_id: int, user_id: int, text: str, **options: Any) -> dict[str, Any]:
         """Queue a text message from a user (see ``make_text_update`` for the options)."""
@@ -330,7 +398,11 @@ class FakeTelegram:
         self._failures[method].append(_Failure(status, retry_after, description, times))
 
     def add_file(self, data: bytes, file_path: str = "voice/file.oga") -> str:
-        """Serve ``data`` through getFile and the file route; returns the file_id."""
+        """Serve ``data`` through getFile and the file route; returns the file_id.
+
+        With ``local_dir`` set, getFile answers as a local Bot API server (``--local``) does:
+        with an absolute path to a copy of the file in that directory.
+        """
         file_id = f"file-{next(self._file_ids)}"
         self._files[file_id] = (file_path, data)
         return file_id
@@ -412,6 +484,8 @@ class FakeTelegram:
         path = request.match_info["path"]
         for file_path, data in self._files.values():
             if file_path == path:
+                self.downloads.append(path)
+                await self._notify()
                 return web.Response(body=data, content_type="application/octet-stream")
         return _error(404, "Not Found")
 
@@ -505,6 +579,11 @@ class FakeTelegram:
         if file_id not in self._files:
             raise ParseError("invalid file_id")
         file_path, data = self._files[file_id]
+        if self.local_dir is not None:
+            local = self.local_dir / file_path
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_bytes(data)
+            file_path = str(local.resolve())
         return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(data),
                 "file_path": file_path}
 
