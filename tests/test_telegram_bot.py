@@ -65,6 +65,20 @@ class RunningBot:
         self.stop_event.set()
         await asyncio.wait_for(self.task, timeout=15)
 
+    @classmethod
+    async def launch(cls, settings: Settings, grace: float = SHUTDOWN_GRACE) -> RunningBot:
+        """Build the application and serve it in a task; returns once it takes updates."""
+        application = build_application(settings)
+        stop, started = asyncio.Event(), asyncio.Event()
+        task = asyncio.create_task(serve(application, stop, started, grace=grace))
+        ready = asyncio.create_task(started.wait())
+        done, _ = await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            ready.cancel()
+            task.result()
+            raise AssertionError("the bot stopped while starting")
+        return cls(application, settings, stop, task)
+
 
 @pytest.fixture
 async def telegram() -> AsyncIterator[FakeTelegram]:
@@ -104,18 +118,8 @@ async def start_bot(bot_settings: Callable[..., Settings], telegram: FakeTelegra
     running: list[RunningBot] = []
 
     async def start(grace: float = SHUTDOWN_GRACE, **overrides: str) -> RunningBot:
-        settings = bot_settings(**overrides)
-        application = build_application(settings)
-        stop, started = asyncio.Event(), asyncio.Event()
-        task = asyncio.create_task(serve(application, stop, started, grace=grace))
-        bot = RunningBot(application, settings, stop, task)
+        bot = await RunningBot.launch(bot_settings(**overrides), grace)
         running.append(bot)
-        ready = asyncio.create_task(started.wait())
-        done, _ = await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
-        if task in done:
-            ready.cancel()
-            task.result()
-            raise AssertionError("the bot stopped while starting")
         return bot
 
     yield start

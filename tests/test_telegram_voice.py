@@ -18,7 +18,6 @@ from bot.audio import ffmpeg_executable
 from bot.money import format_soles
 from bot.prompt import SPEECH_PROMPT_MAX_CHARS
 from bot.settings import Settings
-from bot.telegram_bot import build_application, serve
 from bot.telegram_voice import spoken_duration
 from tests.fakes.openai_server import FakeOpenAI, RecordedRequest
 from tests.fakes.telegram_server import FakeTelegram
@@ -137,18 +136,8 @@ async def start_bot(make_settings: Callable[..., Settings], catalog_db: Path,
     async def start(*, model: bool = True, **overrides: str) -> RunningBot:
         values = {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": telegram.root,
                   **(model_settings(openai) if model else {}), **overrides}
-        settings = make_settings(**values)
-        application = build_application(settings)
-        stop, started = asyncio.Event(), asyncio.Event()
-        task = asyncio.create_task(serve(application, stop, started))
-        bot = RunningBot(application, settings, stop, task)
+        bot = await RunningBot.launch(make_settings(**values))
         running.append(bot)
-        ready = asyncio.create_task(started.wait())
-        done, _ = await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
-        if task in done:
-            ready.cancel()
-            task.result()
-            raise AssertionError("the bot stopped while starting")
         return bot
 
     yield start
