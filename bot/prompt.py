@@ -201,6 +201,7 @@ code, other shops), do not call the tool: reply with one short polite sentence s
 only help with the store's products, and give one example question.
 - The catalog is read-only: refuse requests to change, delete or add data.
 - When the rows were cut ("showing 50 of 312"), say how many there are in total.
+- A list asked for without an order ("dame laptops") shows the cheapest first.
 Today is {today}. SQL dialect: SQLite{fts}. Catalog:
 {schema}"""
 

@@ -1,0 +1,88 @@
+"""The system prompt is built from the live catalog: the demo one and a store's own schema."""
+
+import sqlite3
+from datetime import date
+
+import pytest
+
+from bot.catalog import CatalogReader
+from bot.memory import SharedTranscript
+from bot.prompt import (
+    SPEECH_PROMPT_MAX_CHARS,
+    load_column_notes,
+    profile_catalog,
+    speech_prompt,
+    system_prompt,
+)
+
+
+@pytest.fixture
+async def reader(catalog_db):
+    catalog = await CatalogReader.open(catalog_db)
+    yield catalog
+    await catalog.close()
+
+
+async def test_demo_catalog_profile(reader, tmp_path):
+    profile = await profile_catalog(reader, tmp_path / "none.toml")
+    text = system_prompt(profile, today=date(2026, 11, 22))
+    assert "Today is 2026-11-22" in text
+    assert "family TEXT: one of 'Accesorios', 'Deportes', 'Electrónica', 'Hogar', 'Oficina'" in text
+    assert "availability TEXT: one of 'agotado', 'disponible', 'por llegar'" in text
+    assert "price REAL (soles, from S/ " in text
+    assert "FTS5 TABLE products_fts" in text
+    assert "schema_migrations" not in text and "products_fts_data" not in text
+    sample = text.split("Sample rows of products:\n")[1]
+    assert "S/ " in sample, "sample prices are shown in soles"
+    assert profile.has_fts
+    # The prompt stays small enough to send with every question.
+    assert len(text) < 6000
+
+
+async def test_a_stores_own_schema_and_notes(tmp_path):
+    own = tmp_path / "tienda.db"
+    with sqlite3.connect(own) as conn:
+        conn.executescript(
+            "CREATE TABLE articulos (codigo TEXT PRIMARY KEY, nombre TEXT, precio NUMERIC,"
+            " linea TEXT);"
+            "INSERT INTO articulos VALUES ('A1', 'Arroz Costeño 5 kg', 24.9, 'Abarrotes'),"
+            " ('B2', 'Aceite Primor 1 L', 11.5, 'Abarrotes'), ('C3', 'Detergente Ariel', 32,"
+            " 'Limpieza');"
+        )
+    notes = tmp_path / "tienda.toml"
+    notes.write_text('[articulos]\nprecio = "Precio en soles con IGV"\n', encoding="utf-8")
+    catalog = await CatalogReader.open(own)
+    try:
+        profile = await profile_catalog(catalog, notes)
+    finally:
+        await catalog.close()
+    text = system_prompt(profile, today=date(2026, 11, 22))
+    assert "TABLE articulos (3 rows)" in text
+    assert "precio NUMERIC (soles, from S/ 11.50 to S/ 32.00) -- Precio en soles con IGV" in text
+    assert "linea TEXT: one of 'Abarrotes', 'Limpieza'" in text
+    assert "FTS5" not in text.split("Catalog:")[1]
+    assert "with FTS5" not in text
+
+
+def test_broken_notes_file_is_ignored(tmp_path):
+    notes = tmp_path / "catalog.toml"
+    notes.write_text("this is [ not toml", encoding="utf-8")
+    assert load_column_notes(notes) == {}
+
+
+async def test_transcript_section(reader, tmp_path):
+    profile = await profile_catalog(reader, tmp_path / "none.toml")
+    text = system_prompt(profile, today=date(2026, 11, 22),
+                         transcript=SharedTranscript("reunion.ogg", "x" * 20_000))
+    assert 'The user shared a recording, "reunion.ogg"' in text
+    assert "(and the recording the user shared)" in text
+    assert text.count("x") < 13_000
+
+
+async def test_speech_prompt_names_families_and_brands(reader, tmp_path):
+    profile = await profile_catalog(reader, tmp_path / "none.toml")
+    prompt = speech_prompt(profile, "es")
+    assert prompt.startswith("Productos y marcas de la tienda: ")
+    assert "Electrónica" in prompt and "Samsung" in prompt
+    assert len(prompt) <= SPEECH_PROMPT_MAX_CHARS
+    assert speech_prompt(profile, "en").startswith("Store products and brands: ")
