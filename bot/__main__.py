@@ -7,12 +7,12 @@ or failed request, 2 bad configuration.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from bot.errors import KratosError
+from bot.logs import configure_logging
 from bot.settings import Settings
 
 COMMANDS_HELP = {
@@ -95,25 +95,11 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
     raise AssertionError(f"unknown command {args.command}")
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # httpx logs every request URL, and Bot API URLs carry the token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    # sqlglot warns when it falls back to parsing a statement as a Command; the guard refuses
-    # those anyway, and the warning would clutter `kratos sql`.
-    logging.getLogger("sqlglot").setLevel(logging.ERROR)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.load(args.env_file)
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.secrets())
         return dispatch(args, settings)
     except KratosError as error:
         print(f"kratos: {error}", file=sys.stderr)

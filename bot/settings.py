@@ -218,6 +218,11 @@ class Settings:
                 "WEBHOOK_SECRET is not set: webhook mode needs it (see .env.example)."
             )
 
+    def secrets(self) -> list[str]:
+        """The values of secret settings (for blotting them out of logs)."""
+        return [getattr(self, spec.name) for spec in fields(self)
+                if spec.metadata["secret"] and getattr(self, spec.name)]
+
     def describe(self) -> list[tuple[str, str, str]]:
         """(NAME, default, doc) for every setting, secrets' defaults shown empty."""
         rows = []

@@ -574,7 +574,7 @@ async def test_stopping_gives_up_on_an_answer_that_outlasts_the_grace_period(
 async def test_kratos_run_stops_cleanly_on_sigterm(
     telegram: FakeTelegram, catalog_db: Path, tmp_path: Path,
 ) -> None:
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "LOG_LEVEL": "INFO",
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "LOG_LEVEL": "DEBUG",
            "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": telegram.root,
            "CATALOG_DB": str(catalog_db), "STATE_DB": str(tmp_path / "state.db")}
     process = await asyncio.create_subprocess_exec(

@@ -1,0 +1,46 @@
+"""Logging, configured once at start-up, with secrets blotted out of every line.
+
+Libraries log URLs at DEBUG, and Bot API URLs carry the bot token (``/bot<token>/getMe``), so
+redaction happens in the formatter: whatever a library writes, the token never reaches a log.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable
+
+REDACTED = "[redacted]"
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats records as usual, then replaces each secret with ``[redacted]``."""
+
+    def __init__(self, fmt: str, secrets: Iterable[str]) -> None:
+        super().__init__(fmt)
+        # Longest first, so a secret that contains another is replaced whole.
+        self._secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+
+def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
+    """Log to stderr at ``level``; quiet chatty libraries; never print a secret."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter(FORMAT, secrets))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # httpx logs every request URL at INFO; Bot API URLs carry the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # sqlglot warns when it falls back to parsing a statement as a Command; the guard refuses
+    # those anyway, and the warning would clutter `kratos sql`.
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
