@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bot.assistant import answer, reset_conversation
 from bot.context import AppContext, build_context
+from bot.logs import quiet_for_terminal
 from bot.reply import Conversation
 from bot.settings import Settings
 
@@ -29,15 +30,9 @@ GREETING = (
 )
 
 
-def _quiet_logs(settings: Settings) -> None:
-    """In a terminal chat, INFO lines on stderr would interleave with the answers."""
-    if settings.log_level == "INFO":
-        logging.getLogger().setLevel(logging.WARNING)
-
-
 def ask_command(settings: Settings, question: str, *, user_id: int | None = None) -> int:
     """Print one answer; exit 1 when it was refused or failed."""
-    _quiet_logs(settings)
+    quiet_for_terminal(settings.log_level)
 
     async def run() -> int:
         app = await build_context(settings)
@@ -107,7 +102,7 @@ async def chat(app: AppContext, conversation: Conversation) -> None:
 
 def console_command(settings: Settings) -> int:
     """`kratos console`: an interactive chat on the same core as the bot."""
-    _quiet_logs(settings)
+    quiet_for_terminal(settings.log_level)
     _enable_history(settings.state_db.parent / HISTORY_FILE)
 
     async def run() -> int:

@@ -33,6 +33,7 @@ from typing import Any
 from bot.assistant import answer
 from bot.context import AppContext, build_context
 from bot.errors import KratosError
+from bot.logs import quiet_for_terminal
 from bot.reply import Conversation, Reply
 from bot.seed import build_demo_catalog
 from bot.settings import Settings
@@ -398,6 +399,7 @@ async def evaluate(settings: Settings, path: Path, engine: str = "basic") -> Eva
 def eval_command(settings: Settings, file: Path | None = None, *, engine: str = "basic",
                  json_out: Path | None = None) -> int:
     """``kratos eval``: print the table (and write JSON); 0 when it ran, 1 bad file, 2 no key."""
+    quiet_for_terminal(settings.log_level)
     path = Path(file) if file else SHIPPED_SET
     if engine == "model" and not settings.model_enabled:
         print("kratos eval: --engine model needs OPENAI_API_KEY (and OPENAI_BASE_URL for a "

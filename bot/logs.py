@@ -44,3 +44,13 @@ def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
     # sqlglot warns when it falls back to parsing a statement as a Command; the guard refuses
     # those anyway, and the warning would clutter `kratos sql`.
     logging.getLogger("sqlglot").setLevel(logging.ERROR)
+
+
+def quiet_for_terminal(level: str) -> None:
+    """Keep warnings only at the default level, for output meant for people in a terminal.
+
+    Per-answer INFO lines on stderr would interleave with a chat, an answer or an eval table;
+    LOG_LEVEL=DEBUG (or WARNING and above) is left as it is.
+    """
+    if level == "INFO":
+        logging.getLogger().setLevel(logging.WARNING)
