@@ -178,6 +178,19 @@ def fts_term(word: str) -> str:
     return f'"{singular(clean)}"*'
 
 
+def fts_whole_word(word: str) -> str:
+    """An FTS5 query for ``word`` as a whole word (or its singular), never as a prefix.
+
+    Deciding whether a word is a typo needs whole words: "lapto" is the start of "laptop" in
+    many descriptions, yet it is a typo of the category, not a word of the catalog.
+    """
+    clean = re.sub(r"[^a-z0-9]", "", word.lower())
+    if not clean:
+        return '""'
+    forms = dict.fromkeys((clean, singular(clean)))
+    return " OR ".join(f'"{form}"' for form in forms)
+
+
 @dataclass(frozen=True)
 class _Sql:
     """Where-clause text with its parameters."""
@@ -264,7 +277,7 @@ class BasicEngine:
             if self.fts_columns:
                 statement = ("SELECT count(*) AS n FROM products_fts"
                              " WHERE products_fts MATCH ?")
-                params: tuple[Any, ...] = (fts_term(word),)
+                params: tuple[Any, ...] = (fts_whole_word(word),)
             else:
                 statement = "SELECT count(*) AS n FROM products WHERE name LIKE ?"
                 params = (f"%{word}%",)

@@ -266,6 +266,14 @@ async def test_one_letter_typos(engine, db, question, where):
     assert ids(reply) == gold[:5]
 
 
+async def test_a_typo_that_starts_a_catalog_word_is_still_a_typo(engine, db):
+    # "lapto" begins "laptop", which many descriptions contain ("mochila para laptop"): it
+    # must still be read as the Laptops category, not searched as a word prefix.
+    reply = await engine.answer("lapto mas barata", [])
+    gold = db("SELECT id FROM products WHERE category = 'Laptops' ORDER BY price, id LIMIT 1")
+    assert ids(reply) == [gold[0][0]]
+
+
 async def test_typo_keeps_the_plural(engine):
     assert len((await engine.answer("impresoras baratass", [])).rows) == 5
 
