@@ -577,8 +577,13 @@ async def _distinct(catalog: CatalogReader, column: str) -> list[str]:
 
 
 def _previous(history: Sequence[Turn]) -> tuple[Query | None, list[int]]:
-    """The last answer's query (when basic mode wrote it) and the last product list shown."""
-    answers = [turn for turn in history if turn.role == "assistant"]
+    """The last answer's query (when basic mode wrote it) and the last product list shown.
+
+    An answer that picked one product from a list ("¿cuánto cuesta el segundo?") is passed over:
+    the next follow-up still refines, or picks from, the list before it.
+    """
+    answers = [turn for turn in history
+               if turn.role == "assistant" and turn.meta.get("intent") != "pick"]
     if not answers:
         return None, []
     query = Query.from_dict(answers[-1].meta.get("query"))

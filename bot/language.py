@@ -9,7 +9,7 @@ _ENGLISH = frozenset(
     """
     the what which how many much is are do does have has show me give cheapest most
     expensive price prices products product please under over between with without
-    available any i you we they it of for and in stock brand cost costs list top
+    available any i you we they it of for and in stock brand cost costs list
     """.split()
 )
 _SPANISH = frozenset(

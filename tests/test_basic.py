@@ -274,6 +274,21 @@ async def test_a_typo_that_starts_a_catalog_word_is_still_a_typo(engine, db):
     assert ids(reply) == [gold[0][0]]
 
 
+async def test_follow_ups_after_a_pick_still_refine_the_list(engine, db):
+    history: list[Turn] = []
+    for question in ("dame laptops", "¿cuánto cuesta la segunda?", "¿y el tercero?",
+                     "solo las disponibles"):
+        reply = await engine.answer(question, history)
+        history += [Turn("user", question), Turn("assistant", reply.text, reply.meta)]
+        if question == "¿y el tercero?":
+            third = db("SELECT id FROM products WHERE category = 'Laptops'"
+                       " ORDER BY price, id LIMIT 1 OFFSET 2")[0][0]
+            assert ids(reply) == [third]
+    gold = db("SELECT id FROM products WHERE category = 'Laptops' AND availability = 'disponible'"
+              " ORDER BY price, id LIMIT 5")
+    assert ids(reply) == [row[0] for row in gold]
+
+
 async def test_typo_keeps_the_plural(engine):
     assert len((await engine.answer("impresoras baratass", [])).rows) == 5
 

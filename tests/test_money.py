@@ -30,7 +30,7 @@ def test_amounts_in_text():
     ("text", "language"),
     [("¿cuál es el producto más caro?", "es"), ("dame laptops", "es"),
      ("what is the cheapest laptop?", "en"), ("show me Samsung phones", "en"),
-     ("Samsung", "es")],
+     ("Samsung", "es"), ("top 3 bicicletas", "es"), ("top 3 cheapest bikes", "en")],
 )
 def test_detect_language(text, language):
     assert detect_language(text) == language
