@@ -2,7 +2,6 @@
 
 import pytest
 
-from bot.language import detect_language
 from bot.money import amounts_in_text, format_soles, to_cents
 
 
@@ -24,13 +23,3 @@ def test_amounts_in_text():
     text = "La laptop cuesta S/ 1,299.90 y el mouse S/45; otro sale 2,100 soles, o s/. 7.5"
     assert amounts_in_text(text) == [129990, 4500, 210000, 750]
     assert amounts_in_text("Tenemos 3 modelos en 15.6 pulgadas") == []
-
-
-@pytest.mark.parametrize(
-    ("text", "language"),
-    [("¿cuál es el producto más caro?", "es"), ("dame laptops", "es"),
-     ("what is the cheapest laptop?", "en"), ("show me Samsung phones", "en"),
-     ("Samsung", "es"), ("top 3 bicicletas", "es"), ("top 3 cheapest bikes", "en")],
-)
-def test_detect_language(text, language):
-    assert detect_language(text) == language
