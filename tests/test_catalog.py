@@ -8,6 +8,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import AsyncIterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -656,3 +657,32 @@ async def test_a_call_stuck_outside_sqlite_gives_up_and_keeps_the_connection(
         assert (await reader.run(COUNT)).rows == [(500,)]
     finally:
         await reader.close()
+
+
+COUNTED = [
+    ("SELECT name, price FROM products ORDER BY price DESC", ()),
+    ("SELECT p.name FROM products p WHERE p.category = ? ORDER BY p.price", ("Laptops",)),
+    ("SELECT name AS n FROM products WHERE n LIKE ? ORDER BY price", ("%a%",)),
+    ("SELECT name FROM products ORDER BY abs(price - ?)", (500,)),
+    ("SELECT DISTINCT brand FROM products ORDER BY brand", ()),
+    ("SELECT family, count(*) FROM products GROUP BY family", ()),
+    ("SELECT p.name FROM products_fts f JOIN products p ON p.id = f.rowid"
+     " WHERE products_fts MATCH ? ORDER BY rank", ('"laptop"*',)),
+    ("SELECT name FROM products WHERE price > ? ORDER BY price LIMIT 100 OFFSET 3", (50,)),
+    ("SELECT (SELECT count(*) FROM products WHERE price < ?) AS cheaper, name FROM products",
+     (100,)),
+]
+
+
+@pytest.mark.parametrize(("statement", "params"), COUNTED)
+async def test_counting_a_cut_result_gives_the_true_total(catalog_db, statement, params):
+    """The cheap count (columns and ORDER BY dropped) counts what the statement returns."""
+    reader = await CatalogReader.open(catalog_db, max_rows=3)
+    try:
+        result = await reader.run(statement, params)
+    finally:
+        await reader.close()
+    with closing(sqlite3.connect(catalog_db)) as conn:
+        expected = len(conn.execute(statement, params).fetchall())
+    assert expected > 3
+    assert result.truncated and result.total == expected
