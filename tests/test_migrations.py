@@ -93,3 +93,22 @@ def test_demo_catalog_is_recognised(tmp_path):
     state = tmp_path / "state.db"
     apply_migrations(state, STATE_MIGRATIONS)
     assert not is_demo_catalog(state)
+
+
+def test_demo_catalog_upgrade_keeps_products_and_adds_indexes(tmp_path):
+    db = tmp_path / "catalog.db"
+    apply_migrations(db, CATALOG_MIGRATIONS, upto="0001_products.sql")
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "INSERT INTO products (sku, name, family, category, brand, model, description,"
+            " price, stock, availability) VALUES ('ELE-LAP-1', 'Laptop Lenovo IdeaPad 3',"
+            " 'Electrónica', 'Laptops', 'Lenovo', 'IdeaPad 3', 'Laptop ligera.', 2499.9, 4,"
+            " 'disponible')")
+    assert apply_migrations(db, CATALOG_MIGRATIONS) == ["0002_availability_indexes.sql"]
+    with sqlite3.connect(db) as conn:
+        plan = " ".join(row[-1] for row in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT count(*) FROM products"
+            " WHERE category = 'Laptops' AND availability = 'disponible'"))
+        rows = conn.execute("SELECT name FROM products_fts WHERE products_fts MATCH 'lenovo'")
+        assert [r[0] for r in rows] == ["Laptop Lenovo IdeaPad 3"]
+    assert "COVERING INDEX products_category_availability_price" in plan
