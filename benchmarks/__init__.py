@@ -1,0 +1,1 @@
+"""KRATOS's benchmark suite: ``python -m benchmarks`` (``make bench``); see BENCHMARKS.md."""
