@@ -31,6 +31,7 @@ from bot.audio import (
     upload_format,
 )
 from bot.errors import KratosError, UserFacingError
+from bot.logs import quiet_for_terminal
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -171,6 +172,7 @@ async def synthesize_voice(client: AsyncOpenAI, settings: Settings, text: str) -
 
 def transcribe_command(settings: Settings, path: Path) -> int:
     """``kratos transcribe FILE``: print the transcript; 1 for a bad file, 2 without a key."""
+    quiet_for_terminal(settings.log_level)
     if not settings.openai_api_key:
         print("kratos: OPENAI_API_KEY is not set: transcription needs an OpenAI-compatible "
               "endpoint (see .env.example).", file=sys.stderr)
