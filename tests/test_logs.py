@@ -2,25 +2,11 @@
 
 import logging
 
-import pytest
-
 from bot.logs import configure_logging
 from bot.settings import Settings
 
 
-@pytest.fixture
-def restore_logging():
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in handlers:
-        root.addHandler(handler)
-    root.setLevel(level)
-
-
-def test_secrets_are_redacted_from_every_logger(capsys, restore_logging):
+def test_secrets_are_redacted_from_every_logger(capsys):
     settings = Settings.from_mapping({
         "TELEGRAM_BOT_TOKEN": "123456:AAE-secret-token", "OPENAI_API_KEY": "sk-live-abcdef",
         "WEBHOOK_SECRET": "hook-secret-42",
@@ -37,7 +23,7 @@ def test_secrets_are_redacted_from_every_logger(capsys, restore_logging):
     assert "Set Bot API URL: https://api.telegram.org/bot[redacted]" in err
 
 
-def test_chatty_libraries_are_quieted(restore_logging):
+def test_chatty_libraries_are_quieted():
     configure_logging("DEBUG")
     assert logging.getLogger("httpx").level == logging.WARNING
     assert logging.getLogger("sqlglot").level == logging.ERROR
