@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.seed import build_demo_catalog
 from bot.settings import Settings
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.telegram_server import FakeTelegram
 
+#: The bot token the fake Bot API answers to.
+TELEGRAM_TOKEN = "123:TEST"
 TEMPLATE_COUNT = 500
 TEMPLATE_SEED = 42
 
@@ -65,3 +69,17 @@ def restore_root_logging() -> Iterator[None]:
         if handler not in root.handlers:
             root.addHandler(handler)
     root.setLevel(level)
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeTelegram]:
+    """A fake Bot API server on 127.0.0.1 for the token TELEGRAM_TOKEN."""
+    async with FakeTelegram(TELEGRAM_TOKEN) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def openai() -> AsyncIterator[FakeOpenAI]:
+    """A fake OpenAI API server on 127.0.0.1."""
+    async with FakeOpenAI() as fake:
+        yield fake

@@ -38,10 +38,10 @@ from bot.telegram_bot import (
     serve,
 )
 from bot.telegram_format import split_text
+from tests.conftest import TELEGRAM_TOKEN as TOKEN
 from tests.fakes.openai_server import Fail, FakeOpenAI
 from tests.fakes.telegram_server import FakeTelegram, SentMessage
 
-TOKEN = "123:TEST"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MOST_EXPENSIVE = "¿cuál es el producto más caro?"
 GROUP = -1001234567890
@@ -78,20 +78,6 @@ class RunningBot:
             task.result()
             raise AssertionError("the bot stopped while starting")
         return cls(application, settings, stop, task)
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeTelegram]:
-    """A fake Bot API server on 127.0.0.1."""
-    async with FakeTelegram(TOKEN) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def openai() -> AsyncIterator[FakeOpenAI]:
-    """A fake OpenAI API server on 127.0.0.1."""
-    async with FakeOpenAI() as fake:
-        yield fake
 
 
 def model_settings(openai: FakeOpenAI, timeout: str = "5") -> dict[str, str]:
