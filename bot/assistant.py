@@ -12,7 +12,6 @@ import logging
 import time
 
 from bot import memory
-from bot.basic import answer_basic
 from bot.context import AppContext
 from bot.errors import UserFacingError
 from bot.language import detect_language
@@ -115,7 +114,8 @@ async def _answer_with_engines(
                            conversation.key, error or "answer timeout")
             model_failed = True
     try:
-        reply = await answer_basic(app.catalog, question, history, language)
+        engine = await app.basic_engine()
+        reply = await engine.answer(question, history, language)
     except UserFacingError as error:
         logger.warning("basic mode could not read the catalog: %s", error)
         return Reply(text=say("catalog_down", language), engine="basic", failed=True)

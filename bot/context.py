@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import gc
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiosqlite
 from openai import AsyncOpenAI
 
+from bot.basic import BasicEngine
 from bot.catalog import CatalogReader
 from bot.prompt import CatalogProfile, profile_catalog
 from bot.settings import Settings
@@ -28,6 +29,14 @@ class AppContext:
     state: aiosqlite.Connection
     llm: AsyncOpenAI | None
     profile: CatalogProfile
+    #: Basic mode's vocabulary, read from the catalog on first use (see ``basic_engine``).
+    _basic: BasicEngine | None = field(default=None, repr=False)
+
+    async def basic_engine(self) -> BasicEngine:
+        """Basic mode over this catalog, its vocabulary read once rather than per question."""
+        if self._basic is None:
+            self._basic = await BasicEngine.load(self.catalog)
+        return self._basic
 
     async def close(self) -> None:
         await self.catalog.close()
