@@ -615,10 +615,3 @@ def _status(lang: str, row: dict[str, Any]) -> str:
     if value == "disponible" and row.get("stock"):
         return _t(lang, "in_stock", stock=row["stock"])
     return _availability(lang, value)
-
-
-async def answer_basic(catalog: CatalogReader, text: str, history: Sequence[Turn],
-                       language: str | None = None) -> Reply:
-    """Answer one question in basic mode (reads the catalog's vocabulary, then answers)."""
-    engine = await BasicEngine.load(catalog)
-    return await engine.answer(text, history, language)

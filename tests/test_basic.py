@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.basic import BasicEngine, answer_basic, fts_term
+from bot.basic import BasicEngine, fts_term
 from bot.basic_parse import Vocabulary, fold, read, singular, understand, within_one_edit
 from bot.catalog import CatalogReader
 from bot.migrations import CATALOG_MIGRATIONS, apply_migrations
@@ -453,9 +453,10 @@ async def test_vocabulary_comes_from_the_catalog(tmp_path):
               "Cometa para niños.", 39.9, 10, "disponible")])
     catalog = await CatalogReader.open(path)
     try:
-        reply = await answer_basic(catalog, "el dron más caro", [])
+        engine = await BasicEngine.load(catalog)
+        reply = await engine.answer("el dron más caro", [])
         assert column(reply, "name") == ["Dron Skyview Pro"]
-        reply = await answer_basic(catalog, "¿tienen Skyview disponibles?", [])
+        reply = await engine.answer("¿tienen Skyview disponibles?", [])
         assert column(reply, "name") == ["Dron Skyview Mini"]
     finally:
         await catalog.close()
@@ -468,10 +469,11 @@ async def test_a_store_schema_without_the_standard_columns_is_refused_clearly(tm
         conn.execute("INSERT INTO items VALUES ('A1', 'Mesa', 120.0)")
     catalog = await CatalogReader.open(path)
     try:
-        reply = await answer_basic(catalog, "la mesa más barata", [])
+        engine = await BasicEngine.load(catalog)
+        reply = await engine.answer("la mesa más barata", [])
         assert reply.refused and reply.sql == []
         assert "products" in reply.text and "OPENAI_API_KEY" in reply.text
-        english = await answer_basic(catalog, "what is the cheapest table?", [], "en")
+        english = await engine.answer("what is the cheapest table?", [], "en")
         assert english.text.startswith("Basic mode needs")
     finally:
         await catalog.close()
