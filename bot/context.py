@@ -6,6 +6,7 @@ nothing in the package keeps these in module globals.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from openai import AsyncOpenAI
 
 from bot.basic import BasicEngine
 from bot.catalog import CatalogReader
+from bot.migrations import CATALOG_MIGRATIONS, apply_migrations, is_demo_catalog
 from bot.prompt import CatalogProfile, profile_catalog
 from bot.settings import Settings
 from bot.state import open_state
@@ -58,7 +60,13 @@ def build_llm_client(settings: Settings) -> AsyncOpenAI | None:
 
 
 async def build_context(settings: Settings) -> AppContext:
-    """Open the catalog (read-only) and the state database, and make the model client."""
+    """Open the catalog (read-only) and the state database, and make the model client.
+
+    Pending migrations are applied first: the state database's always, the catalog's only
+    when it is a demo catalog KRATOS built (a store's own file is never written).
+    """
+    if is_demo_catalog(settings.catalog_db):
+        await asyncio.to_thread(apply_migrations, settings.catalog_db, CATALOG_MIGRATIONS)
     catalog = await CatalogReader.open(
         settings.catalog_db,
         timeout=settings.sql_timeout,

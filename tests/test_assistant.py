@@ -9,6 +9,7 @@ import pytest
 from bot import memory
 from bot.assistant import answer, reset_conversation
 from bot.context import build_context
+from bot.migrations import CATALOG_MIGRATIONS, apply_migrations
 from bot.money import format_soles
 from bot.reply import Conversation
 from tests.fakes.openai_server import FakeOpenAI
@@ -264,3 +265,32 @@ async def test_empty_and_overlong_questions(app, fake_openai):
     assert (await answer(app, ANA, "   ")).refused
     assert "muy largo" in (await answer(app, ANA, "a" * 5000)).text
     assert fake_openai.chat_requests == []
+
+
+async def test_start_up_brings_an_older_demo_catalog_up_to_date(make_settings, tmp_path):
+    catalog = tmp_path / "catalog.db"
+    apply_migrations(catalog, CATALOG_MIGRATIONS, upto="0001_products.sql")
+    with sqlite3.connect(catalog) as conn:
+        conn.execute(
+            "INSERT INTO products (sku, name, family, category, brand, model, description,"
+            " price, stock, availability) VALUES ('ELE-LAP-1', 'Laptop Lenovo IdeaPad 3',"
+            " 'Electrónica', 'Laptops', 'Lenovo', 'IdeaPad 3', 'Laptop ligera.', 2499.9, 4,"
+            " 'disponible')")
+    app = await build_context(make_settings())
+    await app.close()
+    with sqlite3.connect(catalog) as conn:
+        applied = [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
+    assert applied == ["0001_products.sql", "0002_availability_indexes.sql"]
+
+
+async def test_start_up_never_writes_a_stores_own_catalog(make_settings, tmp_path):
+    own = tmp_path / "catalog.db"
+    with sqlite3.connect(own) as conn:
+        conn.execute("CREATE TABLE articulos (codigo TEXT, nombre TEXT, precio REAL)")
+        conn.execute("INSERT INTO articulos VALUES ('A1', 'Arroz Costeño 5 kg', 24.9)")
+    before = own.read_bytes()
+    app = await build_context(make_settings())
+    await app.close()
+    assert own.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("catalog")) == [
+        "catalog.db"]
