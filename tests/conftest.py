@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import shutil
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bot.migrations import CATALOG_MIGRATIONS, apply_migrations
 from bot.seed import build_demo_catalog
 from bot.settings import Settings
 from tests.fakes.openai_server import FakeOpenAI
@@ -83,3 +86,25 @@ async def openai() -> AsyncIterator[FakeOpenAI]:
     """A fake OpenAI API server on 127.0.0.1."""
     async with FakeOpenAI() as fake:
         yield fake
+
+
+def first_version_demo_catalog(path: Path) -> Path:
+    """A demo catalog at its first migration, holding one product (to test upgrades)."""
+    apply_migrations(path, CATALOG_MIGRATIONS, upto="0001_products.sql")
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO products (sku, name, family, category, brand, model, description,"
+            " price, stock, availability) VALUES ('ELE-LAP-1', 'Laptop Lenovo IdeaPad 3',"
+            " 'Electrónica', 'Laptops', 'Lenovo', 'IdeaPad 3', 'Laptop ligera.', 2499.9, 4,"
+            " 'disponible')")
+    return path
+
+
+@pytest.fixture
+async def running_bots() -> AsyncIterator[list[Any]]:
+    """Bots a test started (``RunningBot``); each still running is stopped after the test."""
+    running: list[Any] = []
+    yield running
+    for bot in running:
+        if not bot.task.done():
+            await bot.stop()

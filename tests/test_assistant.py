@@ -9,9 +9,9 @@ import pytest
 from bot import memory
 from bot.assistant import answer, reset_conversation
 from bot.context import build_context
-from bot.migrations import CATALOG_MIGRATIONS, apply_migrations
 from bot.money import format_soles
 from bot.reply import Conversation
+from tests.conftest import first_version_demo_catalog
 from tests.fakes.openai_server import FakeOpenAI
 
 ANA = Conversation.private(101)
@@ -268,14 +268,7 @@ async def test_empty_and_overlong_questions(app, fake_openai):
 
 
 async def test_start_up_brings_an_older_demo_catalog_up_to_date(make_settings, tmp_path):
-    catalog = tmp_path / "catalog.db"
-    apply_migrations(catalog, CATALOG_MIGRATIONS, upto="0001_products.sql")
-    with sqlite3.connect(catalog) as conn:
-        conn.execute(
-            "INSERT INTO products (sku, name, family, category, brand, model, description,"
-            " price, stock, availability) VALUES ('ELE-LAP-1', 'Laptop Lenovo IdeaPad 3',"
-            " 'Electrónica', 'Laptops', 'Lenovo', 'IdeaPad 3', 'Laptop ligera.', 2499.9, 4,"
-            " 'disponible')")
+    catalog = first_version_demo_catalog(tmp_path / "catalog.db")
     app = await build_context(make_settings())
     await app.close()
     with sqlite3.connect(catalog) as conn:

@@ -13,6 +13,7 @@ from bot.migrations import (
     is_demo_catalog,
     migration_files,
 )
+from tests.conftest import first_version_demo_catalog
 
 
 def tables(db: Path) -> set[str]:
@@ -96,14 +97,7 @@ def test_demo_catalog_is_recognised(tmp_path):
 
 
 def test_demo_catalog_upgrade_keeps_products_and_adds_indexes(tmp_path):
-    db = tmp_path / "catalog.db"
-    apply_migrations(db, CATALOG_MIGRATIONS, upto="0001_products.sql")
-    with sqlite3.connect(db) as conn:
-        conn.execute(
-            "INSERT INTO products (sku, name, family, category, brand, model, description,"
-            " price, stock, availability) VALUES ('ELE-LAP-1', 'Laptop Lenovo IdeaPad 3',"
-            " 'Electrónica', 'Laptops', 'Lenovo', 'IdeaPad 3', 'Laptop ligera.', 2499.9, 4,"
-            " 'disponible')")
+    db = first_version_demo_catalog(tmp_path / "catalog.db")
     assert apply_migrations(db, CATALOG_MIGRATIONS) == ["0002_availability_indexes.sql"]
     with sqlite3.connect(db) as conn:
         plan = " ".join(row[-1] for row in conn.execute(

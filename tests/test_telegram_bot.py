@@ -12,7 +12,7 @@ import socket
 import sqlite3
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -95,20 +95,15 @@ def bot_settings(make_settings: Callable[..., Settings], catalog_db: Path,
 
 
 @pytest.fixture
-async def start_bot(bot_settings: Callable[..., Settings], telegram: FakeTelegram
-                    ) -> AsyncIterator[Callable[..., Awaitable[RunningBot]]]:
+def start_bot(bot_settings: Callable[..., Settings], running_bots: list[RunningBot]
+              ) -> Callable[..., Awaitable[RunningBot]]:
     """Start the bot (polling, or a webhook when WEBHOOK_URL is given); stopped after the test."""
-    running: list[RunningBot] = []
-
     async def start(grace: float = SHUTDOWN_GRACE, **overrides: str) -> RunningBot:
         bot = await RunningBot.launch(bot_settings(**overrides), grace)
-        running.append(bot)
+        running_bots.append(bot)
         return bot
 
-    yield start
-    for bot in running:
-        if not bot.task.done():
-            await bot.stop()
+    return start
 
 
 def catalog_value(path: Path, sql: str) -> Any:

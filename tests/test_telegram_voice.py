@@ -8,7 +8,7 @@ import asyncio
 import re
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,22 +116,18 @@ StartBot = Callable[..., Awaitable[RunningBot]]
 
 
 @pytest.fixture
-async def start_bot(make_settings: Callable[..., Settings], catalog_db: Path,
-                    telegram: FakeTelegram, openai: FakeOpenAI) -> AsyncIterator[StartBot]:
+def start_bot(make_settings: Callable[..., Settings], catalog_db: Path, telegram: FakeTelegram,
+              openai: FakeOpenAI, running_bots: list[RunningBot]) -> StartBot:
     """Start the bot as ``kratos run`` does, with the model (and speech) unless model=False."""
-    running: list[RunningBot] = []
 
     async def start(*, model: bool = True, **overrides: str) -> RunningBot:
         values = {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": telegram.root,
                   **(model_settings(openai) if model else {}), **overrides}
         bot = await RunningBot.launch(make_settings(**values))
-        running.append(bot)
+        running_bots.append(bot)
         return bot
 
-    yield start
-    for bot in running:
-        if not bot.task.done():
-            await bot.stop()
+    return start
 
 
 def heard_by(record: list[tuple[Heard, dict[str, str], list[str]]], text: str,
