@@ -2,7 +2,8 @@
 
 Every function takes the aiosqlite connection explicitly. Writes that must land together are
 single statements, because tasks share one connection and a multi-statement transaction could
-interleave with another task's writes.
+interleave with another task's writes. Reads use ``execute_fetchall``: one trip to the
+connection's thread instead of two.
 """
 
 from __future__ import annotations
@@ -42,12 +43,11 @@ async def load_history(
 
     A conversation idle for longer than ``ttl_days`` is forgotten (and deleted) instead.
     """
-    cursor = await conn.execute(
+    rows = list(await conn.execute_fetchall(
         "SELECT role, content, meta, created_at FROM messages WHERE conversation = ?"
         " ORDER BY id DESC LIMIT ?",
         (conversation, HISTORY_ROWS_SCANNED),
-    )
-    rows = list(await cursor.fetchall())
+    ))
     if not rows:
         return []
     cutoff = _iso(datetime.now(UTC) - timedelta(days=ttl_days))
@@ -125,11 +125,10 @@ async def save_transcript(
 async def load_transcript(
     conn: aiosqlite.Connection, conversation: str
 ) -> SharedTranscript | None:
-    cursor = await conn.execute(
+    rows = await conn.execute_fetchall(
         "SELECT source_name, content FROM transcripts WHERE conversation = ?", (conversation,)
     )
-    row = await cursor.fetchone()
-    return SharedTranscript(row["source_name"], row["content"]) if row else None
+    return next((SharedTranscript(row["source_name"], row["content"]) for row in rows), None)
 
 
 @dataclass(frozen=True)
@@ -160,13 +159,12 @@ async def record_usage(conn: aiosqlite.Connection, usage: UsageRecord) -> None:
 async def tokens_used_today(conn: aiosqlite.Connection, user_id: int) -> int:
     """Model tokens this user spent since midnight UTC."""
     start = _iso(datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0))
-    cursor = await conn.execute(
+    rows = await conn.execute_fetchall(
         "SELECT coalesce(sum(prompt_tokens + completion_tokens), 0) FROM usage"
         " WHERE user_id = ? AND created_at >= ?",
         (user_id, start),
     )
-    row = await cursor.fetchone()
-    return int(row[0]) if row else 0
+    return next((int(row[0]) for row in rows), 0)
 
 
 async def touch_user(
