@@ -1,15 +1,16 @@
 """Start the bot exactly as ``kratos run`` does, for a benchmark run.
 
-``--no-flood-limit`` builds the same Application with PTB's ``AIORateLimiter`` set to no
-overall or per-group rate. The shipped limiter holds the bot to Telegram's broadcast limit of
-30 Bot API requests per second (typing actions included), which caps any throughput figure at
-15 answers per second; switching it off measures what the bot itself costs.
+``--no-flood-limit`` builds the same Application with its rate limiter (PTB's
+``AIORateLimiter`` for messages, ``bot.telegram_http.MessageRateLimiter``) set to no overall
+or per-group rate. The shipped limiter holds the bot to Telegram's broadcast limit of 30
+messages per second, which caps any throughput figure at 30 answers per second; switching it
+off measures what the bot itself costs.
 
 ``--loop-probe FILE`` adds one task to the bot's event loop that sleeps 5 ms at a time and
 notes how late it wakes: a late wake-up is a stretch during which the loop ran nothing else
 (a blocking call, a long callback, or the process waiting for its core). Once a second it
 appends the worst lateness of that second to FILE as a JSON line. It is installed through the
-event loop policy, so the bot's own code is not touched.
+loop factory ``bot.eventloop`` gives ``kratos run``, so the bot's own code is not touched.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from telegram.ext import AIORateLimiter
+from bot.telegram_http import MessageRateLimiter
 
 PROBE_INTERVAL = 0.005
 
@@ -51,24 +53,22 @@ async def _probe(path: Path) -> None:
                                   "samples": samples, "late_10ms": late_10ms}) + "\n")
 
 
-class _ProbedPolicy(asyncio.DefaultEventLoopPolicy):
-    """Every new event loop starts the lateness probe as its first task."""
+def _probed(make_loop: Callable[[], asyncio.AbstractEventLoop], path: Path,
+            tasks: set[asyncio.Task[None]]) -> Callable[[], asyncio.AbstractEventLoop]:
+    """``make_loop``, with the lateness probe as the first task of every loop it makes."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__()
-        self._path = path
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def new_event_loop(self) -> asyncio.AbstractEventLoop:
-        loop = super().new_event_loop()
+    def new_event_loop() -> asyncio.AbstractEventLoop:
+        loop = make_loop()
 
         def start() -> None:
-            task = loop.create_task(_probe(self._path))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task = loop.create_task(_probe(path))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
 
         loop.call_soon(start)
         return loop
+
+    return new_event_loop
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,14 +81,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_flood_limit:
         from bot import telegram_bot
 
-        if getattr(telegram_bot, "AIORateLimiter", None) is not AIORateLimiter:
+        if getattr(telegram_bot, "MessageRateLimiter", None) is not MessageRateLimiter:
             # Fail loudly rather than measure the limited bot under the unlimited label.
-            raise SystemExit("bot.telegram_bot no longer builds AIORateLimiter by that name; "
+            raise SystemExit("bot.telegram_bot no longer builds MessageRateLimiter by that name; "
                              "update benchmarks/launch.py")
-        telegram_bot.AIORateLimiter = functools.partial(  # type: ignore[misc]
-            AIORateLimiter, overall_max_rate=0, group_max_rate=0)
+        telegram_bot.MessageRateLimiter = functools.partial(  # type: ignore[misc]
+            MessageRateLimiter, overall_max_rate=0, group_max_rate=0)
     if args.loop_probe is not None:
-        asyncio.set_event_loop_policy(_ProbedPolicy(args.loop_probe))
+        from bot import eventloop
+
+        eventloop.new_event_loop = _probed(  # type: ignore[method-assign]
+            eventloop.new_event_loop, args.loop_probe, set())
     from bot.__main__ import main as kratos
 
     return kratos(["--env-file", os.devnull, "run"])

@@ -22,7 +22,6 @@ from telegram import BotCommand, BotCommandScopeChat, Message, MessageEntity, Up
 from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackContext,
@@ -33,7 +32,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import memory
+from bot import eventloop, memory
 from bot.assistant import answer, reset_conversation
 from bot.console import console_command
 from bot.context import AppContext, build_context
@@ -43,16 +42,22 @@ from bot.reply import Conversation, Reply
 from bot.settings import Settings
 from bot.stats import format_stats, usage_stats
 from bot.telegram_format import render
+from bot.telegram_http import AiohttpRequest, MessageRateLimiter
 
 logger = logging.getLogger(__name__)
 
 TYPING_EVERY = 4.0  # Telegram shows "typing…" for about 5 s after each chat action.
+# An answer sent sooner than this shows no "typing…" (basic mode answers in milliseconds; a model
+# takes seconds): one Bot API request fewer per quick answer, within Telegram's 30 a second.
+TYPING_AFTER = 0.5
 POLL_TIMEOUT = 30  # Seconds one getUpdates long poll may wait on Telegram's side.
 SEND_RETRIES = 3  # Retries after a 429 (RetryAfter) before a send gives up.
 # `docker stop` kills after 10 s: answers in flight get most of that, shutdown the rest.
 SHUTDOWN_GRACE = 8.0
 ALLOWED_UPDATES = [Update.MESSAGE]
 MEDIA_AT_ONCE = 2
+CONCURRENT_UPDATES = 256  # PTB's default for concurrent_updates(True): connections for sends.
+POOL_TIMEOUT = 10.0  # Seconds a Bot API request may wait for a free connection.
 
 TEXTS: dict[str, dict[str, str]] = {
     "es": {
@@ -254,11 +259,16 @@ class _AddressedToBot(filters.MessageFilter):
 
 
 @contextlib.asynccontextmanager
-async def chat_action(message: Message,
-                      action: str = ChatAction.TYPING) -> AsyncIterator[None]:
-    """Show ``action`` ("typing…" by default) in the message's chat until the block ends."""
+async def chat_action(message: Message, action: str = ChatAction.TYPING, *,
+                      after: float = 0.0) -> AsyncIterator[None]:
+    """Show ``action`` ("typing…" by default) in the message's chat until the block ends.
+
+    With ``after``, nothing is shown unless the block is still running that many seconds
+    later: Telegram recommends chat actions only for replies that take a noticeable time.
+    """
 
     async def keep_showing() -> None:
+        await asyncio.sleep(after)
         while True:
             try:
                 await message.reply_chat_action(action)
@@ -350,7 +360,7 @@ async def answer_and_send(update: Update, context: KratosContext, conversation: 
     message, user = update.effective_message, update.effective_user
     assert message is not None and user is not None
     started = time.monotonic()
-    async with chat_action(message):
+    async with chat_action(message, after=TYPING_AFTER):
         await memory.touch_user(context.app.state, user.id, user.username, user.language_code)
         reply = await answer(context.app, conversation, text)
         answered = time.monotonic()
@@ -489,7 +499,9 @@ def build_application(settings: Settings) -> KratosApplication:
         .local_mode(settings.telegram_local_mode)
         .context_types(ContextTypes(context=KratosContext, bot_data=BotData))
         .concurrent_updates(True)
-        .rate_limiter(AIORateLimiter(max_retries=SEND_RETRIES))
+        .request(AiohttpRequest(CONCURRENT_UPDATES, pool_timeout=POOL_TIMEOUT))
+        .get_updates_request(AiohttpRequest(1))
+        .rate_limiter(MessageRateLimiter(max_retries=SEND_RETRIES))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .build()
@@ -585,4 +597,4 @@ def run_command(settings: Settings, *, console_fallback: bool = False) -> int:
         logger.info("TELEGRAM_BOT_TOKEN is not set: starting the console instead")
         return console_command(settings)
     settings.require_telegram()
-    return asyncio.run(_serve_until_signalled(settings))
+    return eventloop.run(_serve_until_signalled(settings))

@@ -28,6 +28,8 @@ from bot.settings import Settings
 from bot.state import migrate_state
 from bot.telegram_bot import (
     SHUTDOWN_GRACE,
+    TYPING_AFTER,
+    TYPING_EVERY,
     KratosApplication,
     build_application,
     is_allowed,
@@ -133,10 +135,6 @@ async def test_a_private_question_is_answered_with_the_right_product(
     assert expected in reply.plain
     assert reply.parse_mode == "HTML"
     assert reply_target(reply) is None  # no quoting in a private chat
-    typing = [c for c in telegram.calls_to("sendChatAction") if c.params["chat_id"] == 501]
-    assert typing and typing[0].params["action"] == "typing"
-    assert telegram.calls.index(typing[0]) < telegram.calls.index(
-        next(c for c in telegram.calls_to("sendMessage") if c.params["chat_id"] == 501))
     # Remembered (question and answer) and counted.
     rows = state_rows(bot.settings, "SELECT role, content FROM messages WHERE conversation = ?"
                       " ORDER BY id", ("u:501",))
@@ -423,12 +421,35 @@ async def test_messages_of_one_conversation_are_answered_in_order(
     assert remembered == [f"Respuesta {n}" for n in range(1, 5)]
 
 
+async def test_typing_shows_only_while_an_answer_takes_a_noticeable_time(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
+    openai: FakeOpenAI,
+) -> None:
+    async def takes(seconds: float) -> str:
+        await asyncio.sleep(seconds)
+        return "Listo."
+
+    delays = iter([0.0, TYPING_AFTER + 0.5])
+    openai.responder(lambda body: takes(next(delays)))
+    await start_bot(**model_settings(openai))
+
+    telegram.push_text(1601, 1601, "¿tienen laptops?")  # answered at once
+    await telegram.wait_for_messages(1, chat_id=1601)
+    telegram.push_text(1602, 1602, "¿tienen monitores?")  # answered after a second
+    await telegram.wait_for_messages(1, chat_id=1602)
+
+    [typing] = telegram.calls_to("sendChatAction")
+    assert (typing.params["chat_id"], typing.params["action"]) == (1602, "typing")
+    reply = next(c for c in telegram.calls_to("sendMessage") if c.params["chat_id"] == 1602)
+    assert telegram.calls.index(typing) < telegram.calls.index(reply)
+
+
 async def test_typing_is_renewed_until_a_slow_answer_is_sent(
     start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
     openai: FakeOpenAI,
 ) -> None:
     async def slow(body: dict[str, Any]) -> str:
-        await asyncio.sleep(4.5)
+        await asyncio.sleep(TYPING_AFTER + TYPING_EVERY + 0.5)
         return "Listo."
 
     openai.responder(slow)
@@ -578,6 +599,8 @@ async def test_kratos_run_stops_cleanly_on_sigterm(
     assert time.monotonic() - started < 5
     assert "bot stopped" in log
     assert TOKEN not in log
+    if sys.platform != "win32":
+        assert "event loop: uvloop" in log
 
 
 def test_kratos_run_without_a_token_is_a_configuration_error(
