@@ -361,10 +361,11 @@ async def answer_and_send(update: Update, context: KratosContext, conversation: 
     assert message is not None and user is not None
     started = time.monotonic()
     async with chat_action(message, after=TYPING_AFTER):
-        await memory.touch_user(context.app.state, user.id, user.username, user.language_code)
         reply = await answer(context.app, conversation, text)
         answered = time.monotonic()
         parts = await send_text(message, reply.text)
+    # After the reply: /stats needs who and when, not before the answer.
+    await memory.touch_user(context.app.state, user.id, user.username, user.language_code)
     logger.info(
         "update %s chat %s conversation %s: engine=%s failed=%s refused=%s parts=%d "
         "queued=%.2fs answer=%.2fs send=%.2fs",
