@@ -29,6 +29,13 @@ SPEECH_PROMPT_COLUMNS = (("family", "familia"), ("brand", "marca"),
                          ("category", "categoria", "categoría"))
 SPEECH_VALUES_PER_COLUMN = 30
 SPEECH_TERM_CHARS = 40
+#: The demo catalog's per-group totals (migrations/catalog/0004_product_summary.sql), kept by
+#: triggers; recognised by name and columns so a store's own table of that name is left alone.
+SUMMARY_TABLE = "product_summary"
+SUMMARY_COLUMNS = frozenset({"family", "category", "brand", "availability", "products", "stock",
+                             "price_sum"})
+
+
 @dataclass(frozen=True)
 class CatalogProfile:
     """What the model needs to know about the catalog; computed once at start-up."""
@@ -37,6 +44,7 @@ class CatalogProfile:
     vocabulary: tuple[str, ...]  # values of the low-cardinality columns
     has_fts: bool
     speech_terms: tuple[str, ...] = ()  # common families, brands, categories (for speech-to-text)
+    has_summary: bool = False  # the demo catalog's product_summary table is there
 
 
 def load_column_notes(path: Path) -> dict[str, dict[str, str]]:
@@ -69,17 +77,23 @@ async def _distinct_values(catalog: CatalogReader, table: str, column: str) -> l
 
 
 async def _describe_table(
-    catalog: CatalogReader, table: TableInfo, notes: dict[str, str]
+    catalog: CatalogReader, table: TableInfo, notes: dict[str, str],
+    listed: dict[tuple[Any, ...], str],
 ) -> tuple[str, list[str]]:
+    """The table's lines; a value list already in ``listed`` is referred to, not repeated."""
     lines = [f"TABLE {table.name} ({table.row_count} rows)"]
     vocabulary: list[str] = []
     for column in table.columns:
         line = f"  {column.name} {column.type or 'ANY'}"
         if "TEXT" in column.type.upper() or not column.type:
             values = await _distinct_values(catalog, table.name, column.name)
-            if values is not None:
+            if values is not None and tuple(values) in listed:
+                line += f": same values as {listed[tuple(values)]}"
+            elif values is not None:
                 line += ": one of " + ", ".join(repr(v) for v in values)
                 vocabulary.extend(str(v) for v in values)
+                if len(values) > 1:
+                    listed[tuple(values)] = f"{table.name}.{column.name}"
         elif is_money_column(column.name):
             result = await catalog.run(
                 f'SELECT min("{column.name}"), max("{column.name}") FROM "{table.name}"'
@@ -157,8 +171,12 @@ async def profile_catalog(catalog: CatalogReader, notes_path: Path) -> CatalogPr
     parts: list[str] = []
     vocabulary: list[str] = []
     plain = [t for t in tables if not t.is_fts]
+    main = max(plain, key=lambda t: t.row_count) if plain else None
+    # The main table first, so a smaller one with the same value lists refers to it.
+    plain.sort(key=lambda t: t is not main)
+    listed: dict[tuple[Any, ...], str] = {}
     for table in plain:
-        text, words = await _describe_table(catalog, table, notes.get(table.name, {}))
+        text, words = await _describe_table(catalog, table, notes.get(table.name, {}), listed)
         parts.append(text)
         vocabulary.extend(words)
     fts = [t for t in tables if t.is_fts]
@@ -167,10 +185,9 @@ async def profile_catalog(catalog: CatalogReader, notes_path: Path) -> CatalogPr
         parts.append(
             f"FTS5 TABLE {table.name} ({columns}); rowid = the id of the indexed row; accents "
             f"and case are folded. Example: SELECT p.* FROM {table.name} f JOIN <table> p ON "
-            f"p.rowid = f.rowid WHERE {table.name} MATCH '\"zapatilla\"*' ORDER BY rank"
+            f"p.rowid = f.rowid WHERE {table.name} MATCH '\"impermeable\"*' ORDER BY rank"
         )
-    if plain:
-        main = max(plain, key=lambda t: t.row_count)
+    if main is not None:
         parts.append(f"Sample rows of {main.name}:\n" + await _sample_rows(catalog, main))
     speech_terms: list[str] = []
     for names in SPEECH_PROMPT_COLUMNS:
@@ -180,6 +197,8 @@ async def profile_catalog(catalog: CatalogReader, notes_path: Path) -> CatalogPr
         vocabulary=tuple(dict.fromkeys(v for v in vocabulary if len(v) < 40)),
         has_fts=bool(fts),
         speech_terms=tuple(speech_terms),
+        has_summary=any(t.name == SUMMARY_TABLE
+                        and SUMMARY_COLUMNS.issubset(c.name for c in t.columns) for t in plain),
     )
 
 
@@ -190,8 +209,10 @@ Rules:
 - Use the run_sql tool to look things up: one SQLite SELECT per call. Never guess products, \
 prices or stock: state only what the rows you fetched say. If a query fails, read the error \
 and fix the query. Prefer LIMIT 10 or less for lists unless the user asks for more.
-- For words a customer types (types, brands, features), search the FTS table with MATCH and \
-prefix terms, or compare with the listed values; LIKE and lower() do not fold accents.
+- Match a product type, family or colour the customer names to its listed value, and a brand \
+exactly (category = 'Laptops' AND brand = 'Lenovo'): those columns are indexed. Search other \
+words (models, features) in the FTS table with MATCH and prefix terms; LIKE and lower() do not \
+fold accents.{summary}
 - Prices are in Peruvian soles. The rows show money as "S/ 1,299.90": copy amounts exactly as \
 shown. Copy product names verbatim.
 - Answer in the language of the user's last message (Spanish by default), briefly, as a \
@@ -204,6 +225,12 @@ only help with the store's products, and give one example question.
 - A list asked for without an order ("dame laptops") shows the cheapest first.
 Today is {today}. SQL dialect: SQLite{fts}. Catalog:
 {schema}"""
+
+SUMMARY_RULE = f"""
+- Counts, stock and average prices of whole families, categories, brands or availabilities (or \
+of the whole catalog) come from {SUMMARY_TABLE}, one row per family, category, brand and \
+availability: sum(products), sum(stock), sum(price_sum) / sum(products). It is small; products \
+is large."""
 
 TRANSCRIPT_SECTION = """
 The user shared a recording, "{name}". Its transcript (the only source for questions about \
@@ -220,6 +247,7 @@ def system_prompt(
         transcript_scope=" (and the recording the user shared)" if transcript else "",
         today=today.isoformat(),
         fts=" with FTS5" if profile.has_fts else "",
+        summary=SUMMARY_RULE if profile.has_summary else "",
         schema=profile.schema_text,
     )
     if transcript is not None:

@@ -1,9 +1,10 @@
 """The demo catalog: a realistic store in Peru, generated deterministically from a seed.
 
 The catalog is built in a temporary file beside the target and renamed into place only when
-complete, so a crash never leaves half a catalog. Bulk loading drops the indexes and the FTS
-triggers, fills ``products``, rebuilds the FTS index in one pass and recreates everything
-exactly as the migration wrote it.
+complete, so a crash never leaves half a catalog. Bulk loading drops the indexes and the
+triggers on ``products`` (FTS and summary), fills ``products``, rebuilds the FTS index and the
+``product_summary`` table in one pass each and recreates everything exactly as the migrations
+wrote it.
 """
 
 from __future__ import annotations
@@ -54,6 +55,12 @@ Row = tuple[int, str, str, str, str, str, str, str | None, str, float, int, str]
 _INSERT = (
     "INSERT INTO products (id, sku, name, family, category, brand, model, color, description,"
     " price, stock, availability) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+#: What the summary triggers would have added up row by row (migration 0004 fills it the same way).
+_SUMMARY = (
+    "INSERT INTO product_summary (family, category, brand, availability, products, stock,"
+    " price_sum) SELECT family, category, brand, availability, count(*), sum(stock), sum(price)"
+    " FROM products GROUP BY family, category, brand, availability"
 )
 _LEADS = (
     "{short} con {f1} y {f2}.",
@@ -199,7 +206,8 @@ def generate_products(count: int, seed: int = 42) -> Iterator[Row]:
 
 
 def _fill(db_path: Path, count: int, seed: int) -> None:
-    """Load the products into a freshly migrated file, then rebuild FTS, indexes and triggers."""
+    """Load the products into a freshly migrated file, then rebuild FTS, summary, indexes and
+    triggers."""
     conn = sqlite3.connect(db_path, isolation_level=None)
     try:
         conn.execute("PRAGMA journal_mode=OFF")
@@ -221,6 +229,8 @@ def _fill(db_path: Path, count: int, seed: int) -> None:
             done += len(batch)
             logger.debug("seeded %d of %d products", done, count)
         conn.execute("INSERT INTO products_fts (products_fts) VALUES ('rebuild')")
+        conn.execute("DELETE FROM product_summary")
+        conn.execute(_SUMMARY)
         for _, _, sql in saved:
             conn.execute(sql)
         conn.execute("COMMIT")

@@ -273,7 +273,8 @@ async def test_start_up_brings_an_older_demo_catalog_up_to_date(make_settings, t
     await app.close()
     with sqlite3.connect(catalog) as conn:
         applied = [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
-    assert applied == ["0001_products.sql", "0002_availability_indexes.sql"]
+    assert applied == ["0001_products.sql", "0002_availability_indexes.sql",
+                       "0003_category_brand_index.sql", "0004_product_summary.sql"]
 
 
 async def test_start_up_never_writes_a_stores_own_catalog(make_settings, tmp_path):

@@ -427,11 +427,19 @@ async def test_fts_keeps_working_after_the_store_changes_the_file(
     assert (await reader.run(search, ("zanahoria",))).rows == [(7,)]
 
 
-async def test_a_truncated_query_leaves_no_lock_on_the_file(catalog_db: Path) -> None:
+@pytest.mark.parametrize(("query", "truncated"), [
+    ("SELECT id FROM products", True),  # cut: the cursor is closed half-read
+    ("SELECT id FROM products WHERE id <= 5", False),  # exactly the cap: SQLite reached the end
+    ("SELECT id FROM products WHERE id <= 6", True),  # one over the cap
+    ("SELECT id FROM products WHERE id <= 2", False),
+])
+async def test_a_query_leaves_no_lock_on_the_file(
+    catalog_db: Path, query: str, truncated: bool,
+) -> None:
     reader = await CatalogReader.open(catalog_db, max_rows=5)
     try:
-        result = await reader.run("SELECT id FROM products")
-        assert result.truncated
+        result = await reader.run(query)
+        assert result.truncated is truncated
         writer = sqlite3.connect(catalog_db, timeout=0)
         try:
             writer.execute("UPDATE products SET stock = stock + 1 WHERE id = 1")
@@ -467,7 +475,8 @@ async def test_queries_are_logged_briefly(
 
 async def test_tables_describe_the_catalog_without_internals(reader: CatalogReader) -> None:
     tables = {t.name: t for t in await reader.tables()}
-    assert set(tables) == {"products", "products_fts"} == set(reader.allowed_tables)
+    assert set(tables) == {"products", "product_summary", "products_fts"}
+    assert set(reader.allowed_tables) == set(tables)
     products = tables["products"]
     assert products.row_count == 500 and not products.is_fts
     types = {c.name: c.type for c in products.columns}

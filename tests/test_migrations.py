@@ -96,13 +96,59 @@ def test_demo_catalog_is_recognised(tmp_path):
     assert not is_demo_catalog(state)
 
 
+def query_plan(conn: sqlite3.Connection, sql: str) -> str:
+    return " ".join(row[-1] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+
+
 def test_demo_catalog_upgrade_keeps_products_and_adds_indexes(tmp_path):
     db = first_version_demo_catalog(tmp_path / "catalog.db")
-    assert apply_migrations(db, CATALOG_MIGRATIONS) == ["0002_availability_indexes.sql"]
+    assert apply_migrations(db, CATALOG_MIGRATIONS) == [
+        "0002_availability_indexes.sql", "0003_category_brand_index.sql",
+        "0004_product_summary.sql",
+    ]
     with sqlite3.connect(db) as conn:
-        plan = " ".join(row[-1] for row in conn.execute(
-            "EXPLAIN QUERY PLAN SELECT count(*) FROM products"
-            " WHERE category = 'Laptops' AND availability = 'disponible'"))
+        in_stock = query_plan(conn, "SELECT count(*) FROM products"
+                                    " WHERE category = 'Laptops' AND availability = 'disponible'")
+        by_brand = query_plan(conn, "SELECT name FROM products WHERE category = 'Laptops'"
+                                    " AND brand = 'Lenovo' ORDER BY price LIMIT 5")
         rows = conn.execute("SELECT name FROM products_fts WHERE products_fts MATCH 'lenovo'")
         assert [r[0] for r in rows] == ["Laptop Lenovo IdeaPad 3"]
-    assert "COVERING INDEX products_category_availability_price" in plan
+        summary = conn.execute("SELECT * FROM product_summary").fetchall()
+    assert "COVERING INDEX products_category_availability_price" in in_stock
+    assert "INDEX products_category_brand_price" in by_brand and "TEMP B-TREE" not in by_brand
+    assert summary == [("Electrónica", "Laptops", "Lenovo", "disponible", 1, 4, 2499.9)]
+
+
+SUMMARY_FROM_PRODUCTS = (
+    "SELECT family, category, brand, availability, count(*), sum(stock), round(sum(price), 6)"
+    " FROM products GROUP BY family, category, brand, availability ORDER BY 1, 2, 3, 4"
+)
+SUMMARY = (
+    "SELECT family, category, brand, availability, products, stock, round(price_sum, 6)"
+    " FROM product_summary ORDER BY 1, 2, 3, 4"
+)
+
+
+def test_product_summary_follows_every_change_to_products(tmp_path):
+    db = first_version_demo_catalog(tmp_path / "catalog.db")
+    apply_migrations(db, CATALOG_MIGRATIONS)
+    changes = [
+        "INSERT INTO products (sku, name, family, category, brand, model, description, price,"
+        " stock, availability) VALUES ('ELE-LAP-2', 'Laptop Lenovo Yoga 7', 'Electrónica',"
+        " 'Laptops', 'Lenovo', 'Yoga 7', 'Convertible.', 3799.9, 2, 'disponible'),"
+        " ('HOG-LIC-1', 'Licuadora Oster Clásica', 'Hogar', 'Licuadoras', 'Oster', 'Clásica',"
+        " 'Vaso de vidrio.', 189.9, 0, 'agotado')",
+        "UPDATE products SET price = price - 100.1 WHERE sku = 'ELE-LAP-2'",
+        "UPDATE products SET availability = 'agotado', stock = 0 WHERE sku = 'ELE-LAP-1'",
+        "UPDATE products SET brand = 'Imaco' WHERE sku = 'HOG-LIC-1'",
+        "UPDATE products SET name = 'Laptop Lenovo Yoga 7 2-en-1' WHERE sku = 'ELE-LAP-2'",
+        "DELETE FROM products WHERE sku = 'ELE-LAP-1'",
+    ]
+    with sqlite3.connect(db) as conn:
+        for change in changes:
+            conn.execute(change)
+            expected = conn.execute(SUMMARY_FROM_PRODUCTS).fetchall()
+            assert conn.execute(SUMMARY).fetchall() == expected, change
+        assert conn.execute("SELECT count(*) FROM product_summary").fetchone() == (2,)
+        conn.execute("DELETE FROM products")
+        assert conn.execute("SELECT count(*) FROM product_summary").fetchone() == (0,)

@@ -39,6 +39,49 @@ async def test_demo_catalog_profile(reader, tmp_path):
     assert len(text) < 6000
 
 
+async def test_demo_prompt_sends_types_and_brands_to_indexed_columns(reader, tmp_path):
+    profile = await profile_catalog(reader, tmp_path / "none.toml")
+    text = system_prompt(profile, today=date(2026, 11, 22))
+    assert "(category = 'Laptops' AND brand = 'Lenovo'): those columns are indexed" in text
+    assert "Search other words (models, features) in the FTS table" in text
+    assert "MATCH '\"impermeable\"*'" in text and "zapatilla" not in text
+
+
+async def test_demo_prompt_has_the_summary_for_whole_group_figures(reader, tmp_path):
+    profile = await profile_catalog(reader, tmp_path / "none.toml")
+    assert profile.has_summary
+    text = system_prompt(profile, today=date(2026, 11, 22))
+    rule = next(line for line in text.splitlines() if "come from product_summary" in line)
+    assert "sum(price_sum) / sum(products)" in rule
+    schema = text.split("Catalog:\n")[1]
+    # The main table comes first and keeps its value lists; the summary refers to them.
+    assert schema.index("TABLE products (") < schema.index("TABLE product_summary (")
+    assert "  category TEXT: same values as products.category" in schema
+    assert "  family TEXT: same values as products.family" in schema
+    assert schema.count("'Zapatillas deportivas'") == 1
+
+
+async def test_summary_rule_only_for_the_demo_summary(tmp_path):
+    own = tmp_path / "tienda.db"
+    with sqlite3.connect(own) as conn:
+        conn.executescript(
+            "CREATE TABLE articulos (codigo TEXT, linea TEXT, precio REAL);"
+            "INSERT INTO articulos VALUES ('A1', 'Abarrotes', 24.9), ('B2', 'Limpieza', 11.5);"
+            "CREATE TABLE product_summary (linea TEXT, total REAL);"
+            "INSERT INTO product_summary VALUES ('Abarrotes', 24.9), ('Limpieza', 11.5);"
+        )
+    catalog = await CatalogReader.open(own)
+    try:
+        profile = await profile_catalog(catalog, tmp_path / "none.toml")
+    finally:
+        await catalog.close()
+    text = system_prompt(profile, today=date(2026, 11, 22))
+    assert not profile.has_summary
+    assert "come from product_summary" not in text
+    assert "linea TEXT: one of 'Abarrotes', 'Limpieza'" in text
+    assert "linea TEXT: same values as articulos.linea" in text
+
+
 async def test_a_stores_own_schema_and_notes(tmp_path):
     own = tmp_path / "tienda.db"
     with sqlite3.connect(own) as conn:

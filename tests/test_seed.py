@@ -124,7 +124,10 @@ def test_template_is_a_complete_demo_catalog(
         ("trigger", "products_fts_update"), ("index", "products_family_price"),
         ("index", "products_category_price"), ("index", "products_brand"),
         ("index", "products_price"), ("index", "products_availability"),
-        ("table", "products_fts"), ("table", "schema_migrations"),
+        ("index", "products_category_brand_price"), ("table", "products_fts"),
+        ("table", "product_summary"), ("trigger", "product_summary_insert"),
+        ("trigger", "product_summary_delete"), ("trigger", "product_summary_update"),
+        ("table", "schema_migrations"),
     } <= objects
     assert demo.execute("SELECT count(*) FROM sqlite_stat1").fetchone()[0] > 0
     assert demo.execute("PRAGMA journal_mode").fetchone() == ("delete",)
@@ -299,6 +302,48 @@ def test_triggers_keep_fts_in_sync_after_seeding(catalog_db: Path) -> None:
         assert conn.execute(
             "SELECT count(*) FROM products_fts WHERE products_fts MATCH 'nandu'"
         ).fetchone() == (0,)
+    finally:
+        conn.close()
+
+
+def test_summary_adds_up_the_products(demo: sqlite3.Connection) -> None:
+    """Built in one pass after the bulk load, it holds what the triggers would have added up."""
+    expected = demo.execute(
+        "SELECT family, category, brand, availability, count(*), sum(stock), sum(price)"
+        " FROM products GROUP BY family, category, brand, availability ORDER BY 1, 2, 3, 4"
+    ).fetchall()
+    summary = demo.execute(
+        "SELECT family, category, brand, availability, products, stock, price_sum"
+        " FROM product_summary ORDER BY 1, 2, 3, 4"
+    ).fetchall()
+    assert [row[:6] for row in summary] == [row[:6] for row in expected]
+    for row, want in zip(summary, expected, strict=True):
+        assert row[6] == pytest.approx(want[6], abs=1e-6), row[:4]
+    per_family = demo.execute(
+        "SELECT family, sum(products), round(sum(price_sum) / sum(products), 2)"
+        " FROM product_summary GROUP BY family ORDER BY family"
+    ).fetchall()
+    assert per_family == demo.execute(
+        "SELECT family, count(*), round(avg(price), 2) FROM products GROUP BY family"
+        " ORDER BY family"
+    ).fetchall()
+
+
+def test_triggers_keep_the_summary_in_sync_after_seeding(catalog_db: Path) -> None:
+    conn = sqlite3.connect(catalog_db)
+    group = ("SELECT products, stock, price_sum FROM product_summary WHERE family = 'Electrónica'"
+             " AND category = 'Celulares' AND brand = 'Nokia' AND availability = 'disponible'")
+    try:
+        assert conn.execute(group).fetchone() is None
+        conn.execute(
+            "INSERT INTO products (sku, name, family, category, brand, model, color, description,"
+            " price, stock, availability) VALUES ('ELE-CEL-999999', 'Celular Nokia 3310',"
+            " 'Electrónica', 'Celulares', 'Nokia', '3310', NULL, 'Clásico.', 199.9, 3,"
+            " 'disponible')"
+        )
+        assert conn.execute(group).fetchone() == (1, 3, 199.9)
+        conn.execute("DELETE FROM products WHERE sku = 'ELE-CEL-999999'")
+        assert conn.execute(group).fetchone() is None
     finally:
         conn.close()
 
