@@ -53,7 +53,7 @@ def run(quick: bool = False) -> Figure:
         Metric("  same, first reply", "s", [r["first_s"] for r in unlimited]),
         Metric("  same, median reply", "s", [r["p50_ms"] / 1000 for r in unlimited]),
         Metric("  same, bot CPU time during the burst", "s", [r["bot_cpu_s"] for r in unlimited]),
-        Metric(f"{USERS} users at once, as shipped (30 req/s limiter): last reply", "s",
+        Metric(f"{USERS} users at once, as shipped (30 messages/s limiter): last reply", "s",
                [r["wall_s"] for r in shipped], goal=f"< {GOAL_S} s",
                met=statistics.median(r["wall_s"] for r in shipped) < GOAL_S),
     ]
@@ -64,6 +64,6 @@ def run(quick: bool = False) -> Figure:
         f"Fake model latency {LATENCY:.0f} s per call, {MODEL_CALLS_PER_QUESTION} calls per "
         f"question; {USERS} new users per burst, {runs} bursts on one bot after a 20-user "
         "warm-up burst. The bot is `kratos run` pinned to one core, the fakes on the other. "
-        "'As shipped' keeps the Application's AIORateLimiter, which lets 30 Bot API requests "
-        "a second through (typing actions and replies alike).")
+        "'As shipped' keeps the Application's rate limiter, which lets 30 messages a second "
+        "through (chat actions are not held).")
     return figure
