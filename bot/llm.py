@@ -15,7 +15,6 @@ from typing import Any
 
 import openai
 from openai import AsyncOpenAI
-from openai.types.chat import ChatCompletion
 
 from bot import money
 from bot.catalog import CatalogReader, QueryResult
@@ -178,28 +177,28 @@ async def answer_with_model(
         tools_left = len(state.sql) < max_tool_calls
         message = await _complete(client, model, messages, state, allow_tools=tools_left)
         if not message.tool_calls:
-            text = (message.content or "").strip()
+            text = message.content.strip()
             break
         messages.append({
             "role": "assistant",
-            "content": message.content,
+            "content": message.content or None,
             "tool_calls": [
                 {"id": call.id, "type": "function",
-                 "function": {"name": call.function.name, "arguments": call.function.arguments}}
+                 "function": {"name": call.name, "arguments": call.arguments}}
                 for call in message.tool_calls
             ],
         })
         for call in message.tool_calls:
-            if call.function.name != "run_sql":
-                content = f"Error: there is no tool named {call.function.name!r}; use run_sql."
+            if call.name != "run_sql":
+                content = f"Error: there is no tool named {call.name!r}; use run_sql."
             elif len(state.sql) >= max_tool_calls:
                 content = "Error: query limit reached for this question; answer with what you have."
             else:
-                content = await _run_tool_call(catalog, call.function.arguments, state)
+                content = await _run_tool_call(catalog, call.arguments, state)
             messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
     if not text:
         message = await _complete(client, model, messages, state, allow_tools=False)
-        text = (message.content or "").strip()
+        text = message.content.strip()
     if not text:
         raise ModelUnavailable("the model returned an empty answer")
 
@@ -232,28 +231,66 @@ async def answer_with_model(
 async def _complete(
     client: AsyncOpenAI, model: str, messages: list[dict[str, Any]], state: ToolLoopState,
     *, allow_tools: bool,
-) -> Any:
+) -> ModelMessage:
     """One chat completion; every way it can fail becomes ModelUnavailable."""
     state.model_calls += 1
     body = {"model": model, "messages": messages, "tools": [RUN_SQL_TOOL],
             "tool_choice": "auto" if allow_tools else "none"}
     try:
-        # The client's documented generic POST, not `chat.completions.create`: the body is
-        # already plain JSON, and `create` would walk it against the SDK's parameter types
-        # (about half of the client's CPU per call). Auth, retries, timeouts and error types
-        # are the same.
-        response = await client.post("/chat/completions", cast_to=ChatCompletion, body=body)
+        # The client's documented generic POST, not `chat.completions.create`, and the JSON
+        # back as it came: `create` would walk the body against the SDK's parameter types and
+        # build typed objects from the answer, most of the client's CPU per call, for the four
+        # fields read here. Auth, retries, timeouts and error types are the same.
+        response = await client.post("/chat/completions", cast_to=object, body=body)
     except openai.OpenAIError as error:
         raise ModelUnavailable(f"model request failed: {type(error).__name__}") from error
     except ValueError as error:  # a body that is not JSON
         raise ModelUnavailable("model answered with a malformed body") from error
-    if isinstance(response, str) or not getattr(response, "choices", None):
+    return _read_completion(response, state)
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class ModelMessage:
+    """The parts of a chat completion's first choice the tool loop uses."""
+
+    content: str
+    tool_calls: tuple[ToolCall, ...]
+
+
+def _read_completion(response: object, state: ToolLoopState) -> ModelMessage:
+    """The first choice's message of a chat completion's JSON; its usage added to ``state``."""
+    if not isinstance(response, dict):
+        raise ModelUnavailable("model answered without a JSON object")
+    choices = response.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise ModelUnavailable("model answered without choices")
-    usage = getattr(response, "usage", None)
-    if usage is not None:
-        state.prompt_tokens += usage.prompt_tokens or 0
-        state.completion_tokens += usage.completion_tokens or 0
-    message = response.choices[0].message
-    if message is None:
+    usage = response.get("usage")
+    if isinstance(usage, dict):
+        state.prompt_tokens += _count(usage.get("prompt_tokens"))
+        state.completion_tokens += _count(usage.get("completion_tokens"))
+    message = choices[0].get("message")
+    if not isinstance(message, dict):
         raise ModelUnavailable("model answered without a message")
-    return message
+    content = message.get("content")
+    calls = message.get("tool_calls") or []
+    try:
+        tool_calls = tuple(
+            ToolCall(id=str(call["id"]), name=str(call["function"]["name"]),
+                     arguments=str(call["function"].get("arguments") or ""))
+            for call in calls
+        )
+    except (KeyError, TypeError, AttributeError) as error:
+        raise ModelUnavailable("model answered with a malformed tool call") from error
+    return ModelMessage(content=content if isinstance(content, str) else "",
+                        tool_calls=tool_calls)
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
