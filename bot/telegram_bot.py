@@ -268,7 +268,6 @@ async def chat_action(message: Message, action: str = ChatAction.TYPING, *,
     """
 
     async def keep_showing() -> None:
-        await asyncio.sleep(after)
         while True:
             try:
                 await message.reply_chat_action(action)
@@ -277,12 +276,20 @@ async def chat_action(message: Message, action: str = ChatAction.TYPING, *,
                 logger.debug("chat %s: %s action failed: %s", message.chat_id, action, error)
             await asyncio.sleep(TYPING_EVERY)
 
-    task = asyncio.create_task(keep_showing())
+    tasks: list[asyncio.Task[None]] = []
+
+    def start() -> None:
+        tasks.append(asyncio.create_task(keep_showing()))
+
+    # A timer rather than a sleeping task: a quick answer then costs no task at all.
+    timer = asyncio.get_running_loop().call_later(after, start)
     try:
         yield
     finally:
-        # Not awaited: awaiting a cancelled task here could swallow our own cancellation.
-        task.cancel()
+        timer.cancel()
+        for task in tasks:
+            # Not awaited: awaiting a cancelled task here could swallow our own cancellation.
+            task.cancel()
 
 
 async def send_text(message: Message, text: str) -> int:
