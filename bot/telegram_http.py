@@ -22,11 +22,9 @@ from telegram.error import NetworkError, TimedOut
 from telegram.ext import AIORateLimiter
 from telegram.request import BaseRequest, RequestData
 
-#: PTB's defaults for ``HTTPXRequest``, in seconds.
+#: PTB's defaults for ``HTTPXRequest``, in seconds (write timeouts are not enforced, see below).
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 5.0
-WRITE_TIMEOUT = 5.0
-MEDIA_WRITE_TIMEOUT = 20.0
 POOL_TIMEOUT = 1.0
 #: Idle connections kept open for later requests.
 KEEP_ALIVE = 15.0
