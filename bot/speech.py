@@ -20,6 +20,7 @@ import openai
 from openai import AsyncOpenAI
 
 from bot.audio import (
+    UPLOAD_LIMIT_BYTES,
     Chunk,
     check_duration,
     check_media,
@@ -33,6 +34,7 @@ from bot.audio import (
 from bot.errors import KratosError, UserFacingError
 from bot.logs import quiet_for_terminal
 from bot.settings import Settings
+from bot.silence import Segment, SpeechMap, clean_transcript, map_speech
 
 logger = logging.getLogger(__name__)
 
@@ -68,13 +70,16 @@ class Transcript:
     text: str
     duration_s: float
     chunks: int
+    #: Chunks not uploaded because they hold no speech (all of them for a silent note).
+    silent_chunks: int = 0
 
 
 def _request_options(settings: Settings, prompt: str | None) -> dict[str, Any]:
     """Model, language, prompt and format for every chunk of one recording."""
-    # json is the only format gpt-4o-*-transcribe accept, and the one every Whisper server
-    # speaks; the SDK then returns an object with .text whatever the model.
-    options: dict[str, Any] = {"model": settings.transcribe_model, "response_format": "json"}
+    # Whisper models give per-segment no-speech figures in verbose_json; json is the only
+    # format gpt-4o-*-transcribe accept. The SDK returns an object with .text either way.
+    options: dict[str, Any] = {"model": settings.transcribe_model,
+                               "response_format": response_format(settings.transcribe_model)}
     if settings.transcribe_language:
         options["language"] = settings.transcribe_language
     if prompt:
@@ -82,9 +87,36 @@ def _request_options(settings: Settings, prompt: str | None) -> dict[str, Any]:
     return options
 
 
+def response_format(model: str) -> str:
+    """``verbose_json`` (segments with ``no_speech_prob``) for Whisper models, else ``json``."""
+    return "verbose_json" if "whisper" in model.lower() else "json"
+
+
+def _segments(result: Any) -> list[Segment] | None:
+    """The segments of a ``verbose_json`` answer, or None when the server sent none."""
+    raw = getattr(result, "segments", None)
+    if not raw:
+        return None
+    segments = []
+    for item in raw:
+        values = item if isinstance(item, dict) else getattr(item, "__dict__", {})
+        no_speech, logprob = values.get("no_speech_prob"), values.get("avg_logprob")
+        segments.append(Segment(
+            text=str(values.get("text") or ""),
+            no_speech_prob=float(no_speech) if isinstance(no_speech, int | float) else None,
+            avg_logprob=float(logprob) if isinstance(logprob, int | float) else None,
+        ))
+    return segments
+
+
 async def _transcribe_chunk(client: AsyncOpenAI, chunk: Chunk, mime_type: str,
                             options: dict[str, Any], timeout: float,
-                            limit: asyncio.Semaphore) -> str:
+                            limit: asyncio.Semaphore, speech: SpeechMap) -> str:
+    if not speech.has_speech(chunk.start_s, chunk.end_s):
+        # Nothing but silence or faint noise: Whisper would only invent a line for it.
+        logger.info("chunk %d (%.1f s) holds no speech: not uploaded", chunk.index,
+                    chunk.duration_s)
+        return ""
     async with limit:
         # Read inside the semaphore so at most TRANSCRIBE_CONCURRENCY chunks sit in memory.
         data = await asyncio.to_thread(chunk.path.read_bytes)
@@ -98,16 +130,30 @@ async def _transcribe_chunk(client: AsyncOpenAI, chunk: Chunk, mime_type: str,
             raise TranscriptionUnavailable() from error
         logger.info("chunk %d (%.1f s, %d bytes) transcribed in %.2f s", chunk.index,
                     chunk.duration_s, len(data), time.perf_counter() - started)
-        return result.text.strip()
+        return clean_transcript(result.text, _segments(result),
+                                speech.voiced_share(chunk.start_s, chunk.end_s))
+
+
+def _map_speech(converted: Path, scratch: Path) -> SpeechMap:
+    """Measure the converted recording; a compressed upload format is decoded to PCM first."""
+    if converted.suffix == ".wav":
+        return map_speech(converted)
+    pcm_dir = scratch / "pcm"
+    pcm_dir.mkdir()
+    return map_speech(convert_for_transcription(converted, pcm_dir, "wav"))
 
 
 async def transcribe(client: AsyncOpenAI, settings: Settings, path: Path, *,
-                     prompt: str | None = None, workdir: Path | None = None) -> Transcript:
+                     prompt: str | None = None, workdir: Path | None = None,
+                     upload_limit: int = UPLOAD_LIMIT_BYTES) -> Transcript:
     """Transcribe an audio or video file; ``prompt`` carries vocabulary (brands, products).
 
-    Raises a ``bot.audio.MediaError`` for a file that cannot be used and
-    ``TranscriptionUnavailable`` when the API fails. Temporary files go in a fresh directory
-    inside ``workdir`` (the system temp directory by default), removed before returning.
+    Stretches without speech are measured out before uploading (``bot.silence``): a silent
+    recording comes back as an empty text without any request. ``upload_limit`` is the
+    largest chunk uploaded, in bytes. Raises a ``bot.audio.MediaError`` for a file that cannot
+    be used and ``TranscriptionUnavailable`` when the API fails. Temporary files go in a fresh
+    directory inside ``workdir`` (the system temp directory by default), removed before
+    returning.
     """
     started = time.perf_counter()
     fmt = settings.transcribe_format
@@ -118,9 +164,15 @@ async def transcribe(client: AsyncOpenAI, settings: Settings, path: Path, *,
         cap = None if info.duration_s is not None else settings.max_audio_minutes * 60 + 1
         converted = await asyncio.to_thread(convert_for_transcription, path, Path(scratch), fmt,
                                             max_seconds=cap)
-        chunks = await asyncio.to_thread(split_for_upload, converted, Path(scratch), fmt)
+        chunks = await asyncio.to_thread(split_for_upload, converted, Path(scratch), fmt,
+                                         upload_limit)
         duration = chunks[-1].end_s
         check_duration(duration, settings.max_audio_minutes)
+        speech = await asyncio.to_thread(_map_speech, converted, Path(scratch))
+        silent = sum(not speech.has_speech(c.start_s, c.end_s) for c in chunks)
+        logger.info("%.1f s of sound in %.1f s of audio (loudest %.1f dBFS); %d of %d chunk(s) "
+                    "silent", speech.voiced_s(), duration, speech.loudest_dbfs, silent,
+                    len(chunks))
         converted_at = time.perf_counter()
         options = _request_options(settings, prompt)
         limit = asyncio.Semaphore(settings.transcribe_concurrency)
@@ -131,7 +183,7 @@ async def transcribe(client: AsyncOpenAI, settings: Settings, path: Path, *,
                     group.create_task(_transcribe_chunk(
                         client, chunk, mime_type, options,
                         settings.openai_timeout + chunk.duration_s * TIMEOUT_PER_AUDIO_SECOND,
-                        limit,
+                        limit, speech,
                     ))
                     for chunk in chunks
                 ]
@@ -141,7 +193,7 @@ async def transcribe(client: AsyncOpenAI, settings: Settings, path: Path, *,
     text = " ".join(part for part in (task.result() for task in tasks) if part)
     logger.info("transcribed %.1f s of audio in %d chunk(s): %.2f s converting, %.2f s in total",
                 duration, len(chunks), converted_at - started, time.perf_counter() - started)
-    return Transcript(text=text, duration_s=duration, chunks=len(chunks))
+    return Transcript(text=text, duration_s=duration, chunks=len(chunks), silent_chunks=silent)
 
 
 async def synthesize_voice(client: AsyncOpenAI, settings: Settings, text: str) -> bytes:

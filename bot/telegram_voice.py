@@ -66,7 +66,7 @@ TEXTS: dict[str, dict[str, str]] = {
                              "y no está configurado en este asistente. Mientras tanto, "
                              "escríbeme tu pregunta 🙂",
         "heard": "🎤 «{text}»",
-        "nothing_heard": "No escuché ninguna pregunta en tu nota de voz. ¿Puedes repetirla o "
+        "nothing_heard": "No escuché ninguna pregunta en tu audio. ¿Puedes repetirla o "
                          "escribírmela?",
         "nothing_in_recording": "No encontré palabras en «{name}», así que no hay nada que "
                                 "transcribir.",
@@ -94,7 +94,7 @@ TEXTS: dict[str, dict[str, str]] = {
                              "and it is not set up for this assistant. Meanwhile, please type "
                              "your question 🙂",
         "heard": "🎤 “{text}”",
-        "nothing_heard": "I didn't hear a question in your voice note. Could you say it again "
+        "nothing_heard": "I didn't hear a question in your recording. Could you say it again "
                          "or type it?",
         "nothing_in_recording": "I found no words in “{name}”, so there is nothing to "
                                 "transcribe.",

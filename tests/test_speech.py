@@ -153,7 +153,7 @@ async def test_uploads_16k_mono_wav_with_model_language_and_prompt(
     assert request.file.content_type == "audio/wav"
     assert request.file.data[:4] == b"RIFF"
     assert request.form == {"model": "whisper-1", "language": "es",
-                            "prompt": "Samsung, Xiaomi, Lenovo", "response_format": "json"}
+                            "prompt": "Samsung, Xiaomi, Lenovo", "response_format": "verbose_json"}
     [(seconds, stream)] = heard
     assert seconds == pytest.approx(5.0, abs=0.1)
     assert stream.startswith("pcm_s16le") and "16000 Hz" in stream and "mono" in stream

@@ -509,3 +509,38 @@ async def test_text_questions_stay_fast_while_a_long_recording_converts(
 def test_spoken_durations_read_naturally() -> None:
     assert [spoken_duration(s) for s in (0.4, 45, 60, 200, 3725)] == [
         "1 s", "45 s", "1 min", "3 min 20 s", "1 h 02 min"]
+
+
+async def test_silent_and_noisy_voice_notes_are_not_questions(
+    start_bot: StartBot, telegram: FakeTelegram, openai: FakeOpenAI, tmp_path: Path,
+) -> None:
+    def note(name: str, source: str) -> bytes:
+        path = tmp_path / f"{name}.oga"
+        ffmpeg("-f", "lavfi", "-i", source, "-ac", "1", "-c:a", "libopus", "-b:a", "24k",
+               "-f", "ogg", str(path))
+        return path.read_bytes()
+
+    silence = note("silence", "anullsrc=r=48000:cl=mono:duration=5")
+    noise = note("noise", "anoisesrc=color=pink:amplitude=0.01:duration=5:sample_rate=48000")
+    # Half a second of sound in five: Whisper answers the rest with its subtitle credits.
+    blip = note("blip", "sine=frequency=300:sample_rate=48000:duration=5,"
+                "volume='if(lt(t,0.5),1,0)':eval=frame")
+    recording = note("room", "anoisesrc=color=brown:amplitude=0.02:duration=8:sample_rate=48000")
+    openai.transcription("Subtítulos realizados por la comunidad de Amara.org", default=True)
+    bot = await start_bot()
+
+    telegram.push_media(4101, 4101, "voice", silence, duration=5)
+    telegram.push_media(4101, 4101, "voice", noise, duration=5)
+    telegram.push_media(4101, 4101, "voice", blip, duration=5)
+    telegram.push_media(4101, 4101, "audio", recording, mime_type="audio/ogg",
+                        file_name="sala.ogg", duration=8)
+    sent = await telegram.wait_for_messages(4, chat_id=4101)
+
+    nothing = "No escuché ninguna pregunta en tu audio. ¿Puedes repetirla o escribírmela?"
+    assert [m.plain for m in sent] == [nothing, nothing, nothing,
+                                       "No encontré palabras en «sala.ogg», así que no hay nada "
+                                       "que transcribir."]
+    assert len(openai.transcription_requests) == 1  # only the blip was worth uploading
+    assert openai.chat_requests == []  # and nothing went to the model as a question
+    assert state_rows(bot.settings, "SELECT count(*) FROM messages") == [(0,)]
+    assert state_rows(bot.settings, "SELECT count(*) FROM transcripts") == [(0,)]

@@ -99,11 +99,20 @@ class Garbage:
     """A 200 claiming JSON with a truncated body."""
 
 
+#: A verbose_json segment as a test describes it: (text, no_speech_prob, avg_logprob).
+SegmentSpec: TypeAlias = tuple[str, float, float]
+
+
 @dataclass
 class Transcribe:
-    """A transcription text, fixed or computed from the recorded upload."""
+    """A transcription text, fixed or computed from the recorded upload.
+
+    ``segments`` are what ``verbose_json`` reports; without them the whole text is one segment
+    the model is sure holds speech, as the real API reports clear speech.
+    """
 
     text: str | Callable[[RecordedRequest], str | Awaitable[str]]
+    segments: Sequence[SegmentSpec] | None = None
 
 
 @dataclass
@@ -223,12 +232,13 @@ class FakeOpenAI:
         self._chat_default = fn
 
     def transcription(self, text_or_fn: str | Callable[[RecordedRequest], str | Awaitable[str]],
-                      *, default: bool = False) -> None:
+                      *, default: bool = False,
+                      segments: Sequence[SegmentSpec] | None = None) -> None:
         """Queue a transcription result (or make it the default when `default`)."""
         if default:
-            self._transcription_default = Transcribe(text_or_fn)
+            self._transcription_default = Transcribe(text_or_fn, segments)
         else:
-            self.push(Transcribe(text_or_fn), endpoint="transcription")
+            self.push(Transcribe(text_or_fn, segments), endpoint="transcription")
 
     async def start(self) -> FakeOpenAI:
         """Bind to 127.0.0.1 and start serving."""
@@ -376,10 +386,20 @@ class FakeOpenAI:
         if fmt in ("text", "srt", "vtt"):
             return web.Response(text=text, content_type="text/plain")
         if fmt == "verbose_json":
+            specs = step.segments if step.segments is not None else (
+                [(text, 0.02, -0.25)] if text else [])
             return web.json_response({"task": "transcribe", "text": text, "duration": 1.0,
                                       "language": rec.form.get("language", "english"),
-                                      "segments": []})
+                                      "segments": _verbose_segments(specs)})
         return web.json_response({"text": text})
+
+
+def _verbose_segments(specs: Sequence[SegmentSpec]) -> list[dict[str, Any]]:
+    """Segments shaped as the API's ``verbose_json`` sends them, one second each."""
+    return [{"id": index, "seek": 0, "start": float(index), "end": float(index + 1),
+             "text": f" {text}", "tokens": [50364], "temperature": 0.0,
+             "avg_logprob": logprob, "compression_ratio": 1.1, "no_speech_prob": no_speech}
+            for index, (text, no_speech, logprob) in enumerate(specs)]
 
 
 async def _serve(port: int, reply: str, latency: float) -> None:
