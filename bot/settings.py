@@ -176,6 +176,9 @@ class Settings:
     voice_replies: bool = setting(False, _flag, "on = short answers also come as a voice note.")
     tts_model: str = setting("gpt-4o-mini-tts", _text, "Text-to-speech model for voice replies.")
     tts_voice: str = setting("alloy", _text, "Voice for spoken replies.")
+    vision_model: str = setting(
+        "", _text, "Vision-capable model that looks at customers' photos; empty = off."
+    )
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, str]) -> Settings:

@@ -520,6 +520,11 @@ def build_application(settings: Settings) -> KratosApplication:
     for name, callback in (("start", start_command), ("help", help_command),
                            ("reset", reset_command), ("stats", stats_command)):
         application.add_handler(CommandHandler(name, callback, filters=new))
+    # Imported here: these handlers are built on this module's helpers. Registered before
+    # plain text, so a message they take (a link to a recording) is not also a question.
+    from bot.telegram_events import add_event_handlers
+
+    add_event_handlers(application)
     for_us = filters.ChatType.PRIVATE | (filters.ChatType.GROUPS & _AddressedToBot())
     application.add_handler(MessageHandler(new & filters.TEXT & ~filters.COMMAND & for_us,
                                            text_message))

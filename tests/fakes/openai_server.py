@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import inspect
 import json
 import math
+import re
 import tempfile
 import time
 import uuid
@@ -297,6 +299,8 @@ class FakeOpenAI:
             except ValueError:
                 return _error(400, "Request body is not valid JSON.")
         body = rec.json or rec.form
+        if endpoint == "chat" and (problem := _image_problem(body)) is not None:
+            return _error(400, problem, code="invalid_image_format")
         if body.get("stream") in (True, "true", "True"):
             return _error(400, "FakeOpenAI does not support stream=true.", code="unsupported")
         if endpoint != "speech" and self.latency:
@@ -392,6 +396,57 @@ class FakeOpenAI:
                                       "language": rec.form.get("language", "english"),
                                       "segments": _verbose_segments(specs)})
         return web.json_response({"text": text})
+
+
+IMAGE_MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "jpeg": b"\xff\xd8\xff", "gif": b"GIF8",
+               "webp": b"RIFF"}
+DATA_URL = re.compile(r"data:image/(png|jpeg|jpg|gif|webp);base64,(.+)", re.DOTALL)
+CONTENT_PART_TYPES = frozenset({"text", "image_url", "input_audio", "file"})
+
+
+def _image_problem(body: dict[str, Any]) -> str | None:
+    """Why the API would refuse the request's content parts, or None.
+
+    As the Chat Completions API does: content may be a string or a list of typed parts; an
+    ``image_url`` holds an http(s) URL or a base64 data URL of a PNG, JPEG, GIF or WebP image,
+    with ``detail`` auto, low or high.
+    """
+    for message in body.get("messages") or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(content, list):
+            continue
+        for part in content:
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind not in CONTENT_PART_TYPES:
+                return f"Invalid value: '{kind}'. Supported values are: 'text', 'image_url', " \
+                       "'input_audio', and 'file'."
+            if kind == "image_url":
+                problem = _image_url_problem(part.get("image_url"))
+                if problem:
+                    return problem
+    return None
+
+
+def _image_url_problem(image: Any) -> str | None:
+    if not isinstance(image, dict) or not isinstance(image.get("url"), str):
+        return "Missing required parameter: 'messages[].content[].image_url.url'."
+    if image.get("detail", "auto") not in ("auto", "low", "high"):
+        return f"Invalid value: '{image.get('detail')}'. Supported values are: 'auto', 'low', " \
+               "and 'high'."
+    url = image["url"]
+    if url.startswith(("http://", "https://")):
+        return None
+    match = DATA_URL.fullmatch(url)
+    unsupported = ("You uploaded an unsupported image. Please make sure your image has of one "
+                   "the following formats: ['png', 'jpeg', 'gif', 'webp'].")
+    if match is None:
+        return "Invalid image URL: the URL must be a valid http(s) URL or a base64 data URL."
+    try:
+        data = base64.b64decode(match.group(2), validate=True)
+    except ValueError:
+        return unsupported
+    kind = "jpeg" if match.group(1) == "jpg" else match.group(1)
+    return None if data.startswith(IMAGE_MAGIC[kind]) else unsupported
 
 
 def _verbose_segments(specs: Sequence[SegmentSpec]) -> list[dict[str, Any]]:

@@ -388,6 +388,38 @@ class FakeTelegram:
         """Queue a media message from a user (see ``make_media_update``)."""
         return self.push_update(self.make_media_update(chat_id, user_id, kind, data, **options))
 
+    def make_content_update(self, chat_id: int, user_id: int, content: dict[str, Any], *,
+                            caption: str | None = None, **options: Any) -> dict[str, Any]:
+        """A message carrying ``content`` (e.g. ``{"sticker": {...}}``), without queueing it.
+
+        Other ``options`` as for ``make_text_update``.
+        """
+        message = self._user_message(chat_id, user_id, **options)
+        message.update(content)
+        if caption is not None:
+            message["caption"] = caption
+            found = detect_entities(caption)
+            if found:
+                message["caption_entities"] = found
+        return {"update_id": next(self._update_ids), "message": message}
+
+    def push_content(self, chat_id: int, user_id: int, content: dict[str, Any],
+                     **options: Any) -> dict[str, Any]:
+        """Queue a message carrying ``content`` (see ``make_content_update``)."""
+        return self.push_update(self.make_content_update(chat_id, user_id, content, **options))
+
+    def push_photo(self, chat_id: int, user_id: int, data: bytes, *, width: int = 1280,
+                   height: int = 960, **options: Any) -> dict[str, Any]:
+        """Queue a photo as Telegram sends one: a thumbnail and the full size, both served
+        through getFile (the thumbnail's bytes are the same image here)."""
+        sizes = []
+        for scale in (16, 1):
+            file_id = self.add_file(data, f"photos/file_{next(self._file_ids)}.jpg")
+            sizes.append({"file_id": file_id, "file_unique_id": f"u{file_id}",
+                          "width": width // scale, "height": height // scale,
+                          "file_size": len(data)})
+        return self.push_content(chat_id, user_id, {"photo": sizes}, **options)
+
     def push_text(self, chat_id: int, user_id: int, text: str, **options: Any) -> dict[str, Any]:
         """Queue a text message from a user (see ``make_text_update`` for the options)."""
         return self.push_update(self.make_text_update(chat_id, user_id, text, **options))

@@ -1,0 +1,155 @@
+"""Everything else a Telegram chat can send: photos, stickers and the like.
+
+A photo's caption is a question; with a vision model (VISION_MODEL) the photo itself is looked
+at and the catalog searched for what it shows (``bot.vision``). Stickers, GIFs, locations,
+contacts, polls and dice get one friendly line saying what the bot understands, in private
+chats, and silence in groups unless they reply to the bot; they never reach the model.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from telegram import Message, MessageEntity, Update
+from telegram.error import TelegramError
+from telegram.ext import MessageHandler, filters
+
+from bot.capabilities import Capabilities, other_message_line, photo_without_vision_line
+from bot.reply import Conversation
+from bot.telegram_bot import (
+    KratosApplication,
+    KratosContext,
+    admit,
+    answer_and_send,
+    chat_action,
+    is_addressed_to,
+    send_text,
+)
+from bot.vision import VisionUnavailable, describe_photo, photo_question
+
+logger = logging.getLogger(__name__)
+
+#: Photos are small (Telegram keeps them under 10 MB); a slow link still needs more than 5 s.
+PHOTO_DOWNLOAD_TIMEOUT = 60.0
+
+
+class _ForTheBot(filters.MessageFilter):
+    """Private messages, and group messages that reply to the bot or mention it."""
+
+    def filter(self, message: Message) -> bool:
+        if message.chat.type == "private":
+            return True
+        bot = message.get_bot()
+        return is_addressed_to(message, bot.id, bot.username)
+
+
+def caption_question(message: Message, bot_id: int, username: str) -> str:
+    """The caption without the bot's @mentions (they address the bot, they are not asked)."""
+    caption = message.caption or ""
+    wanted = f"@{username}".lower()
+    kinds = [MessageEntity.MENTION, MessageEntity.TEXT_MENTION]
+    ours = [entity for entity, text in message.parse_caption_entities(kinds).items()
+            if (entity.type == MessageEntity.MENTION and text.lower() == wanted)
+            or (entity.user is not None and entity.user.id == bot_id)]
+    # Entity offsets count UTF-16 code units.
+    encoded = caption.encode("utf-16-le")
+    for entity in sorted(ours, key=lambda e: e.offset, reverse=True):
+        encoded = encoded[:2 * entity.offset] + encoded[2 * (entity.offset + entity.length):]
+    return " ".join(encoded.decode("utf-16-le").split()).strip(" ,:")
+
+
+async def _answer(update: Update, context: KratosContext, conversation: Conversation,
+                  question: str, received: float) -> None:
+    """Answer ``question`` in the conversation's turn (the caller holds nothing)."""
+    data = context.bot_data
+    with data.answering():
+        async with data.locks.hold(conversation.key):
+            await answer_and_send(update, context, conversation, question, received=received)
+
+
+async def _photo_bytes(message: Message, context: KratosContext) -> bytes | None:
+    """The largest size of the photo Telegram lets the bot download, or None."""
+    limit = context.bot_data.settings.telegram_download_limit
+    sizes = [p for p in message.photo if p.file_size is None or p.file_size <= limit]
+    if not sizes:
+        return None
+    largest = max(sizes, key=lambda p: p.width * p.height)
+    try:
+        telegram_file = await context.bot.get_file(largest.file_id)
+        return bytes(await telegram_file.download_as_bytearray(
+            read_timeout=PHOTO_DOWNLOAD_TIMEOUT))
+    except TelegramError as error:
+        logger.warning("chat %s: photo download failed: %s", message.chat_id, error)
+        return None
+
+
+async def _look_at(message: Message, context: KratosContext, language: str) -> str | None:
+    """What the vision model sees in the photo, or None (the user is told why)."""
+    llm = context.app.llm
+    assert llm is not None
+    async with chat_action(message, after=0.5):
+        image = await _photo_bytes(message, context)
+        try:
+            if image is None:
+                raise VisionUnavailable()
+            return await describe_photo(llm, context.bot_data.settings.vision_model, image,
+                                        language=language)
+        except VisionUnavailable as error:
+            await send_text(message, error.user_message(language))
+            return None
+
+
+async def photo_message(update: Update, context: KratosContext) -> None:
+    """Answers a photo: its caption as a question, and what it shows when vision is on."""
+    conversation = await admit(update, context)
+    message = update.effective_message
+    if conversation is None or message is None:
+        return
+    received = time.monotonic()
+    caption = caption_question(message, context.bot.id, context.bot.username)
+    language = conversation.language
+    if not Capabilities.of(context.bot_data.settings).photos or context.app.llm is None:
+        if caption:
+            await _answer(update, context, conversation, caption, received)
+        else:
+            async with context.bot_data.locks.hold(conversation.key):
+                await send_text(message, photo_without_vision_line(language))
+        return
+    data = context.bot_data
+    with data.answering():
+        async with data.locks.hold(conversation.key):
+            description = await _look_at(message, context, language)
+            if description is None:
+                return
+            logger.info("update %s conversation %s: photo described (%d characters)",
+                        update.update_id, conversation.key, len(description))
+            await answer_and_send(update, context, conversation,
+                                  photo_question(description, caption, language),
+                                  received=received)
+
+
+async def other_message(update: Update, context: KratosContext) -> None:
+    """Stickers, GIFs, locations, contacts, polls, dice: one line on what the bot understands."""
+    conversation = await admit(update, context)
+    message = update.effective_message
+    if conversation is None or message is None:
+        return
+    line = other_message_line(Capabilities.of(context.bot_data.settings),
+                              conversation.language)
+    async with context.bot_data.locks.hold(conversation.key):
+        await send_text(message, line)
+
+
+#: What a chat can send that is neither a question nor a recording.
+OTHER_CONTENT = (filters.Sticker.ALL | filters.ANIMATION | filters.LOCATION | filters.VENUE
+                 | filters.CONTACT | filters.POLL | filters.Dice.ALL | filters.GAME
+                 | filters.STORY)
+
+
+def add_event_handlers(application: KratosApplication) -> None:
+    """Register the photo handler and the handler for stickers, GIFs, locations and the like."""
+    new = filters.UpdateType.MESSAGE
+    for_us = _ForTheBot()
+    application.add_handler(MessageHandler(new & filters.PHOTO & for_us, photo_message))
+    application.add_handler(MessageHandler(new & OTHER_CONTENT & for_us, other_message))

@@ -1,0 +1,264 @@
+"""Photos, stickers and everything else a chat can send, end to end: the real PTB Application
+against the fake Bot API, the real AsyncOpenAI client against the fake OpenAI API."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import subprocess
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import openai as openai_sdk
+import pytest
+from openai import AsyncOpenAI
+
+from bot.audio import ffmpeg_executable
+from bot.money import format_soles
+from bot.settings import Settings
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.telegram_server import FakeTelegram
+from tests.test_telegram_bot import (
+    GROUP,
+    TOKEN,
+    RunningBot,
+    catalog_value,
+    model_settings,
+    reply_target,
+    state_rows,
+)
+
+StartBot = Callable[..., Awaitable[RunningBot]]
+LAPTOP_SQL = ("SELECT name, price FROM products WHERE category = 'Laptops' AND color = 'Negro'"
+              " ORDER BY price LIMIT 3")
+
+
+@pytest.fixture
+def start_bot(make_settings: Callable[..., Settings], catalog_db: Path, telegram: FakeTelegram,
+              openai: FakeOpenAI, running_bots: list[RunningBot]) -> StartBot:
+    """Start the bot as ``kratos run`` does, with the model unless model=False."""
+
+    async def start(*, model: bool = True, **overrides: str) -> RunningBot:
+        values = {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": telegram.root,
+                  **(model_settings(openai) if model else {}), **overrides}
+        bot = await RunningBot.launch(make_settings(**values))
+        running_bots.append(bot)
+        return bot
+
+    return start
+
+
+@pytest.fixture(scope="module")
+def jpeg(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A real 320x240 JPEG photo made with the bundled ffmpeg."""
+    path = tmp_path_factory.mktemp("photos") / "laptop.jpg"
+    subprocess.run([ffmpeg_executable(), "-hide_banner", "-nostdin", "-loglevel", "error",
+                    "-y", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=1", "-frames:v", "1",
+                    "-c:v", "mjpeg", "-f", "image2", str(path)],
+                   check=True, capture_output=True, timeout=60)
+    return path.read_bytes()
+
+
+def user_contents(openai: FakeOpenAI) -> list[Any]:
+    """The last user message of every chat request, in order."""
+    return [next(m["content"] for m in reversed(body["messages"]) if m["role"] == "user")
+            for body in openai.chat_requests]
+
+
+# -- photos ---------------------------------------------------------------------------------
+
+async def test_a_photo_caption_is_answered_as_a_question(
+    start_bot: StartBot, telegram: FakeTelegram, openai: FakeOpenAI, jpeg: bytes,
+) -> None:
+    openai.responder(lambda body: "Sí, tenemos laptops negras.")
+    bot = await start_bot()
+    mention = f"@{telegram.username}"
+
+    telegram.push_photo(5001, 5001, jpeg, caption="¿tienen esta laptop en negro?")
+    telegram.push_photo(GROUP, 5002, jpeg, caption="¿y esta en blanco?", chat_type="supergroup")
+    asked = telegram.push_photo(GROUP, 5002, jpeg, caption=f"{mention} ¿tienen esta en rojo?",
+                                chat_type="supergroup")
+    [private] = await telegram.wait_for_messages(1, chat_id=5001)
+    [group] = await telegram.wait_for_messages(1, chat_id=GROUP)
+    await asyncio.sleep(0.3)  # time for the unaddressed group photo to be wrongly answered
+
+    assert private.plain == group.plain == "Sí, tenemos laptops negras."
+    assert reply_target(group) == asked["message"]["message_id"]
+    assert sorted(user_contents(openai)) == ["¿tienen esta en rojo?",
+                                             "¿tienen esta laptop en negro?"]
+    assert len(telegram.sent_messages(GROUP)) == 1
+    assert telegram.calls_to("getFile") == []  # without vision the photo is not fetched
+    assert state_rows(bot.settings, "SELECT content FROM messages WHERE conversation = 'u:5001'"
+                      " AND role = 'user'") == [("¿tienen esta laptop en negro?",)]
+
+
+async def test_without_vision_a_bare_photo_gets_one_line_and_no_model_call(
+    start_bot: StartBot, telegram: FakeTelegram, openai: FakeOpenAI, jpeg: bytes,
+) -> None:
+    await start_bot()
+
+    telegram.push_photo(5101, 5101, jpeg)
+    telegram.push_photo(5102, 5102, jpeg, language_code="en")
+    [spanish] = await telegram.wait_for_messages(1, chat_id=5101)
+    [english] = await telegram.wait_for_messages(1, chat_id=5102)
+
+    assert spanish.plain == ("📷 Recibí tu foto, pero aquí no puedo ver imágenes. Escríbeme qué "
+                             "producto buscas o envíame la foto con tu pregunta en el texto.")
+    assert english.plain.startswith("📷 I got your photo, but I can't see images here.")
+    assert openai.requests == []
+    assert telegram.calls_to("getFile") == []
+
+
+async def test_with_vision_a_photo_is_described_and_searched_in_the_catalog(
+    start_bot: StartBot, telegram: FakeTelegram, openai: FakeOpenAI, jpeg: bytes,
+    catalog_db: Path,
+) -> None:
+    name = catalog_value(catalog_db, LAPTOP_SQL.replace("name, price", "name"))
+    price = catalog_value(catalog_db, LAPTOP_SQL.replace("name, price", "price"))
+    answer = (f"No veo ese modelo exacto, pero lo más parecido es {name}, a "
+              f"{format_soles(price)}.")
+    openai.reply("laptop negra Lenovo 15 pulgadas")
+    openai.tool_call("run_sql", {"query": LAPTOP_SQL})
+    openai.reply(answer)
+    bot = await start_bot(VISION_MODEL="gpt-4o-mini")
+
+    photo = telegram.push_photo(5201, 5201, jpeg, caption="¿tienen esto?")
+    [reply] = await telegram.wait_for_messages(1, chat_id=5201)
+
+    assert reply.plain == answer
+    look, search, _ = openai.chat_requests
+    assert look["model"] == "gpt-4o-mini"
+    text_part, image_part = look["messages"][-1]["content"]
+    assert text_part["type"] == "text" and image_part["type"] == "image_url"
+    url = image_part["image_url"]["url"]
+    assert url.startswith("data:image/jpeg;base64,")
+    assert base64.b64decode(url.split(",", 1)[1]) == jpeg  # the full-size photo, unchanged
+    [get_file] = telegram.calls_to("getFile")
+    assert get_file.params["file_id"] == photo["message"]["photo"][-1]["file_id"]
+    question = search["messages"][-1]["content"]
+    assert question.startswith("¿tienen esto?")
+    assert "laptop negra Lenovo 15 pulgadas" in question
+    assert "No digas que tenemos exactamente ese producto salvo que las filas lo muestren" \
+        in question
+    [(remembered,)] = state_rows(bot.settings, "SELECT content FROM messages WHERE"
+                                 " conversation = 'u:5201' AND role = 'user'")
+    assert "laptop negra Lenovo" in remembered
+
+
+async def test_with_vision_a_photo_of_nothing_gets_a_kind_line(
+    start_bot: StartBot, telegram: FakeTelegram, openai: FakeOpenAI, jpeg: bytes,
+) -> None:
+    openai.reply("NONE")
+    await start_bot(VISION_MODEL="gpt-4o-mini")
+
+    telegram.push_photo(5301, 5301, jpeg)
+    [reply] = await telegram.wait_for_messages(1, chat_id=5301)
+
+    assert reply.plain == "No pude reconocer un producto en la foto. ¿Me escribes cuál buscas?"
+    assert len(openai.chat_requests) == 1  # no catalog search for nothing
+
+
+@pytest.fixture
+async def client(openai: FakeOpenAI) -> AsyncIterator[AsyncOpenAI]:
+    llm = AsyncOpenAI(api_key=openai.api_key, base_url=openai.base_url, max_retries=0)
+    yield llm
+    await llm.close()
+
+
+@pytest.mark.parametrize("url", [
+    "data:image/png;base64," + base64.b64encode(b"<html>not a picture</html>").decode(),
+    "data:image/jpeg;base64,%%%not-base64%%%",
+    "ftp://example.com/photo.jpg",
+])
+async def test_the_fake_api_refuses_images_the_real_one_refuses(
+    openai: FakeOpenAI, client: AsyncOpenAI, url: str,
+) -> None:
+    openai.responder(lambda body: "never")
+    with pytest.raises(openai_sdk.BadRequestError):
+        await client.chat.completions.create(model="gpt-4o-mini", messages=[
+            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]}])
+
+
+async def test_the_fake_api_takes_images_the_real_one_takes(
+    openai: FakeOpenAI, client: AsyncOpenAI, jpeg: bytes,
+) -> None:
+    openai.responder(lambda body: "una imagen de prueba")
+    data_url = "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
+    for image in ({"url": data_url, "detail": "low"}, {"url": "https://example.com/a.png"}):
+        response = await client.chat.completions.create(model="gpt-4o-mini", messages=[
+            {"role": "user", "content": [{"type": "text", "text": "¿qué es?"},
+                                         {"type": "image_url", "image_url": image}]}])
+        assert response.choices[0].message.content == "una imagen de prueba"
+
+
+# -- stickers, GIFs, locations, contacts, polls, dice -----------------------------------------
+
+OTHER_CONTENT: dict[str, dict[str, Any]] = {
+    "sticker": {"sticker": {"file_id": "st1", "file_unique_id": "ust1", "type": "regular",
+                            "width": 512, "height": 512, "is_animated": False,
+                            "is_video": False, "emoji": "👍"}},
+    "gif": {"animation": {"file_id": "an1", "file_unique_id": "uan1", "width": 320,
+                          "height": 240, "duration": 2, "mime_type": "video/mp4",
+                          "file_name": "risa.gif.mp4"},
+            "document": {"file_id": "an1", "file_unique_id": "uan1", "mime_type": "video/mp4",
+                         "file_name": "risa.gif.mp4"}},
+    "location": {"location": {"latitude": -12.0464, "longitude": -77.0428}},
+    "venue": {"location": {"latitude": -12.0464, "longitude": -77.0428},
+              "venue": {"location": {"latitude": -12.0464, "longitude": -77.0428},
+                        "title": "Tienda Centro", "address": "Jr. de la Unión 500"}},
+    "contact": {"contact": {"phone_number": "+51999888777", "first_name": "Rosa"}},
+    "poll": {"poll": {"id": "p1", "question": "¿Abrimos el domingo?",
+                      "options": [{"persistent_id": "o1", "text": "Sí", "voter_count": 0},
+                                  {"persistent_id": "o2", "text": "No", "voter_count": 0}],
+                      "total_voter_count": 0, "is_closed": False, "is_anonymous": True,
+                      "type": "regular", "allows_multiple_answers": False,
+                      "allows_revoting": True, "members_only": False}},
+    "dice": {"dice": {"emoji": "🎲", "value": 4}},
+}
+
+
+@pytest.mark.parametrize("model", [True, False])
+async def test_stickers_and_the_like_get_one_honest_line_in_private(
+    model: bool, start_bot: StartBot, telegram: FakeTelegram, openai: FakeOpenAI,
+) -> None:
+    bot = await start_bot(model=model)
+
+    for index, content in enumerate(OTHER_CONTENT.values()):
+        telegram.push_content(5400 + index, 5400 + index, content)
+    telegram.push_content(5499, 5499, OTHER_CONTENT["sticker"], language_code="en")
+    lines = [(await telegram.wait_for_messages(1, chat_id=5400 + index))[0].plain
+             for index in range(len(OTHER_CONTENT))]
+    [english] = await telegram.wait_for_messages(1, chat_id=5499)
+
+    things = ("preguntas escritas, notas de voz, audios y videos (te doy la transcripción) y "
+              if model else "preguntas escritas y ")
+    expected = (f"🙂 Eso no lo puedo leer. Entiendo {things}fotos con tu pregunta escrita en el "
+                "texto. Pregúntame por productos, precios o stock.")
+    assert lines == [expected] * len(OTHER_CONTENT)
+    assert english.plain.startswith("🙂 I can't read that. I understand typed questions")
+    assert ("voice notes" in english.plain) is model
+    assert openai.requests == []  # never a model call
+    assert telegram.calls_to("getFile") == []  # a GIF is not a recording to transcribe
+    assert state_rows(bot.settings, "SELECT count(*) FROM messages") == [(0,)]
+
+
+async def test_in_groups_stickers_and_the_like_are_silent_unless_they_reply_to_the_bot(
+    start_bot: StartBot, telegram: FakeTelegram, openai: FakeOpenAI,
+) -> None:
+    openai.responder(lambda body: "Hola.")
+    await start_bot()
+
+    for content in OTHER_CONTENT.values():
+        telegram.push_content(GROUP, 5501, content, chat_type="supergroup")
+    telegram.push_text(GROUP, 5501, f"@{telegram.username} hola", chat_type="supergroup")
+    [hello] = await telegram.wait_for_messages(1, chat_id=GROUP)
+    replying = telegram.push_content(GROUP, 5501, OTHER_CONTENT["sticker"],
+                                     chat_type="supergroup", reply_to_message=hello.message)
+    [_, line] = await telegram.wait_for_messages(2, chat_id=GROUP)
+    await asyncio.sleep(0.3)
+
+    assert line.plain.startswith("🙂 Eso no lo puedo leer.")
+    assert reply_target(line) == replying["message"]["message_id"]
+    assert len(telegram.sent_messages(GROUP)) == 2
+    assert len(openai.chat_requests) == 1  # only the greeting
