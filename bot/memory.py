@@ -83,6 +83,23 @@ async def remember_exchange(
     )
 
 
+async def forget_last_exchange(conn: aiosqlite.Connection, conversation: str,
+                               question: str) -> bool:
+    """Drop the conversation's last question and its answer, if that question is ``question``.
+
+    One statement, so a question is never left without its answer or the reverse. Returns
+    whether anything was dropped (a failed answer, for one, was never remembered).
+    """
+    cursor = await conn.execute(
+        "WITH last AS (SELECT id, content FROM messages WHERE conversation = ? AND role = 'user'"
+        " ORDER BY id DESC LIMIT 1)"
+        " DELETE FROM messages WHERE conversation = ? AND id >= (SELECT id FROM last)"
+        " AND (SELECT content FROM last) = ?",
+        (conversation, conversation, question),
+    )
+    return cursor.rowcount > 0
+
+
 async def forget(conn: aiosqlite.Connection, conversation: str) -> None:
     """Drop a conversation's messages and any transcript shared in it."""
     await conn.execute("DELETE FROM messages WHERE conversation = ?", (conversation,))

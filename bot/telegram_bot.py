@@ -38,6 +38,7 @@ from bot.console import console_command
 from bot.context import AppContext, build_context
 from bot.errors import ConfigError
 from bot.pacing import ConversationLocks, RateLimit, Verdict
+from bot.recent_answers import AnsweredQuestion, RecentAnswers
 from bot.reply import Conversation, Reply
 from bot.settings import Settings
 from bot.stats import format_stats, usage_stats
@@ -54,7 +55,8 @@ POLL_TIMEOUT = 30  # Seconds one getUpdates long poll may wait on Telegram's sid
 SEND_RETRIES = 3  # Retries after a 429 (RetryAfter) before a send gives up.
 # `docker stop` kills after 10 s: answers in flight get most of that, shutdown the rest.
 SHUTDOWN_GRACE = 8.0
-ALLOWED_UPDATES = [Update.MESSAGE]
+# Edits too: a corrected question is answered again (bot.telegram_events).
+ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE]
 MEDIA_AT_ONCE = 2
 CONCURRENT_UPDATES = 256  # PTB's default for concurrent_updates(True): connections for sends.
 POOL_TIMEOUT = 10.0  # Seconds a Bot API request may wait for a free connection.
@@ -150,6 +152,7 @@ class BotData:
         # Recordings converted at once; each holds a worker thread for up to minutes, and the
         # catalog's SQL checks share that thread pool, so text answers must find one free.
         self.media_slots = asyncio.Semaphore(MEDIA_AT_ONCE)
+        self.recent = RecentAnswers()
         self.configure(Settings())
 
     def configure(self, settings: Settings) -> None:
@@ -292,11 +295,12 @@ async def chat_action(message: Message, action: str = ChatAction.TYPING, *,
             task.cancel()
 
 
-async def send_text(message: Message, text: str) -> int:
+async def send_text(message: Message, text: str, *, sent: list[Message] | None = None) -> int:
     """Send ``text`` in reply to ``message`` as one or more HTML messages; returns how many.
 
     In groups the first message quotes the question, so everyone sees whom it answers. If
-    Telegram refuses the HTML anyway, that part goes again as plain text.
+    Telegram refuses the HTML anyway, that part goes again as plain text. The messages sent are
+    appended to ``sent`` when given.
     """
     chunks = render(text)
     if not chunks:
@@ -305,15 +309,17 @@ async def send_text(message: Message, text: str) -> int:
     for index, chunk in enumerate(chunks):
         do_quote = quote and index == 0
         try:
-            await message.reply_text(chunk.html, parse_mode=ParseMode.HTML, do_quote=do_quote,
-                                     allow_sending_without_reply=True)
+            out = await message.reply_text(chunk.html, parse_mode=ParseMode.HTML,
+                                           do_quote=do_quote, allow_sending_without_reply=True)
         except BadRequest as error:
             if "can't parse entities" not in error.message.lower():
                 raise
             logger.warning("chat %s: Telegram refused the HTML (%s); sending plain text",
                            message.chat_id, error.message)
-            await message.reply_text(chunk.plain, do_quote=do_quote,
-                                     allow_sending_without_reply=True)
+            out = await message.reply_text(chunk.plain, do_quote=do_quote,
+                                           allow_sending_without_reply=True)
+        if sent is not None:
+            sent.append(out)
     return len(chunks)
 
 
@@ -370,7 +376,12 @@ async def answer_and_send(update: Update, context: KratosContext, conversation: 
     async with chat_action(message, after=TYPING_AFTER):
         reply = await answer(context.app, conversation, text)
         answered = time.monotonic()
-        parts = await send_text(message, reply.text)
+        sent: list[Message] = []
+        parts = await send_text(message, reply.text, sent=sent)
+    # A typed question may be corrected by editing it: remember where its answer went.
+    context.bot_data.recent.note(conversation.key, AnsweredQuestion(
+        message.chat_id, message.message_id, text.strip(), tuple(m.message_id for m in sent),
+        answered))
     # After the reply: /stats needs who and when, not before the answer.
     await memory.touch_user(context.app.state, user.id, user.username, user.language_code)
     logger.info(

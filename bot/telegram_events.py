@@ -1,9 +1,10 @@
-"""Everything else a Telegram chat can send: photos, stickers and the like.
+"""Everything else a Telegram chat can send: photos, stickers and the like, and edits.
 
 A photo's caption is a question; with a vision model (VISION_MODEL) the photo itself is looked
 at and the catalog searched for what it shows (``bot.vision``). Stickers, GIFs, locations,
 contacts, polls and dice get one friendly line saying what the bot understands, in private
-chats, and silence in groups unless they reply to the bot; they never reach the model.
+chats, and silence in groups unless they reply to the bot; they never reach the model. A
+corrected latest question is answered again by editing the earlier answer.
 """
 
 from __future__ import annotations
@@ -12,20 +13,27 @@ import logging
 import time
 
 from telegram import Message, MessageEntity, Update
-from telegram.error import TelegramError
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import MessageHandler, filters
 
+from bot import memory
+from bot.assistant import answer
 from bot.capabilities import Capabilities, other_message_line, photo_without_vision_line
+from bot.recent_answers import AnsweredQuestion
 from bot.reply import Conversation
 from bot.telegram_bot import (
+    TYPING_AFTER,
     KratosApplication,
     KratosContext,
     admit,
     answer_and_send,
     chat_action,
     is_addressed_to,
+    question_text,
     send_text,
 )
+from bot.telegram_format import Chunk, render
 from bot.vision import VisionUnavailable, describe_photo, photo_question
 
 logger = logging.getLogger(__name__)
@@ -141,6 +149,81 @@ async def other_message(update: Update, context: KratosContext) -> None:
         await send_text(message, line)
 
 
+async def _edit_one(message: Message, message_id: int, chunk: Chunk) -> None:
+    """Put ``chunk`` in place of the bot's message ``message_id`` in ``message``'s chat."""
+    bot, chat_id = message.get_bot(), message.chat_id
+    try:
+        await bot.edit_message_text(chunk.html, chat_id=chat_id, message_id=message_id,
+                                    parse_mode=ParseMode.HTML)
+    except BadRequest as error:
+        reason = error.message.lower()
+        if "not modified" in reason:
+            return  # the corrected question has the same answer: nothing to change
+        if "can't parse entities" not in reason:
+            raise
+        await bot.edit_message_text(chunk.plain, chat_id=chat_id, message_id=message_id)
+
+
+async def _replace_answer(message: Message, earlier: AnsweredQuestion, text: str) -> list[int]:
+    """Edit the earlier answer's messages into ``text``; returns the answer's message ids.
+
+    A longer answer continues in new messages; messages a shorter one no longer needs go.
+    """
+    chunks = render(text)
+    kept = list(earlier.reply_message_ids[:len(chunks)])
+    for message_id, chunk in zip(kept, chunks, strict=False):
+        await _edit_one(message, message_id, chunk)
+    for chunk in chunks[len(kept):]:
+        sent = await message.reply_text(chunk.html, parse_mode=ParseMode.HTML,
+                                        do_quote=message.chat.type != "private",
+                                        allow_sending_without_reply=True)
+        kept.append(sent.message_id)
+    for message_id in earlier.reply_message_ids[len(chunks):]:
+        try:
+            await message.get_bot().delete_message(message.chat_id, message_id)
+        except TelegramError as error:
+            logger.info("chat %s: could not delete an old answer part: %s", message.chat_id,
+                        error)
+    return kept
+
+
+async def _reanswer(update: Update, context: KratosContext, conversation: Conversation,
+                    earlier: AnsweredQuestion, question: str) -> None:
+    """Answer the corrected ``question`` in place of ``earlier``; memory keeps the new one."""
+    message = update.effective_message
+    assert message is not None
+    state = context.app.state
+    started = time.monotonic()
+    await memory.forget_last_exchange(state, conversation.key, earlier.question)
+    async with chat_action(message, after=TYPING_AFTER):
+        reply = await answer(context.app, conversation, question)
+        ids = await _replace_answer(message, earlier, reply.text)
+    context.bot_data.recent.note(conversation.key, AnsweredQuestion(
+        message.chat_id, message.message_id, question, tuple(ids), time.monotonic()))
+    logger.info("update %s conversation %s: edited question answered again (engine=%s, "
+                "%d part(s), %.2fs)", update.update_id, conversation.key, reply.engine,
+                len(ids), time.monotonic() - started)
+
+
+async def edited_message(update: Update, context: KratosContext) -> None:
+    """A corrected latest question: its answer is edited into the answer to the new text."""
+    conversation = await admit(update, context)
+    message = update.effective_message
+    if conversation is None or message is None:
+        return
+    question = question_text(message, context.bot.id, context.bot.username)
+    data = context.bot_data
+    with data.answering():
+        async with data.locks.hold(conversation.key):
+            earlier = data.recent.editable(conversation.key, message.chat_id,
+                                           message.message_id)
+            if earlier is None or not question or question == earlier.question:
+                logger.info("update %s conversation %s: edit of an older or unchanged message "
+                            "ignored", update.update_id, conversation.key)
+                return
+            await _reanswer(update, context, conversation, earlier, question)
+
+
 #: What a chat can send that is neither a question nor a recording.
 OTHER_CONTENT = (filters.Sticker.ALL | filters.ANIMATION | filters.LOCATION | filters.VENUE
                  | filters.CONTACT | filters.POLL | filters.Dice.ALL | filters.GAME
@@ -148,8 +231,10 @@ OTHER_CONTENT = (filters.Sticker.ALL | filters.ANIMATION | filters.LOCATION | fi
 
 
 def add_event_handlers(application: KratosApplication) -> None:
-    """Register the photo handler and the handler for stickers, GIFs, locations and the like."""
+    """Register the handlers for photos, for stickers, GIFs, locations and the like, and edits."""
     new = filters.UpdateType.MESSAGE
     for_us = _ForTheBot()
     application.add_handler(MessageHandler(new & filters.PHOTO & for_us, photo_message))
     application.add_handler(MessageHandler(new & OTHER_CONTENT & for_us, other_message))
+    edits = filters.UpdateType.EDITED_MESSAGE & filters.TEXT & ~filters.COMMAND
+    application.add_handler(MessageHandler(edits & for_us, edited_message))

@@ -107,3 +107,15 @@ async def test_state_database_uses_wal(tmp_path):
     await conn.close()
     with sqlite3.connect(tmp_path / "state.db") as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_forget_last_exchange_drops_only_that_question_and_its_answer(state):
+    await memory.remember_exchange(state, "u:1", "dame laptops", "Laptop A")
+    await memory.remember_exchange(state, "u:1", "¿y la mas barata?", "Laptop B")
+    await memory.remember_exchange(state, "u:2", "¿y la mas barata?", "otra")
+    assert not await memory.forget_last_exchange(state, "u:1", "dame laptops")  # not the last
+    assert await memory.forget_last_exchange(state, "u:1", "¿y la mas barata?")
+    turns = await memory.load_history(state, "u:1", token_budget=1000, ttl_days=30)
+    assert [t.content for t in turns] == ["dame laptops", "Laptop A"]
+    other = await memory.load_history(state, "u:2", token_budget=1000, ttl_days=30)
+    assert [t.content for t in other] == ["¿y la mas barata?", "otra"]

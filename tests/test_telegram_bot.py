@@ -514,7 +514,8 @@ async def test_webhook_mode_checks_the_secret_on_every_request(
     await start_bot(WEBHOOK_URL="https://kratos.example/telegram-hook", WEBHOOK_SECRET="s3cret",
                     WEBHOOK_LISTEN="127.0.0.1", WEBHOOK_PORT=str(port))
     assert telegram.webhook == {"url": "https://kratos.example/telegram-hook",
-                                "secret_token": "s3cret", "allowed_updates": ["message"]}
+                                "secret_token": "s3cret",
+                                "allowed_updates": ["message", "edited_message"]}
     url = f"http://127.0.0.1:{port}/telegram-hook"
     forged = telegram.make_text_update(2101, 2101, MOST_EXPENSIVE)
     genuine = telegram.make_text_update(2102, 2102, MOST_EXPENSIVE)

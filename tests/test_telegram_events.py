@@ -262,3 +262,77 @@ async def test_in_groups_stickers_and_the_like_are_silent_unless_they_reply_to_t
     assert reply_target(line) == replying["message"]["message_id"]
     assert len(telegram.sent_messages(GROUP)) == 2
     assert len(openai.chat_requests) == 1  # only the greeting
+
+
+# -- edited messages --------------------------------------------------------------------------
+
+def echo_question(body: dict[str, Any]) -> str:
+    """A model that answers by repeating the question it was asked."""
+    return f"Respuesta a: {body['messages'][-1]['content']}"
+
+
+async def test_a_corrected_latest_question_is_answered_again_in_place(
+    start_bot: StartBot, telegram: FakeTelegram, openai: FakeOpenAI,
+) -> None:
+    openai.responder(echo_question)
+    bot = await start_bot()
+
+    asked = telegram.push_text(5601, 5601, "¿tienen laptps?")
+    [first] = await telegram.wait_for_messages(1, chat_id=5601)
+    telegram.push_edit(asked, "¿tienen laptops?")
+    [edit] = await telegram.wait_for_calls("editMessageText")
+
+    assert first.plain == "Respuesta a: ¿tienen laptps?"
+    assert edit.status == 200
+    assert edit.params["message_id"] == first.message_id
+    assert telegram.bot_texts[(5601, first.message_id)] == "Respuesta a: ¿tienen laptops?"
+    assert len(telegram.sent_messages(5601)) == 1  # edited, not sent again
+    # The model saw the corrected question without the typo's exchange in its history.
+    assert [m["content"] for m in openai.chat_requests[1]["messages"][1:]] == [
+        "¿tienen laptops?"]
+    assert state_rows(bot.settings, "SELECT role, content FROM messages WHERE conversation ="
+                      " 'u:5601' ORDER BY id") == [
+        ("user", "¿tienen laptops?"), ("assistant", "Respuesta a: ¿tienen laptops?")]
+
+
+async def test_edits_of_older_questions_or_after_the_window_are_ignored(
+    start_bot: StartBot, telegram: FakeTelegram, openai: FakeOpenAI,
+) -> None:
+    openai.responder(echo_question)
+    bot = await start_bot()
+
+    older = telegram.push_text(5701, 5701, "¿tienen monitores?")
+    await telegram.wait_for_messages(1, chat_id=5701)
+    latest = telegram.push_text(5701, 5701, "¿y teclados?")
+    await telegram.wait_for_messages(2, chat_id=5701)
+    telegram.push_edit(older, "¿tienen monitores LG?")  # not the latest question
+    telegram.push_edit(latest, "¿y teclados?")  # unchanged text (a formatting edit)
+    await asyncio.sleep(0.5)
+    assert telegram.calls_to("editMessageText") == []
+
+    bot.application.bot_data.recent.window = 0.2  # minutes later, in test time
+    await asyncio.sleep(0.3)
+    telegram.push_edit(latest, "¿y teclados Logitech?")
+    await asyncio.sleep(0.5)
+
+    assert telegram.calls_to("editMessageText") == []
+    assert len(openai.chat_requests) == 2
+    assert len(telegram.sent_messages(5701)) == 2
+
+
+async def test_in_a_group_the_edited_question_keeps_its_quoted_answer(
+    start_bot: StartBot, telegram: FakeTelegram, openai: FakeOpenAI,
+) -> None:
+    openai.responder(echo_question)
+    await start_bot()
+    mention = f"@{telegram.username}"
+
+    asked = telegram.push_text(GROUP, 5801, f"{mention} precio del iphone 51",
+                               chat_type="supergroup")
+    [first] = await telegram.wait_for_messages(1, chat_id=GROUP)
+    telegram.push_edit(asked, f"{mention} precio del iphone 15")
+    [edit] = await telegram.wait_for_calls("editMessageText")
+
+    assert reply_target(first) == asked["message"]["message_id"]
+    assert edit.params["message_id"] == first.message_id
+    assert telegram.bot_texts[(GROUP, first.message_id)] == "Respuesta a: precio del iphone 15"

@@ -248,6 +248,12 @@ class FakeTelegram:
         self._runner: web.AppRunner | None = None
         self._port = 0
         self._closing = False
+        #: What getUpdates/setWebhook last asked for; Telegram's default leaves out only the
+        #: chat_member and reaction updates.
+        self.allowed_updates: list[str] | None = None
+        #: The current text of every text message the bot sent: (chat id, message id) -> text.
+        self.bot_texts: dict[tuple[int, int], str] = {}
+        self.deleted: list[tuple[int, int]] = []
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -420,6 +426,15 @@ class FakeTelegram:
                           "file_size": len(data)})
         return self.push_content(chat_id, user_id, {"photo": sizes}, **options)
 
+    def push_edit(self, update: dict[str, Any], text: str) -> dict[str, Any]:
+        """Queue the user's edit of the text message in ``update``, as Telegram sends it."""
+        message = {**update["message"], "text": text, "edit_date": int(time.time())}
+        message.pop("entities", None)
+        found = detect_entities(text)
+        if found:
+            message["entities"] = found
+        return self.push_update({"update_id": next(self._update_ids), "edited_message": message})
+
     def push_text(self, chat_id: int, user_id: int, text: str, **options: Any) -> dict[str, Any]:
         """Queue a text message from a user (see ``make_text_update`` for the options)."""
         return self.push_update(self.make_text_update(chat_id, user_id, text, **options))
@@ -544,7 +559,12 @@ class FakeTelegram:
             # Telegram forgets every update below the offset: they are confirmed.
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
 
+        if params.get("allowed_updates") is not None:
+            self.allowed_updates = list(params["allowed_updates"]) or None
+
         def pending() -> list[dict[str, Any]]:
+            # Telegram never delivers kinds the bot did not ask for: they are dropped.
+            self._updates = [u for u in self._updates if self._wanted(u)]
             return [u for u in self._updates if u["update_id"] >= offset][:limit]
 
         if not pending() and timeout > 0 and not self._closing:
@@ -567,6 +587,13 @@ class FakeTelegram:
 
     async def _m_editmessagetext(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
         plain, entities = _visible_text(params, "text", MAX_TEXT_LENGTH)
+        key = (int(params.get("chat_id") or 0), int(params.get("message_id") or 0))
+        if key not in self.bot_texts:
+            raise ParseError("message to edit not found")
+        if self.bot_texts[key] == plain:
+            raise ParseError("message is not modified: specified new message content and reply "
+                             "markup are exactly the same as a current content and reply markup "
+                             "of the message")
         message = self._bot_message(params, message_id=int(params["message_id"]))
         message["text"] = plain
         message["edit_date"] = int(time.time())
@@ -574,6 +601,13 @@ class FakeTelegram:
             message["entities"] = entities
         self._record_message("editMessageText", params, plain, message)
         return message
+
+    async def _m_deletemessage(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
+        key = (int(params.get("chat_id") or 0), int(params.get("message_id") or 0))
+        if self.bot_texts.pop(key, None) is None:
+            raise ParseError("message to delete not found")
+        self.deleted.append(key)
+        return True
 
     async def _m_sendchataction(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
         if params.get("action") not in CHAT_ACTIONS:
@@ -650,8 +684,16 @@ class FakeTelegram:
             message["message_thread_id"] = int(params["message_thread_id"])
         return message
 
+    def _wanted(self, update: dict[str, Any]) -> bool:
+        kinds = [k for k in update if k != "update_id"]
+        if self.allowed_updates is None:
+            return not any(k in ("chat_member", "message_reaction", "message_reaction_count")
+                           for k in kinds)
+        return any(k in self.allowed_updates for k in kinds)
+
     def _record_message(self, method: str, params: dict[str, Any], plain: str,
                         message: dict[str, Any]) -> None:
+        self.bot_texts[(int(params["chat_id"]), message["message_id"])] = plain
         self.messages.append(SentMessage(
             method=method, chat_id=int(params["chat_id"]), message_id=message["message_id"],
             text=str(params.get("text", "")), plain=plain, parse_mode=params.get("parse_mode"),
