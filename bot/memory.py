@@ -90,12 +90,12 @@ async def forget_last_exchange(conn: aiosqlite.Connection, conversation: str,
     One statement, so a question is never left without its answer or the reverse. Returns
     whether anything was dropped (a failed answer, for one, was never remembered).
     """
+    # DELETE first (not WITH): Python's sqlite3 counts rows only for statements that start so.
     cursor = await conn.execute(
-        "WITH last AS (SELECT id, content FROM messages WHERE conversation = ? AND role = 'user'"
-        " ORDER BY id DESC LIMIT 1)"
-        " DELETE FROM messages WHERE conversation = ? AND id >= (SELECT id FROM last)"
-        " AND (SELECT content FROM last) = ?",
-        (conversation, conversation, question),
+        "DELETE FROM messages WHERE conversation = ? AND id >= (SELECT max(id) FROM messages"
+        " WHERE conversation = ? AND role = 'user') AND (SELECT content FROM messages"
+        " WHERE conversation = ? AND role = 'user' ORDER BY id DESC LIMIT 1) = ?",
+        (conversation, conversation, conversation, question),
     )
     return cursor.rowcount > 0
 
