@@ -34,6 +34,7 @@ from telegram.ext import (
 
 from bot import eventloop, memory
 from bot.assistant import answer, reset_conversation
+from bot.chat_moves import former_ids
 from bot.console import console_command
 from bot.context import AppContext, build_context
 from bot.errors import ConfigError
@@ -153,12 +154,21 @@ class BotData:
         # catalog's SQL checks share that thread pool, so text answers must find one free.
         self.media_slots = asyncio.Semaphore(MEDIA_AT_ONCE)
         self.recent = RecentAnswers()
+        #: Groups upgraded to supergroups: new chat id -> the id before (from the state DB).
+        self.former_chat_ids: dict[int, int] = {}
         self.configure(Settings())
 
     def configure(self, settings: Settings) -> None:
         """Use ``settings`` (``build_application`` calls this before anything runs)."""
         self.settings = settings
         self.rate_limit = RateLimit(settings.rate_limit_messages, settings.rate_limit_window)
+
+    def chat_id_for_rules(self, chat_id: int) -> int:
+        """The id the allow-list knows a chat by: its own, or its id before an upgrade."""
+        former = self.former_chat_ids.get(chat_id)
+        if former is None or chat_id in self.settings.allowed_chat_ids:
+            return chat_id
+        return former
 
     @contextlib.contextmanager
     def answering(self) -> Iterator[None]:
@@ -334,7 +344,7 @@ async def admit(update: Update, context: KratosContext) -> Conversation | None:
         return None
     data = context.bot_data
     language = user_language(user)
-    if not is_allowed(data.settings, chat.id, chat.type, user.id):
+    if not is_allowed(data.settings, data.chat_id_for_rules(chat.id), chat.type, user.id):
         if user.id not in data.refused_users:
             data.refused_users.add(user.id)
             logger.info("update %s chat %s: user %s is not allowed; refusing once",
@@ -492,6 +502,7 @@ async def _post_init(application: KratosApplication) -> None:
     """Open the databases and the model client; publish the command menu."""
     data = application.bot_data
     data.app = await build_context(data.settings)
+    data.former_chat_ids = await former_ids(data.app.state)
     for language in COMMANDS:
         await _set_commands(application.bot, language)
         for admin in sorted(data.settings.admin_user_ids):

@@ -20,6 +20,7 @@ from telegram.ext import MessageHandler, filters
 from bot import memory
 from bot.assistant import answer
 from bot.capabilities import Capabilities, other_message_line, photo_without_vision_line
+from bot.chat_moves import move_chat
 from bot.recent_answers import AnsweredQuestion
 from bot.reply import Conversation
 from bot.telegram_bot import (
@@ -224,6 +225,27 @@ async def edited_message(update: Update, context: KratosContext) -> None:
             await _reanswer(update, context, conversation, earlier, question)
 
 
+async def chat_migrated(update: Update, context: KratosContext) -> None:
+    """A group became a supergroup: its memory moves to the new id (nothing is sent)."""
+    message = update.effective_message
+    if message is None:
+        return
+    if message.migrate_to_chat_id is not None:
+        old, new = message.chat_id, message.migrate_to_chat_id
+    elif message.migrate_from_chat_id is not None:
+        old, new = message.migrate_from_chat_id, message.chat_id
+    else:
+        return
+    data = context.bot_data
+    # Before any await: messages sent in the new group right after this one are admitted.
+    data.former_chat_ids[new] = old
+    first = await move_chat(context.app.state, old, new)
+    allowed = data.settings.allowed_chat_ids
+    if first and old in allowed and new not in allowed:
+        logger.warning("group %s became supergroup %s and is still served under its old id: "
+                       "replace %s with %s in ALLOWED_CHAT_IDS", old, new, old, new)
+
+
 #: What a chat can send that is neither a question nor a recording.
 OTHER_CONTENT = (filters.Sticker.ALL | filters.ANIMATION | filters.LOCATION | filters.VENUE
                  | filters.CONTACT | filters.POLL | filters.Dice.ALL | filters.GAME
@@ -236,5 +258,6 @@ def add_event_handlers(application: KratosApplication) -> None:
     for_us = _ForTheBot()
     application.add_handler(MessageHandler(new & filters.PHOTO & for_us, photo_message))
     application.add_handler(MessageHandler(new & OTHER_CONTENT & for_us, other_message))
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, chat_migrated))
     edits = filters.UpdateType.EDITED_MESSAGE & filters.TEXT & ~filters.COMMAND
     application.add_handler(MessageHandler(edits & for_us, edited_message))

@@ -45,7 +45,7 @@ def test_upgrade_from_previous_version_keeps_data(tmp_path):
     with sqlite3.connect(db) as conn:
         conn.execute("INSERT INTO messages (conversation, role, content) VALUES"
                      " ('u:1', 'user', '¿cuál es el más caro?')")
-    assert apply_migrations(db, STATE_MIGRATIONS) == ["0002_usage_and_context.sql"]
+    assert apply_migrations(db, STATE_MIGRATIONS)[0] == "0002_usage_and_context.sql"
     with sqlite3.connect(db) as conn:
         row = conn.execute("SELECT conversation, content, meta FROM messages").fetchone()
     assert row == ("u:1", "¿cuál es el más caro?", None)
@@ -152,3 +152,18 @@ def test_product_summary_follows_every_change_to_products(tmp_path):
         assert conn.execute("SELECT count(*) FROM product_summary").fetchone() == (2,)
         conn.execute("DELETE FROM products")
         assert conn.execute("SELECT count(*) FROM product_summary").fetchone() == (0,)
+
+
+def test_chat_migrations_table_arrives_on_a_database_with_conversations(tmp_path):
+    db = tmp_path / "state.db"
+    apply_migrations(db, STATE_MIGRATIONS, upto="0002_usage_and_context.sql")
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO messages (conversation, role, content) VALUES"
+                     " ('g:-4001:7', 'user', 'dame laptops')")
+    assert "0003_chat_migrations.sql" in apply_migrations(db, STATE_MIGRATIONS)
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO chat_migrations (old_chat_id, new_chat_id) VALUES"
+                     " (-4001, -1004001)")
+        assert conn.execute("SELECT conversation FROM messages").fetchall() == [("g:-4001:7",)]
+        assert conn.execute("SELECT new_chat_id FROM chat_migrations").fetchall() == [
+            (-1004001,)]

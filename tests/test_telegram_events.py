@@ -336,3 +336,78 @@ async def test_in_a_group_the_edited_question_keeps_its_quoted_answer(
     assert reply_target(first) == asked["message"]["message_id"]
     assert edit.params["message_id"] == first.message_id
     assert telegram.bot_texts[(GROUP, first.message_id)] == "Respuesta a: precio del iphone 15"
+
+
+# -- a group becomes a supergroup -------------------------------------------------------------
+
+OLD_GROUP, NEW_GROUP = -4001, -1004001
+
+
+def push_upgrade(telegram: FakeTelegram, user_id: int) -> None:
+    """The two service messages Telegram sends when a group is upgraded to a supergroup."""
+    telegram.push_content(OLD_GROUP, user_id, {"migrate_to_chat_id": NEW_GROUP},
+                          chat_type="group")
+    telegram.push_content(NEW_GROUP, user_id, {"migrate_from_chat_id": OLD_GROUP},
+                          chat_type="supergroup")
+
+
+async def moved(settings: Settings, conversation: str) -> None:
+    """Wait until the conversation's memory is under its new key."""
+    query = "SELECT count(*) FROM messages WHERE conversation = ?"
+    async with asyncio.timeout(10):
+        while state_rows(settings, query, (conversation,)) == [(0,)]:
+            await asyncio.sleep(0.05)
+
+
+async def test_an_upgraded_group_keeps_its_memory_and_its_place_on_the_allow_list(
+    start_bot: StartBot, telegram: FakeTelegram, openai: FakeOpenAI,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    openai.responder(echo_question)
+    settings = {"ALLOWED_CHAT_IDS": str(OLD_GROUP)}
+    bot = await start_bot(**settings)
+    mention = f"@{telegram.username}"
+
+    telegram.push_text(OLD_GROUP, 5901, f"{mention} dame laptops", chat_type="group")
+    await telegram.wait_for_messages(1, chat_id=OLD_GROUP)
+    with caplog.at_level("WARNING", logger="bot.telegram_events"):
+        push_upgrade(telegram, 5901)
+        await moved(bot.settings, f"g:{NEW_GROUP}:5901")
+        telegram.push_text(NEW_GROUP, 5901, f"{mention} ¿y la más barata?",
+                           chat_type="supergroup")
+        [answered] = await telegram.wait_for_messages(1, chat_id=NEW_GROUP)
+
+    assert answered.plain == "Respuesta a: ¿y la más barata?"  # served, not refused
+    # The memory came along: the model saw the question asked before the upgrade.
+    history = [m["content"] for m in openai.chat_requests[-1]["messages"][1:]]
+    assert history == ["dame laptops", "Respuesta a: dame laptops", "¿y la más barata?"]
+    assert state_rows(bot.settings, "SELECT DISTINCT conversation FROM messages") == [
+        (f"g:{NEW_GROUP}:5901",)]
+    assert state_rows(bot.settings, "SELECT DISTINCT chat_id FROM usage") == [(NEW_GROUP,)]
+    [line] = [r.getMessage() for r in caplog.records if "ALLOWED_CHAT_IDS" in r.getMessage()]
+    assert f"replace {OLD_GROUP} with {NEW_GROUP} in ALLOWED_CHAT_IDS" in line
+
+    # After a restart the mapping comes from the state database.
+    await bot.stop()
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="bot.telegram_events"):
+        await start_bot(**settings)
+        telegram.push_text(NEW_GROUP, 5902, f"{mention} ¿tienen monitores?",
+                           chat_type="supergroup")
+        [_, again] = await telegram.wait_for_messages(2, chat_id=NEW_GROUP)
+    assert again.plain == "Respuesta a: ¿tienen monitores?"
+    assert not [r for r in caplog.records if "ALLOWED_CHAT_IDS" in r.getMessage()]
+
+
+async def test_a_group_that_was_never_allowed_stays_refused_after_an_upgrade(
+    start_bot: StartBot, telegram: FakeTelegram, openai: FakeOpenAI,
+) -> None:
+    openai.responder(echo_question)
+    await start_bot(ALLOWED_CHAT_IDS="-5555")
+
+    push_upgrade(telegram, 6001)
+    telegram.push_text(NEW_GROUP, 6001, f"@{telegram.username} hola", chat_type="supergroup")
+    [refused] = await telegram.wait_for_messages(1, chat_id=NEW_GROUP)
+
+    assert "solo para el personal autorizado" in refused.plain
+    assert openai.chat_requests == []
