@@ -37,6 +37,14 @@ TEXTS = {
         "cheapest": "¿Cuál es el producto más barato?",
         "other": "🙂 Eso no lo puedo leer. {understand} Pregúntame por productos, precios o "
                  "stock.",
+        "help_voice": "Entiendo notas de voz. Si me envías un audio o un video, lo transcribo y "
+                      "puedes preguntarme sobre él.",
+        "help_no_voice": "En esta tienda solo leo texto: las notas de voz, audios y videos "
+                         "necesitan el servicio de voz, que no está configurado.",
+        "help_photos": "Envíame la foto de un producto y te digo lo más parecido que tenemos.",
+        "help_captions": "Si me envías una foto, escribe tu pregunta en el texto de la foto.",
+        "help_examples": "Prueba, por ejemplo: {examples}",
+        "quote": "«{text}»",
         "photo_blind": "📷 Recibí tu foto, pero aquí no puedo ver imágenes. Escríbeme qué "
                        "producto buscas o envíame la foto con tu pregunta en el texto.",
     },
@@ -53,6 +61,14 @@ TEXTS = {
         "name": "How much is {value}?",
         "cheapest": "What is the cheapest product?",
         "other": "🙂 I can't read that. {understand} Ask me about products, prices or stock.",
+        "help_voice": "I understand voice notes. Send me an audio file or a video and I'll "
+                      "transcribe it so you can ask about it.",
+        "help_no_voice": "Here I only read text: voice notes, audio and video need the speech "
+                         "service, which is not set up.",
+        "help_photos": "Send me a photo of a product and I'll tell you the closest we have.",
+        "help_captions": "If you send a photo, write your question in its caption.",
+        "help_examples": "Try, for example: {examples}",
+        "quote": "“{text}”",
         "photo_blind": "📷 I got your photo, but I can't see images here. Type which product "
                        "you're looking for, or send the photo with your question in the "
                        "caption.",
@@ -96,6 +112,16 @@ class Capabilities:
 def other_message_line(capabilities: Capabilities, language: str) -> str:
     """The one friendly line for a sticker, GIF, location, contact, poll or dice."""
     return say("other", language, understand=capabilities.understand(language))
+
+
+def media_help(capabilities: Capabilities, language: str, examples: list[str]) -> str:
+    """The /help paragraph on voice, recordings and photos, with the catalog's examples."""
+    lines = [say("help_voice" if capabilities.voice else "help_no_voice", language),
+             say("help_photos" if capabilities.photos else "help_captions", language)]
+    if examples:
+        quoted = ", ".join(say("quote", language, text=e) for e in examples)
+        lines.append(say("help_examples", language, examples=quoted))
+    return "\n".join(lines)
 
 
 def photo_without_vision_line(language: str) -> str:

@@ -34,6 +34,7 @@ from telegram.ext import (
 
 from bot import eventloop, memory
 from bot.assistant import answer, reset_conversation
+from bot.capabilities import Capabilities, catalog_examples, media_help
 from bot.chat_moves import former_ids
 from bot.console import console_command
 from bot.context import AppContext, build_context
@@ -66,10 +67,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "es": {
         "start": "¡Hola! Soy **KRATOS**, el asistente de la tienda. Pregúntame por productos, "
                  "precios y stock. Por ejemplo:\n"
-                 "• ¿Cuál es el producto más caro?\n"
-                 "• Cinco productos baratos\n"
-                 "• Dame laptops\n"
-                 "• ¿Cuántos productos hay?\n\n"
+                 "{examples}\n\n"
+                 "{understand}\n\n"
                  "En un grupo, mencióname (@{username}) o responde a uno de mis mensajes. "
                  "/help muestra todo lo que puedo hacer.",
         "help": "Respondo preguntas sobre el catálogo de la tienda: productos, precios, stock "
@@ -80,8 +79,7 @@ TEXTS: dict[str, dict[str, str]] = {
                 "/help — esta ayuda\n"
                 "/reset — olvidar nuestra conversación\n"
                 "{admin}\n"
-                "También entiendo notas de voz. Si me envías un audio o un video, lo transcribo "
-                "y puedes preguntarme sobre él.\n\n"
+                "{media}\n\n"
                 "En grupos respondo cuando me mencionas (@{username}), cuando respondes a uno "
                 "de mis mensajes o con un comando dirigido a mí.",
         "help_admin": "/stats — uso del asistente (administradores)\n",
@@ -95,10 +93,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "start": "Hi! I'm **KRATOS**, the store's assistant. Ask me about products, prices and "
                  "stock. For example:\n"
-                 "• What is the most expensive product?\n"
-                 "• Five cheap products\n"
-                 "• Show me laptops\n"
-                 "• How many products are there?\n\n"
+                 "{examples}\n\n"
+                 "{understand}\n\n"
                  "In a group, mention me (@{username}) or reply to one of my messages. "
                  "/help shows everything I can do.",
         "help": "I answer questions about the store's catalog: products, prices, stock and "
@@ -109,8 +105,7 @@ TEXTS: dict[str, dict[str, str]] = {
                 "/help — this help\n"
                 "/reset — forget our conversation\n"
                 "{admin}\n"
-                "I understand voice notes too. Send me an audio file or a video and I'll "
-                "transcribe it so you can ask about it.\n\n"
+                "{media}\n\n"
                 "In groups I answer when you mention me (@{username}), reply to one of my "
                 "messages, or send a command addressed to me.",
         "help_admin": "/stats — assistant usage (admins)\n",
@@ -417,9 +412,14 @@ async def start_command(update: Update, context: KratosContext) -> None:
     conversation = await admit(update, context)
     if conversation is None or update.effective_message is None:
         return
+    language = conversation.language
+    capabilities = Capabilities.of(context.bot_data.settings)
     async with context.bot_data.locks.hold(conversation.key):
+        examples = await catalog_examples(context.app.catalog, language)
         await send_text(update.effective_message,
-                    say("start", conversation.language, username=context.bot.username))
+                        say("start", language, username=context.bot.username,
+                            examples="\n".join(f"• {e}" for e in examples),
+                            understand=capabilities.understand(language)))
 
 
 async def help_command(update: Update, context: KratosContext) -> None:
@@ -431,8 +431,11 @@ async def help_command(update: Update, context: KratosContext) -> None:
     admin = (say("help_admin", language)
              if conversation.user_id in context.bot_data.settings.admin_user_ids else "")
     async with context.bot_data.locks.hold(conversation.key):
+        media = media_help(Capabilities.of(context.bot_data.settings), language,
+                           await catalog_examples(context.app.catalog, language))
         await send_text(update.effective_message,
-                    say("help", language, username=context.bot.username, admin=admin))
+                        say("help", language, username=context.bot.username, admin=admin,
+                            media=media))
 
 
 async def reset_command(update: Update, context: KratosContext) -> None:

@@ -411,3 +411,60 @@ async def test_a_group_that_was_never_allowed_stays_refused_after_an_upgrade(
 
     assert "solo para el personal autorizado" in refused.plain
     assert openai.chat_requests == []
+
+
+# -- honest /start and /help ------------------------------------------------------------------
+
+def stock_bicycles(catalog_db: Path, count: int = 300) -> None:
+    """Make bicycles by Monark the catalog's most common kind and brand."""
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(catalog_db)) as conn, conn:
+        conn.executemany(
+            "INSERT INTO products (sku, name, family, category, brand, model, color, description,"
+            " price, stock, availability) VALUES (?, ?, 'Deportes', 'Bicicletas', 'Monark', ?,"
+            " 'Rojo', 'Bicicleta urbana', 899.0, 3, 'disponible')",
+            [(f"BIC-{i}", f"Bicicleta Monark Urbana {i}", f"U{i}") for i in range(count)])
+
+
+async def test_without_a_model_key_help_promises_no_voice_and_examples_come_from_the_catalog(
+    start_bot: StartBot, telegram: FakeTelegram, catalog_db: Path,
+) -> None:
+    stock_bicycles(catalog_db)
+    await start_bot(model=False)
+
+    telegram.push_text(6101, 6101, "/start")
+    telegram.push_text(6101, 6101, "/help")
+    start, helped = await telegram.wait_for_messages(2, chat_id=6101)
+
+    for text in (start.plain, helped.plain):
+        assert "¿Tienen bicicletas?" in text
+        assert "¿Qué productos Monark tienen?" in text
+        assert "Dame laptops" not in text and "notas de voz" not in text.replace(
+            "las notas de voz, audios y videos necesitan el servicio de voz", "")
+    assert "Entiendo preguntas escritas y fotos con tu pregunta escrita en el texto." \
+        in start.plain
+    assert ("En esta tienda solo leo texto: las notas de voz, audios y videos necesitan el "
+            "servicio de voz, que no está configurado.") in helped.plain
+    assert "escribe tu pregunta en el texto de la foto" in helped.plain
+
+
+async def test_with_voice_and_vision_help_says_so(
+    start_bot: StartBot, telegram: FakeTelegram, openai: FakeOpenAI, catalog_db: Path,
+) -> None:
+    top_category = catalog_value(catalog_db, "SELECT category FROM products GROUP BY category"
+                                 " ORDER BY count(*) DESC LIMIT 1")
+    await start_bot(VISION_MODEL="gpt-4o-mini")
+
+    telegram.push_text(6201, 6201, "/help", language_code="en")
+    telegram.push_text(6202, 6202, "/start")
+    [helped] = await telegram.wait_for_messages(1, chat_id=6201)
+    [start] = await telegram.wait_for_messages(1, chat_id=6202)
+
+    assert "I understand voice notes." in helped.plain
+    assert "Send me a photo of a product" in helped.plain
+    assert f"Do you have {top_category.lower()}?" in helped.plain
+    assert ("Entiendo preguntas escritas, notas de voz, audios y videos (te doy la "
+            "transcripción) y fotos de productos.") in start.plain
+    assert openai.requests == []  # help costs no model call
