@@ -121,6 +121,14 @@ async def purge_expired(conn: aiosqlite.Connection, ttl_days: int) -> int:
     return cursor.rowcount
 
 
+async def purge_usage_detail(conn: aiosqlite.Connection, ttl_days: int) -> int:
+    """Strip the SQL from usage rows older than ``ttl_days`` (counts and tokens stay)."""
+    cutoff = _iso(datetime.now(UTC) - timedelta(days=ttl_days))
+    cursor = await conn.execute(
+        "UPDATE usage SET sql = NULL WHERE created_at < ? AND sql IS NOT NULL", (cutoff,))
+    return cursor.rowcount
+
+
 @dataclass(frozen=True)
 class SharedTranscript:
     source_name: str

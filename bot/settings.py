@@ -176,6 +176,9 @@ class Settings:
     voice_replies: bool = setting(False, _flag, "on = short answers also come as a voice note.")
     tts_model: str = setting("gpt-4o-mini-tts", _text, "Text-to-speech model for voice replies.")
     tts_voice: str = setting("alloy", _text, "Voice for spoken replies.")
+    purge_interval: float = setting(
+        3600.0, _seconds, "Seconds between purges of expired conversations and usage detail."
+    )
     vision_model: str = setting(
         "", _text, "Vision-capable model that looks at customers' photos; empty = off."
     )

@@ -39,6 +39,7 @@ from bot.chat_moves import former_ids
 from bot.console import console_command
 from bot.context import AppContext, build_context
 from bot.errors import ConfigError
+from bot.housekeeping import purge_forever
 from bot.pacing import ConversationLocks, RateLimit, Verdict
 from bot.recent_answers import AnsweredQuestion, RecentAnswers
 from bot.reply import Conversation, Reply
@@ -151,6 +152,7 @@ class BotData:
         self.recent = RecentAnswers()
         #: Groups upgraded to supergroups: new chat id -> the id before (from the state DB).
         self.former_chat_ids: dict[int, int] = {}
+        self.purge_task: asyncio.Task[None] | None = None
         self.configure(Settings())
 
     def configure(self, settings: Settings) -> None:
@@ -506,6 +508,8 @@ async def _post_init(application: KratosApplication) -> None:
     data = application.bot_data
     data.app = await build_context(data.settings)
     data.former_chat_ids = await former_ids(data.app.state)
+    data.purge_task = asyncio.create_task(purge_forever(
+        data.app.state, data.settings.conversation_ttl_days, data.settings.purge_interval))
     for language in COMMANDS:
         await _set_commands(application.bot, language)
         for admin in sorted(data.settings.admin_user_ids):
@@ -515,6 +519,11 @@ async def _post_init(application: KratosApplication) -> None:
 async def _post_shutdown(application: KratosApplication) -> None:
     """Close the databases and the model client."""
     data = application.bot_data
+    if data.purge_task is not None:
+        data.purge_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await data.purge_task
+        data.purge_task = None
     if data.app is not None:
         await data.app.close()
         data.app = None
