@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--force", action="store_true", help="Rebuild an existing demo catalog.")
     command("migrate")
     transcribe = command("transcribe")
-    transcribe.add_argument("file", type=Path, help="Audio or video file.")
+    transcribe.add_argument("file", help="Audio or video file, or an http(s) link to one.")
     evaluate = command("eval")
     evaluate.add_argument("file", type=Path, nargs="?", default=None,
                           help="Question set (default: the shipped one).")

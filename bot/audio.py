@@ -101,6 +101,7 @@ SOURCE_FORMATS: dict[str, tuple[str, ...]] = {
 }
 
 _DURATION = re.compile(r"^\s*Duration:\s*(\d+):(\d{2}):(\d{2}(?:\.\d+)?)", re.MULTILINE)
+_BITRATE = re.compile(r"^\s*Duration:.*?bitrate:\s*(\d+)\s*kb/s", re.MULTILINE)
 _AUDIO_STREAM = re.compile(r"^\s*Stream #\d+:\d+\S*: Audio:", re.MULTILINE)
 _ANY_STREAM = re.compile(r"^\s*Stream #\d+:\d+\S*: \w+:", re.MULTILINE)
 
@@ -192,6 +193,8 @@ class MediaInfo:
 
     duration_s: float | None
     has_audio: bool
+    #: The overall bitrate ffmpeg reports (kb/s), when it reports one.
+    bitrate_kbps: int | None = None
 
 
 @dataclass(frozen=True)
@@ -275,7 +278,9 @@ def probe(path: Path) -> MediaInfo:
     if match:
         hours, minutes, seconds = match.groups()
         duration = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
-    return MediaInfo(duration_s=duration, has_audio=bool(_AUDIO_STREAM.search(text)))
+    bitrate = _BITRATE.search(text)
+    return MediaInfo(duration_s=duration, has_audio=bool(_AUDIO_STREAM.search(text)),
+                     bitrate_kbps=int(bitrate.group(1)) if bitrate else None)
 
 
 def is_supported(mime_type: str | None, file_name: str | None) -> bool:

@@ -179,6 +179,15 @@ class Settings:
     purge_interval: float = setting(
         3600.0, _seconds, "Seconds between purges of expired conversations and usage detail."
     )
+    media_url_max_mb: int = setting(
+        20, _integer(1), "Largest file a link to a recording may bring (MB)."
+    )
+    media_url_timeout: float = setting(
+        120.0, _seconds, "Seconds fetching a link to a recording may take in all."
+    )
+    media_url_allow_private: bool = setting(
+        False, _flag, "on = links may point to loopback and private addresses (tests, intranet)."
+    )
     vision_model: str = setting(
         "", _text, "Vision-capable model that looks at customers' photos; empty = off."
     )

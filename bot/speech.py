@@ -222,14 +222,33 @@ async def synthesize_voice(client: AsyncOpenAI, settings: Settings, text: str) -
     return audio
 
 
-def transcribe_command(settings: Settings, path: Path) -> int:
-    """``kratos transcribe FILE``: print the transcript; 1 for a bad file, 2 without a key."""
+def is_link(source: str | Path) -> bool:
+    """Whether ``source`` (a command-line argument, a message) is an http(s) link."""
+    return isinstance(source, str) and source.lower().startswith(("http://", "https://"))
+
+
+async def transcribe_link(client: AsyncOpenAI, settings: Settings, url: str, *,
+                          prompt: str | None = None) -> Transcript:
+    """Fetch the recording at ``url`` (``bot.media_fetch``: SSRF checks, limits) and
+    transcribe it; the download lives in a temporary directory removed before returning."""
+    from bot.media_fetch import FetchLimits, fetch_media
+
+    with tempfile.TemporaryDirectory(prefix="kratos-link-") as scratch:
+        fetched = await fetch_media(url, Path(scratch), FetchLimits.of(settings))
+        return await transcribe(client, settings, fetched.path, prompt=prompt,
+                                workdir=Path(scratch))
+
+
+def transcribe_command(settings: Settings, source: str | Path) -> int:
+    """``kratos transcribe FILE|URL``: print the transcript; 1 for a bad file or link, 2
+    without a key."""
     quiet_for_terminal(settings.log_level)
     if not settings.openai_api_key:
         print("kratos: OPENAI_API_KEY is not set: transcription needs an OpenAI-compatible "
               "endpoint (see .env.example).", file=sys.stderr)
         return 2
-    if not path.is_file():
+    path = Path(source)
+    if not is_link(source) and not path.is_file():
         print(f"kratos: {path} is not a file.", file=sys.stderr)
         return 1
     # Imported here: the catalog and the application context are not needed by the rest of
@@ -255,6 +274,9 @@ def transcribe_command(settings: Settings, path: Path) -> int:
         client = build_llm_client(settings)
         assert client is not None  # the key is set
         try:
+            if is_link(source):
+                return await transcribe_link(client, settings, str(source),
+                                             prompt=await catalog_prompt())
             return await transcribe(client, settings, path, prompt=await catalog_prompt())
         finally:
             await client.close()

@@ -1,16 +1,21 @@
-"""Everything else a Telegram chat can send: photos, stickers and the like, and edits.
+"""Everything else a Telegram chat can send: photos, stickers, edits, upgrades and links.
 
 A photo's caption is a question; with a vision model (VISION_MODEL) the photo itself is looked
 at and the catalog searched for what it shows (``bot.vision``). Stickers, GIFs, locations,
 contacts, polls and dice get one friendly line saying what the bot understands, in private
 chats, and silence in groups unless they reply to the bot; they never reach the model. A
-corrected latest question is answered again by editing the earlier answer.
+corrected latest question is answered again by editing the earlier answer. A group's memory
+follows it when it becomes a supergroup. A link to a recording is fetched (``bot.media_fetch``)
+and handled as a sent file.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from telegram import Message, MessageEntity, Update
 from telegram.constants import ParseMode
@@ -19,8 +24,10 @@ from telegram.ext import MessageHandler, filters
 
 from bot import memory
 from bot.assistant import answer
+from bot.audio import MEDIA_EXTENSIONS
 from bot.capabilities import Capabilities, other_message_line, photo_without_vision_line
 from bot.chat_moves import move_chat
+from bot.media_fetch import FetchLimits, fetch_media
 from bot.recent_answers import AnsweredQuestion
 from bot.reply import Conversation
 from bot.telegram_bot import (
@@ -35,6 +42,7 @@ from bot.telegram_bot import (
     send_text,
 )
 from bot.telegram_format import Chunk, render
+from bot.telegram_voice import IncomingMedia, share_recording
 from bot.vision import VisionUnavailable, describe_photo, photo_question
 
 logger = logging.getLogger(__name__)
@@ -246,6 +254,72 @@ async def chat_migrated(update: Update, context: KratosContext) -> None:
                        "replace %s with %s in ALLOWED_CHAT_IDS", old, new, old, new)
 
 
+#: Words that ask for a transcript before a link ("transcribe <link>", "transcríbeme …").
+TRANSCRIBE_WORDS = ("transcrib", "transcríb", "transcrip", "transcript")
+#: At most this many words may go with a link for the message to be a request for it.
+LINK_REQUEST_WORDS = 6
+
+
+def recording_link(message: Message, bot_id: int, username: str) -> str | None:
+    """The link of a message that is only a link, or "transcribe <link>"; else None.
+
+    A link inside a question ("¿tienen esto? https://…") stays a question.
+    """
+    found = [text for entity, text in message.parse_entities([MessageEntity.URL]).items()]
+    found += [entity.url for entity in message.parse_entities([MessageEntity.TEXT_LINK])
+              if entity.url]
+    if len(found) != 1:
+        return None
+    link = found[0]
+    rest = question_text(message, bot_id, username).replace(link, " ")
+    words = re.findall(r"\w+", rest.lower())
+    if words and (not words[0].startswith(TRANSCRIBE_WORDS)
+                  or len(words) > LINK_REQUEST_WORDS):
+        return None
+    return link if "://" in link else f"https://{link}"
+
+
+class _RecordingLink(filters.MessageFilter):
+    """Messages that hand the bot a link to a recording (see ``recording_link``)."""
+
+    def filter(self, message: Message) -> bool:
+        bot = message.get_bot()
+        return recording_link(message, bot.id, bot.username) is not None
+
+
+def _link_media(url: str) -> IncomingMedia:
+    """A link as a recording to share; its name comes from the path when it names media."""
+    name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    known = name if Path(name).suffix.lower().lstrip(".") in MEDIA_EXTENSIONS else None
+    return IncomingMedia("link", url, None, None, None, known)
+
+
+async def link_message(update: Update, context: KratosContext) -> None:
+    """A link to audio or video is fetched and handled exactly like a sent recording."""
+    conversation = await admit(update, context)
+    message = update.effective_message
+    if conversation is None or message is None:
+        return
+    url = recording_link(message, context.bot.id, context.bot.username)
+    if url is None:
+        return
+    limits = FetchLimits.of(context.bot_data.settings)
+    media = _link_media(url)
+    named: list[str] = []  # the server's name for the file, once fetched
+
+    async def fetch(workdir: Path) -> Path:
+        fetched = await fetch_media(url, workdir, limits)
+        named.append(fetched.file_name)
+        return fetched.path
+
+    def display_name(language: str) -> str:
+        return named[-1] if named else media.display_name(language)
+
+    logger.info("update %s conversation %s: fetching a link to a recording", update.update_id,
+                conversation.key)
+    await share_recording(update, context, conversation, media, fetch, display_name)
+
+
 #: What a chat can send that is neither a question nor a recording.
 OTHER_CONTENT = (filters.Sticker.ALL | filters.ANIMATION | filters.LOCATION | filters.VENUE
                  | filters.CONTACT | filters.POLL | filters.Dice.ALL | filters.GAME
@@ -259,5 +333,8 @@ def add_event_handlers(application: KratosApplication) -> None:
     application.add_handler(MessageHandler(new & filters.PHOTO & for_us, photo_message))
     application.add_handler(MessageHandler(new & OTHER_CONTENT & for_us, other_message))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, chat_migrated))
+    # Before the text handler (bot.telegram_bot): a link to a recording is not a question.
+    links = new & filters.TEXT & ~filters.COMMAND & for_us & _RecordingLink()
+    application.add_handler(MessageHandler(links, link_message))
     edits = filters.UpdateType.EDITED_MESSAGE & filters.TEXT & ~filters.COMMAND
     application.add_handler(MessageHandler(edits & for_us, edited_message))

@@ -20,6 +20,7 @@ import re
 import tempfile
 import time
 import warnings
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -87,6 +88,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "audio": "audio",
         "video": "video",
         "document": "archivo",
+        "link": "enlace",
         "txt": "transcripcion",
     },
     "en": {
@@ -114,6 +116,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "audio": "audio",
         "video": "video",
         "document": "file",
+        "link": "link",
         "txt": "transcript",
     },
 }
@@ -140,7 +143,7 @@ class DownloadFailed(UserFacingError):
 class IncomingMedia:
     """The sound-carrying file of a message, as Telegram describes it before any download."""
 
-    kind: str  # voice, video_note, audio, video or document
+    kind: str  # voice, video_note, audio, video, document, or link (file_id is the URL)
     file_id: str
     size: int | None
     duration: float | None
@@ -237,9 +240,24 @@ async def _download(context: KratosContext, media: IncomingMedia, workdir: Path)
         raise DownloadFailed() from error
 
 
+#: Fetches a recording into the given directory and returns its path (a link's download).
+Fetch = Callable[[Path], Awaitable[Path]]
+
+
+def _telegram_fetch(context: KratosContext, media: IncomingMedia) -> Fetch:
+    async def fetch(workdir: Path) -> Path:
+        return await _download(context, media, workdir)
+
+    return fetch
+
+
 async def _transcribe(message: Message, context: KratosContext, conversation: Conversation,
-                      media: IncomingMedia) -> Transcript | None:
-    """Transcribe ``media``, or tell the user kindly why not and return None."""
+                      media: IncomingMedia, fetch: Fetch | None = None) -> Transcript | None:
+    """Transcribe ``media``, or tell the user kindly why not and return None.
+
+    ``fetch`` replaces the download from Telegram (for a link, whose type and size are known
+    only once it answers: ``bot.media_fetch`` checks them while streaming).
+    """
     language = conversation.language
     settings = context.bot_data.settings
     try:
@@ -250,8 +268,9 @@ async def _transcribe(message: Message, context: KratosContext, conversation: Co
         if llm is None:
             await send_text(message, say("no_speech_service", language))
             return None
-        check_incoming(size=media.size, limit_bytes=settings.telegram_download_limit,
-                       mime_type=media.mime_type, file_name=media.file_name)
+        if fetch is None:
+            check_incoming(size=media.size, limit_bytes=settings.telegram_download_limit,
+                           mime_type=media.mime_type, file_name=media.file_name)
         if media.duration is not None:
             check_duration(media.duration, settings.max_audio_minutes)
         prompt = speech_prompt(context.app.profile, context.bot_data.settings.transcribe_language)
@@ -261,7 +280,7 @@ async def _transcribe(message: Message, context: KratosContext, conversation: Co
         async with chat_action(message), context.bot_data.media_slots:
             with tempfile.TemporaryDirectory(prefix="kratos-telegram-") as scratch:
                 workdir = Path(scratch)
-                path = await _download(context, media, workdir)
+                path = await (fetch or _telegram_fetch(context, media))(workdir)
                 return await transcribe(llm, settings, path, prompt=prompt, workdir=workdir)
     except UserFacingError as error:
         logger.info("chat %s: %s not transcribed: %s", message.chat_id, media.kind,
@@ -339,18 +358,30 @@ async def _deliver_transcript(message: Message, media: IncomingMedia, heard: Tra
 async def recording_message(update: Update, context: KratosContext) -> None:
     """Sends the recording's transcript (a .txt file when long) and invites questions on it."""
     conversation = await admit(update, context)
-    message, user = update.effective_message, update.effective_user
+    message = update.effective_message
     media = incoming_media(message) if message is not None else None
-    if conversation is None or message is None or user is None or media is None:
+    if conversation is None or media is None:
+        return
+    await share_recording(update, context, conversation, media)
+
+
+async def share_recording(update: Update, context: KratosContext, conversation: Conversation,
+                          media: IncomingMedia, fetch: Fetch | None = None,
+                          display_name: Callable[[str], str] | None = None) -> None:
+    """Transcribe a recording (sent, or fetched by ``fetch``), send the transcript, and make it
+    the conversation's shared context. ``display_name(language)`` names it when only the
+    fetch learns its name."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
         return
     data = context.bot_data
     language = conversation.language
     with data.answering():
         async with data.locks.hold(conversation.key):
-            heard = await _transcribe(message, context, conversation, media)
+            heard = await _transcribe(message, context, conversation, media, fetch)
             if heard is None:
                 return
-            name = media.display_name(language)
+            name = (display_name or media.display_name)(language)
             if not heard.text:
                 await send_text(message, say("nothing_in_recording", language, name=name))
                 return

@@ -17,6 +17,7 @@ from openai import AsyncOpenAI
 from bot.audio import ffmpeg_executable
 from bot.money import format_soles
 from bot.settings import Settings
+from tests.fakes.media_server import MediaServer
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_server import FakeTelegram
 from tests.test_telegram_bot import (
@@ -468,3 +469,76 @@ async def test_with_voice_and_vision_help_says_so(
     assert ("Entiendo preguntas escritas, notas de voz, audios y videos (te doy la "
             "transcripción) y fotos de productos.") in start.plain
     assert openai.requests == []  # help costs no model call
+
+
+# -- links to recordings ----------------------------------------------------------------------
+
+@pytest.fixture
+async def media_site(tmp_path: Path) -> AsyncIterator[MediaServer]:
+    """A local web server with a 4-second MP3, a redirect to it and a web page."""
+    clip = tmp_path / "clip.mp3"
+    subprocess.run([ffmpeg_executable(), "-hide_banner", "-nostdin", "-loglevel", "error",
+                    "-f", "lavfi", "-i", "sine=frequency=330:sample_rate=16000:duration=4",
+                    "-ac", "1", "-c:a", "libmp3lame", "-b:a", "32k", str(clip)],
+                   check=True, capture_output=True, timeout=60)
+    async with MediaServer() as server:
+        server.add_file("podcast/episodio-3.mp3", clip.read_bytes(), "audio/mpeg")
+        server.add_redirect("corto", "/podcast/episodio-3.mp3")
+        server.add_page("blog", "<html><body>Nuestro podcast</body></html>")
+        yield server
+
+
+async def test_a_link_to_a_recording_is_handled_like_a_sent_file(
+    start_bot: StartBot, telegram: FakeTelegram, openai: FakeOpenAI, media_site: MediaServer,
+) -> None:
+    openai.transcription("En el episodio hablamos de la laptop Lenovo IdeaPad 3.")
+    openai.responder(lambda body: "Hablaron de la Lenovo IdeaPad 3.")
+    bot = await start_bot(MEDIA_URL_ALLOW_PRIVATE="on")
+
+    telegram.push_text(6301, 6301, f"transcribe {media_site.url('corto')}")
+    [shared] = await telegram.wait_for_messages(1, chat_id=6301)
+    telegram.push_text(6301, 6301, "¿de qué laptop hablaron?")
+    [_, answered] = await telegram.wait_for_messages(2, chat_id=6301)
+
+    assert shared.plain.startswith("📝 Transcripción de «episodio-3.mp3» (4 s):")
+    assert "laptop Lenovo IdeaPad 3" in shared.plain
+    assert answered.plain == "Hablaron de la Lenovo IdeaPad 3."
+    assert "laptop Lenovo IdeaPad 3" in str(openai.chat_requests[0]["messages"])
+    assert state_rows(bot.settings, "SELECT source_name FROM transcripts") == [
+        ("episodio-3.mp3",)]
+    [upload] = openai.transcription_requests
+    assert upload.file is not None and upload.file.name.endswith(".wav")
+
+
+async def test_links_that_cannot_be_used_get_a_clear_sentence(
+    start_bot: StartBot, telegram: FakeTelegram, openai: FakeOpenAI, media_site: MediaServer,
+) -> None:
+    await start_bot()  # MEDIA_URL_ALLOW_PRIVATE is off by default
+
+    telegram.push_text(6401, 6401, media_site.url("podcast/episodio-3.mp3"))
+    telegram.push_text(6402, 6402, f"transcríbeme esto {media_site.url('blog', 'localhost')}")
+    [internal] = await telegram.wait_for_messages(1, chat_id=6401)
+    [local] = await telegram.wait_for_messages(1, chat_id=6402)
+
+    assert internal.plain.startswith("Ese enlace apunta a una dirección interna")
+    assert local.plain == internal.plain
+    assert media_site.total_requests == 0  # refused before any request
+    assert openai.requests == []
+
+
+async def test_a_page_link_is_not_media_and_a_link_inside_a_question_stays_a_question(
+    start_bot: StartBot, telegram: FakeTelegram, openai: FakeOpenAI, media_site: MediaServer,
+) -> None:
+    openai.responder(lambda body: "Sí, lo tenemos.")
+    await start_bot(MEDIA_URL_ALLOW_PRIVATE="on")
+
+    telegram.push_text(6501, 6501, media_site.url("blog"))
+    telegram.push_text(6502, 6502,
+                       f"¿tienen el producto de este enlace? {media_site.url('blog')}")
+    [page] = await telegram.wait_for_messages(1, chat_id=6501)
+    [question] = await telegram.wait_for_messages(1, chat_id=6502)
+
+    assert page.plain.startswith("Ese enlace abre una página, no un audio ni un video.")
+    assert question.plain == "Sí, lo tenemos."
+    assert media_site.served["blog"].requests == 1  # only the page link was fetched
+    assert openai.transcription_requests == []

@@ -65,6 +65,7 @@ ATTRIBUTE = re.compile(r"([a-zA-Z-]+)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]
 
 COMMAND = re.compile(r"(?<!\S)/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?")
 MENTION = re.compile(r"(?<![\w@])@[A-Za-z0-9_]{5,32}")
+URL = re.compile(r"(?<!\S)(?:https?|ftp)://[^\s<>\"]+")
 
 
 class ParseError(ValueError):
@@ -166,9 +167,10 @@ def _entity_for(name: str, attributes: dict[str, str], byte_offset: int) -> dict
 
 
 def detect_entities(text: str) -> list[dict[str, Any]]:
-    """The entities Telegram adds to what a user types: bot commands and @mentions."""
+    """The entities Telegram adds to what a user types: bot commands, @mentions, links."""
     found = [("bot_command", m) for m in COMMAND.finditer(text)]
     found += [("mention", m) for m in MENTION.finditer(text)]
+    found += [("url", m) for m in URL.finditer(text)]
     return sorted(
         ({"type": kind, "offset": utf16_len(text[:m.start()]), "length": utf16_len(m.group())}
          for kind, m in found),
