@@ -1,4 +1,5 @@
-"""Figure 4: how fast ``convert_for_transcription`` turns recordings into 16 kHz mono WAV.
+"""Figure 4: how fast ``convert_for_transcription`` turns recordings into 16 kHz mono WAV, and
+how fast ``bot.silence.map_speech`` then measures them for speech before any upload.
 
 The inputs are made here with the same ffmpeg the bot uses: Telegram-style voice notes (Opus in
 OGG, 48 kHz mono, 32 kb/s) of one and ten minutes, and a three-minute 640x360 H.264/AAC MP4 of
@@ -16,10 +17,13 @@ from pathlib import Path
 
 from benchmarks.common import TMP, Figure, Metric, load_average, scratch
 from bot.audio import convert_for_transcription, ffmpeg_executable, probe
+from bot.silence import map_speech
 
 NAME = "audio_speed"
 TITLE = "4. Audio speed"
 GOAL_RATIO = 100.0
+#: The silence check must cost far less than the conversion it follows.
+SPEECH_CHECK_GOAL = 1000.0
 
 NOISE = "anoisesrc=color=pink:amplitude=0.2:sample_rate={rate}:duration={seconds}"
 
@@ -53,6 +57,24 @@ def media(name: str, seconds: int) -> Path:
     return path
 
 
+def _speech_check(label: str, path: Path, workdir: Path, duration: float,
+                  runs: int) -> Metric:
+    """How fast ``map_speech`` measures the converted WAV before any upload (x real time)."""
+    out = convert_for_transcription(path, workdir)
+    try:
+        elapsed = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            map_speech(out)
+            elapsed.append(time.perf_counter() - started)
+    finally:
+        out.unlink()
+    ratios = [duration / e for e in elapsed]
+    return Metric(f"{label}: speech check", "x real time", ratios,
+                  goal=f">= {SPEECH_CHECK_GOAL:.0f}x",
+                  met=statistics.median(ratios) >= SPEECH_CHECK_GOAL)
+
+
 def run(quick: bool = False) -> Figure:
     runs = 2 if quick else 5
     inputs = [("voice note, OGG/Opus 1 min", "voice-60s.oga", 60),
@@ -81,6 +103,7 @@ def run(quick: bool = False) -> Figure:
             figure.metrics.append(Metric(
                 f"{label}: conversion per minute of audio", "s/min",
                 [e / (duration / 60) for e in elapsed]))
+            figure.metrics.append(_speech_check(label, path, workdir, duration, runs))
             figure.details[name] = {"duration_s": duration, "bytes": path.stat().st_size,
                                     "elapsed_s": [round(e, 4) for e in elapsed]}
     finally:
