@@ -217,7 +217,15 @@ async def test_transcription_verbose_json_and_fail(fake: FakeOpenAI, tmp_path: P
         await api.audio.transcriptions.create(model="whisper-1", file=audio)
     verbose = await api.audio.transcriptions.create(
         model="whisper-1", file=audio, response_format="verbose_json", language="es")
-    assert (verbose.text, verbose.language, verbose.segments) == ("hola", "es", [])
+    assert (verbose.text, verbose.language) == ("hola", "es")
+    # Clear speech: one segment the model is sure of, as the real API reports it.
+    [segment] = verbose.segments or []
+    assert (segment.text.strip(), segment.no_speech_prob < 0.6) == ("hola", True)
+    fake.transcription("ruido", segments=[("Gracias.", 0.93, -1.3)])
+    noisy = await api.audio.transcriptions.create(
+        model="whisper-1", file=audio, response_format="verbose_json")
+    assert [(s.text.strip(), s.no_speech_prob, s.avg_logprob) for s in noisy.segments or []] == [
+        ("Gracias.", 0.93, -1.3)]
 
 
 @pytest.mark.parametrize(

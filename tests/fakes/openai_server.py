@@ -299,10 +299,9 @@ class FakeOpenAI:
             except ValueError:
                 return _error(400, "Request body is not valid JSON.")
         body = rec.json or rec.form
-        if endpoint == "chat" and (problem := _image_problem(body)) is not None:
-            return _error(400, problem, code="invalid_image_format")
-        if body.get("stream") in (True, "true", "True"):
-            return _error(400, "FakeOpenAI does not support stream=true.", code="unsupported")
+        refusal = _refusal(body)
+        if refusal is not None:
+            return refusal
         if endpoint != "speech" and self.latency:
             await asyncio.sleep(self.latency)
         try:
@@ -402,6 +401,16 @@ IMAGE_MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "jpeg": b"\xff\xd8\xff", "gif": b"GI
                "webp": b"RIFF"}
 DATA_URL = re.compile(r"data:image/(png|jpeg|jpg|gif|webp);base64,(.+)", re.DOTALL)
 CONTENT_PART_TYPES = frozenset({"text", "image_url", "input_audio", "file"})
+
+
+def _refusal(body: dict[str, Any]) -> web.Response | None:
+    """The 400 the API would send for this body (bad image parts, or streaming), or None."""
+    problem = _image_problem(body)
+    if problem is not None:
+        return _error(400, problem, code="invalid_image_format")
+    if body.get("stream") in (True, "true", "True"):
+        return _error(400, "FakeOpenAI does not support stream=true.", code="unsupported")
+    return None
 
 
 def _image_problem(body: dict[str, Any]) -> str | None:
