@@ -32,7 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="kratos",
         description="KRATOS: a store assistant that answers product-catalog questions.",
     )
-    parser.add_argument("--env-file", default=".env", help="Settings file (default: .env).")
+    parser.add_argument("--env-file", default=None,
+                        help="Settings file (default: .env when it exists; it must exist when "
+                             "named here).")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str) -> argparse.ArgumentParser:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import re
 import subprocess
@@ -368,7 +369,7 @@ def cli_env(fake: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("OPENAI_API_KEY", fake.api_key)
     monkeypatch.setenv("OPENAI_MAX_RETRIES", "0")
     monkeypatch.setenv("CATALOG_DB", str(tmp_path / "no-catalog.db"))
-    return ["--env-file", str(tmp_path / "missing.env")]
+    return ["--env-file", os.devnull]
 
 
 async def test_cli_prompt_names_the_catalog_brands(
@@ -422,7 +423,7 @@ async def test_cli_api_failure(fake: FakeOpenAI, cli_env: list[str], voice_note:
 def test_cli_without_key(voice_note: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                          capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    code = main(["--env-file", str(tmp_path / "missing.env"), "transcribe", str(voice_note)])
+    code = main(["--env-file", os.devnull, "transcribe", str(voice_note)])
     out, err = capsys.readouterr()
     assert code == 2
     assert out == ""
