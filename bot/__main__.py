@@ -65,7 +65,21 @@ def build_parser() -> argparse.ArgumentParser:
                           help="Which engine answers (default: basic).")
     evaluate.add_argument("--json", dest="json_out", type=Path, default=None,
                           help="Also write the results as JSON to this file.")
+    evaluate.add_argument("--min-accuracy", type=_fraction, default=None, metavar="X",
+                          help="Exit 1 when the share of questions passed is below X "
+                               "(0 to 1, e.g. 0.9).")
     return parser
+
+
+def _fraction(raw: str) -> float:
+    """A share from 0 to 1 (``--min-accuracy``); anything else is a usage error (exit 2)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, got {raw!r}")
+    return value
 
 
 def dispatch(args: argparse.Namespace, settings: Settings) -> int:
@@ -93,7 +107,8 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return transcribe_command(settings, args.file)
     if args.command == "eval":
         from bot.evaluation import eval_command
-        return eval_command(settings, args.file, engine=args.engine, json_out=args.json_out)
+        return eval_command(settings, args.file, engine=args.engine, json_out=args.json_out,
+                            min_accuracy=args.min_accuracy)
     raise AssertionError(f"unknown command {args.command}")
 
 
