@@ -50,7 +50,13 @@ def apply_migrations(db_path: Path, folder: Path, *, upto: str | None = None) ->
     Returns the names applied. ``upto`` stops after the named file (used to test upgrades from
     an older schema). A failing migration is rolled back whole and reported by file name.
     """
-    db_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise MigrationError(
+            f"Cannot create the folder {db_path.parent} for {db_path} ({error.strerror}): "
+            "point the setting at a folder this user may write."
+        ) from None
     try:
         conn = sqlite3.connect(db_path, isolation_level=None)
     except sqlite3.Error as error:
