@@ -185,3 +185,35 @@ def test_env_example_does_not_override_the_image_paths():
     assert "CATALOG_DB" not in values and "STATE_DB" not in values
     # What stays set must be accepted as it is.
     Settings.from_mapping(values)
+
+
+# -- make run ----------------------------------------------------------------------------------
+
+def test_make_run_is_quiet_and_clear(tmp_path):
+    """`make run` after the install: a line for the demo catalog, the banner, the prompt.
+
+    The install itself (pip, once) is not run here; its output goes to .venv/install.log.
+    """
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    for name in ("Makefile", "pyproject.toml"):
+        shutil.copy(ROOT / name, clone / name)
+    bin_dir = clone / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "python").symlink_to(sys.executable)
+    (bin_dir / "kratos").write_text(
+        f'#!/bin/sh\nexec {sys.executable} -m bot "$@"\n', encoding="utf-8")
+    (bin_dir / "kratos").chmod(0o755)
+    (clone / ".venv" / ".installed").touch()
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
+
+    done = subprocess.run(["make", "--no-print-directory", "run"], cwd=clone, env=env,
+                          input="/salir\n", stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stdout
+    first = done.stdout.splitlines()
+    assert re.fullmatch(r"Seeded 500 products into data/catalog\.db in \d+\.\d s\.", first[0])
+    assert "KRATOS is starting:" in first
+    assert "  catalog:  data/catalog.db (products: 500 rows)" in first
+    assert any(line.startswith("KRATOS — pregúntame") for line in first)
+    assert len(first) <= 14, first
