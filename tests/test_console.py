@@ -224,3 +224,48 @@ def test_banner_in_model_mode_names_model_host_and_voice():
         "  logs:     stderr at INFO",
     ]
     assert "sk-secret-value" not in banner
+
+
+def test_ctrl_c_during_an_answer_quits_at_once(tmp_path, catalog_db):
+    """Ctrl-C while the model takes its time: the console ends at once, databases closed."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    model = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.openai_server", "--port", str(port), "--latency",
+         "60"], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent.parent)
+    console = None
+    try:
+        started = model.stdout.readline()
+        api_key = started.split("api key '")[1].split("'")[0]
+        env = console_env(tmp_path, catalog_db, OPENAI_API_KEY=api_key, OPENAI_MAX_RETRIES="0",
+                          OPENAI_BASE_URL=f"http://127.0.0.1:{port}/v1")
+        console = subprocess.Popen(
+            [sys.executable, "-m", "bot", "--env-file", os.devnull, "console"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+            cwd=tmp_path)
+        console.stdin.write(b"dame laptops\n")
+        console.stdin.flush()
+        log = tmp_path / "kratos.log"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (
+                log.exists() and "KRATOS is starting" in log.read_text(encoding="utf-8")):
+            time.sleep(0.1)
+        time.sleep(1.0)  # the question is now with the model, which waits 60 s
+        console.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        code = console.wait(timeout=15)
+        took = time.monotonic() - sent
+        err = console.stderr.read().decode()
+    finally:
+        for process in (console, model):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
+        if console is not None:
+            for stream in (console.stdin, console.stdout, console.stderr):
+                stream.close()
+        model.stdout.close()
+    assert code == 0
+    assert took < 3.0
+    assert "Traceback" not in err and "Unclosed" not in err
