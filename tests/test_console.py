@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.__main__ import main
-from bot.banner import endpoint_host, startup_banner
+from bot.banner import endpoint_host, startup_banner, telegram_channel
 from bot.catalog import ColumnInfo, TableInfo
 from bot.settings import Settings
 
@@ -269,3 +269,11 @@ def test_ctrl_c_during_an_answer_quits_at_once(tmp_path, catalog_db):
     assert code == 0
     assert took < 3.0
     assert "Traceback" not in err and "Unclosed" not in err
+
+
+def test_banner_names_the_webhook_channel_without_its_path():
+    settings = Settings.from_mapping({
+        "WEBHOOK_URL": "https://bot.example.com/telegram-hook-path", "WEBHOOK_PORT": "8080",
+        "WEBHOOK_LISTEN": "127.0.0.1"})
+    assert telegram_channel(settings, "shop_bot") == (
+        "Telegram @shop_bot by webhook bot.example.com, listening on 127.0.0.1:8080")
