@@ -509,3 +509,20 @@ async def test_text_questions_stay_fast_while_a_long_recording_converts(
 def test_spoken_durations_read_naturally() -> None:
     assert [spoken_duration(s) for s in (0.4, 45, 60, 200, 3725)] == [
         "1 s", "45 s", "1 min", "3 min 20 s", "1 h 02 min"]
+
+
+async def test_a_refused_key_gets_the_customer_a_short_apology_and_the_owner_a_plain_log(
+    start_bot: StartBot, telegram: FakeTelegram, openai: FakeOpenAI, media: Media,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    openai.fail(401, endpoint="transcription")
+    await start_bot()
+    with caplog.at_level("INFO", logger="bot"):
+        telegram.push_media(3701, 3701, "voice", media.voice.read_bytes(), duration=3)
+        [reply] = await telegram.wait_for_messages(1, chat_id=3701)
+    assert reply.plain == ("Lo siento, ahora no puedo transcribir audios. Escríbeme tu pregunta, "
+                           "por favor.")
+    refused = [r for r in caplog.records if "the API key was refused" in r.getMessage()]
+    assert [r.levelname for r in refused] == ["ERROR"]
+    assert "check OPENAI_API_KEY" in refused[0].getMessage()
+    assert openai.api_key not in caplog.text
