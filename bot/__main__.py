@@ -7,6 +7,7 @@ or failed request, 2 bad configuration.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="kratos",
         description="KRATOS: a store assistant that answers product-catalog questions.",
     )
-    parser.add_argument("--env-file", default=".env", help="Settings file (default: .env).")
+    parser.add_argument("--env-file", default=None,
+                        help="Settings file (default: .env when it exists; it must exist when "
+                             "named here).")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str) -> argparse.ArgumentParser:
@@ -45,8 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     command("console")
     ask = command("ask")
-    ask.add_argument("question", help="The question, in quotes.")
-    ask.add_argument("--user", type=int, default=None, help="User id whose memory to use.")
+    ask.add_argument("question", nargs="?", default=None,
+                     help="The question, in quotes (/reset forgets the conversation).")
+    ask.add_argument("--user", type=int, default=None,
+                     help="Continue this Telegram user's private conversation (0: the "
+                          "console's); by default `kratos ask` keeps a conversation of its own.")
+    ask.add_argument("--reset", "--new", dest="reset", action="store_true",
+                     help="Forget the conversation first (alone: just forget it).")
+    ask.add_argument("--verbose", action="store_true",
+                     help="Print the start-up banner and the logs on stderr.")
     sql = command("sql")
     sql.add_argument("statement", help="One SELECT statement, in quotes.")
     seed = command("seed")
@@ -63,7 +73,21 @@ def build_parser() -> argparse.ArgumentParser:
                           help="Which engine answers (default: basic).")
     evaluate.add_argument("--json", dest="json_out", type=Path, default=None,
                           help="Also write the results as JSON to this file.")
+    evaluate.add_argument("--min-accuracy", type=_fraction, default=None, metavar="X",
+                          help="Exit 1 when the share of questions passed is below X "
+                               "(0 to 1, e.g. 0.9).")
     return parser
+
+
+def _fraction(raw: str) -> float:
+    """A share from 0 to 1 (``--min-accuracy``); anything else is a usage error (exit 2)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, got {raw!r}")
+    return value
 
 
 def dispatch(args: argparse.Namespace, settings: Settings) -> int:
@@ -76,7 +100,8 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return console_command(settings)
     if args.command == "ask":
         from bot.console import ask_command
-        return ask_command(settings, args.question, user_id=args.user)
+        return ask_command(settings, args.question, user_id=args.user, reset=args.reset,
+                           verbose=args.verbose)
     if args.command == "sql":
         from bot.catalog import sql_command
         return sql_command(settings, args.statement)
@@ -91,7 +116,8 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return transcribe_command(settings, args.file)
     if args.command == "eval":
         from bot.evaluation import eval_command
-        return eval_command(settings, args.file, engine=args.engine, json_out=args.json_out)
+        return eval_command(settings, args.file, engine=args.engine, json_out=args.json_out,
+                            min_accuracy=args.min_accuracy)
     raise AssertionError(f"unknown command {args.command}")
 
 
@@ -106,6 +132,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`kratos ask ... | head -1`): say nothing more, to nobody.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as error:
+        if error.filename is None:
+            raise
+        # A folder or file the command needs cannot be created or opened (a read-only mount,
+        # a folder the user does not own): one sentence, not a traceback.
+        print(f"kratos: cannot use {error.filename} ({error.strerror}): check that its folder "
+              "exists and this user may write there (CATALOG_DB, STATE_DB).", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from bot import memory
 from bot.context import AppContext
 from bot.errors import UserFacingError
 from bot.language import detect_language
-from bot.llm import ModelUnavailable, answer_with_model
 from bot.reply import Conversation, Reply
 
 logger = logging.getLogger(__name__)
@@ -100,6 +99,9 @@ async def _answer_with_engines(
     )
     model_failed = False
     if app.llm is not None:
+        # Imported with the model: basic mode never loads the SDK the model engine is built on.
+        from bot.llm import ModelUnavailable, answer_with_model
+
         transcript = await memory.load_transcript(app.state, conversation.key)
         try:
             async with asyncio.timeout(settings.answer_timeout):

@@ -10,9 +10,9 @@ import asyncio
 import gc
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import aiosqlite
-from openai import AsyncOpenAI, DefaultAioHttpClient
 
 from bot.basic import BasicEngine
 from bot.catalog import CatalogReader
@@ -21,7 +21,15 @@ from bot.prompt import CatalogProfile, profile_catalog
 from bot.settings import Settings
 from bot.state import open_state
 
+if TYPE_CHECKING:
+    # The SDK is imported when a client is made: basic mode never loads it (about 0.6 s).
+    from openai import AsyncOpenAI
+
 logger = logging.getLogger(__name__)
+
+#: Without a model key nothing reads the catalog profile (the model's prompt and the speech
+#: prompt both need the key), and building it runs some 26 checked queries: skipped.
+BASIC_MODE_PROFILE = CatalogProfile(schema_text="", vocabulary=(), has_fts=False)
 
 
 @dataclass
@@ -51,6 +59,8 @@ def build_llm_client(settings: Settings) -> AsyncOpenAI | None:
     """One OpenAI-compatible client with deliberate timeout and retries; None in basic mode."""
     if not settings.model_enabled:
         return None
+    from openai import AsyncOpenAI, DefaultAioHttpClient
+
     return AsyncOpenAI(
         api_key=settings.openai_api_key,
         base_url=settings.openai_base_url or None,
@@ -64,6 +74,9 @@ def build_llm_client(settings: Settings) -> AsyncOpenAI | None:
 async def build_context(settings: Settings) -> AppContext:
     """Open the catalog (read-only) and the state database, and make the model client.
 
+    The catalog profile is read only when a model is configured (``BASIC_MODE_PROFILE``
+    otherwise).
+
     Pending migrations are applied first: the state database's always, the catalog's only
     when it is a demo catalog KRATOS built (a store's own file is never written).
     """
@@ -75,7 +88,8 @@ async def build_context(settings: Settings) -> AppContext:
         max_rows=settings.sql_max_rows,
     )
     try:
-        profile = await profile_catalog(catalog, settings.notes_path)
+        profile = (await profile_catalog(catalog, settings.notes_path)
+                   if settings.model_enabled else BASIC_MODE_PROFILE)
         state = await open_state(settings.state_db)
     except BaseException:
         await catalog.close()

@@ -116,6 +116,7 @@ class EvalReport:
         count = len(self.outcomes) or 1
         return {
             "questions": len(self.outcomes),
+            "accuracy": self.accuracy,
             "by_kind": by_kind,
             "execution_accuracy": by_kind["simple"]["accuracy"],
             "followup_accuracy": by_kind["followup"]["accuracy"],
@@ -130,6 +131,13 @@ class EvalReport:
             "engines_used": dict(Counter(o.engine for o in self.outcomes)),
             "goal_met": self.goal_met(by_kind),
         }
+
+    @property
+    def accuracy(self) -> float | None:
+        """Share of all questions that passed, every kind counted (None for an empty set)."""
+        if not self.outcomes:
+            return None
+        return sum(o.passed for o in self.outcomes) / len(self.outcomes)
 
     def goal_met(self, by_kind: dict[str, dict[str, Any]] | None = None) -> bool:
         by_kind = by_kind or self.summary()["by_kind"]
@@ -345,6 +353,9 @@ def format_report(report: EvalReport) -> str:
     labels = {"simple": "simple (execution accuracy)", "followup": "follow-up (execution acc.)",
               "offtopic": "off-topic (refused)", "hostile": "hostile (refused, no writes)"}
     width = max(len(label) for label in labels.values())
+    if report.accuracy is not None:
+        lines.append(f"{'all questions passed':<{width}}  {report.accuracy:.1%}")
+        lines.append("")
     lines.append(f"{'kind':<{width}}  {'questions':>9}  {'passed':>6}  {'score':>7}")
     for kind, label in labels.items():
         row = summary["by_kind"][kind]
@@ -397,8 +408,12 @@ async def evaluate(settings: Settings, path: Path, engine: str = "basic") -> Eva
 
 
 def eval_command(settings: Settings, file: Path | None = None, *, engine: str = "basic",
-                 json_out: Path | None = None) -> int:
-    """``kratos eval``: print the table (and write JSON); 0 when it ran, 1 bad file, 2 no key."""
+                 json_out: Path | None = None, min_accuracy: float | None = None) -> int:
+    """``kratos eval``: print the table (and write JSON).
+
+    Exit 0 when it ran (and, with ``min_accuracy``, the share of all questions passed is at
+    least that fraction), 1 below it or for a bad file, 2 without a key for the model engine.
+    """
     quiet_for_terminal(settings.log_level)
     path = Path(file) if file else SHIPPED_SET
     if engine == "model" and not settings.model_enabled:
@@ -417,4 +432,17 @@ def eval_command(settings: Settings, file: Path | None = None, *, engine: str = 
         Path(json_out).write_text(json.dumps(report.to_json(), ensure_ascii=False, indent=2),
                                   encoding="utf-8")
         print(f"\nWrote {json_out}.")
+    return _check_accuracy(report, min_accuracy)
+
+
+def _check_accuracy(report: EvalReport, min_accuracy: float | None) -> int:
+    """0 when there is no threshold or the report meets it; 1 (with one sentence) below it."""
+    if min_accuracy is None:
+        return 0
+    accuracy = report.accuracy or 0.0
+    if accuracy < min_accuracy:
+        print(f"kratos eval: accuracy {accuracy:.1%} is below --min-accuracy "
+              f"{min_accuracy:.1%}.", file=sys.stderr)
+        return 1
+    print(f"\nAccuracy {accuracy:.1%} meets --min-accuracy {min_accuracy:.1%}.")
     return 0

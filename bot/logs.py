@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 
 REDACTED = "[redacted]"
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -54,3 +55,55 @@ def quiet_for_terminal(level: str) -> None:
     """
     if level == "INFO":
         logging.getLogger().setLevel(logging.WARNING)
+
+
+class LogFile(logging.FileHandler):
+    """The log file ``log_to_file`` opened (and ``close_log_files`` closes)."""
+
+
+def close_log_files() -> None:
+    """Detach and close the log files ``log_to_file`` opened; other handlers stay."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, LogFile):
+            root.removeHandler(handler)
+            handler.close()
+
+
+def log_to_file(path: Path, level: str, secrets: Iterable[str] = (), *,
+                also_stderr: bool = False) -> str:
+    """Send every log line to ``path`` (appended) instead of the terminal; returns where.
+
+    For the terminal chat and ``kratos ask``: a warning printed between two answers reads as
+    part of the conversation. With ``also_stderr`` (``ask --verbose``) INFO and above also go
+    to stderr, whatever ``level`` the file keeps. When the file cannot be opened, only errors
+    reach stderr and the result says so.
+    """
+    formatter = RedactingFormatter(FORMAT, secrets)
+    handlers: list[logging.Handler] = []
+    if also_stderr:
+        verbose = logging.StreamHandler(sys.stderr)
+        verbose.setLevel(logging.INFO)
+        handlers.append(verbose)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        log_file = LogFile(path, encoding="utf-8")
+        log_file.setLevel(level)
+        handlers.append(log_file)
+        where = f"{path} at {level}" + (" and stderr" if also_stderr else "")
+    except OSError as error:
+        if not also_stderr:
+            fallback = logging.StreamHandler(sys.stderr)
+            fallback.setLevel(logging.ERROR)
+            handlers.append(fallback)
+        where = (f"stderr{'' if also_stderr else ', errors only'} ({path} cannot be written: "
+                 f"{error.strerror})")
+    root = logging.getLogger()
+    close_log_files()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+    root.setLevel(min(logging.getLevelName(level), logging.INFO) if also_stderr else level)
+    return where

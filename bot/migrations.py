@@ -7,6 +7,7 @@ catalog. A fix-up is a new file, never an edit of one that has shipped.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sqlite3
 from pathlib import Path
@@ -50,7 +51,19 @@ def apply_migrations(db_path: Path, folder: Path, *, upto: str | None = None) ->
     Returns the names applied. ``upto`` stops after the named file (used to test upgrades from
     an older schema). A failing migration is rolled back whole and reported by file name.
     """
-    db_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise MigrationError(
+            f"Cannot create the folder {db_path.parent} for {db_path} ({error.strerror}): "
+            "point STATE_DB or CATALOG_DB at a folder this user may write."
+        ) from None
+    if not db_path.exists() and not os.access(db_path.parent, os.W_OK):
+        # SQLite would only say "unable to open database file".
+        raise MigrationError(
+            f"Cannot create {db_path}: this user may not write in {db_path.parent}; point "
+            "STATE_DB or CATALOG_DB at a folder it may write (in Docker, the /data volume)."
+        )
     try:
         conn = sqlite3.connect(db_path, isolation_level=None)
     except sqlite3.Error as error:

@@ -7,6 +7,7 @@ Nothing else in the package reads ``os.environ``. Tests build settings from a pl
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -99,6 +100,35 @@ def _url(name: str, raw: str) -> str:
     return value
 
 
+#: A BotFather token: the bot's numeric id, a colon, then URL-safe letters (35 of them today).
+_TELEGRAM_TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]+")
+
+
+def _telegram_token(name: str, raw: str) -> str:
+    value = raw.strip()
+    if value and not _TELEGRAM_TOKEN.fullmatch(value):
+        # The value is a secret: never echo it back.
+        raise ConfigError(f"{name} does not look like a BotFather token (digits, a colon, then "
+                          "letters, e.g. 123456789:AAE...): copy it again from @BotFather.")
+    return value
+
+
+def _https_url(name: str, raw: str) -> str:
+    value = _url(name, raw)
+    if value and not value.startswith("https://"):
+        # Telegram delivers webhooks only to HTTPS URLs (setWebhook refuses http://).
+        raise ConfigError(f"{name} must start with https:// (Telegram sends webhooks only over "
+                          f"HTTPS), got {raw!r}.")
+    return value
+
+
+def _port(name: str, raw: str) -> int:
+    value = _integer(1)(name, raw)
+    if value > 65535:
+        raise ConfigError(f"{name} must be a TCP port from 1 to 65535, got {value}.")
+    return value
+
+
 def setting(default: Any, parse: Callable[[str, str], Any], doc: str, *, secret: bool = False):
     """A settings field: its default, how to parse the raw text, and what it means."""
     return field(default=default, metadata={"parse": parse, "doc": doc, "secret": secret})
@@ -108,7 +138,8 @@ def setting(default: Any, parse: Callable[[str, str], Any], doc: str, *, secret:
 class Settings:
     """Every setting KRATOS reads. Field names are the environment names, lower-cased."""
 
-    telegram_bot_token: str = setting("", _text, "Bot token from BotFather.", secret=True)
+    telegram_bot_token: str = setting("", _telegram_token, "Bot token from BotFather.",
+                                      secret=True)
     telegram_api_base_url: str = setting(
         DEFAULT_TELEGRAM_API, _url, "Bot API server root (a local Bot API server or a test one)."
     )
@@ -155,11 +186,12 @@ class Settings:
         10, _integer(1), "Messages one user may send per RATE_LIMIT_WINDOW."
     )
     rate_limit_window: float = setting(60.0, _seconds, "Window of the per-user rate limit.")
-    webhook_url: str = setting("", _url, "Public HTTPS URL for webhook mode; empty = polling.")
+    webhook_url: str = setting("", _https_url,
+                               "Public HTTPS URL for webhook mode; empty = polling.")
     webhook_secret: str = setting("", _text, "Secret Telegram sends with every webhook call.",
                                   secret=True)
     webhook_listen: str = setting("0.0.0.0", _text, "Address the webhook server listens on.")
-    webhook_port: int = setting(8443, _integer(1), "Port the webhook server listens on.")
+    webhook_port: int = setting(8443, _port, "Port the webhook server listens on.")
     transcribe_model: str = setting("whisper-1", _text, "Speech-to-text model.")
     transcribe_language: str = setting("es", _text, "ISO-639-1 language of the audio.")
     transcribe_format: str = setting(
@@ -203,11 +235,18 @@ class Settings:
         return cls(**kwargs)
 
     @classmethod
-    def load(cls, env_file: str | Path = ".env") -> Settings:
-        """Environment first, then the ``.env`` file, then defaults."""
-        env_path = Path(env_file)
+    def load(cls, env_file: str | Path | None = None) -> Settings:
+        """Environment first, then the settings file, then defaults.
+
+        Without ``env_file`` the file is ``.env``, read when it exists (every setting has a
+        default). A file named explicitly (``--env-file``) must exist, or this raises
+        ``ConfigError``; ``/dev/null`` names none.
+        """
+        env_path = Path(env_file) if env_file is not None else Path(".env")
+        if env_file is not None and not env_path.exists():
+            raise ConfigError(f"--env-file {env_path}: no such file.")
         from_file = {k: v for k, v in dotenv_values(env_path).items() if v is not None} \
-            if env_path.is_file() else {}
+            if env_path.exists() else {}
         return cls.from_mapping({**from_file, **os.environ})
 
     @property

@@ -53,6 +53,26 @@ class TranscriptionUnavailable(UserFacingError):
         )
 
 
+class TranscriptionRefused(TranscriptionUnavailable):
+    """The speech-to-text endpoint refused the API key (401/403): only the owner can fix it.
+
+    The customer gets a short apology; "try again in a moment" would send them back to a
+    failure that retrying cannot cure. The log says what is wrong.
+    """
+
+    def __init__(self) -> None:
+        UserFacingError.__init__(
+            self,
+            es="Lo siento, ahora no puedo transcribir audios. Escríbeme tu pregunta, por favor.",
+            en="Sorry, I can't transcribe audio right now. Please type your question.",
+        )
+
+
+#: What the log says when the endpoint refuses the key: the owner's problem, said plainly.
+KEY_REFUSED = ("%s: the API key was refused (HTTP %s) by the speech endpoint; check "
+               "OPENAI_API_KEY (and OPENAI_BASE_URL)")
+
+
 class SpeechUnavailable(UserFacingError):
     """The text-to-speech API failed, timed out or sent audio that cannot be used."""
 
@@ -124,6 +144,9 @@ async def _transcribe_chunk(client: AsyncOpenAI, chunk: Chunk, mime_type: str,
         try:
             result = await client.audio.transcriptions.create(
                 file=(chunk.path.name, data, mime_type), timeout=timeout, **options)
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as error:
+            logger.error(KEY_REFUSED, "transcription failed", error.status_code)
+            raise TranscriptionRefused() from error
         except openai.APIError as error:
             logger.warning("transcription of chunk %d failed: %s (status %s)", chunk.index,
                            type(error).__name__, getattr(error, "status_code", None))
@@ -188,8 +211,11 @@ async def transcribe(client: AsyncOpenAI, settings: Settings, path: Path, *,
                     for chunk in chunks
                 ]
         except* TranscriptionUnavailable as failed:
-            # One kind message for the user, whichever and however many chunks failed.
-            raise TranscriptionUnavailable() from failed.exceptions[0].__cause__
+            # One kind message for the user, whichever and however many chunks failed; a
+            # refused key is said as such, since retrying cannot help.
+            refused = [e for e in failed.exceptions if isinstance(e, TranscriptionRefused)]
+            first = (refused or failed.exceptions)[0]
+            raise type(first)() from first.__cause__
     text = " ".join(part for part in (task.result() for task in tasks) if part)
     logger.info("transcribed %.1f s of audio in %d chunk(s): %.2f s converting, %.2f s in total",
                 duration, len(chunks), converted_at - started, time.perf_counter() - started)
@@ -204,6 +230,9 @@ async def synthesize_voice(client: AsyncOpenAI, settings: Settings, text: str) -
             model=settings.tts_model, voice=settings.tts_voice, input=text,
             response_format="opus",
         )
+    except (openai.AuthenticationError, openai.PermissionDeniedError) as error:
+        logger.error(KEY_REFUSED, "speech synthesis failed", error.status_code)
+        raise SpeechUnavailable() from error
     except openai.APIError as error:
         logger.warning("speech synthesis failed: %s", type(error).__name__)
         raise SpeechUnavailable() from error

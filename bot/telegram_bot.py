@@ -34,6 +34,7 @@ from telegram.ext import (
 
 from bot import eventloop, memory
 from bot.assistant import answer, reset_conversation
+from bot.banner import describe, telegram_channel
 from bot.capabilities import Capabilities, catalog_examples, media_help
 from bot.chat_moves import former_ids
 from bot.console import console_command
@@ -153,6 +154,8 @@ class BotData:
         #: Groups upgraded to supergroups: new chat id -> the id before (from the state DB).
         self.former_chat_ids: dict[int, int] = {}
         self.purge_task: asyncio.Task[None] | None = None
+        #: The Bot API clients, closed by ``serve`` even when the bot never got started.
+        self.requests: tuple[AiohttpRequest, ...] = ()
         self.configure(Settings())
 
     def configure(self, settings: Settings) -> None:
@@ -464,6 +467,31 @@ async def stats_command(update: Update, context: KratosContext) -> None:
     await send_text(update.effective_message, format_stats(stats, conversation.language))
 
 
+#: /id's answer: what the owner copies into ALLOWED_USER_IDS, ADMIN_USER_IDS, ALLOWED_CHAT_IDS.
+ID_TEXTS = {
+    "es": "Tu id de usuario: {user_id}\nId de este chat: {chat_id}\n"
+          "(para ALLOWED_USER_IDS, ADMIN_USER_IDS y ALLOWED_CHAT_IDS)",
+    "en": "Your user id: {user_id}\nThis chat's id: {chat_id}\n"
+          "(for ALLOWED_USER_IDS, ADMIN_USER_IDS and ALLOWED_CHAT_IDS)",
+}
+
+
+async def id_command(update: Update, context: KratosContext) -> None:
+    """Tells the sender their Telegram user id and this chat's id, to fill the allow-lists.
+
+    Answered to anyone, even someone the allow-lists leave out (they need their id to be
+    added), within the per-user rate limit; it reveals nothing but the asker's own ids.
+    """
+    message, user, chat = update.effective_message, update.effective_user, update.effective_chat
+    if message is None or user is None or chat is None:
+        return
+    if context.bot_data.rate_limit.check(user.id) is not Verdict.ALLOW:
+        return
+    text = ID_TEXTS[user_language(user)].format(user_id=user.id, chat_id=chat.id)
+    await send_text(message, text)
+    logger.info("update %s chat %s: told user %s their ids", update.update_id, chat.id, user.id)
+
+
 async def on_error(update: object, context: KratosContext) -> None:
     """Logs the failure with its traceback; the user gets one short, kind sentence."""
     error = context.error
@@ -510,6 +538,9 @@ async def _post_init(application: KratosApplication) -> None:
     data.former_chat_ids = await former_ids(data.app.state)
     data.purge_task = asyncio.create_task(purge_forever(
         data.app.state, data.settings.conversation_ttl_days, data.settings.purge_interval))
+    channels = telegram_channel(data.settings, application.bot.username)
+    logger.info("%s", await describe(data.app, channels=channels,
+                                     logs=f"stderr at {data.settings.log_level}"))
     for language in COMMANDS:
         await _set_commands(application.bot, language)
         for admin in sorted(data.settings.admin_user_ids):
@@ -533,6 +564,7 @@ def build_application(settings: Settings) -> KratosApplication:
     """The Application ``kratos run`` serves, with its handlers; not started yet."""
     settings.require_telegram()
     root = settings.telegram_api_base_url
+    requests = (AiohttpRequest(CONCURRENT_UPDATES, pool_timeout=POOL_TIMEOUT), AiohttpRequest(1))
     application: KratosApplication = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token)
@@ -541,14 +573,15 @@ def build_application(settings: Settings) -> KratosApplication:
         .local_mode(settings.telegram_local_mode)
         .context_types(ContextTypes(context=KratosContext, bot_data=BotData))
         .concurrent_updates(True)
-        .request(AiohttpRequest(CONCURRENT_UPDATES, pool_timeout=POOL_TIMEOUT))
-        .get_updates_request(AiohttpRequest(1))
+        .request(requests[0])
+        .get_updates_request(requests[1])
         .rate_limiter(MessageRateLimiter(max_retries=SEND_RETRIES))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .build()
     )
     application.bot_data.configure(settings)
+    application.bot_data.requests = requests
 
     new = filters.UpdateType.MESSAGE
     for name, callback in (("start", start_command), ("help", help_command),
@@ -559,6 +592,7 @@ def build_application(settings: Settings) -> KratosApplication:
     from bot.telegram_events import add_event_handlers
 
     add_event_handlers(application)
+    application.add_handler(CommandHandler("id", id_command, filters=new))
     for_us = filters.ChatType.PRIVATE | (filters.ChatType.GROUPS & _AddressedToBot())
     application.add_handler(MessageHandler(new & filters.TEXT & ~filters.COMMAND & for_us,
                                            text_message))
@@ -582,6 +616,7 @@ async def serve(application: KratosApplication, stop: asyncio.Event,
     settings = application.bot_data.settings
     updater = application.updater
     assert updater is not None
+    serving = False
     try:
         await application.initialize()
         if application.post_init is not None:
@@ -600,6 +635,7 @@ async def serve(application: KratosApplication, stop: asyncio.Event,
             await updater.start_polling(timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES,
                                         error_callback=_polling_error)
             logger.info("bot @%s polling for updates", application.bot.username)
+        serving = True
         if started is not None:
             started.set()
         await stop.wait()
@@ -614,7 +650,13 @@ async def serve(application: KratosApplication, stop: asyncio.Event,
         await application.shutdown()
         if application.post_shutdown is not None:
             await application.post_shutdown(application)
-        logger.info("bot stopped")
+        # PTB's shutdown skips a bot whose initialize failed (Telegram unreachable, token
+        # refused), leaving its HTTP sessions open: close them here, whatever happened.
+        for request in application.bot_data.requests:
+            await request.shutdown()
+        # A bot that never started has nothing to report here; the caller logs why.
+        if serving:
+            logger.info("bot stopped")
 
 
 async def _serve_until_signalled(settings: Settings) -> int:
@@ -641,7 +683,7 @@ def run_command(settings: Settings, *, console_fallback: bool = False) -> int:
     fails with a configuration error (exit 2) otherwise.
     """
     if console_fallback and not settings.telegram_bot_token:
-        logger.info("TELEGRAM_BOT_TOKEN is not set: starting the console instead")
-        return console_command(settings)
+        return console_command(
+            settings, channels="terminal console (TELEGRAM_BOT_TOKEN is not set: no Telegram)")
     settings.require_telegram()
     return eventloop.run(_serve_until_signalled(settings))

@@ -20,7 +20,7 @@ def cli_env(tmp_path, monkeypatch, catalog_db):
     monkeypatch.setenv("STATE_DB", str(tmp_path / "state.db"))
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
-    return ["--env-file", str(tmp_path / "no.env")]
+    return ["--env-file", os.devnull]
 
 
 def test_help_lists_every_command(capsys):
@@ -113,7 +113,7 @@ def test_console_chats_on_the_same_core(tmp_path, catalog_db):
         cheapest = conn.execute("SELECT name FROM products WHERE category = 'Laptops'"
                                 " ORDER BY price LIMIT 1").fetchone()[0]
     done = subprocess.run(
-        [sys.executable, "-m", "bot", "--env-file", str(tmp_path / "no.env"), "console"],
+        [sys.executable, "-m", "bot", "--env-file", os.devnull, "console"],
         input="la laptop más barata\n/reset\n/salir\n", capture_output=True, text=True,
         env=env, cwd=tmp_path, timeout=60,
     )
@@ -127,9 +127,31 @@ def test_make_run_falls_back_to_the_console(tmp_path, catalog_db):
     env = {**os.environ, "CATALOG_DB": str(catalog_db), "STATE_DB": str(tmp_path / "state.db"),
            "OPENAI_API_KEY": "", "TELEGRAM_BOT_TOKEN": ""}
     done = subprocess.run(
-        [sys.executable, "-m", "bot", "--env-file", str(tmp_path / "no.env"), "run",
+        [sys.executable, "-m", "bot", "--env-file", os.devnull, "run",
          "--console-fallback"],
         input="/salir\n", capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert "KRATOS" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "sentence"),
+    [
+        ("WEBHOOK_PORT", "99999", "WEBHOOK_PORT must be a TCP port from 1 to 65535, got 99999."),
+        ("TELEGRAM_BOT_TOKEN", "abc", "TELEGRAM_BOT_TOKEN does not look like a BotFather token"),
+        ("WEBHOOK_URL", "http://shop.example/hook", "WEBHOOK_URL must start with https://"),
+    ],
+)
+def test_unworkable_setting_is_one_sentence_and_exit_2(cli_env, monkeypatch, capsys, name,
+                                                       value, sentence):
+    monkeypatch.setenv(name, value)
+    assert main([*cli_env, "migrate"]) == 2
+    err = capsys.readouterr().err
+    assert sentence in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_missing_env_file_is_one_sentence_and_exit_2(tmp_path, capsys):
+    assert main(["--env-file", str(tmp_path / "prod.env"), "migrate"]) == 2
+    assert capsys.readouterr().err == f"kratos: --env-file {tmp_path / 'prod.env'}: no such file.\n"

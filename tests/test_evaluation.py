@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 import uuid
 from collections import Counter
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bot.__main__ import main
 from bot.evaluation import (
     SHIPPED_SET,
     compare_rows,
@@ -221,3 +223,35 @@ async def test_model_engine_end_to_end_on_the_shipped_set(make_settings, tmp_pat
         assert outcome["model_calls"] == (2 if in_scope else 1)
         assert outcome["prompt_tokens"] == 100 * outcome["model_calls"]
     assert summary["mean_model_calls"] > 1 and summary["mean_completion_tokens"] > 0
+
+
+# -- --min-accuracy ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("threshold", "code"), [(0.9, 1), (0.81, 1), (0.8, 0), (0.5, 0)])
+def test_min_accuracy_fails_the_run_below_it(make_settings, catalog_db, small_set, capsys,
+                                             threshold, code):
+    # Four of the five questions pass (question c's gold is deliberately wrong): 80%.
+    assert eval_command(make_settings(), small_set, min_accuracy=threshold) == code
+    captured = capsys.readouterr()
+    assert "all questions passed" in captured.out and "80.0%" in captured.out
+    if code:
+        assert captured.err == (f"kratos eval: accuracy 80.0% is below --min-accuracy "
+                                f"{threshold:.1%}.\n")
+    else:
+        assert "meets --min-accuracy" in captured.out
+
+
+def test_min_accuracy_through_the_cli(make_settings, catalog_db, small_set, monkeypatch, capsys):
+    monkeypatch.setenv("CATALOG_DB", str(catalog_db))
+    monkeypatch.setenv("STATE_DB", str(catalog_db.parent / "state.db"))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert main(["--env-file", os.devnull, "eval", str(small_set), "--min-accuracy", "0.95"]) == 1
+    assert main(["--env-file", os.devnull, "eval", str(small_set), "--min-accuracy", "0.7"]) == 0
+
+
+@pytest.mark.parametrize("raw", ["90", "-0.1", "high"])
+def test_min_accuracy_must_be_a_fraction(raw, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["eval", "--min-accuracy", raw])
+    assert exited.value.code == 2
+    assert "--min-accuracy: must be a number from 0 to 1" in capsys.readouterr().err

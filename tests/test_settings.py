@@ -102,3 +102,60 @@ def test_readme_documents_every_setting():
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     for name, _default, _doc in Settings.from_mapping({}).describe():
         assert f"`{name}`" in readme, f"{name} is missing from README.md"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("WEBHOOK_PORT", "99999", "WEBHOOK_PORT must be a TCP port from 1 to 65535, got 99999"),
+        ("WEBHOOK_PORT", "65536", "WEBHOOK_PORT must be a TCP port from 1 to 65535"),
+        ("WEBHOOK_PORT", "0", "WEBHOOK_PORT must be at least 1"),
+        ("WEBHOOK_PORT", "http", "WEBHOOK_PORT must be a whole number"),
+        ("TELEGRAM_BOT_TOKEN", "abc", "TELEGRAM_BOT_TOKEN does not look like a BotFather token"),
+        ("TELEGRAM_BOT_TOKEN", "123456:AAE token", "TELEGRAM_BOT_TOKEN does not look like"),
+        ("TELEGRAM_BOT_TOKEN", "bot123456:AAE-x", "TELEGRAM_BOT_TOKEN does not look like"),
+        ("TELEGRAM_BOT_TOKEN", "123456:", "TELEGRAM_BOT_TOKEN does not look like"),
+        ("WEBHOOK_URL", "http://shop.example/hook", "WEBHOOK_URL must start with https://"),
+        ("WEBHOOK_URL", "shop.example/hook", "WEBHOOK_URL must start with"),
+    ],
+)
+def test_settings_that_cannot_work_are_refused(name, value, message):
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_mapping({name: value})
+    assert message in str(caught.value)
+    assert caught.value.exit_code == 2
+
+
+def test_a_refused_token_is_not_echoed():
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_mapping({"TELEGRAM_BOT_TOKEN": "12345 secret-looking-value"})
+    assert "secret-looking-value" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "parsed"),
+    [
+        ("WEBHOOK_PORT", "65535", 65535),
+        ("WEBHOOK_PORT", "443", 443),
+        ("TELEGRAM_BOT_TOKEN", "123456789:AAEhBP0av28Rk-FS_wq1n9o2tXZ4bIeEuWc", None),
+        ("WEBHOOK_URL", "https://shop.example/hook/", "https://shop.example/hook"),
+    ],
+)
+def test_settings_that_work_are_kept(name, value, parsed):
+    settings = Settings.from_mapping({name: value})
+    assert getattr(settings, name.lower()) == (value if parsed is None else parsed)
+
+
+def test_a_named_env_file_must_exist(tmp_path, monkeypatch):
+    with pytest.raises(ConfigError) as caught:
+        Settings.load(tmp_path / "prod.env")
+    assert str(caught.value) == f"--env-file {tmp_path / 'prod.env'}: no such file."
+    assert caught.value.exit_code == 2
+
+
+def test_without_a_named_file_a_missing_dot_env_is_fine(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SQL_MAX_ROWS", raising=False)
+    assert Settings.load().sql_max_rows == 50
+    (tmp_path / ".env").write_text("SQL_MAX_ROWS=9\n")
+    assert Settings.load().sql_max_rows == 9

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
 import random
 import re
 import subprocess
@@ -19,6 +21,7 @@ from bot.audio import CorruptMedia, MediaTooLong, NoAudioTrack, ffmpeg_executabl
 from bot.settings import Settings
 from bot.speech import (
     SpeechUnavailable,
+    TranscriptionRefused,
     TranscriptionUnavailable,
     synthesize_voice,
     transcribe,
@@ -368,7 +371,7 @@ def cli_env(fake: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("OPENAI_API_KEY", fake.api_key)
     monkeypatch.setenv("OPENAI_MAX_RETRIES", "0")
     monkeypatch.setenv("CATALOG_DB", str(tmp_path / "no-catalog.db"))
-    return ["--env-file", str(tmp_path / "missing.env")]
+    return ["--env-file", os.devnull]
 
 
 async def test_cli_prompt_names_the_catalog_brands(
@@ -422,8 +425,48 @@ async def test_cli_api_failure(fake: FakeOpenAI, cli_env: list[str], voice_note:
 def test_cli_without_key(voice_note: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                          capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    code = main(["--env-file", str(tmp_path / "missing.env"), "transcribe", str(voice_note)])
+    code = main(["--env-file", os.devnull, "transcribe", str(voice_note)])
     out, err = capsys.readouterr()
     assert code == 2
     assert out == ""
     assert "OPENAI_API_KEY is not set" in err
+
+
+@pytest.mark.parametrize("status", [401, 403])
+async def test_a_refused_key_is_said_plainly_in_the_log_and_briefly_to_the_customer(
+        fake: FakeOpenAI, client: AsyncOpenAI, speech_settings: Callable[..., Settings],
+        voice_note: Path, workdir: Path, caplog: pytest.LogCaptureFixture, status: int) -> None:
+    fake.fail(status, endpoint="transcription")
+    with caplog.at_level(logging.INFO, logger="bot.speech"), \
+            pytest.raises(TranscriptionRefused) as failed:
+        await transcribe(client, speech_settings(), voice_note, workdir=workdir)
+    assert failed.value.user_message("es") == (
+        "Lo siento, ahora no puedo transcribir audios. Escríbeme tu pregunta, por favor.")
+    assert "try again" not in failed.value.user_message("en")
+    [record] = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert record.levelno == logging.ERROR
+    assert record.getMessage() == (
+        f"transcription failed: the API key was refused (HTTP {status}) by the speech "
+        "endpoint; check OPENAI_API_KEY (and OPENAI_BASE_URL)")
+    assert fake.api_key not in caplog.text
+
+
+async def test_a_refused_key_on_one_chunk_of_many_is_still_a_refused_key(
+        fake: FakeOpenAI, client: AsyncOpenAI, speech_settings: Callable[..., Settings],
+        long_recording: Path, workdir: Path) -> None:
+    fake.transcription("bien", default=True)
+    fake.fail(401, endpoint="transcription")
+    with pytest.raises(TranscriptionRefused):
+        await transcribe(client, speech_settings(TRANSCRIBE_CONCURRENCY="1"), long_recording,
+                         workdir=workdir)
+    assert list(workdir.iterdir()) == []
+
+
+async def test_a_refused_key_for_spoken_replies_is_said_plainly(
+        fake: FakeOpenAI, client: AsyncOpenAI, speech_settings: Callable[..., Settings],
+        caplog: pytest.LogCaptureFixture) -> None:
+    fake.fail(401, endpoint="speech")
+    with caplog.at_level(logging.INFO, logger="bot.speech"), pytest.raises(SpeechUnavailable):
+        await synthesize_voice(client, speech_settings(), "Hola")
+    assert ("speech synthesis failed: the API key was refused (HTTP 401) by the speech endpoint"
+            in caplog.text)

@@ -578,7 +578,7 @@ async def test_kratos_run_stops_cleanly_on_sigterm(
            "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": telegram.root,
            "CATALOG_DB": str(catalog_db), "STATE_DB": str(tmp_path / "state.db")}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "--env-file", str(tmp_path / "absent.env"), "run",
+        sys.executable, "-m", "bot", "--env-file", os.devnull, "run",
         cwd=PROJECT_ROOT, env=env, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

@@ -544,3 +544,18 @@ async def test_silent_and_noisy_voice_notes_are_not_questions(
     assert openai.chat_requests == []  # and nothing went to the model as a question
     assert state_rows(bot.settings, "SELECT count(*) FROM messages") == [(0,)]
     assert state_rows(bot.settings, "SELECT count(*) FROM transcripts") == [(0,)]
+async def test_a_refused_key_gets_the_customer_a_short_apology_and_the_owner_a_plain_log(
+    start_bot: StartBot, telegram: FakeTelegram, openai: FakeOpenAI, media: Media,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    openai.fail(401, endpoint="transcription")
+    await start_bot()
+    with caplog.at_level("INFO", logger="bot"):
+        telegram.push_media(3701, 3701, "voice", media.voice.read_bytes(), duration=3)
+        [reply] = await telegram.wait_for_messages(1, chat_id=3701)
+    assert reply.plain == ("Lo siento, ahora no puedo transcribir audios. Escríbeme tu pregunta, "
+                           "por favor.")
+    refused = [r for r in caplog.records if "the API key was refused" in r.getMessage()]
+    assert [r.levelname for r in refused] == ["ERROR"]
+    assert "check OPENAI_API_KEY" in refused[0].getMessage()
+    assert openai.api_key not in caplog.text
