@@ -9,7 +9,13 @@ Layers, each enough to stop the obvious attacks on its own (see tests/test_catal
    temp views, PRAGMA writes or transactions), and lowered ``setlimit`` limits so that no single
    value, statement or expression can grow large.
 3. Time: a progress handler aborts a statement past its deadline; ``interrupt()`` backs it up.
-   Either way the caller gets ``QueryTooSlow`` and the connection is idle again at once.
+   Either way the caller gets ``QueryTooSlow`` and the connection is idle again at once. One C
+   call cannot be stopped mid-way, so the string functions whose work is the product of two
+   lengths are linear rewrites (``bot.sqlfunctions``) and LIKE/GLOB patterns are short; should a
+   call still outlive the limit, its connection is abandoned and replaced, so no statement holds
+   a pool connection longer than the time limit plus ``INTERRUPT_GRACE``.
+5. Space: temporary tables and sorts stay in memory (``temp_store=MEMORY``: nothing reaches
+   disk), under SQLite's heap limit; past it the caller gets ``QueryTooBig``.
 4. Caps: at most ``max_rows`` rows (LIMIT in the SQL is not trusted), long cells cut, a byte cap
    on the whole result.
 """
@@ -38,12 +44,14 @@ from sqlglot.errors import SqlglotError
 from bot.errors import CatalogError
 from bot.migrations import RECORD_TABLE
 from bot.settings import Settings
+from bot.sqlfunctions import register as register_linear_functions
 from bot.sqlguard import ALLOWED_FUNCTIONS, DIALECT, QueryError, SqlRefused, validate
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "CatalogReader", "ColumnInfo", "QueryError", "QueryFailed", "QueryResult", "QueryTooSlow",
+    "CatalogReader", "ColumnInfo", "QueryError", "QueryFailed", "QueryResult", "QueryTooBig",
+    "QueryTooSlow",
     "SqlRefused", "TableInfo", "format_table", "sql_command",
 ]
 
@@ -58,12 +66,19 @@ SQLITE_LIMITS: dict[int, int] = {
     sqlite3.SQLITE_LIMIT_COMPOUND_SELECT: 10,
     sqlite3.SQLITE_LIMIT_FUNCTION_ARG: 16,
     sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER: 100,
-    sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH: 1_000,
+    # LIKE and GLOB cost the value's length times the pattern's, in one uninterruptible call:
+    # a 1,000-byte pattern on a 1 MB value took 1.4-3.7 s, a 100-byte one 0.2-0.3 s.
+    sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH: 100,
 }
+#: SQLite's heap limit when none is configured (bytes); it is process-wide, see ``open``.
+DEFAULT_HEAP_BYTES = 256 * 1024 * 1024
 #: VM instructions between two deadline checks (about 0.1 ms of work).
 PROGRESS_STEPS = 10_000
-#: How long past the deadline the event loop waits before it interrupts the statement itself.
-INTERRUPT_GRACE = 0.5
+#: How long past the deadline the event loop waits before it interrupts the statement itself;
+#: with ``INTERRUPT_WAIT`` no statement holds a connection 0.5 s past its time limit.
+INTERRUPT_GRACE = 0.4
+#: How long an interrupted statement may take to stop before its connection is abandoned.
+INTERRUPT_WAIT = 0.05
 #: Queries up to this long are checked by the SQL guard on the event loop: a typical one takes
 #: it under 1 ms, the slowest 500-character ones tried (nested subqueries, 70 ORs) under 5 ms.
 INLINE_CHECK_CHARS = 500
@@ -83,14 +98,28 @@ _ELLIPSIS = "…"
 
 
 class QueryTooSlow(QueryError):
-    """The statement ran past the time limit and was stopped."""
+    """The statement ran past the time limit and was stopped ``seconds`` after it started."""
 
     def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
         super().__init__(
-            f"The query was stopped after {seconds:g} s; it is too slow. Avoid cross joins and "
+            f"The query was stopped after {seconds:.1f} s; it is too slow. Avoid cross joins and "
             "unbounded recursive CTEs, filter earlier, or use products_fts MATCH for text search.",
             es="La consulta al catálogo tardó demasiado y la detuve.",
             en="The catalog query took too long, so I stopped it.",
+        )
+
+
+class QueryTooBig(QueryError):
+    """The statement needed more memory (sorts, DISTINCT, temporary tables) than allowed."""
+
+    def __init__(self, limit_bytes: int) -> None:
+        super().__init__(
+            f"The query is too big: it needed more than {limit_bytes // 2**20} MB of memory for "
+            "sorting, grouping or DISTINCT. Avoid cross joins, filter earlier, select fewer "
+            "columns, or add LIMIT.",
+            es="La consulta al catálogo era demasiado grande y la detuve.",
+            en="The catalog query was too big, so I stopped it.",
         )
 
 
@@ -156,7 +185,8 @@ class _FencedConnection(sqlite3.Connection):
     """
 
     def __init__(
-        self, *args: Any, schema: _Schema, clock: _Clock, max_cell_chars: int, **kwargs: Any
+        self, *args: Any, schema: _Schema, clock: _Clock, max_cell_chars: int, heap_bytes: int,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self._schema = schema
@@ -164,6 +194,12 @@ class _FencedConnection(sqlite3.Connection):
         self._max_cell_chars = max_cell_chars
         # A second lock besides mode=ro; the authorizer below stops SQL switching it off.
         self.execute("PRAGMA query_only=ON")
+        # Sorts, DISTINCT and temporary b-trees stay in memory, under the heap limit: on disk
+        # they wrote up to 1.8 GB of unlinked files (no listing shows them) within the time limit.
+        self.execute("PRAGMA temp_store=MEMORY")
+        # Process-wide, and SQLite only ever lowers it: a smaller limit set earlier stays.
+        self.execute(f"PRAGMA hard_heap_limit={int(heap_bytes)}")
+        register_linear_functions(self)
         for limit, value in SQLITE_LIMITS.items():
             self.setlimit(limit, value)
         self.set_authorizer(self._authorize)
@@ -223,12 +259,13 @@ def _shape_cell(value: Any, max_chars: int) -> Any:
     return value
 
 
-@dataclass
+@dataclass(eq=False)
 class _Slot:
     """One pooled connection and the clock its progress handler reads."""
 
     conn: aiosqlite.Connection
     clock: _Clock
+    running: asyncio.Future[Any] | None = None  # the statement in flight, if any
 
 
 class CatalogReader:
@@ -241,7 +278,7 @@ class CatalogReader:
 
     def __init__(
         self, path: Path, schema: _Schema, *, timeout: float, max_rows: int,
-        max_cell_chars: int, max_bytes: int,
+        max_cell_chars: int, max_bytes: int, heap_bytes: int = DEFAULT_HEAP_BYTES,
     ) -> None:
         self.path = path
         self.allowed_tables: frozenset[str] = frozenset(t.name for t in schema.tables)
@@ -250,21 +287,30 @@ class CatalogReader:
         self._max_rows = max_rows
         self._max_cell_chars = max_cell_chars
         self._max_bytes = max_bytes
+        self._heap_bytes = heap_bytes
         self._slots: list[_Slot] = []
         self._idle: asyncio.Queue[_Slot] = asyncio.Queue()
+        # Connections given up on while stuck in one C call; each closes once its call ends.
+        self._abandoned: set[_Slot] = set()
+        self._closing: set[asyncio.Future[Any]] = set()
 
     @classmethod
     async def open(
         cls, path: Path, *, timeout: float = 2.0, max_rows: int = 50, max_cell_chars: int = 300,
-        max_bytes: int = 64_000, connections: int = 2,
+        max_bytes: int = 64_000, connections: int = 2, heap_bytes: int = DEFAULT_HEAP_BYTES,
     ) -> CatalogReader:
-        """Open the catalog read-only; ``CatalogError`` says in one sentence what is wrong."""
+        """Open the catalog read-only; ``CatalogError`` says in one sentence what is wrong.
+
+        ``heap_bytes`` becomes SQLite's hard heap limit, which is process-wide (SQLite's
+        ``sqlite3_hard_heap_limit64``): it bounds every SQLite allocation in the process, the
+        state database's too, and a statement that reaches it fails with ``QueryTooBig``.
+        """
         path = Path(path)
         _check_file(path)
         schema = await asyncio.to_thread(_inspect, path)
         reader = cls(
             path, schema, timeout=timeout, max_rows=max_rows, max_cell_chars=max_cell_chars,
-            max_bytes=max_bytes,
+            max_bytes=max_bytes, heap_bytes=heap_bytes,
         )
         try:
             for _ in range(max(1, connections)):
@@ -282,7 +328,7 @@ class CatalogReader:
         clock = _Clock()
         factory = partial(
             _FencedConnection, schema=self._schema, clock=clock,
-            max_cell_chars=self._max_cell_chars,
+            max_cell_chars=self._max_cell_chars, heap_bytes=self._heap_bytes,
         )
         conn = await aiosqlite.connect(
             _read_only_uri(self.path), uri=True, isolation_level=None, timeout=self._timeout,
@@ -307,7 +353,9 @@ class CatalogReader:
         try:
             columns, fetched = await self._execute(statement, params, cap + 1)
         except QueryError as error:
-            logger.debug("catalog query failed (%s): %s", error.reason, _preview(statement))
+            logger.debug("catalog query failed after %.1f ms (%s): %s",
+                         (time.perf_counter() - started) * 1000, error.reason,
+                         _preview(statement))
             raise
         rows = self._within_bytes(fetched[:cap])
         truncated = len(fetched) > len(rows)
@@ -326,50 +374,94 @@ class CatalogReader:
         return list(self._schema.tables)
 
     async def close(self) -> None:
-        """Stop any running statement and close every connection."""
+        """Stop any running statement and close every connection, abandoned ones included."""
         for slot in self._slots:
             await slot.conn.interrupt()
             await slot.conn.close()
         self._slots.clear()
+        stuck = [slot.running for slot in self._abandoned if slot.running is not None]
+        for slot in self._abandoned:
+            await slot.conn.interrupt()
+        if stuck:
+            await asyncio.wait(stuck)
+        if self._closing:
+            await asyncio.wait(self._closing)
 
     async def _execute(
         self, sql: str, params: Sequence[Any], fetch: int
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
         slot = await self._idle.get()
-        slot.clock.deadline = time.monotonic() + self._timeout
+        started = time.monotonic()
+        slot.clock.deadline = started + self._timeout
         # The statement runs as its own task, never cancelled: cancelling an aiosqlite call leaves
         # SQLite working in its thread, and the cursor cleanup would then wait for it.
-        task = asyncio.ensure_future(_fetch(slot.conn, sql, params, fetch))
+        task = slot.running = asyncio.ensure_future(_fetch(slot.conn, sql, params, fetch))
         task.add_done_callback(partial(self._release, slot))
         try:
             done, _ = await asyncio.wait({task}, timeout=self._timeout + INTERRUPT_GRACE)
             if not done:
-                logger.warning("catalog query outlived its progress handler; interrupting")
                 await slot.conn.interrupt()
-                done, _ = await asyncio.wait({task}, timeout=self._timeout)
+                done, _ = await asyncio.wait({task}, timeout=INTERRUPT_WAIT)
         except asyncio.CancelledError:
             # The caller gave up: stop the work; the slot returns to the pool once it is idle.
             if not task.done():
                 await slot.conn.interrupt()
             raise
         if not done:
-            # Stuck in one long C call: give up on it; its slot returns when the call ends.
-            raise QueryTooSlow(self._timeout)
+            # Stuck in one long C call that nothing can stop: others must not wait for it.
+            await self._abandon(slot)
+            raise QueryTooSlow(time.monotonic() - started)
+        return self._outcome(task, time.monotonic() - started)
+
+    def _outcome(
+        self, task: asyncio.Future[Any], seconds: float
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """The finished statement's rows, or its failure as a ``QueryError``."""
         error = task.exception()
         if error is None:
             return task.result()
         if isinstance(error, sqlite3.OperationalError) and str(error) == "interrupted":
-            raise QueryTooSlow(self._timeout) from None
+            raise QueryTooSlow(seconds) from None
+        if isinstance(error, MemoryError):
+            # SQLite reports reaching its heap limit as SQLITE_NOMEM.
+            raise QueryTooBig(self._heap_bytes) from None
         if isinstance(error, sqlite3.Error):
             raise QueryFailed(str(error)) from None
         raise error
 
+    async def _abandon(self, slot: _Slot) -> None:
+        """Take ``slot`` out of the pool and put a fresh connection in its place.
+
+        The old connection closes once its call ends (``_release``). Replacements stop at one
+        per pooled connection, so a flood of stuck calls cannot pile up threads; past that the
+        pool simply waits for them.
+        """
+        if len(self._abandoned) >= len(self._slots) or slot not in self._slots:
+            logger.warning("catalog statement stuck past its time limit; waiting for it")
+            return
+        self._slots.remove(slot)
+        self._abandoned.add(slot)
+        logger.warning("catalog statement stuck past its time limit; connection replaced")
+        try:
+            fresh = await self._connect()
+        except sqlite3.Error as error:
+            logger.warning("catalog connection could not be replaced: %s", error)
+            return
+        self._slots.append(fresh)
+        self._idle.put_nowait(fresh)
+
     def _release(self, slot: _Slot, task: asyncio.Future[Any]) -> None:
         slot.clock.deadline = math.inf
+        slot.running = None
         if not task.cancelled():
             task.exception()  # retrieved here so a caller that gave up leaves no warning
         if slot in self._slots:
             self._idle.put_nowait(slot)
+        elif slot in self._abandoned:
+            self._abandoned.discard(slot)
+            closing = asyncio.ensure_future(slot.conn.close())
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
 
     async def _count(self, statement: str, params: Sequence[Any]) -> int | None:
         """Total rows of an already-checked statement, or None when that is too slow to know."""
@@ -574,7 +666,8 @@ def sql_command(settings: Settings, statement: str) -> int:
 
 async def _sql_command(settings: Settings, statement: str) -> int:
     reader = await CatalogReader.open(
-        settings.catalog_db, timeout=settings.sql_timeout, max_rows=settings.sql_max_rows
+        settings.catalog_db, timeout=settings.sql_timeout, max_rows=settings.sql_max_rows,
+        heap_bytes=settings.sql_memory_mb * 2**20,
     )
     try:
         result = await reader.run(statement)
