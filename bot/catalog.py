@@ -67,11 +67,11 @@ SQLITE_LIMITS: dict[int, int] = {
     sqlite3.SQLITE_LIMIT_FUNCTION_ARG: 16,
     sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER: 100,
     # LIKE and GLOB cost the value's length times the pattern's, in one uninterruptible call:
-    # a 1,000-byte pattern on a 1 MB value took 1.4-3.7 s, a 100-byte one 0.2-0.3 s.
-    sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH: 100,
+    # a 1,000-byte pattern on a 1 MB value took 1.4-3.7 s, 100 bytes 0.4-0.6 s, 50 bytes 0.2-0.4 s.
+    sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH: 50,
 }
 #: SQLite's heap limit when none is configured (bytes); it is process-wide, see ``open``.
-DEFAULT_HEAP_BYTES = 256 * 1024 * 1024
+DEFAULT_HEAP_BYTES = 64 * 1024 * 1024
 #: VM instructions between two deadline checks (about 0.1 ms of work).
 PROGRESS_STEPS = 10_000
 #: How long past the deadline the event loop waits before it interrupts the statement itself;

@@ -173,7 +173,7 @@ class Settings:
     sql_timeout: float = setting(2.0, _seconds, "Seconds one catalog query may run.")
     sql_max_rows: int = setting(50, _integer(1), "Rows of one query shown to the model.")
     sql_memory_mb: int = setting(
-        256, _integer(16), "MB of memory SQLite may use in all (sorts, DISTINCT, caches)."
+        64, _integer(16), "MB of memory SQLite may use in all (sorts, DISTINCT, caches)."
     )
     max_tool_calls: int = setting(4, _integer(1), "SQL queries the model may run per question.")
     memory_token_budget: int = setting(

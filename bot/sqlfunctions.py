@@ -69,7 +69,8 @@ def _trimmer(left: bool, right: bool) -> Callable[[SqlValue, SqlValue], str | No
         if text is None or characters is None:
             return None
         value = sqlite_text(text)
-        strip = frozenset(sqlite_text(characters))
+        # SQLite reads the character set as a C string: it ends at the first NUL.
+        strip = frozenset(sqlite_text(characters).partition("\x00")[0])
         start, end = 0, len(value)
         while left and start < end and value[start] in strip:
             start += 1

@@ -127,3 +127,59 @@ CORPUS: list[Hostile] = [
 def corpus(scratch: Path) -> list[Hostile]:
     """The corpus with its scratch paths under ``scratch``."""
     return [entry.at(scratch) for entry in CORPUS]
+
+
+def grown(char: str, power: int) -> str:
+    """SQL for ``char`` repeated 10**power times, built by nested ``replace`` (each step x10)."""
+    expression = f"'{char * 10}'"
+    for _ in range(power - 1):
+        expression = f"replace({expression}, '{char}', '{char * 10}')"
+    return expression
+
+
+#: Two grown strings: x = 'a' * 1,000,000 (SQLite's value limit exactly), y = 'a' * 100,000 + 'b'
+#: (found nowhere, so a naive search compares almost all of y at every position of x).
+_GROWN = f"WITH g(x, y) AS (SELECT {grown('a', 6)}, {grown('a', 5)} || 'b') "
+#: z = 'b' * 100,000 against the set y: every character of z is found only at the end of y.
+_TRIM = f"WITH g(y, z) AS (SELECT {grown('a', 5)} || 'b', {grown('b', 5)}) "
+_CROSS = "FROM products a, products b, products c"
+
+
+@dataclass(frozen=True)
+class Amplifier:
+    """A valid SELECT whose work or memory grows far beyond its text; it must end in time."""
+
+    label: str
+    sql: str
+
+
+#: CPU and memory amplification: each is answered, refused or stopped within the time limit
+#: plus half a second, without holding its connection longer.
+AMPLIFICATION: list[Amplifier] = [
+    # The shape first seen: two strings grown by nested replace, then one ltrim of both.
+    Amplifier("ltrim-grown", _TRIM + "SELECT length(ltrim(z, y)) FROM g"),
+    Amplifier("rtrim-grown", _TRIM + "SELECT length(rtrim(z, y)) FROM g"),
+    Amplifier("trim-grown", _TRIM + "SELECT length(trim(z, y)) FROM g"),
+    Amplifier("instr-grown-x8", _GROWN + "SELECT " + " + ".join(["instr(x, y)"] * 8) + " FROM g"),
+    Amplifier("replace-grown", _GROWN + "SELECT length(replace(x, y, 'z')) FROM g"),
+    Amplifier("replace-pattern-grown", _GROWN + "SELECT length(replace(y, x, 'z')) FROM g"),
+    Amplifier("like-grown", _GROWN + "SELECT x LIKE '%" + "a" * 47 + "b' FROM g"),
+    Amplifier("like-long-pattern", _GROWN + "SELECT x LIKE '%' || substr(y, 1, 5000) FROM g"),
+    Amplifier("glob-class-grown", _GROWN + "SELECT x GLOB '*[" + "c" * 45 + "]' FROM g"),
+    Amplifier("glob-grown", _GROWN + "SELECT x GLOB '*" + "a" * 47 + "b' FROM g"),
+    Amplifier("substr-padding", _GROWN + "SELECT instr(substr(x, 2) || x, substr(y, 50000)) "
+                                         "+ instr(substr(x || x, 3), y) FROM g"),
+    Amplifier("recursive-doubling", "WITH RECURSIVE r(s) AS (SELECT 'a' UNION ALL SELECT s || s "
+                                    "FROM r WHERE length(s) < 500000) "
+                                    "SELECT instr(max(s) || max(s), max(s) || 'b') FROM r"),
+    Amplifier("upper-lower-chain", _GROWN + "SELECT length(upper(lower(upper(lower(x))))) FROM g"),
+    Amplifier("group-concat-catalog", "SELECT length(group_concat(a.name || a.description)) "
+                                      "FROM products a, products b"),
+    Amplifier("sort-cross-join", f"SELECT DISTINCT a.name || b.name || c.name {_CROSS} "
+                                 "ORDER BY 1 LIMIT 5"),
+    Amplifier("window-cross-join", "SELECT max(n) FROM (SELECT row_number() OVER "
+                                   "(ORDER BY a.description || b.description) AS n "
+                                   "FROM products a, products b)"),
+    Amplifier("group-by-cross-join", f"SELECT a.name || b.name, count(*) {_CROSS} "
+                                     "GROUP BY 1 ORDER BY 2 DESC LIMIT 3"),
+]

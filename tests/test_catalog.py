@@ -7,19 +7,28 @@ import hashlib
 import logging
 import os
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
-from contextlib import closing
+from contextlib import closing, suppress
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.__main__ import main
-from bot.catalog import CatalogReader, QueryFailed, QueryResult, QueryTooSlow, format_table
+from bot.catalog import (
+    CatalogReader,
+    QueryFailed,
+    QueryResult,
+    QueryTooBig,
+    QueryTooSlow,
+    format_table,
+)
 from bot.errors import CatalogError
 from bot.sqlguard import ALLOWED_FUNCTIONS, QueryError, SqlRefused
-from tests.hostile_sql import corpus
+from tests.hostile_sql import AMPLIFICATION, Amplifier, corpus
 
 TIMEOUT = 0.5
 # Generous: the point is "stopped near the limit", not a benchmark.
@@ -291,6 +300,149 @@ async def test_many_concurrent_queries(reader: CatalogReader, catalog_db: Path) 
     thresholds = [i * 200 for i in range(20)]
     results = await asyncio.gather(*(reader.run(sql, (t,)) for t in thresholds))
     assert [r.rows for r in results] == [direct(catalog_db, sql, (t,)) for t in thresholds]
+
+
+# --- Amplification: no statement holds a connection past the limit ----------------------------
+
+#: The promise: nobody waits longer than the time limit plus half a second behind a statement.
+HOLD = TIMEOUT + 0.5
+#: Scheduling noise on a shared, busy machine, on top of HOLD.
+NOISE = 1.0
+ORDINARY = "SELECT name, price FROM products WHERE category = 'Laptops' ORDER BY price LIMIT 5"
+
+
+@pytest.mark.parametrize("entry", AMPLIFICATION, ids=lambda entry: entry.label)
+async def test_each_amplifier_ends_in_time(reader: CatalogReader, entry: Amplifier) -> None:
+    started = time.monotonic()
+    with suppress(QueryTooSlow, QueryTooBig, QueryFailed):
+        await reader.run(entry.sql)
+    assert time.monotonic() - started < HOLD + NOISE
+    assert await all_idle(reader, within=0.1)
+    assert (await reader.run(COUNT)).rows == [(500,)]
+
+
+async def test_ordinary_questions_do_not_wait_behind_two_runaways(reader: CatalogReader) -> None:
+    """Two users whose SQL is the worst of the corpus, over and over; a third asks normally."""
+    worst = {entry.label: entry.sql for entry in AMPLIFICATION}
+
+    async def runaway(sql: str, until: float) -> int:
+        runs = 0
+        while time.monotonic() < until:
+            with suppress(QueryError):
+                await reader.run(sql)
+            runs += 1
+        return runs
+
+    until = time.monotonic() + 2.0
+    runaways = [asyncio.create_task(runaway(worst[label], until))
+                for label in ("ltrim-grown", "instr-grown-x8")]
+    waits = []
+    while time.monotonic() < until:
+        started = time.monotonic()
+        assert len((await reader.run(ORDINARY)).rows) == 5
+        waits.append(time.monotonic() - started)
+        await asyncio.sleep(0.05)
+    assert all(runs > 1 for runs in await asyncio.gather(*runaways))
+    assert max(waits) < HOLD + NOISE
+
+
+async def test_a_stuck_call_never_makes_others_wait(catalog_db: Path) -> None:
+    # A Python function under an allowed name stands in for any C call nothing can stop.
+    reader = await CatalogReader.open(catalog_db, timeout=0.3, connections=1)
+    try:
+        def stuck_upper(value: str) -> str:
+            time.sleep(2.5)
+            return value.upper()
+
+        await reader._slots[0].conn.create_function("upper", 1, stuck_upper)
+        started = time.monotonic()
+        stuck = asyncio.create_task(reader.run("SELECT upper('x')"))
+        await asyncio.sleep(0.1)
+        assert (await reader.run(COUNT)).rows == [(500,)]
+        assert time.monotonic() - started < 0.3 + 0.5 + NOISE
+        with pytest.raises(QueryTooSlow) as caught:
+            await stuck
+        # The time reported is the time the statement held the connection, not the limit.
+        assert 0.3 + 0.4 <= caught.value.seconds < 0.3 + 0.5 + NOISE
+        assert f"stopped after {caught.value.seconds:.1f} s" in caught.value.reason
+    finally:
+        await reader.close()
+
+
+async def test_failures_are_logged_with_the_time_they_took(
+    reader: CatalogReader, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="bot.catalog")
+    with pytest.raises(QueryTooSlow):
+        await reader.run(CROSS_JOIN)
+    failed = [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
+    assert len(failed) == 1
+    milliseconds = float(failed[0].split("after ")[1].split(" ms")[0])
+    assert TIMEOUT * 1000 <= milliseconds < (HOLD + NOISE) * 1000
+
+
+def test_kratos_sql_ends_the_grown_ltrim_at_once(
+    catalog_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("CATALOG_DB", str(catalog_db))
+    (ltrim,) = [entry.sql for entry in AMPLIFICATION if entry.label == "ltrim-grown"]
+    started = time.monotonic()
+    assert run_cli(tmp_path, ltrim) == 0
+    assert time.monotonic() - started < 2.0 + 0.5 + NOISE
+    assert capsys.readouterr().out.splitlines()[2].strip() == "0"
+
+
+# --- Temporary storage and memory -----------------------------------------------------------------
+
+
+def unlinked_bytes() -> int:
+    """Bytes in files this process holds open but that no directory lists any more."""
+    total = 0
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            if Path(fd).readlink().name.endswith("(deleted)"):
+                total += os.fstat(int(fd.name)).st_size
+        except OSError:
+            continue
+    return total
+
+
+#: 250,000 rows of two descriptions each, sorted whole before the first row comes out.
+WIDE_SORT = "SELECT a.description || b.description AS d FROM products a, products b ORDER BY d"
+
+
+async def test_a_big_sort_writes_nothing_to_disk_and_is_too_big(catalog_db: Path) -> None:
+    reader = await CatalogReader.open(catalog_db, timeout=2.0)
+    peak = 0
+    try:
+        query = asyncio.create_task(reader.run(WIDE_SORT))
+        while not query.done():
+            peak = max(peak, unlinked_bytes())
+            await asyncio.sleep(0.01)
+        with pytest.raises(QueryTooBig) as caught:
+            await query
+    finally:
+        await reader.close()
+    assert peak == 0
+    assert "too big" in caught.value.reason and "MB" in caught.value.reason
+    assert "demasiado grande" in caught.value.es
+
+
+def test_sql_memory_mb_bounds_what_one_statement_may_use(catalog_db: Path, tmp_path: Path) -> None:
+    """SQLite's heap limit is process-wide: checked in a process of its own."""
+    def kratos_sql(memory_mb: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "CATALOG_DB": str(catalog_db), "SQL_MEMORY_MB": memory_mb,
+               "SQL_TIMEOUT": "10"}
+        return subprocess.run(
+            [sys.executable, "-m", "bot", "--env-file", str(tmp_path / "none.env"), "sql",
+             WIDE_SORT], env=env, capture_output=True, text=True, timeout=60, check=False,
+        )
+
+    small, large = kratos_sql("16"), kratos_sql("1024")
+    assert small.returncode == 1 and "too big" in small.stderr and "16 MB" in small.stderr
+    assert "Traceback" not in small.stderr
+    assert large.returncode == 0 and "(showing 50 of 250000 rows)" in large.stdout
 
 
 # --- Caps ---------------------------------------------------------------------------------------
