@@ -29,13 +29,14 @@ from benchmarks import (
     memory,
     overhead,
     prompt_cost,
+    runaway,
     startup,
 )
 from benchmarks.common import TMP, Figure, machine, now_utc
 
 FIGURES: dict[str, ModuleType] = {module.NAME: module for module in (
     overhead, concurrency, audio_health, audio_speed, catalog_scale, prompt_cost, memory,
-    startup)}
+    startup, runaway)}
 RESULTS = Path(__file__).resolve().parent / "results.json"
 QUICK_RESULTS = TMP / "results-quick.json"
 

@@ -164,8 +164,11 @@ AMPLIFICATION: list[Amplifier] = [
     Amplifier("replace-grown", _GROWN + "SELECT length(replace(x, y, 'z')) FROM g"),
     Amplifier("replace-pattern-grown", _GROWN + "SELECT length(replace(y, x, 'z')) FROM g"),
     Amplifier("like-grown", _GROWN + "SELECT x LIKE '%" + "a" * 47 + "b' FROM g"),
-    Amplifier("like-long-pattern", _GROWN + "SELECT x LIKE '%' || substr(y, 1, 5000) FROM g"),
+    Amplifier("like-long-pattern", _GROWN + "SELECT x LIKE '%' || substr(y, 1, 990) || 'b' "
+                                            "FROM g"),
     Amplifier("glob-class-grown", _GROWN + "SELECT x GLOB '*[" + "c" * 45 + "]' FROM g"),
+    Amplifier("glob-long-class", _GROWN + "SELECT x GLOB '*[' || replace(substr(y, 1, 990), 'a', "
+                                          "'c') || ']' FROM g"),
     Amplifier("glob-grown", _GROWN + "SELECT x GLOB '*" + "a" * 47 + "b' FROM g"),
     Amplifier("substr-padding", _GROWN + "SELECT instr(substr(x, 2) || x, substr(y, 50000)) "
                                          "+ instr(substr(x || x, 3), y) FROM g"),

@@ -307,7 +307,7 @@ async def test_many_concurrent_queries(reader: CatalogReader, catalog_db: Path) 
 #: The promise: nobody waits longer than the time limit plus half a second behind a statement.
 HOLD = TIMEOUT + 0.5
 #: Scheduling noise on a shared, busy machine, on top of HOLD.
-NOISE = 1.0
+NOISE = 0.5
 ORDINARY = "SELECT name, price FROM products WHERE category = 'Laptops' ORDER BY price LIMIT 5"
 
 
