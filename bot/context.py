@@ -89,7 +89,8 @@ async def build_context(settings: Settings) -> AppContext:
         heap_bytes=settings.sql_memory_mb * 2**20,
     )
     try:
-        profile = (await profile_catalog(catalog, settings.notes_path)
+        profile = (await profile_catalog(catalog, settings.notes_path,
+                                         prompt_chars=settings.prompt_max_chars)
                    if settings.model_enabled else BASIC_MODE_PROFILE)
         state = await open_state(settings.state_db)
     except BaseException:

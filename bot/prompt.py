@@ -20,6 +20,15 @@ ENUM_LIMIT = 40  # a text column with at most this many distinct values is liste
 SAMPLE_ROWS = 3
 SAMPLE_CELL_CHARS = 60
 TRANSCRIPT_PROMPT_CHARS = 12_000
+TRANSCRIPT_NAME_CHARS = 200
+#: A catalog value shown in a value list: longer ones are clipped (a 3,868-character colour
+#: carrying instructions was once pasted into every request).
+VALUE_CHARS = 60
+#: One column's note, and all notes together; notes past the total are left out.
+NOTE_CHARS = 300
+NOTES_CHARS = 3_000
+#: The whole system prompt's budget when none is given (``PROMPT_MAX_CHARS``).
+DEFAULT_PROMPT_CHARS = 24_000
 #: Whisper reads only the last 224 tokens of its prompt; brand names cost about one token per
 #: three characters, so this keeps every name it is given inside what it reads.
 SPEECH_PROMPT_MAX_CHARS = 480
@@ -45,6 +54,50 @@ class CatalogProfile:
     has_fts: bool
     speech_terms: tuple[str, ...] = ()  # common families, brands, categories (for speech-to-text)
     has_summary: bool = False  # the demo catalog's product_summary table is there
+    prompt_chars: int = DEFAULT_PROMPT_CHARS  # the whole system prompt stays under this
+
+
+@dataclass
+class _Column:
+    """One column's line of the schema, in parts the budget can drop one by one."""
+
+    text: str  # "  name TYPE", with the money range
+    values: str = ""  # ": one of ..." or ": same values as ..."
+    note: str = ""  # " -- note"
+
+    def render(self) -> str:
+        return self.text + self.values + self.note
+
+
+@dataclass
+class _Cuts:
+    """What was left out to fit the budget, for one start-up log line."""
+
+    values_clipped: int = 0
+    notes_clipped: int = 0
+    notes_dropped: int = 0
+    lists_dropped: int = 0
+    samples_dropped: bool = False
+    chars_dropped: int = 0
+
+    def describe(self) -> str:
+        parts = [
+            f"{self.values_clipped} values clipped to {VALUE_CHARS} characters"
+            if self.values_clipped else "",
+            f"{self.notes_clipped} notes clipped to {NOTE_CHARS} characters"
+            if self.notes_clipped else "",
+            f"{self.notes_dropped} notes left out past {NOTES_CHARS} characters of notes"
+            if self.notes_dropped else "",
+            "sample rows left out" if self.samples_dropped else "",
+            f"{self.lists_dropped} value lists left out" if self.lists_dropped else "",
+            f"the last {self.chars_dropped} characters of the schema left out"
+            if self.chars_dropped else "",
+        ]
+        return "; ".join(part for part in parts if part) or "nothing cut"
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def load_column_notes(path: Path) -> dict[str, dict[str, str]]:
@@ -78,33 +131,89 @@ async def _distinct_values(catalog: CatalogReader, table: str, column: str) -> l
 
 async def _describe_table(
     catalog: CatalogReader, table: TableInfo, notes: dict[str, str],
-    listed: dict[tuple[Any, ...], str],
-) -> tuple[str, list[str]]:
-    """The table's lines; a value list already in ``listed`` is referred to, not repeated."""
-    lines = [f"TABLE {table.name} ({table.row_count} rows)"]
+    listed: dict[tuple[Any, ...], str], cuts: _Cuts,
+) -> tuple[list[_Column], list[str]]:
+    """The table's column lines; a value list already in ``listed`` is referred to."""
+    lines: list[_Column] = []
     vocabulary: list[str] = []
     for column in table.columns:
-        line = f"  {column.name} {column.type or 'ANY'}"
+        line = _Column(f"  {column.name} {column.type or 'ANY'}")
         if "TEXT" in column.type.upper() or not column.type:
             values = await _distinct_values(catalog, table.name, column.name)
             if values is not None and tuple(values) in listed:
-                line += f": same values as {listed[tuple(values)]}"
+                line.values = f": same values as {listed[tuple(values)]}"
             elif values is not None:
-                line += ": one of " + ", ".join(repr(v) for v in values)
+                line.values = ": one of " + ", ".join(_shown_value(v, cuts) for v in values)
                 vocabulary.extend(str(v) for v in values)
                 if len(values) > 1:
                     listed[tuple(values)] = f"{table.name}.{column.name}"
         elif is_money_column(column.name):
-            result = await catalog.run(
-                f'SELECT min("{column.name}"), max("{column.name}") FROM "{table.name}"'
-            )
-            low, high = result.rows[0]
-            if low is not None:
-                line += f" (soles, from {format_soles(low)} to {format_soles(high)})"
+            line.text += await _money_range(catalog, table.name, column.name)
         if column.name in notes:
-            line += f" -- {notes[column.name]}"
+            line.note = f" -- {notes[column.name]}"
         lines.append(line)
-    return "\n".join(lines), vocabulary
+    return lines, vocabulary
+
+
+def _shown_value(value: Any, cuts: _Cuts) -> str:
+    shown = repr(value)
+    if len(shown) > VALUE_CHARS:
+        cuts.values_clipped += 1
+        return _clip(shown, VALUE_CHARS)
+    return shown
+
+
+async def _money_range(catalog: CatalogReader, table: str, column: str) -> str:
+    result = await catalog.run(f'SELECT min("{column}"), max("{column}") FROM "{table}"')
+    low, high = result.rows[0]
+    return "" if low is None else f" (soles, from {format_soles(low)} to {format_soles(high)})"
+
+
+def _bounded_notes(notes: dict[str, dict[str, str]], cuts: _Cuts) -> dict[str, dict[str, str]]:
+    """Each note clipped to ``NOTE_CHARS`` and flattened to one line, all to ``NOTES_CHARS``."""
+    kept: dict[str, dict[str, str]] = {}
+    total = 0
+    for table, columns in notes.items():
+        for column, note in columns.items():
+            text = " ".join(note.split())
+            if len(text) > NOTE_CHARS:
+                cuts.notes_clipped += 1
+                text = _clip(text, NOTE_CHARS)
+            if total + len(text) > NOTES_CHARS:
+                cuts.notes_dropped += 1
+                continue
+            total += len(text)
+            kept.setdefault(table, {})[column] = text
+    return kept
+
+
+def _schema_text(
+    tables: list[tuple[str, list[_Column]]], extras: list[str], sample: str, budget: int,
+    cuts: _Cuts,
+) -> str:
+    """The schema, fitted to ``budget`` characters: sample rows go first, then value lists
+    (the longest first), then whatever still does not fit, from the end."""
+
+    def render() -> str:
+        parts = ["\n".join([header, *(c.render() for c in columns)]) for header, columns in tables]
+        return "\n".join([*parts, *extras, *([sample] if sample else [])])
+
+    text = render()
+    if len(text) > budget and sample:
+        sample, cuts.samples_dropped = "", True
+        text = render()
+    listed = sorted((c for _, columns in tables for c in columns if c.values),
+                    key=lambda c: len(c.values), reverse=True)
+    for column in listed:
+        if len(text) <= budget:
+            break
+        column.values = ": (many values, not listed)"
+        cuts.lists_dropped += 1
+        text = render()
+    if len(text) > budget:
+        cuts.chars_dropped = len(text) - budget
+        text = text[:budget].rsplit("\n", 1)[0] + "\n(the rest of the schema is left out)"
+    return text
 
 
 async def _sample_rows(catalog: CatalogReader, table: TableInfo) -> str:
@@ -164,10 +273,19 @@ def speech_prompt(profile: CatalogProfile, language: str) -> str:
     return prompt + "."
 
 
-async def profile_catalog(catalog: CatalogReader, notes_path: Path) -> CatalogProfile:
-    """Introspect tables, columns, enumerations, price ranges and sample rows."""
-    notes = load_column_notes(notes_path)
+async def profile_catalog(
+    catalog: CatalogReader, notes_path: Path, *, prompt_chars: int = DEFAULT_PROMPT_CHARS
+) -> CatalogProfile:
+    """Introspect tables, columns, enumerations, price ranges and sample rows.
+
+    The schema is fitted so that the whole system prompt, a shared transcript included, stays
+    under ``prompt_chars`` characters whatever the catalog holds; one log line says what was
+    cut to get there.
+    """
+    cuts = _Cuts()
+    notes = _bounded_notes(load_column_notes(notes_path), cuts)
     tables = await catalog.tables()
+    described: list[tuple[str, list[_Column]]] = []
     parts: list[str] = []
     vocabulary: list[str] = []
     plain = [t for t in tables if not t.is_fts]
@@ -176,8 +294,9 @@ async def profile_catalog(catalog: CatalogReader, notes_path: Path) -> CatalogPr
     plain.sort(key=lambda t: t is not main)
     listed: dict[tuple[Any, ...], str] = {}
     for table in plain:
-        text, words = await _describe_table(catalog, table, notes.get(table.name, {}), listed)
-        parts.append(text)
+        columns, words = await _describe_table(catalog, table, notes.get(table.name, {}),
+                                               listed, cuts)
+        described.append((f"TABLE {table.name} ({table.row_count} rows)", columns))
         vocabulary.extend(words)
     fts = [t for t in tables if t.is_fts]
     for table in fts:
@@ -187,19 +306,35 @@ async def profile_catalog(catalog: CatalogReader, notes_path: Path) -> CatalogPr
             f"and case are folded. Example: SELECT p.* FROM {table.name} f JOIN <table> p ON "
             f"p.rowid = f.rowid WHERE {table.name} MATCH '\"impermeable\"*' ORDER BY rank"
         )
-    if main is not None:
-        parts.append(f"Sample rows of {main.name}:\n" + await _sample_rows(catalog, main))
+    sample = "" if main is None else \
+        f"Sample rows of {main.name}:\n" + await _sample_rows(catalog, main)
+    budget = prompt_chars - _fixed_prompt_chars()
+    schema = _schema_text(described, parts, sample, budget, cuts)
+    logger.info("system prompt: catalog schema %d characters (%d allowed, PROMPT_MAX_CHARS "
+                "%d); %s", len(schema), budget, prompt_chars, cuts.describe())
     speech_terms: list[str] = []
     for names in SPEECH_PROMPT_COLUMNS:
         speech_terms.extend(await _common_values(catalog, plain, names))
     return CatalogProfile(
-        schema_text="\n".join(parts),
+        schema_text=schema,
         vocabulary=tuple(dict.fromkeys(v for v in vocabulary if len(v) < 40)),
         has_fts=bool(fts),
         speech_terms=tuple(speech_terms),
         has_summary=any(t.name == SUMMARY_TABLE
                         and SUMMARY_COLUMNS.issubset(c.name for c in t.columns) for t in plain),
+        prompt_chars=prompt_chars,
     )
+
+
+def _fixed_prompt_chars() -> int:
+    """The longest the prompt can be without its schema: instructions, rules, a transcript."""
+    instructions = INSTRUCTIONS.format(
+        transcript_scope=" (and the recording the user shared)", today="2026-01-01",
+        fts=" with FTS5", summary=SUMMARY_RULE, schema="",
+    )
+    transcript = TRANSCRIPT_SECTION.format(name="x" * TRANSCRIPT_NAME_CHARS,
+                                           content="x" * TRANSCRIPT_PROMPT_CHARS)
+    return len(instructions) + len(transcript) + len(" […]")
 
 
 INSTRUCTIONS = """\
@@ -243,6 +378,7 @@ it; if it does not say, answer that you don't know — "no lo sé"):
 def system_prompt(
     profile: CatalogProfile, *, today: date, transcript: SharedTranscript | None = None
 ) -> str:
+    """The instructions, the catalog and any shared transcript: under ``profile.prompt_chars``."""
     text = INSTRUCTIONS.format(
         transcript_scope=" (and the recording the user shared)" if transcript else "",
         today=today.isoformat(),
@@ -254,5 +390,6 @@ def system_prompt(
         content = transcript.content
         if len(content) > TRANSCRIPT_PROMPT_CHARS:
             content = content[:TRANSCRIPT_PROMPT_CHARS] + " […]"
-        text += TRANSCRIPT_SECTION.format(name=transcript.source_name, content=content)
+        text += TRANSCRIPT_SECTION.format(name=_clip(transcript.source_name, TRANSCRIPT_NAME_CHARS),
+                                          content=content)
     return text

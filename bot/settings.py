@@ -176,6 +176,10 @@ class Settings:
         64, _integer(16), "MB of memory SQLite may use in all (sorts, DISTINCT, caches)."
     )
     max_tool_calls: int = setting(4, _integer(1), "SQL queries the model may run per question.")
+    prompt_max_chars: int = setting(
+        24_000, _integer(16_000),
+        "Characters of the system prompt at most (instructions, catalog, notes, a transcript).",
+    )
     memory_token_budget: int = setting(
         3000, _integer(200), "Tokens of past conversation sent to the model."
     )
