@@ -109,7 +109,7 @@ async def _answer_with_engines(
                     app.llm, app.catalog, app.profile,
                     model=settings.openai_model, question=question, history=history,
                     language=language, max_tool_calls=settings.max_tool_calls,
-                    transcript=transcript,
+                    transcript=transcript, max_tokens=settings.model_max_tokens,
                 )
         except (ModelUnavailable, TimeoutError) as error:
             logger.warning("model unavailable for %s, using basic mode: %s",

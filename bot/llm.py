@@ -163,8 +163,12 @@ async def answer_with_model(
     max_tool_calls: int,
     transcript: SharedTranscript | None = None,
     today: date | None = None,
+    max_tokens: int | None = None,
 ) -> Reply:
-    """Answer one question with the model and the catalog; raises ModelUnavailable."""
+    """Answer one question with the model and the catalog; raises ModelUnavailable.
+
+    ``max_tokens`` bounds each model reply (the request's ``max_tokens``); None sends no bound.
+    """
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": system_prompt(profile, today=today or date.today(),
                                                     transcript=transcript)},
@@ -175,7 +179,8 @@ async def answer_with_model(
     text: str | None = None
     for _ in range(max_tool_calls + 1):
         tools_left = len(state.sql) < max_tool_calls
-        message = await _complete(client, model, messages, state, allow_tools=tools_left)
+        message = await _complete(client, model, messages, state, allow_tools=tools_left,
+                                  max_tokens=max_tokens)
         if not message.tool_calls:
             text = message.content.strip()
             break
@@ -197,7 +202,8 @@ async def answer_with_model(
                 content = await _run_tool_call(catalog, call.arguments, state)
             messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
     if not text:
-        message = await _complete(client, model, messages, state, allow_tools=False)
+        message = await _complete(client, model, messages, state, allow_tools=False,
+                                  max_tokens=max_tokens)
         text = message.content.strip()
     if not text:
         raise ModelUnavailable("the model returned an empty answer")
@@ -230,12 +236,14 @@ async def answer_with_model(
 
 async def _complete(
     client: AsyncOpenAI, model: str, messages: list[dict[str, Any]], state: ToolLoopState,
-    *, allow_tools: bool,
+    *, allow_tools: bool, max_tokens: int | None = None,
 ) -> ModelMessage:
     """One chat completion; every way it can fail becomes ModelUnavailable."""
     state.model_calls += 1
     body = {"model": model, "messages": messages, "tools": [RUN_SQL_TOOL],
             "tool_choice": "auto" if allow_tools else "none"}
+    if max_tokens is not None:
+        body["max_tokens"] = max_tokens
     try:
         # The client's documented generic POST, not `chat.completions.create`, and the JSON
         # back as it came: `create` would walk the body against the SDK's parameter types and

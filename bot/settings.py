@@ -151,6 +151,9 @@ class Settings:
     openai_base_url: str = setting("", _url, "OpenAI-compatible endpoint; empty = OpenAI.")
     openai_model: str = setting("gpt-4.1-mini", _text, "Chat model that writes SQL and replies.")
     openai_timeout: float = setting(15.0, _seconds, "Seconds one model request may take.")
+    model_max_tokens: int = setting(
+        1000, _integer(50), "Tokens one model reply may hold at most (the request's max_tokens)."
+    )
     openai_max_retries: int = setting(2, _integer(0), "Retries on 429/5xx/timeouts per request.")
     answer_timeout: float = setting(
         50.0, _seconds, "Seconds a whole answer may take before the friendly fallback."

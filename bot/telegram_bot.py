@@ -46,7 +46,7 @@ from bot.recent_answers import AnsweredQuestion, RecentAnswers
 from bot.reply import Conversation, Reply
 from bot.settings import Settings
 from bot.stats import format_stats, usage_stats
-from bot.telegram_format import render
+from bot.telegram_format import MAX_REPLY_MESSAGES, render_bounded
 from bot.telegram_http import AiohttpRequest, MessageRateLimiter
 
 logger = logging.getLogger(__name__)
@@ -91,6 +91,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "slow_down": "Vas muy rápido 🙂 Espera un momento y vuelve a escribirme.",
         "admins_only": "Ese comando es solo para administradores.",
         "failed": "Perdona, algo falló al responderte. Inténtalo de nuevo en un momento.",
+        "more": "La respuesta sigue en {more} mensaje(s) más que no envío. Haz una pregunta más "
+                "precisa (una marca, un rango de precios, menos productos) y te respondo completo.",
     },
     "en": {
         "start": "Hi! I'm **KRATOS**, the store's assistant. Ask me about products, prices and "
@@ -116,6 +118,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "slow_down": "You're going fast 🙂 Please wait a moment and write again.",
         "admins_only": "That command is for admins only.",
         "failed": "Sorry, something went wrong while answering. Please try again in a moment.",
+        "more": "The answer goes on for {more} more message(s) that I am not sending. Ask a "
+                "narrower question (a brand, a price range, fewer products) for all of it.",
     },
 }
 
@@ -305,14 +309,17 @@ async def chat_action(message: Message, action: str = ChatAction.TYPING, *,
             task.cancel()
 
 
-async def send_text(message: Message, text: str, *, sent: list[Message] | None = None) -> int:
+async def send_text(message: Message, text: str, language: str = "es", *,
+                    sent: list[Message] | None = None) -> int:
     """Send ``text`` in reply to ``message`` as one or more HTML messages; returns how many.
 
-    In groups the first message quotes the question, so everyone sees whom it answers. If
-    Telegram refuses the HTML anyway, that part goes again as plain text. The messages sent are
-    appended to ``sent`` when given.
+    At most ``MAX_REPLY_MESSAGES``: past that the last one says, in ``language``, how many more
+    there were and how to narrow the question. In groups the first message quotes the
+    question, so everyone sees whom it answers. If Telegram refuses the HTML anyway, that part
+    goes again as plain text. The messages sent are appended to ``sent`` when given.
     """
-    chunks = render(text)
+    chunks = render_bounded(text, MAX_REPLY_MESSAGES,
+                            lambda more: say("more", language, more=str(more)))
     if not chunks:
         raise ValueError("refusing to send an empty reply")
     quote = message.chat.type != ChatType.PRIVATE
@@ -387,7 +394,7 @@ async def answer_and_send(update: Update, context: KratosContext, conversation: 
         reply = await answer(context.app, conversation, text)
         answered = time.monotonic()
         sent: list[Message] = []
-        parts = await send_text(message, reply.text, sent=sent)
+        parts = await send_text(message, reply.text, conversation.language, sent=sent)
     # A typed question may be corrected by editing it: remember where its answer went.
     context.bot_data.recent.note(conversation.key, AnsweredQuestion(
         message.chat_id, message.message_id, text.strip(), tuple(m.message_id for m in sent),

@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from telegram.constants import MessageLimit
 
 MAX_MESSAGE_LENGTH: int = MessageLimit.MAX_TEXT_LENGTH
+#: Messages one reply may take; past that, the last one says how many more there were.
+MAX_REPLY_MESSAGES = 3
+#: Room kept in each message for that closing line.
+MORE_NOTE_ROOM = 300
 
 BULLET = "•"
 # **bold** and `code` spans, each on one line, so a split never leaves half a span behind.
@@ -48,6 +53,19 @@ def render(text: str, limit: int = MAX_MESSAGE_LENGTH) -> list[Chunk]:
     """The messages for one reply, each within ``limit`` visible characters."""
     return [Chunk(html=to_html(part), plain=to_plain(part))
             for part in split_text(for_phone(text), limit)]
+
+
+def render_bounded(text: str, most: int, more_note: Callable[[int], str]) -> list[Chunk]:
+    """At most ``most`` messages for one reply; when more were needed, the last one ends with
+    ``more_note(left out)``, a sentence saying how many more there were and how to narrow."""
+    chunks = render(text)
+    if len(chunks) <= most:
+        return chunks
+    chunks = render(text, MAX_MESSAGE_LENGTH - MORE_NOTE_ROOM)
+    note = more_note(len(chunks) - most)
+    last = chunks[most - 1]
+    return [*chunks[: most - 1],
+            Chunk(html=f"{last.html}\n\n<i>{escape(note)}</i>", plain=f"{last.plain}\n\n{note}")]
 
 
 def for_phone(text: str) -> str:

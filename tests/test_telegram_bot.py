@@ -36,7 +36,7 @@ from bot.telegram_bot import (
     run_command,
     serve,
 )
-from bot.telegram_format import split_text
+from bot.telegram_format import MAX_REPLY_MESSAGES, MORE_NOTE_ROOM, render, split_text
 from tests.conftest import TELEGRAM_TOKEN as TOKEN
 from tests.fakes.openai_server import Fail, FakeOpenAI
 from tests.fakes.telegram_server import FakeTelegram, SentMessage
@@ -300,7 +300,7 @@ async def test_a_reply_longer_than_telegram_allows_is_split_on_lines(
     openai: FakeOpenAI,
 ) -> None:
     lines = [f"{n}. Producto de prueba número {n} con <marca> & descripción larga"
-             for n in range(1, 201)]
+             for n in range(1, 151)]
     text = "\n".join(lines)
     openai.reply(text)
     await start_bot(**model_settings(openai))
@@ -309,9 +309,36 @@ async def test_a_reply_longer_than_telegram_allows_is_split_on_lines(
     parts = len(split_text(text))
     sent = await telegram.wait_for_messages(parts, chat_id=1101)
 
-    assert len(text) > 3 * 4096 and parts >= 4
+    assert len(text) > 2 * 4096 and parts == MAX_REPLY_MESSAGES
     assert all(len(m.plain) <= 4096 for m in sent)
     assert [line for m in sent for line in m.plain.split("\n")] == lines
+
+
+@pytest.mark.parametrize(("language", "more"), [("es", "mensaje(s) más"),
+                                                ("en", "more message(s)")])
+async def test_a_huge_answer_takes_a_few_messages_and_says_how_many_more(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
+    openai: FakeOpenAI, language: str, more: str,
+) -> None:
+    """A model that ignores max_tokens once wrote 62,000 characters: 23 messages."""
+    lines = [f"{n}. Laptop de prueba {n} con pantalla de 15,6 pulgadas y teclado — disponible"
+             for n in range(1, 801)]
+    text = "\n".join(lines)
+    openai.reply(text)
+    await start_bot(**model_settings(openai), MODEL_MAX_TOKENS="300")
+
+    telegram.push_text(1102, 1102, "todas las laptops", language_code=language)
+    sent = await telegram.wait_for_messages(MAX_REPLY_MESSAGES, chat_id=1102)
+    await asyncio.sleep(0.3)  # time for any fourth message to show up
+
+    assert len(text) > 62_000
+    assert len(telegram.sent_messages(1102)) == MAX_REPLY_MESSAGES
+    assert all(len(m.plain) <= 4096 for m in sent)
+    shown = [line for m in sent for line in m.plain.split("\n") if line[:1].isdigit()]
+    assert shown == lines[: len(shown)]
+    left = len(render(text, 4096 - MORE_NOTE_ROOM)) - MAX_REPLY_MESSAGES
+    assert sent[-1].plain.endswith(".") and f"{left} {more}" in sent[-1].plain.split("\n")[-1]
+    assert [request["max_tokens"] for request in openai.chat_requests] == [300]
 
 
 async def test_html_that_telegram_refuses_is_resent_as_plain_text(
