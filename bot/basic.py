@@ -404,7 +404,7 @@ class BasicEngine:
                      meta=_meta(q, ids, total if total is not None else len(ids)))
 
     def _line(self, lang: str, row: dict[str, Any]) -> str:
-        return f"{row['name']} — {format_soles(row['price'])} · {_status(lang, row)}"
+        return f"{row['name']} — {format_soles(row['price'], lang)} · {_status(lang, row)}"
 
     async def _pick(self, q: Query, sql: list[str]) -> Reply:
         result = await self._run(
@@ -412,7 +412,7 @@ class BasicEngine:
         if not result.rows:
             return self._refusal("unknown", q.lang)
         row = dict(zip(result.columns, result.rows[0], strict=True))
-        text = _t(q.lang, "pick", name=row["name"], price=format_soles(row["price"]),
+        text = _t(q.lang, "pick", name=row["name"], price=format_soles(row["price"], q.lang),
                   status=_status(q.lang, row))
         return Reply(text=text, engine="basic", columns=list(result.columns),
                      rows=list(result.rows), meta=_meta(q, [row["id"]], 1))
@@ -454,8 +454,8 @@ class BasicEngine:
             return Reply(text=_t(q.lang, "none", desc=self._describe(q)), engine="basic",
                          meta=_meta(q, [], 0))
         text = _t(q.lang, "average", n=n, products=_plural(q.lang, "products", n),
-                  desc=self._describe(q), avg=format_soles(avg), low=format_soles(low),
-                  high=format_soles(high))
+                  desc=self._describe(q), avg=format_soles(avg, q.lang),
+                  low=format_soles(low, q.lang), high=format_soles(high, q.lang))
         return Reply(text=text, engine="basic", columns=list(result.columns),
                      rows=list(result.rows), meta=_meta(q, [], n))
 

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from bot.money import MAX_SOLES
+
 DEFAULT_LIMIT = 5
 MAX_LIMIT = 20
 
@@ -610,7 +612,9 @@ def _to_number(raw: str, multiplier: str | None) -> float:
         number = float("".join(parts[:-1]) + "." + parts[-1])
     else:
         number = float("".join(parts))
-    return number * 1000 if multiplier else number
+    # "menos de 99999999999999999999999999 soles": any amount past MAX_SOLES (or too long for
+    # a float) bounds the search exactly as MAX_SOLES does, since no price comes near it.
+    return min(number * 1000 if multiplier else number, float(MAX_SOLES))
 
 
 def _price_bounds(text: str) -> tuple[str, dict[str, float]]:

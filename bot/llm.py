@@ -20,7 +20,7 @@ from bot import money
 from bot.catalog import CatalogReader, QueryResult
 from bot.errors import KratosError, UserFacingError
 from bot.memory import SharedTranscript
-from bot.money import amounts_in_text, format_soles, is_money_column, to_cents
+from bot.money import amount_cents, amounts_in_text, format_soles, is_money_column
 from bot.prompt import CatalogProfile, system_prompt
 from bot.reply import Reply, Turn
 
@@ -94,8 +94,9 @@ def result_prices(result: QueryResult) -> set[int]:
             continue
         for row in result.rows:
             value = row[index]
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                prices.add(to_cents(value))
+            cents = amount_cents(value) if isinstance(value, int | float) else None
+            if cents is not None:
+                prices.add(cents)
     return prices
 
 

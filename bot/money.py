@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+#: The largest amount written as money, in soles: no price comes near it, and a bigger (or
+#: infinite, NaN or non-numeric) value in a money column is a data error, shown in words.
+MAX_SOLES = Decimal(10) ** 12
+#: What a money cell that holds no usable amount reads as.
+NOT_AN_AMOUNT = {"es": "precio no disponible", "en": "price not available"}
 
 # "S/ 1,299.90", "S/1299.9", "s/. 45", "1,299.90 soles"
 SOLES_AMOUNT = re.compile(
@@ -31,14 +37,42 @@ def format_cell(column: str, value: object, max_chars: int) -> str:
     return text if len(text) <= max_chars else text[:max_chars] + "…"
 
 
+def amount(value: object) -> Decimal | None:
+    """``value`` as an amount in soles, or None when it is none: not a number (text, bytes,
+    NULL, a bool), infinite, NaN, or beyond ``MAX_SOLES`` either way."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    if not number.is_finite() or abs(number) > MAX_SOLES:
+        return None
+    return number
+
+
+def amount_cents(value: object) -> int | None:
+    """An amount in soles as whole cents, rounded half up; None when ``value`` is no amount."""
+    number = amount(value)
+    if number is None:
+        return None
+    return int((number * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+
+
 def to_cents(value: float | int | str | Decimal) -> int:
-    """An amount in soles as whole cents, rounded half up."""
-    return int((Decimal(str(value)) * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+    """An amount in soles as whole cents, rounded half up; ``ValueError`` when it is none."""
+    cents = amount_cents(value)
+    if cents is None:
+        raise ValueError(f"not an amount in soles: {str(value)[:40]!r}")
+    return cents
 
 
-def format_soles(value: float | int | str | Decimal) -> str:
-    """``1299.9`` -> ``S/ 1,299.90``."""
-    cents = to_cents(value)
+def format_soles(value: object, language: str = "es") -> str:
+    """``1299.9`` -> ``S/ 1,299.90``; ``-5`` -> ``-S/ 5.00``; no amount -> words, in
+    ``language`` ("precio no disponible")."""
+    cents = amount_cents(value)
+    if cents is None:
+        return NOT_AN_AMOUNT["en" if language.startswith("en") else "es"]
     sign = "-" if cents < 0 else ""
     whole, part = divmod(abs(cents), 100)
     return f"{sign}S/ {whole:,}.{part:02d}"

@@ -288,3 +288,28 @@ async def test_start_up_never_writes_a_stores_own_catalog(make_settings, tmp_pat
     assert own.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("catalog")) == [
         "catalog.db"]
+
+
+@pytest.mark.parametrize("price", ["9e999", "-9e999", "1e300", "-1e13"])
+async def test_a_money_column_that_is_no_amount_never_crashes_an_answer(app, fake_openai, price):
+    sql = f"SELECT name, {price} AS price FROM products ORDER BY id LIMIT 2"
+    fake_openai.tool_call("run_sql", {"query": sql})
+    fake_openai.reply("Esa laptop cuesta S/ 99.00.")  # an amount the rows do not hold
+    reply = await answer(app, ANA, "¿cuánto cuesta la laptop?")
+    assert not reply.failed
+    assert reply.meta["rebuilt"] is True and "S/ 99.00" not in reply.text
+    [rows] = tool_messages(fake_openai.chat_requests[1])
+    assert "precio no disponible" in rows and "precio no disponible" in reply.text
+
+
+async def test_a_catalog_with_an_infinite_price_starts_and_answers(model_settings, catalog_db,
+                                                                  fake_openai):
+    with sqlite3.connect(catalog_db) as conn:
+        conn.execute("UPDATE products SET price = 9e999 WHERE id = 7")
+    context = await build_context(model_settings())
+    try:
+        assert "to precio no disponible" in context.profile.schema_text
+        fake_openai.reply("¡Hola!")
+        assert (await answer(context, ANA, "hola")).text == "¡Hola!"
+    finally:
+        await context.close()

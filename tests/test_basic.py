@@ -503,3 +503,39 @@ def test_number_words_and_prices_are_read():
     assert (query.limit, query.max_price, query.max_inclusive) == (12, 1500.0, False)
     query = understand(read("between S/ 1,299.90 and 2k", vocab, "en"), vocab, set())
     assert (query.min_price, query.max_price) == (1299.9, 2000.0)
+
+
+# --- Amounts out of any range -------------------------------------------------------------------
+
+HUGE = "99999999999999999999999999"
+
+
+@pytest.mark.parametrize("amount", [HUGE, "9" * 400, f"{HUGE}.50", f"{HUGE} mil"])
+async def test_a_huge_price_bound_answers_instead_of_crashing(engine, db, amount):
+    laptops = db("SELECT count(*) FROM products WHERE category = 'Laptops'")[0][0]
+    below = await ask(engine, f"laptops de menos de {amount} soles")
+    assert f"Encontré {laptops} productos" in below.text
+    assert "S/ 1,000,000,000,000.00" in below.text
+    above = await ask(engine, f"laptops de más de {amount} soles")
+    assert above.rows == [] and "No encontré productos" in above.text
+
+
+async def test_a_catalog_with_broken_prices_still_answers(catalog_db, db):
+    with sqlite3.connect(catalog_db) as conn:
+        # A store's own file need not have the demo catalog's CHECK (price > 0).
+        conn.execute("PRAGMA ignore_check_constraints = ON")
+        conn.execute("UPDATE products SET price = 9e999 WHERE id = 1")
+        conn.execute("UPDATE products SET price = 'gratis' WHERE id = 2")
+        conn.execute("UPDATE products SET price = -25 WHERE id = 3")
+    reader = await CatalogReader.open(catalog_db)
+    try:
+        engine = await BasicEngine.load(reader)
+        dearest = await ask(engine, "el producto más caro")
+        cheapest = await ask(engine, "el producto más barato")
+        english = await engine.answer("the most expensive product", [], "en")
+    finally:
+        await reader.close()
+    (name,) = db("SELECT name FROM products WHERE id = 2")[0]
+    assert name in dearest.text and "precio no disponible" in dearest.text
+    assert "price not available" in english.text
+    assert "-S/ 25.00" in cheapest.text
