@@ -46,6 +46,7 @@ from bot.recent_answers import AnsweredQuestion, RecentAnswers
 from bot.reply import Conversation, Reply
 from bot.settings import Settings
 from bot.stats import format_stats, usage_stats
+from bot.telegram_access import Access, Memberships, Sender, access, sender_of
 from bot.telegram_format import MAX_REPLY_MESSAGES, render_bounded
 from bot.telegram_http import AiohttpRequest, MessageRateLimiter
 
@@ -150,6 +151,7 @@ class BotData:
         self.app: AppContext | None = None
         self.locks = ConversationLocks()
         self.refused_users: set[int] = set()
+        self.memberships = Memberships()
         self.in_flight: set[asyncio.Task[Any]] = set()
         # Recordings converted at once; each holds a worker thread for up to minutes, and the
         # catalog's SQL checks share that thread pool, so text answers must find one free.
@@ -214,20 +216,15 @@ KratosApplication = Application[
 ]
 
 
-def is_allowed(settings: Settings, chat_id: int, chat_type: str, user_id: int) -> bool:
-    """Whether this sender may ask here. Empty lists mean open to all; admins always may.
-
-    In a private chat the user list decides. In a group, a group on ALLOWED_CHAT_IDS admits
-    all its members (the store controls who is in it); without that list, the user list decides.
-    """
-    if user_id in settings.admin_user_ids:
-        return True
-    user_ok = not settings.allowed_user_ids or user_id in settings.allowed_user_ids
-    if chat_type == ChatType.PRIVATE:
-        return user_ok
-    if settings.allowed_chat_ids:
-        return chat_id in settings.allowed_chat_ids
-    return user_ok
+async def is_allowed(context: KratosContext, chat_id: int, chat_type: str,
+                     sender: Sender) -> bool:
+    """Whether ``sender`` may ask in this chat (the rules: ``bot.telegram_access``)."""
+    settings = context.bot_data.settings
+    verdict = access(settings, chat_id, chat_type, sender)
+    if verdict is Access.IF_MEMBER:
+        return await context.bot_data.memberships.member_of_any(
+            context.bot, sender.id, settings.allowed_chat_ids)
+    return verdict is Access.ALLOW
 
 
 def _bot_mentions(message: Message, bot_id: int, username: str) -> list[MessageEntity]:
@@ -349,25 +346,29 @@ async def admit(update: Update, context: KratosContext) -> Conversation | None:
     message, user, chat = update.effective_message, update.effective_user, update.effective_chat
     if message is None or user is None or chat is None:
         return None
+    if message.is_automatic_forward:
+        # A linked channel's post copied into its discussion group: nobody asked anything.
+        return None
     data = context.bot_data
     language = user_language(user)
-    if not is_allowed(data.settings, data.chat_id_for_rules(chat.id), chat.type, user.id):
-        if user.id not in data.refused_users:
-            data.refused_users.add(user.id)
-            logger.info("update %s chat %s: user %s is not allowed; refusing once",
-                        update.update_id, chat.id, user.id)
+    sender = sender_of(message, user)
+    if not await is_allowed(context, data.chat_id_for_rules(chat.id), chat.type, sender):
+        if sender.id not in data.refused_users:
+            data.refused_users.add(sender.id)
+            logger.info("update %s chat %s: sender %s is not allowed; refusing once",
+                        update.update_id, chat.id, sender.id)
             await send_text(message, say("not_allowed", language))
         return None
-    verdict = data.rate_limit.check(user.id)
+    verdict = data.rate_limit.check(sender.id)
     if verdict is not Verdict.ALLOW:
-        logger.info("update %s chat %s: user %s is over the rate limit",
-                    update.update_id, chat.id, user.id)
+        logger.info("update %s chat %s: sender %s is over the rate limit",
+                    update.update_id, chat.id, sender.id)
         if verdict is Verdict.WARN:
             await send_text(message, say("slow_down", language))
         return None
     if chat.type == ChatType.PRIVATE:
-        return Conversation.private(user.id, language)
-    return Conversation.group(chat.id, user.id, language)
+        return Conversation.private(sender.id, language)
+    return Conversation.group(chat.id, sender.id, language)
 
 
 async def _respond(update: Update, context: KratosContext, conversation: Conversation,
@@ -400,7 +401,8 @@ async def answer_and_send(update: Update, context: KratosContext, conversation: 
         message.chat_id, message.message_id, text.strip(), tuple(m.message_id for m in sent),
         answered))
     # After the reply: /stats needs who and when, not before the answer.
-    await memory.touch_user(context.app.state, user.id, user.username, user.language_code)
+    sender = sender_of(message, user)
+    await memory.touch_user(context.app.state, sender.id, sender.username, sender.language_code)
     logger.info(
         "update %s chat %s conversation %s: engine=%s failed=%s refused=%s parts=%d "
         "queued=%.2fs answer=%.2fs send=%.2fs",

@@ -32,7 +32,6 @@ from bot.telegram_bot import (
     TYPING_EVERY,
     KratosApplication,
     build_application,
-    is_allowed,
     run_command,
     serve,
 )
@@ -640,14 +639,112 @@ def test_kratos_run_without_a_token_is_a_configuration_error(
         run_command(make_settings(TELEGRAM_BOT_TOKEN=TOKEN, WEBHOOK_URL="https://x.example/h"))
 
 
-def test_allow_lists() -> None:
-    open_to_all = Settings()
-    assert is_allowed(open_to_all, 5, "private", 5)
-    staff = Settings.from_mapping({"ALLOWED_USER_IDS": "5", "ADMIN_USER_IDS": "9"})
-    assert is_allowed(staff, 5, "private", 5)
-    assert not is_allowed(staff, 6, "private", 6)
-    assert is_allowed(staff, 9, "private", 9)  # admins always may
-    assert not is_allowed(staff, -100, "group", 6)
-    groups = Settings.from_mapping({"ALLOWED_USER_IDS": "5", "ALLOWED_CHAT_IDS": "-100"})
-    assert is_allowed(groups, -100, "supergroup", 6)
-    assert not is_allowed(groups, -200, "supergroup", 5)
+# --- Who is asking, and who may ------------------------------------------------------------
+
+CHANNEL_X, CHANNEL_Y = -1005550001, -1005550002
+OTHER_GROUP = -1009876543210
+
+
+async def test_only_allowed_chats_serves_their_members_in_private_and_no_stranger(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
+) -> None:
+    """"Serve only that group": its members may also ask in private, nobody else may."""
+    await start_bot(ALLOWED_CHAT_IDS=str(GROUP))
+    telegram.set_member(GROUP, 1201, "member")
+    telegram.set_member(GROUP, 1202, "administrator")
+    telegram.set_member(GROUP, 1203, "restricted")  # muted, but still in the group
+    telegram.set_member(GROUP, 1204, "left")
+    telegram.set_member(GROUP, 1205, "kicked")
+    for user in (1201, 1201, 1202, 1203, 1204, 1205, 1206):
+        telegram.push_text(user, user, MOST_EXPENSIVE)
+    telegram.push_text(OTHER_GROUP, 1201, f"@{telegram.username} {MOST_EXPENSIVE}",
+                       chat_type="supergroup")
+    for user in (1201, 1202, 1203, 1204, 1205, 1206):
+        await telegram.wait_for_messages(2 if user == 1201 else 1, chat_id=user)
+    await asyncio.sleep(0.3)  # time for a reply in the other group to show up
+
+    for user in (1201, 1202, 1203):
+        assert all("autorizado" not in m.plain for m in telegram.sent_messages(user))
+    for user in (1204, 1205, 1206):
+        [refusal] = telegram.sent_messages(user)
+        assert "solo para el personal autorizado" in refusal.plain
+    # Another group is not served, whoever writes there.
+    [refusal] = telegram.sent_messages(OTHER_GROUP)
+    assert "solo para el personal autorizado" in refusal.plain
+    # One getChatMember per user: the answer is remembered.
+    asked = [int(c.params["user_id"]) for c in telegram.calls_to("getChatMember")]
+    assert sorted(asked) == [1201, 1202, 1203, 1204, 1205, 1206]
+
+
+async def test_channels_and_anonymous_admins_are_senders_of_their_own(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
+) -> None:
+    bot = await start_bot(RATE_LIMIT_MESSAGES="2")
+    question = f"@{telegram.username} {MOST_EXPENSIVE}"
+    for _ in range(4):  # channel X floods group one
+        telegram.push_text(GROUP, 0, question, chat_type="supergroup", sender_chat=CHANNEL_X)
+    await telegram.wait_for_messages(3, chat_id=GROUP)
+    telegram.push_text(OTHER_GROUP, 0, question, chat_type="supergroup", sender_chat=CHANNEL_Y)
+    telegram.push_text(GROUP, 0, "@" + telegram.username + " ¿y el más barato?",
+                       chat_type="supergroup", sender_chat=GROUP)  # an anonymous admin
+    await telegram.wait_for_messages(1, chat_id=OTHER_GROUP)
+    await telegram.wait_for_messages(4, chat_id=GROUP)
+
+    assert ["Vas muy rápido" in m.plain for m in telegram.sent_messages(GROUP)].count(True) == 1
+    assert "Vas muy rápido" not in telegram.sent_messages(OTHER_GROUP)[0].plain
+    conversations = state_rows(bot.settings, "SELECT conversation, count(*) FROM messages "
+                                             "WHERE role = 'user' GROUP BY conversation")
+    assert sorted(conversations) == sorted([(f"g:{GROUP}:{CHANNEL_X}", 2),
+                                            (f"g:{OTHER_GROUP}:{CHANNEL_Y}", 1),
+                                            (f"g:{GROUP}:{GROUP}", 1)])
+
+
+async def test_a_channel_s_memory_never_reaches_another_channel_s_request(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
+    openai: FakeOpenAI,
+) -> None:
+    openai.reply("Anotado.")
+    openai.reply("¿En qué te ayudo?")
+    await start_bot(**model_settings(openai))
+    secret = "el proveedor nuevo nos deja la laptop a 1500"
+    telegram.push_text(GROUP, 0, f"@{telegram.username} {secret}", chat_type="supergroup",
+                       sender_chat=CHANNEL_X)
+    await telegram.wait_for_messages(1, chat_id=GROUP)
+    telegram.push_text(OTHER_GROUP, 0, f"@{telegram.username} hola", chat_type="supergroup",
+                       sender_chat=CHANNEL_Y)
+    await telegram.wait_for_messages(1, chat_id=OTHER_GROUP)
+
+    second = openai.chat_requests[1]
+    assert secret not in str(second["messages"])
+
+
+async def test_automatic_forwards_from_a_linked_channel_are_not_questions(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
+) -> None:
+    bot = await start_bot()
+    telegram.push_text(GROUP, 0, f"@{telegram.username} Nuevas laptops, ¿cuál es la más cara?",
+                       chat_type="supergroup", sender_chat=CHANNEL_X, automatic_forward=True)
+    telegram.push_text(GROUP, 1301, f"@{telegram.username} {MOST_EXPENSIVE}",
+                       chat_type="supergroup")
+    await telegram.wait_for_messages(1, chat_id=GROUP)
+    await asyncio.sleep(0.3)
+
+    assert len(telegram.sent_messages(GROUP)) == 1
+    assert state_rows(bot.settings, "SELECT DISTINCT conversation FROM messages") == [
+        (f"g:{GROUP}:1301",)]
+
+
+async def test_with_only_users_listed_channels_and_anonymous_admins_are_refused(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
+) -> None:
+    await start_bot(ALLOWED_USER_IDS="1401")
+    question = f"@{telegram.username} {MOST_EXPENSIVE}"
+    telegram.push_text(GROUP, 0, question, chat_type="supergroup", sender_chat=CHANNEL_X)
+    telegram.push_text(GROUP, 0, question, chat_type="supergroup", sender_chat=GROUP)
+    telegram.push_text(GROUP, 1401, question, chat_type="supergroup")
+    sent = await telegram.wait_for_messages(3, chat_id=GROUP)
+    await asyncio.sleep(0.3)
+
+    assert [("autorizado" in m.plain) for m in telegram.sent_messages(GROUP)] == [
+        True, True, False]
+    assert len(sent) == 3

@@ -72,6 +72,33 @@ class ParseError(ValueError):
     """Text Telegram would refuse, worded as Telegram words it."""
 
 
+#: Telegram's placeholder senders (Bot API, Message.from): posts in a channel's name, and
+#: anonymous group admins.
+CHANNEL_BOT = 136817688
+GROUP_ANONYMOUS_BOT = 1087968824
+
+
+class ApiError(Exception):
+    """A call Telegram answers with an error: its HTTP status and description."""
+
+    def __init__(self, status: int, description: str) -> None:
+        super().__init__(description)
+        self.status = status
+        self.description = description
+
+
+#: The fields Telegram sends with each ChatMember status (Bot API, ChatMember).
+_ADMIN_RIGHTS = ("can_be_edited", "is_anonymous", "can_manage_chat", "can_delete_messages",
+                 "can_manage_video_chats", "can_restrict_members", "can_promote_members",
+                 "can_change_info", "can_invite_users", "can_post_stories", "can_edit_stories",
+                 "can_delete_stories")
+_RESTRICTIONS = ("can_change_info", "can_invite_users", "can_pin_messages", "can_send_messages",
+                 "can_send_polls", "can_send_other_messages", "can_add_web_page_previews",
+                 "can_manage_topics", "can_send_audios", "can_send_documents",
+                 "can_send_photos", "can_send_videos", "can_send_video_notes",
+                 "can_send_voice_notes", "can_edit_tag", "can_react_to_messages")
+
+
 def utf16_len(text: str) -> int:
     """Length in UTF-16 code units, the unit of Telegram's entity offsets."""
     return len(text.encode("utf-16-le")) // 2
@@ -245,6 +272,9 @@ class FakeTelegram:
         self._file_ids = itertools.count(1)
         self._files: dict[str, tuple[str, bytes]] = {}
         self._chats: dict[int, dict[str, Any]] = {}
+        # (chat id, user id) -> ChatMember status, for getChatMember; groups the bot is in.
+        self._members: dict[tuple[int, int], str] = {}
+        self._bot_groups: set[int] = set()
         self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
         self._changed: asyncio.Condition | None = None
         self._runner: web.AppRunner | None = None
@@ -312,10 +342,22 @@ class FakeTelegram:
         self, chat_id: int, user_id: int, *, chat_type: str = "private",
         reply_to_message: dict[str, Any] | None = None, language_code: str | None = "es",
         username: str | None = None, first_name: str | None = None,
+        sender_chat: int | None = None, automatic_forward: bool = False,
     ) -> dict[str, Any]:
-        """A message from a user, without its content."""
+        """A message from a user, without its content.
+
+        ``sender_chat``: sent on behalf of that chat, as Telegram sends it: the group's own id
+        for an anonymous admin (from GroupAnonymousBot, 1087968824), a channel's id for a post
+        in a channel's name (from Channel_Bot, 136817688); ``user_id`` is then ignored.
+        ``automatic_forward``: a linked channel's post forwarded into its discussion group.
+        """
         user: dict[str, Any] = {"id": user_id, "is_bot": False,
                                 "first_name": first_name or f"User{user_id}"}
+        if sender_chat is not None:
+            anonymous = sender_chat == chat_id
+            user = {"id": GROUP_ANONYMOUS_BOT if anonymous else CHANNEL_BOT, "is_bot": True,
+                    "first_name": "Group" if anonymous else "Channel",
+                    "username": "GroupAnonymousBot" if anonymous else "Channel_Bot"}
         if username:
             user["username"] = username
         if language_code:
@@ -332,6 +374,12 @@ class FakeTelegram:
         }
         if reply_to_message is not None:
             message["reply_to_message"] = reply_to_message
+        if sender_chat is not None:
+            message["sender_chat"] = (chat if sender_chat == chat_id else
+                                      {"id": sender_chat, "type": "channel",
+                                       "title": f"Canal {abs(sender_chat)}"})
+        if automatic_forward:
+            message["is_automatic_forward"] = True
         return message
 
     def make_text_update(
@@ -340,7 +388,8 @@ class FakeTelegram:
     ) -> dict[str, Any]:
         """A text message update as Telegram sends it, without queueing it.
 
-        ``options``: chat_type, reply_to_message, language_code, username, first_name.
+        ``options``: chat_type, reply_to_message, language_code, username, first_name,
+        sender_chat, automatic_forward (see ``_user_message``).
         """
         message = self._user_message(chat_id, user_id, **options)
         message["text"] = text
@@ -441,6 +490,12 @@ class FakeTelegram:
         """Queue a text message from a user (see ``make_text_update`` for the options)."""
         return self.push_update(self.make_text_update(chat_id, user_id, text, **options))
 
+    def set_member(self, chat_id: int, user_id: int, status: str = "member") -> None:
+        """Make ``user_id`` a ``status`` of group ``chat_id`` ("creator", "administrator",
+        "member", "restricted", "left", "kicked"), as getChatMember will report it."""
+        self._bot_groups.add(chat_id)
+        self._members[(chat_id, user_id)] = status
+
     def fail_next(self, method: str, status: int = 429, retry_after: int = 1, times: int = 1,
                   description: str | None = None) -> None:
         """Make the next ``times`` calls of ``method`` fail with ``status``."""
@@ -524,6 +579,9 @@ class FakeTelegram:
         except ParseError as error:
             call.status = 400
             return _error(400, f"Bad Request: {error}")
+        except ApiError as error:
+            call.status = error.status
+            return _error(error.status, error.description)
         await self._notify()
         return web.json_response({"ok": True, "result": result})
 
@@ -577,6 +635,25 @@ class FakeTelegram:
             except TimeoutError:
                 pass
         return pending()
+
+    async def _m_getchatmember(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
+        """Telegram's answer: the member's status; "left" for a user who is not in the group;
+        400 "chat not found" for a group the bot is not in."""
+        chat_id, user_id = int(params["chat_id"]), int(params["user_id"])
+        if chat_id not in self._bot_groups:
+            raise ApiError(400, "Bad Request: chat not found")
+        status = self._members.get((chat_id, user_id), "left")
+        member: dict[str, Any] = {"status": status, "user": {
+            "id": user_id, "is_bot": False, "first_name": f"User{user_id}"}}
+        if status == "creator":
+            member["is_anonymous"] = False
+        elif status == "administrator":
+            member.update(dict.fromkeys(_ADMIN_RIGHTS, False))
+        elif status == "restricted":
+            member.update(dict.fromkeys(_RESTRICTIONS, False), is_member=True, until_date=0)
+        elif status == "kicked":
+            member["until_date"] = 0
+        return member
 
     async def _m_sendmessage(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
         plain, entities = _visible_text(params, "text", MAX_TEXT_LENGTH)
