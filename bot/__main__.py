@@ -125,7 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.load(args.env_file)
-        configure_logging(settings.log_level, settings.secrets())
+        configure_logging(settings.log_level, settings.secrets(),
+                          log_messages=settings.log_messages)
         return dispatch(args, settings)
     except KratosError as error:
         print(f"kratos: {error}", file=sys.stderr)

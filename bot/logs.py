@@ -2,6 +2,11 @@
 
 Libraries log URLs at DEBUG, and Bot API URLs carry the bot token (``/bot<token>/getMe``), so
 redaction happens in the formatter: whatever a library writes, the token never reaches a log.
+Every configured secret is blotted out whatever its length (a 5-character WEBHOOK_SECRET was
+once printed whole).
+
+At DEBUG, python-telegram-bot logs whole updates and Bot API calls, customers' messages
+included; unless LOG_MESSAGES is on, those parts of its records are replaced by ``[hidden]``.
 """
 
 from __future__ import annotations
@@ -12,7 +17,48 @@ from collections.abc import Iterable
 from pathlib import Path
 
 REDACTED = "[redacted]"
+HIDDEN = "[hidden: LOG_MESSAGES=off]"
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+#: python-telegram-bot's DEBUG records that carry message contents, and which of their
+#: arguments does (PTB 22: telegram/_bot.py, ext/_application.py, ext/_utils/webhookhandler.py).
+CONTENT_RECORDS: dict[str, tuple[int, ...]] = {
+    "Calling Bot API endpoint `%s` with parameters `%s`": (1,),
+    "Call to Bot API endpoint `%s` finished with return value `%s`": (1,),
+    "Processing update %s": (0,),
+    "Dropping pending update: %s": (0,),
+    "Webhook received data: %s": (0,),
+}
+#: Libraries whose other DEBUG records may hold a message inside a structure: PTB's updates
+#: and parameters, aiosqlite's operations (the SQL and its parameters: questions, answers).
+CONTENT_LOGGERS = frozenset({"telegram", "aiosqlite"})
+#: KRATOS's own DEBUG records that echo what a customer wrote.
+OWN_CONTENT_RECORDS: dict[str, tuple[int, ...]] = {"basic query: %s": (0,)}
+
+
+class HideMessages(logging.Filter):
+    """Replaces the customer's words in the DEBUG records that carry them with ``[hidden]``.
+
+    Known records lose exactly their content arguments; any other DEBUG record of
+    ``CONTENT_LOGGERS`` loses every argument that is a structure (an update, a dict of
+    parameters, an aiosqlite operation), so a record a later version adds cannot print a
+    message whole either.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.DEBUG or not record.args:
+            return True
+        known = {**CONTENT_RECORDS, **OWN_CONTENT_RECORDS}.get(str(record.msg))
+        from_library = record.name.split(".", 1)[0] in CONTENT_LOGGERS
+        if known is None and not from_library:
+            return True
+        args = record.args if isinstance(record.args, tuple) else (record.args,)
+        record.args = tuple(
+            HIDDEN if (known is not None and index in known)
+            or (known is None and not isinstance(arg, str | int | float | bool | type(None)))
+            else arg
+            for index, arg in enumerate(args)
+        )
+        return True
 
 
 class RedactingFormatter(logging.Formatter):
@@ -21,7 +67,7 @@ class RedactingFormatter(logging.Formatter):
     def __init__(self, fmt: str, secrets: Iterable[str]) -> None:
         super().__init__(fmt)
         # Longest first, so a secret that contains another is replaced whole.
-        self._secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
+        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
@@ -30,10 +76,14 @@ class RedactingFormatter(logging.Formatter):
         return text
 
 
-def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
-    """Log to stderr at ``level``; quiet chatty libraries; never print a secret."""
+def configure_logging(level: str, secrets: Iterable[str] = (), *,
+                      log_messages: bool = False) -> None:
+    """Log to stderr at ``level``; quiet chatty libraries; never print a secret, nor (unless
+    ``log_messages``) the words of customers' messages."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(RedactingFormatter(FORMAT, secrets))
+    if not log_messages:
+        handler.addFilter(HideMessages())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -45,6 +95,9 @@ def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
     # sqlglot warns when it falls back to parsing a statement as a Command; the guard refuses
     # those anyway, and the warning would clutter `kratos sql`.
     logging.getLogger("sqlglot").setLevel(logging.ERROR)
+    if not log_messages:
+        logging.getLogger(__name__).debug(
+            "customers' messages are hidden from these logs; LOG_MESSAGES=on shows them")
 
 
 def quiet_for_terminal(level: str) -> None:

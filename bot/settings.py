@@ -93,6 +93,21 @@ def _optional_path(name: str, raw: str) -> Path | None:
     return Path(raw.strip()).expanduser() if raw.strip() else None
 
 
+#: What Telegram accepts as a webhook secret token (Bot API, setWebhook: secret_token).
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+def _webhook_secret(name: str, raw: str) -> str:
+    value = raw.strip()
+    if value and not _WEBHOOK_SECRET.fullmatch(value):
+        raise ConfigError(
+            f"{name} must be 1 to 256 characters of A-Z, a-z, 0-9, _ and - (Telegram refuses "
+            f"anything else); got {len(value)} characters"
+            + (", some of them not allowed." if len(value) <= 256 else ".")
+        )
+    return value
+
+
 def _url(name: str, raw: str) -> str:
     value = raw.strip().rstrip("/")
     if value and not value.startswith(("http://", "https://")):
@@ -173,6 +188,9 @@ class Settings:
         frozenset(), _ids, "Comma-separated user ids allowed to use /stats."
     )
     log_level: str = setting("INFO", _choice(*LOG_LEVELS), "Logging level.")
+    log_messages: bool = setting(
+        False, _flag, "on = DEBUG logs may show customers' messages (off: they are hidden)."
+    )
     sql_timeout: float = setting(2.0, _seconds, "Seconds one catalog query may run.")
     sql_max_rows: int = setting(50, _integer(1), "Rows of one query shown to the model.")
     sql_memory_mb: int = setting(
@@ -198,8 +216,9 @@ class Settings:
     rate_limit_window: float = setting(60.0, _seconds, "Window of the per-user rate limit.")
     webhook_url: str = setting("", _https_url,
                                "Public HTTPS URL for webhook mode; empty = polling.")
-    webhook_secret: str = setting("", _text, "Secret Telegram sends with every webhook call.",
-                                  secret=True)
+    webhook_secret: str = setting(
+        "", _webhook_secret,
+        "Secret Telegram sends with every webhook call: 1-256 of A-Z a-z 0-9 _ -.", secret=True)
     webhook_listen: str = setting("0.0.0.0", _text, "Address the webhook server listens on.")
     webhook_port: int = setting(8443, _port, "Port the webhook server listens on.")
     transcribe_model: str = setting("whisper-1", _text, "Speech-to-text model.")

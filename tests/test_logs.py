@@ -2,6 +2,8 @@
 
 import logging
 
+import pytest
+
 from bot.logs import configure_logging
 from bot.settings import Settings
 
@@ -27,3 +29,35 @@ def test_chatty_libraries_are_quieted():
     configure_logging("DEBUG")
     assert logging.getLogger("httpx").level == logging.WARNING
     assert logging.getLogger("sqlglot").level == logging.ERROR
+
+
+@pytest.mark.parametrize("secret", ["k", "Zq9_x", "ab-12"])
+def test_short_secrets_are_redacted_too(capsys, secret):
+    configure_logging("DEBUG", Settings.from_mapping({"WEBHOOK_SECRET": secret}).secrets())
+    logging.getLogger("telegram.ext.ExtBot").debug(
+        "Calling Bot API endpoint `%s` with parameters `%s`", "setWebhook",
+        {"url": "https://x.example/hook", "secret_token": secret})
+    err = capsys.readouterr().err
+    assert secret not in err.split(" DEBUG ", 1)[1]
+    assert "[redacted]" in err or "[hidden" in err
+
+
+def test_customer_words_are_hidden_from_telegram_debug_records(capsys):
+    configure_logging("DEBUG")
+    telegram = logging.getLogger("telegram.ext.Application")
+    telegram.debug("Processing update %s", {"message": {"text": "mi tarjeta 4111"}})
+    logging.getLogger("telegram.ext._utils.webhookhandler").debug(
+        "Webhook received data: %s", '{"message": {"text": "mi tarjeta 4111"}}')
+    logging.getLogger("telegram.ext.ExtBot").debug("A new record %s of %s", "x",
+                                                   {"text": "mi tarjeta 4111"})
+    logging.getLogger("bot.basic").debug("basic query: %s", {"words": ["tarjeta", "4111"]})
+    err = capsys.readouterr().err
+    assert "4111" not in err
+    assert err.count("[hidden: LOG_MESSAGES=off]") == 4
+    assert "A new record x of" in err
+
+
+def test_log_messages_on_keeps_them(capsys):
+    configure_logging("DEBUG", log_messages=True)
+    logging.getLogger("telegram.ext.Application").debug("Processing update %s", "hola 4111")
+    assert "hola 4111" in capsys.readouterr().err

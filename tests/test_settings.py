@@ -1,9 +1,11 @@
 """Settings: defaults, parsing, clear errors, and the environment > .env > default order."""
 
+import os
 from pathlib import Path
 
 import pytest
 
+from bot.__main__ import main
 from bot.errors import ConfigError
 from bot.settings import Settings
 
@@ -159,3 +161,18 @@ def test_without_a_named_file_a_missing_dot_env_is_fine(tmp_path, monkeypatch):
     assert Settings.load().sql_max_rows == 50
     (tmp_path / ".env").write_text("SQL_MAX_ROWS=9\n")
     assert Settings.load().sql_max_rows == 9
+
+
+@pytest.mark.parametrize("secret", ["a", "Zq9_x", "A-z_0" * 51 + "9", "x" * 256])
+def test_webhook_secrets_telegram_accepts(secret):
+    assert Settings.from_mapping({"WEBHOOK_SECRET": secret}).webhook_secret == secret
+
+
+@pytest.mark.parametrize("secret", ["x" * 257, "con espacio", "ñandú", "a/b", "a+b=", "sé"])
+def test_webhook_secrets_telegram_refuses_stop_start_up(secret, tmp_path, monkeypatch, capsys):
+    with pytest.raises(ConfigError, match="WEBHOOK_SECRET must be 1 to 256 characters"):
+        Settings.from_mapping({"WEBHOOK_SECRET": secret})
+    monkeypatch.setenv("WEBHOOK_SECRET", secret)
+    assert main(["--env-file", os.devnull, "sql", "SELECT 1"]) == 2
+    err = capsys.readouterr().err
+    assert "WEBHOOK_SECRET" in err and secret not in err

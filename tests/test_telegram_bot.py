@@ -24,6 +24,7 @@ import pytest
 
 from bot.context import AppContext
 from bot.errors import ConfigError
+from bot.logs import configure_logging
 from bot.settings import Settings
 from bot.state import migrate_state
 from bot.telegram_bot import (
@@ -748,3 +749,40 @@ async def test_with_only_users_listed_channels_and_anonymous_admins_are_refused(
     assert [("autorizado" in m.plain) for m in telegram.sent_messages(GROUP)] == [
         True, True, False]
     assert len(sent) == 3
+
+
+# --- Secrets and customers' words in the logs ------------------------------------------------
+
+WORDS = "quiero la laptop morada que vio mi suegra"
+
+
+@pytest.mark.parametrize("log_messages", ["off", "on"])
+async def test_debug_logs_hold_no_short_secret_and_no_customer_words_unless_asked(
+    bot_settings: Callable[..., Settings], running_bots: list[RunningBot],
+    telegram: FakeTelegram, capsys: pytest.CaptureFixture[str], log_messages: str,
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    secret = "Zq9_x"  # five characters: redaction used to start at six
+    settings = bot_settings(WEBHOOK_URL="https://kratos.example/hook", WEBHOOK_SECRET=secret,
+                            WEBHOOK_LISTEN="127.0.0.1", WEBHOOK_PORT=str(port),
+                            LOG_LEVEL="DEBUG", LOG_MESSAGES=log_messages)
+    configure_logging(settings.log_level, settings.secrets(),
+                      log_messages=settings.log_messages)
+    try:
+        running_bots.append(await RunningBot.launch(settings))
+        update = telegram.make_text_update(2201, 2201, WORDS)
+        async with aiohttp.ClientSession() as session, session.post(
+                f"http://127.0.0.1:{port}/hook", json=update,
+                headers={"X-Telegram-Bot-Api-Secret-Token": secret}) as response:
+            assert response.status == 200
+        await telegram.wait_for_messages(1, chat_id=2201)
+    finally:
+        logging.getLogger().setLevel(logging.WARNING)
+    err = capsys.readouterr().err
+
+    assert "setWebhook" in err and "[redacted]" in err
+    assert secret not in err
+    assert (WORDS in err) is (log_messages == "on")
+    assert ("[hidden: LOG_MESSAGES=off]" in err) is (log_messages == "off")
