@@ -44,6 +44,8 @@ MIN_DURATION_S = 0.1
 PROBE_TIMEOUT_S = 30.0
 #: A 60-minute recording converts in a few seconds; minutes mean ffmpeg is stuck on a bad file.
 CONVERT_TIMEOUT_S = 300.0
+#: Room above the PCM size for a converted file's header and container.
+DECODED_HEADROOM_BYTES = 256 * 1024
 
 # Compressed chunks are sized from the whole file's average bitrate; speech is bursty, so aim
 # below the limit and re-split the rare chunk that still comes out too big.
@@ -342,9 +344,23 @@ def audio_duration(path: Path) -> float:
         return info.duration_s
 
 
+def decoded_bytes_limit(max_seconds: float) -> int:
+    """The most bytes ``max_seconds`` of converted audio may take on disk, in any upload format.
+
+    16 kHz 16-bit mono PCM is the largest (32,000 bytes a second); the rest is headroom for
+    headers and container overhead. A 60-minute limit allows about 115 MB.
+    """
+    return int(max_seconds * SAMPLE_RATE * 2) + DECODED_HEADROOM_BYTES
+
+
 def _transcode(src: Path, out: Path, spec: UploadFormat, max_seconds: float | None) -> None:
-    """Decode the first sound track of ``src`` into ``out``: 16 kHz mono, ``spec``'s codec."""
-    limit = ["-t", f"{max_seconds:.3f}"] if max_seconds is not None else []
+    """Decode the first sound track of ``src`` into ``out``: 16 kHz mono, ``spec``'s codec.
+
+    With ``max_seconds``, ffmpeg stops decoding there (``-t``) and never writes more than
+    ``decoded_bytes_limit`` bytes (``-fs``), whatever the input's header claims.
+    """
+    limit = ["-t", f"{max_seconds:.3f}", "-fs", str(decoded_bytes_limit(max_seconds))] \
+        if max_seconds is not None else []
     result = _ffmpeg(
         [
             "-loglevel", "error", "-y", "-i", _file_arg(src),

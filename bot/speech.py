@@ -22,6 +22,7 @@ from openai import AsyncOpenAI
 from bot.audio import (
     UPLOAD_LIMIT_BYTES,
     Chunk,
+    audio_duration,
     check_duration,
     check_media,
     convert_for_transcription,
@@ -182,11 +183,14 @@ async def transcribe(client: AsyncOpenAI, settings: Settings, path: Path, *,
     fmt = settings.transcribe_format
     mime_type = upload_format(fmt).mime_type
     with tempfile.TemporaryDirectory(prefix="kratos-audio-", dir=workdir) as scratch:
-        info = await asyncio.to_thread(check_media, path, max_minutes=settings.max_audio_minutes)
-        # Without a duration in the header, decode no more than one second past the limit.
-        cap = None if info.duration_s is not None else settings.max_audio_minutes * 60 + 1
+        await asyncio.to_thread(check_media, path, max_minutes=settings.max_audio_minutes)
+        # Whatever the header says (a 15 MB WebM claiming 10 s held 7 hours of silence), decode
+        # no more than one second past the limit, and refuse what reaches it before splitting.
+        cap = settings.max_audio_minutes * 60 + 1
         converted = await asyncio.to_thread(convert_for_transcription, path, Path(scratch), fmt,
                                             max_seconds=cap)
+        check_duration(await asyncio.to_thread(audio_duration, converted),
+                       settings.max_audio_minutes)
         chunks = await asyncio.to_thread(split_for_upload, converted, Path(scratch), fmt,
                                          upload_limit)
         duration = chunks[-1].end_s

@@ -8,6 +8,7 @@ import logging
 import os
 import random
 import re
+import struct
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Callable
@@ -17,7 +18,14 @@ import pytest
 from openai import AsyncOpenAI
 
 from bot.__main__ import main
-from bot.audio import CorruptMedia, MediaTooLong, NoAudioTrack, ffmpeg_executable
+from bot.audio import (
+    CorruptMedia,
+    MediaTooLong,
+    NoAudioTrack,
+    decoded_bytes_limit,
+    ffmpeg_executable,
+    probe,
+)
 from bot.settings import Settings
 from bot.speech import (
     SpeechUnavailable,
@@ -83,6 +91,22 @@ def long_recording(media_dir: Path) -> Path:
            "-af", "volume='if(lt(mod(t,10),8),1,0)':eval=frame", "-ac", "1",
            "-c:a", "libopus", "-b:a", "6k", "-compression_level", "0", "-frame_duration", "60",
            "-f", "ogg", str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def lying_recording(media_dir: Path) -> Path:
+    """Three minutes of silence in WebM/Opus whose header claims 10 s: the Matroska Duration
+    element (ID 0x4489, an 8-byte float in milliseconds) is rewritten, as a forged file has it."""
+    honest = media_dir / "honest.webm"
+    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono", "-t", "180", "-c:a", "libopus",
+           "-b:a", "6k", "-frame_duration", "60", str(honest))
+    data = bytearray(honest.read_bytes())
+    at = data.find(b"\x44\x89\x88")
+    assert at > 0, "no 8-byte Duration element"
+    data[at + 3:at + 11] = struct.pack(">d", 10_000.0)
+    path = media_dir / "lying.webm"
+    path.write_bytes(bytes(data))
     return path
 
 
@@ -315,6 +339,35 @@ async def test_too_long_never_reaches_the_api(fake: FakeOpenAI, client: AsyncOpe
         await transcribe(client, speech_settings(MAX_AUDIO_MINUTES="30"), long_recording,
                          workdir=workdir)
     assert "el máximo es 30 minutos" in refused.value.user_message("es")
+    assert fake.requests == []
+    assert list(workdir.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt", ["wav", "ogg"])
+async def test_a_recording_longer_than_its_header_says_stops_decoding_at_the_limit(
+        fake: FakeOpenAI, client: AsyncOpenAI, speech_settings: Callable[..., Settings],
+        lying_recording: Path, workdir: Path, fmt: str) -> None:
+    assert probe(lying_recording).duration_s == 10.0  # what the header claims
+    peak = 0
+
+    async def watch() -> None:
+        nonlocal peak
+        while True:
+            peak = max(peak, sum(f.stat().st_size for f in workdir.rglob("*") if f.is_file()))
+            await asyncio.sleep(0.002)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        with pytest.raises(MediaTooLong) as refused:
+            await transcribe(client, speech_settings(MAX_AUDIO_MINUTES="1",
+                                                     TRANSCRIBE_FORMAT=fmt),
+                             lying_recording, workdir=workdir)
+    finally:
+        watcher.cancel()
+    # Decoding stopped one second past the limit, not at the recording's three minutes.
+    assert 60 < refused.value.duration_s <= 61.5
+    assert "el máximo es 1 minuto" in refused.value.user_message("es")
+    assert 0 < peak <= decoded_bytes_limit(61)
     assert fake.requests == []
     assert list(workdir.iterdir()) == []
 
