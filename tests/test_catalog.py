@@ -429,13 +429,13 @@ async def test_a_big_sort_writes_nothing_to_disk_and_is_too_big(catalog_db: Path
     assert "demasiado grande" in caught.value.es
 
 
-def test_sql_memory_mb_bounds_what_one_statement_may_use(catalog_db: Path, tmp_path: Path) -> None:
+def test_sql_memory_mb_bounds_what_one_statement_may_use(catalog_db: Path) -> None:
     """SQLite's heap limit is process-wide: checked in a process of its own."""
     def kratos_sql(memory_mb: str) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "CATALOG_DB": str(catalog_db), "SQL_MEMORY_MB": memory_mb,
                "SQL_TIMEOUT": "10"}
         return subprocess.run(
-            [sys.executable, "-m", "bot", "--env-file", str(tmp_path / "none.env"), "sql",
+            [sys.executable, "-m", "bot", "--env-file", os.devnull, "sql",
              WIDE_SORT], env=env, capture_output=True, text=True, timeout=60, check=False,
         )
 

@@ -227,7 +227,10 @@ async def test_the_demo_catalog_loses_nothing(reader, tmp_path, caplog):
 
 
 async def test_the_setting_reaches_the_prompt(make_settings, catalog_db):
-    context = await build_context(make_settings(PROMPT_MAX_CHARS="16000"))
+    # The prompt is built only when a model is configured; no request is made here.
+    context = await build_context(make_settings(PROMPT_MAX_CHARS="16000",
+                                                OPENAI_API_KEY="sk-test",
+                                                OPENAI_BASE_URL="http://127.0.0.1:9"))
     try:
         assert context.profile.prompt_chars == 16_000
     finally:
