@@ -4,8 +4,8 @@ First, through the real bot: two users whose model writes runaway SQL keep askin
 again as soon as it is answered), and a third user asks ordinary questions one at a time; the
 figure is that user's p99 answer time. Two pairs of runaways: both users with eight ``instr``
 calls on strings grown by nested ``replace`` (what held both connections for 45 s before), and
-both with a four-way cross join (each holds its connection for the whole time limit, so the
-ordinary user waits for one of them to be stopped). Second, in this process: every
+both with a four-way cross join (each holds its connection for the whole time limit; the
+ordinary user finds the third of the ``SQL_CONNECTIONS`` free). Second, in this process: every
 statement of the amplification corpus (``tests/hostile_sql.py``) on a fenced ``CatalogReader``
 with the shipped settings; the figure is the longest time one of them held its connection.
 """
@@ -94,7 +94,7 @@ async def _held(catalog: Path) -> dict[str, float]:
     settings = Settings()
     reader = await CatalogReader.open(
         catalog, timeout=settings.sql_timeout, max_rows=settings.sql_max_rows,
-        heap_bytes=settings.sql_memory_mb * 2**20,
+        heap_bytes=settings.sql_memory_mb * 2**20, connections=settings.sql_connections,
     )
     held: dict[str, float] = {}
     try:
@@ -140,7 +140,8 @@ def run(quick: bool = False) -> Figure:
     figure.details["load_average_after"] = load_average()
     figure.notes.append(
         f"{questions} ordinary questions one at a time per run, {runs} runs, 500-product "
-        f"catalog, SQL_TIMEOUT {SQL_TIMEOUT:g} s, two pooled catalog connections; each runaway "
+        f"catalog, SQL_TIMEOUT {SQL_TIMEOUT:g} s, {Settings().sql_connections} pooled catalog "
+        "connections (SQL_CONNECTIONS); each runaway "
         "user asks again as soon as it is answered. Worst corpus statement in the last run: "
         f"{worst_label}.")
     return figure

@@ -86,7 +86,7 @@ async def build_context(settings: Settings) -> AppContext:
         settings.catalog_db,
         timeout=settings.sql_timeout,
         max_rows=settings.sql_max_rows,
-        heap_bytes=settings.sql_memory_mb * 2**20,
+        heap_bytes=settings.sql_memory_mb * 2**20, connections=settings.sql_connections,
     )
     try:
         profile = (await profile_catalog(catalog, settings.notes_path,

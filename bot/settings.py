@@ -193,6 +193,9 @@ class Settings:
     )
     sql_timeout: float = setting(2.0, _seconds, "Seconds one catalog query may run.")
     sql_max_rows: int = setting(50, _integer(1), "Rows of one query shown to the model.")
+    sql_connections: int = setting(
+        3, _integer(1), "Catalog connections; a user's questions hold at most one at a time."
+    )
     sql_memory_mb: int = setting(
         64, _integer(16), "MB of memory SQLite may use in all (sorts, DISTINCT, caches)."
     )

@@ -26,6 +26,7 @@ from bot.catalog import (
     QueryTooSlow,
     format_table,
 )
+from bot.context import build_context
 from bot.errors import CatalogError
 from bot.sqlguard import ALLOWED_FUNCTIONS, QueryError, SqlRefused
 from tests.hostile_sql import AMPLIFICATION, Amplifier, corpus
@@ -344,6 +345,22 @@ async def test_ordinary_questions_do_not_wait_behind_two_runaways(reader: Catalo
         await asyncio.sleep(0.05)
     assert all(runs > 1 for runs in await asyncio.gather(*runaways))
     assert max(waits) < HOLD + NOISE
+
+
+async def test_two_runaway_users_leave_a_connection_free(make_settings, catalog_db) -> None:
+    context = await build_context(make_settings(SQL_TIMEOUT="1"))
+    try:
+        runaways = [asyncio.create_task(context.catalog.run(CROSS_JOIN)) for _ in range(2)]
+        await asyncio.sleep(0.1)
+        started = time.monotonic()
+        assert (await context.catalog.run(COUNT)).rows == [(500,)]
+        assert time.monotonic() - started < NOISE
+        assert not any(task.done() for task in runaways)
+        for task in runaways:
+            with pytest.raises(QueryTooSlow):
+                await task
+    finally:
+        await context.close()
 
 
 async def test_a_stuck_call_never_makes_others_wait(catalog_db: Path) -> None:
