@@ -18,7 +18,14 @@ from openai import AsyncOpenAI
 
 from bot import money
 from bot.catalog import CatalogReader, QueryResult
-from bot.errors import KratosError, UserFacingError
+from bot.completion import (
+    ModelMessage,
+    ModelUnavailable,
+    ToolCall,
+    read_completion,
+    strip_reasoning,
+)
+from bot.errors import UserFacingError
 from bot.memory import SharedTranscript
 from bot.money import amount_cents, amounts_in_text, format_soles, is_money_column
 from bot.prompt import CatalogProfile, system_prompt
@@ -41,17 +48,43 @@ RUN_SQL_TOOL: dict[str, Any] = {
         },
     },
 }
+#: How the model declines a request outside the catalog: an explicit outcome, so a reply that
+#: ran no SQL (a greeting, a thank-you) is not counted as a refusal.
+DECLINE_TOOL: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "decline",
+        "description": (
+            "Decline a request that is not about the store's products (weather, news, jokes, "
+            "code, other shops) or that asks to change the catalog. `reply` is the one short, "
+            "polite sentence the customer reads, in their language, with one example question."
+        ),
+        "parameters": {
+            "type": "object",
+            "properties": {"reply": {"type": "string", "description": "What the customer reads."}},
+            "required": ["reply"],
+        },
+    },
+}
+TOOLS = [RUN_SQL_TOOL, DECLINE_TOOL]
 MODEL_CELL_CHARS = 200
-
-
-class ModelUnavailable(KratosError):
-    """The model endpoint failed after its retries, or answered something unusable."""
+DECLINE_TEXT = {
+    "es": "Solo puedo ayudarte con los productos de la tienda, por ejemplo: «¿cuál es la laptop "
+          "más barata?»",
+    "en": "I can only help with the store's products, for example: “what is the cheapest "
+          "laptop?”",
+}
+#: Sent after a reply the token limit cut, when no rows were fetched to answer from instead.
+CUT_NOTE = ("Your last reply was cut off by the length limit. Answer again, complete, in at "
+            "most three short lines.")
 
 
 @dataclass
 class ToolLoopState:
-    """What one question's tool loop has run and fetched so far."""
+    """What one question's tool loop has run and fetched so far, and the bound on each reply
+    (``max_tokens``, None for none)."""
 
+    max_tokens: int | None = None
     sql: list[str] = field(default_factory=list)
     results: list[QueryResult] = field(default_factory=list)
     prompt_tokens: int = 0
@@ -131,9 +164,8 @@ def rebuild_from_rows(result: QueryResult | None, language: str) -> str:
 
 async def _run_tool_call(catalog: CatalogReader, arguments: str, state: ToolLoopState) -> str:
     """Run one `run_sql` call; every problem goes back to the model as text it can act on."""
-    try:
-        query = json.loads(arguments or "{}").get("query", "")
-    except (json.JSONDecodeError, AttributeError):
+    query = _argument(arguments, "query")
+    if query is None:
         return 'Error: the arguments must be JSON like {"query": "SELECT ..."}.'
     if not isinstance(query, str) or not query.strip():
         return "Error: give one SELECT statement in the `query` argument."
@@ -148,8 +180,30 @@ async def _run_tool_call(catalog: CatalogReader, arguments: str, state: ToolLoop
     return rows_for_model(result)
 
 
+def _argument(arguments: str, name: str) -> object:
+    """One argument of a tool call's JSON arguments; None when they are not a JSON object.
+
+    Arguments some servers encode twice (a JSON string holding the JSON object) are read too.
+    """
+    try:
+        data = json.loads(arguments or "{}")
+        if isinstance(data, str):
+            data = json.loads(data)
+    except json.JSONDecodeError:
+        return None
+    return data.get(name, "") if isinstance(data, dict) else None
+
+
 def _history_messages(history: Sequence[Turn]) -> list[dict[str, Any]]:
     return [{"role": turn.role, "content": turn.content} for turn in history]
+
+
+
+@dataclass(frozen=True)
+class Declined:
+    """The model declined the request through the ``decline`` tool; ``text`` is for the user."""
+
+    text: str
 
 
 async def answer_with_model(
@@ -169,6 +223,9 @@ async def answer_with_model(
     """Answer one question with the model and the catalog; raises ModelUnavailable.
 
     ``max_tokens`` bounds each model reply (the request's ``max_tokens``); None sends no bound.
+
+    Steps: the tool loop (``_tool_loop``), a final text fit to show (``_final_text``: never a
+    cut or unreadable reply), then the grounding check of its amounts (``_grounded``).
     """
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": system_prompt(profile, today=today or date.today(),
@@ -176,58 +233,24 @@ async def answer_with_model(
         *_history_messages(history),
         {"role": "user", "content": question},
     ]
-    state = ToolLoopState()
-    text: str | None = None
-    for _ in range(max_tool_calls + 1):
-        tools_left = len(state.sql) < max_tool_calls
-        message = await _complete(client, model, messages, state, allow_tools=tools_left,
-                                  max_tokens=max_tokens)
-        if not message.tool_calls:
-            text = message.content.strip()
-            break
-        messages.append({
-            "role": "assistant",
-            "content": message.content or None,
-            "tool_calls": [
-                {"id": call.id, "type": "function",
-                 "function": {"name": call.name, "arguments": call.arguments}}
-                for call in message.tool_calls
-            ],
-        })
-        for call in message.tool_calls:
-            if call.name != "run_sql":
-                content = f"Error: there is no tool named {call.name!r}; use run_sql."
-            elif len(state.sql) >= max_tool_calls:
-                content = "Error: query limit reached for this question; answer with what you have."
-            else:
-                content = await _run_tool_call(catalog, call.arguments, state)
-            messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
-    if not text:
-        message = await _complete(client, model, messages, state, allow_tools=False,
-                                  max_tokens=max_tokens)
-        text = message.content.strip()
-    if not text:
-        raise ModelUnavailable("the model returned an empty answer")
+    state = ToolLoopState(max_tokens=max_tokens)
+    outcome = await _tool_loop(client, catalog, model, messages, state, max_tool_calls)
+    if isinstance(outcome, Declined):
+        return _reply(outcome.text or decline_text(language), state, {}, refused=True)
+    text, meta = await _final_text(client, model, messages, state, outcome, language)
+    text, meta = _grounded(text, state, question, history, language, meta)
+    return _reply(text, state, meta, refused=False)
 
+
+def _reply(text: str, state: ToolLoopState, meta: dict[str, Any], *, refused: bool) -> Reply:
     rows = state.answer_rows
-    fetched = set().union(*(result_prices(r) for r in state.results))
-    known = fetched | set(amounts_in_text(question))
-    for turn in history:
-        known.update(turn.meta.get("prices", []))
-    unknown = [a for a in amounts_in_text(text) if a not in known]
-    meta: dict[str, Any] = {"prices": sorted(fetched)} if fetched else {}
-    if unknown:
-        logger.warning("model stated amounts no row holds (%s); reply rebuilt from rows",
-                       ", ".join(format_soles(a / 100) for a in unknown))
-        text = rebuild_from_rows(rows, language)
-        meta["rebuilt"] = True
     return Reply(
         text=text,
         engine="model",
         sql=state.sql,
         columns=list(rows.columns) if rows else [],
         rows=list(rows.rows) if rows else [],
-        refused=not state.sql and transcript is None,
+        refused=refused,
         prompt_tokens=state.prompt_tokens,
         completion_tokens=state.completion_tokens,
         model_calls=state.model_calls,
@@ -235,16 +258,128 @@ async def answer_with_model(
     )
 
 
+def decline_text(language: str) -> str:
+    """The refusal the user reads when the model declined without saying anything itself."""
+    return DECLINE_TEXT["en" if language.startswith("en") else "es"]
+
+
+async def _tool_loop(
+    client: AsyncOpenAI, catalog: CatalogReader, model: str, messages: list[dict[str, Any]],
+    state: ToolLoopState, max_tool_calls: int,
+) -> ModelMessage | Declined:
+    """Let the model run SQL until it replies in text (or declines); at most
+    ``max_tool_calls`` queries, then one last call with tools off."""
+    for _ in range(max_tool_calls + 1):
+        tools_left = len(state.sql) < max_tool_calls
+        message = await _complete(client, model, messages, state, allow_tools=tools_left)
+        if not message.tool_calls:
+            return message
+        declined = _declined(message.tool_calls)
+        if declined is not None:
+            return declined
+        await _run_tool_calls(catalog, message, messages, state, max_tool_calls)
+    return await _complete(client, model, messages, state, allow_tools=False)
+
+
+def _declined(calls: Sequence[ToolCall]) -> Declined | None:
+    for call in calls:
+        if call.name == DECLINE_TOOL["function"]["name"]:
+            reply = _argument(call.arguments, "reply")
+            return Declined(strip_reasoning(reply) if isinstance(reply, str) else "")
+    return None
+
+
+async def _run_tool_calls(
+    catalog: CatalogReader, message: ModelMessage, messages: list[dict[str, Any]],
+    state: ToolLoopState, max_tool_calls: int,
+) -> None:
+    """Append the assistant's tool calls and one tool result per call to ``messages``."""
+    messages.append({
+        "role": "assistant",
+        "content": message.content or None,
+        "tool_calls": [
+            {"id": call.id, "type": "function",
+             "function": {"name": call.name, "arguments": call.arguments}}
+            for call in message.tool_calls
+        ],
+    })
+    for call in message.tool_calls:
+        if call.name != "run_sql":
+            content = f"Error: there is no tool named {call.name!r}; use run_sql."
+        elif len(state.sql) >= max_tool_calls:
+            content = "Error: query limit reached for this question; answer with what you have."
+        else:
+            content = await _run_tool_call(catalog, call.arguments, state)
+        messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
+
+
+async def _final_text(
+    client: AsyncOpenAI, model: str, messages: list[dict[str, Any]], state: ToolLoopState,
+    message: ModelMessage, language: str,
+) -> tuple[str, dict[str, Any]]:
+    """The reply to show: the model's text when it is whole and readable; else the rows,
+    written by code; else (nothing fetched, reply cut) the model asked once more for a short
+    reply. Raises ModelUnavailable when none of these gives a text fit to show."""
+    problem = _unfit(message)
+    if problem is None:
+        return message.content, {}
+    if state.results:
+        logger.warning("model reply %s; reply rebuilt from rows", problem)
+        return rebuild_from_rows(state.answer_rows, language), {"rebuilt": True,
+                                                                "rebuilt_why": problem}
+    if message.cut and message.content:
+        logger.info("model reply cut at the token limit; asking for a shorter one")
+        retry = await _complete(client, model, [
+            *messages, {"role": "assistant", "content": message.content},
+            {"role": "user", "content": CUT_NOTE}], state, allow_tools=False)
+        if _unfit(retry) is None:
+            return retry.content, {}
+        problem = _unfit(retry)
+    raise ModelUnavailable(f"the model's reply was {problem}")
+
+
+def _unfit(message: ModelMessage) -> str | None:
+    """Why a final message cannot be shown as it is, or None when it can."""
+    if message.cut:
+        return "cut at the token limit"
+    if message.unreadable or message.tool_calls:
+        return "a tool call that could not be run"
+    if not message.content:
+        return "empty"
+    return None
+
+
+def _grounded(
+    text: str, state: ToolLoopState, question: str, history: Sequence[Turn], language: str,
+    meta: dict[str, Any],
+) -> tuple[str, dict[str, Any]]:
+    """Every amount in soles the text states must be one the rows (or the user) gave; else the
+    reply is rebuilt from the rows."""
+    fetched = set().union(*(result_prices(r) for r in state.results))
+    known = fetched | set(amounts_in_text(question))
+    for turn in history:
+        known.update(turn.meta.get("prices", []))
+    unknown = [a for a in amounts_in_text(text) if a not in known]
+    meta = {**meta, "prices": sorted(fetched)} if fetched else dict(meta)
+    if unknown and not meta.get("rebuilt"):
+        logger.warning("model stated amounts no row holds (%s); reply rebuilt from rows",
+                       ", ".join(format_soles(a / 100) for a in unknown))
+        text = rebuild_from_rows(state.answer_rows, language)
+        meta["rebuilt"] = True
+        meta["rebuilt_why"] = "amounts no row holds"
+    return text, meta
+
+
 async def _complete(
     client: AsyncOpenAI, model: str, messages: list[dict[str, Any]], state: ToolLoopState,
-    *, allow_tools: bool, max_tokens: int | None = None,
+    *, allow_tools: bool,
 ) -> ModelMessage:
     """One chat completion; every way it can fail becomes ModelUnavailable."""
     state.model_calls += 1
-    body = {"model": model, "messages": messages, "tools": [RUN_SQL_TOOL],
+    body = {"model": model, "messages": messages, "tools": TOOLS,
             "tool_choice": "auto" if allow_tools else "none"}
-    if max_tokens is not None:
-        body["max_tokens"] = max_tokens
+    if state.max_tokens is not None:
+        body["max_tokens"] = state.max_tokens
     try:
         # The client's documented generic POST, not `chat.completions.create`, and the JSON
         # back as it came: `create` would walk the body against the SDK's parameter types and
@@ -258,48 +393,10 @@ async def _complete(
     return _read_completion(response, state)
 
 
-@dataclass(frozen=True)
-class ToolCall:
-    id: str
-    name: str
-    arguments: str
-
-
-@dataclass(frozen=True)
-class ModelMessage:
-    """The parts of a chat completion's first choice the tool loop uses."""
-
-    content: str
-    tool_calls: tuple[ToolCall, ...]
-
-
 def _read_completion(response: object, state: ToolLoopState) -> ModelMessage:
-    """The first choice's message of a chat completion's JSON; its usage added to ``state``."""
-    if not isinstance(response, dict):
-        raise ModelUnavailable("model answered without a JSON object")
-    choices = response.get("choices")
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        raise ModelUnavailable("model answered without choices")
-    usage = response.get("usage")
-    if isinstance(usage, dict):
-        state.prompt_tokens += _count(usage.get("prompt_tokens"))
-        state.completion_tokens += _count(usage.get("completion_tokens"))
-    message = choices[0].get("message")
-    if not isinstance(message, dict):
-        raise ModelUnavailable("model answered without a message")
-    content = message.get("content")
-    calls = message.get("tool_calls") or []
-    try:
-        tool_calls = tuple(
-            ToolCall(id=str(call["id"]), name=str(call["function"]["name"]),
-                     arguments=str(call["function"].get("arguments") or ""))
-            for call in calls
-        )
-    except (KeyError, TypeError, AttributeError) as error:
-        raise ModelUnavailable("model answered with a malformed tool call") from error
-    return ModelMessage(content=content if isinstance(content, str) else "",
-                        tool_calls=tool_calls)
-
-
-def _count(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+    """The first choice's message of a chat completion's JSON, in one shape
+    (``bot.completion``); its usage added to ``state``."""
+    message, usage = read_completion(response)
+    state.prompt_tokens += usage.prompt_tokens
+    state.completion_tokens += usage.completion_tokens
+    return message

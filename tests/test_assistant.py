@@ -141,10 +141,31 @@ async def test_tool_calls_are_bounded(model_settings, fake_openai):
     assert reply.text == "Hay 500 productos."
 
 
-async def test_off_topic_is_refused_without_sql(app, fake_openai):
-    fake_openai.reply("Solo puedo ayudarte con los productos de la tienda.")
+async def test_off_topic_is_refused_through_the_decline_tool(app, fake_openai):
+    fake_openai.tool_call("decline", {"reply": "Solo puedo ayudarte con los productos de la "
+                                               "tienda."})
     reply = await answer(app, ANA, "¿quién ganó el partido ayer?")
     assert reply.refused and reply.sql == []
+    assert reply.text == "Solo puedo ayudarte con los productos de la tienda."
+    assert len(fake_openai.chat_requests) == 1
+    assert [t["function"]["name"] for t in fake_openai.chat_requests[0]["tools"]] == [
+        "run_sql", "decline"]
+    cursor = await app.state.execute("SELECT outcome FROM usage")
+    assert [tuple(r) for r in await cursor.fetchall()] == [("refused",)]
+
+
+async def test_a_greeting_answered_without_sql_is_not_a_refusal(app, fake_openai):
+    fake_openai.reply("¡Hola! ¿Qué producto buscas?")
+    reply = await answer(app, ANA, "hola")
+    assert not reply.refused and reply.sql == []
+    cursor = await app.state.execute("SELECT outcome FROM usage")
+    assert [tuple(r) for r in await cursor.fetchall()] == [("ok",)]
+
+
+async def test_a_decline_without_words_gets_the_standard_refusal(app, fake_openai):
+    fake_openai.tool_call("decline", {})
+    reply = await answer(app, ANA, "cuéntame un chiste")
+    assert reply.refused and "productos de la tienda" in reply.text
 
 
 async def test_memory_follows_the_user_and_survives_restart(model_settings, fake_openai):

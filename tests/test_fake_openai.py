@@ -14,7 +14,8 @@ import imageio_ffmpeg
 import openai
 import pytest
 
-from tests.fakes.openai_server import Fail, FakeOpenAI, RecordedRequest, Reply
+from tests.fakes.openai_personalities import REASONING
+from tests.fakes.openai_server import DEFAULT_MODELS, Fail, FakeOpenAI, RecordedRequest, Reply
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 USER = [{"role": "user", "content": "¿Tienen café?"}]
@@ -258,7 +259,7 @@ async def test_speech_length_grows_with_input(fake: FakeOpenAI) -> None:
 
 async def test_models_lists_configured_names(fake: FakeOpenAI) -> None:
     page = await client(fake).models.list()
-    assert [m.id for m in page.data] == ["gpt-4o-mini", "whisper-1", "tts-1"]
+    assert [m.id for m in page.data] == list(DEFAULT_MODELS)
 
 
 async def test_latency_overlaps_concurrent_requests() -> None:
@@ -272,3 +273,137 @@ async def test_latency_overlaps_concurrent_requests() -> None:
     assert all(r.choices[0].message.content == "ok" for r in results)
     assert 0.5 <= elapsed < 2.0
     assert len(fake.chat_requests) == 20
+
+
+# What the real API refuses, the fake refuses: each with OpenAI's status and code.
+SQL_TOOL = [{"type": "function", "function": {
+    "name": "run_sql", "parameters": {"type": "object", "properties": {}}}}]
+CALL = {"id": "call_1", "type": "function",
+        "function": {"name": "run_sql", "arguments": '{"query": "SELECT 1"}'}}
+
+
+@pytest.mark.parametrize(("body", "status", "fragment"), [
+    ({"model": "gpt-9-imaginary", "messages": USER}, 404, "does not exist"),
+    ({"model": "gpt-4o-mini", "messages": []}, 400, "empty array"),
+    ({"model": "gpt-4o-mini", "messages": USER, "colour": "blue"}, 400, "Unrecognized"),
+    ({"model": "gpt-4o-mini", "messages": [*USER, {"role": "tool", "tool_call_id": "call_9",
+                                                   "content": "1"}]},
+     400, "must be a response to a preceeding message with 'tool_calls'"),
+    ({"model": "gpt-4o-mini", "tools": SQL_TOOL,
+      "messages": [*USER, {"role": "assistant", "content": None, "tool_calls": [CALL]}]},
+     400, "did not have response messages: call_1"),
+    ({"model": "gpt-4o-mini", "tools": SQL_TOOL,
+      "messages": [*USER, {"role": "assistant", "content": None, "tool_calls": [CALL]},
+                   {"role": "user", "content": "¿y?"}]},
+     400, "did not have response messages: call_1"),
+    ({"model": "gpt-4o-mini", "tools": SQL_TOOL, "messages": [
+        *USER, {"role": "assistant", "content": None, "tool_calls": [
+            {**CALL, "function": {"name": "run_sql", "arguments": {"query": "SELECT 1"}}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "1"}]},
+     400, "expected a string"),
+    ({"model": "gpt-4o-mini", "messages": USER, "tools": [
+        {"type": "function", "function": {"name": "run sql!"}}]}, 400, "does not match"),
+    ({"model": "gpt-4o-mini", "messages": USER, "tools": [
+        {"type": "function", "function": {"name": "run_sql", "parameters": {"type": "string"}}}]},
+     400, "Invalid schema"),
+    ({"model": "gpt-4o-mini", "messages": USER, "tool_choice": "auto"}, 400,
+     "only allowed when 'tools' are specified"),
+    ({"model": "gpt-4o-mini", "messages": USER, "max_tokens": 0}, 400, "below minimum"),
+])
+async def test_requests_the_real_api_refuses_are_refused(
+    fake: FakeOpenAI, body: dict[str, Any], status: int, fragment: str
+) -> None:
+    fake.reply("never sent")
+    with pytest.raises(openai.APIStatusError) as info:
+        await client(fake).post("/chat/completions", cast_to=object, body=body)
+    assert info.value.status_code == status
+    assert fragment in str(info.value)
+    assert fake.remaining() == 1
+
+
+async def test_a_complete_tool_exchange_is_accepted(fake: FakeOpenAI) -> None:
+    fake.reply("Uno.")
+    body = {"model": "gpt-4o-mini", "tools": SQL_TOOL, "tool_choice": "none", "messages": [
+        *USER, {"role": "assistant", "content": None, "tool_calls": [CALL]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "1"}]}
+    result = await client(fake).post("/chat/completions", cast_to=object, body=body)
+    assert result["choices"][0]["message"]["content"] == "Uno."
+
+
+async def test_unknown_speech_model_is_refused(fake: FakeOpenAI) -> None:
+    with pytest.raises(openai.NotFoundError, match="does not exist"):
+        await client(fake).audio.speech.create(model="tts-9", voice="alloy", input="hola")
+
+
+# Personalities: the same scripted step, shaped as each family of servers sends it.
+async def personality_answer(name: str, step: str) -> dict[str, Any]:
+    async with FakeOpenAI(personality=name) as fake:
+        if step == "tool":
+            fake.tool_call("run_sql", {"query": "SELECT 1"})
+        else:
+            fake.reply("Hola.")
+        body = {"model": "gpt-4o-mini", "messages": USER, "tools": SQL_TOOL}
+        response = await client(fake).post("/chat/completions", cast_to=object, body=body)
+    return response
+
+
+async def test_llamacpp_sends_object_arguments_and_no_usage() -> None:
+    response = await personality_answer("llamacpp", "tool")
+    call = response["choices"][0]["message"]["tool_calls"][0]
+    assert call["function"]["arguments"] == {"query": "SELECT 1"}
+    assert "usage" not in response
+
+
+@pytest.mark.parametrize(("name", "marker"), [
+    ("ollama", "```json"), ("vllm", "<tool_call>"), ("vllm-mistral", "[TOOL_CALLS]"),
+    ("lmstudio", '"parameters"'),
+])
+async def test_text_tool_call_personalities(name: str, marker: str) -> None:
+    message = (await personality_answer(name, "tool"))["choices"][0]["message"]
+    assert "tool_calls" not in message
+    assert marker in message["content"] and "SELECT 1" in message["content"]
+
+
+@pytest.mark.parametrize(("name", "field"), [
+    ("ollama", "content"), ("groq", "content"), ("vllm", "reasoning_content"),
+    ("deepseek", "reasoning_content"), ("openrouter", "reasoning"),
+])
+async def test_reasoning_personalities(name: str, field: str) -> None:
+    message = (await personality_answer(name, "reply"))["choices"][0]["message"]
+    assert REASONING in message[field]
+    assert message["content"].endswith("Hola.")
+
+
+async def test_deepseek_refuses_reasoning_sent_back() -> None:
+    async with FakeOpenAI(personality="deepseek") as fake:
+        messages = [*USER, {"role": "assistant", "content": "Hola.",
+                            "reasoning_content": REASONING}, {"role": "user", "content": "¿y?"}]
+        with pytest.raises(openai.BadRequestError, match="reasoning_content"):
+            await client(fake).post("/chat/completions", cast_to=object,
+                                    body={"model": "gpt-4o-mini", "messages": messages})
+
+
+async def test_max_tokens_cuts_the_reply_with_finish_reason_length(fake: FakeOpenAI) -> None:
+    fake.reply("1. Televisor Sony Bravia 55 pulgadas", completion_tokens=40)
+    body = {"model": "gpt-4o-mini", "messages": USER, "max_tokens": 20}
+    choice = (await client(fake).post("/chat/completions", cast_to=object,
+                                      body=body))["choices"][0]
+    assert choice["finish_reason"] == "length"
+    assert choice["message"]["content"] == "1. Televisor Sony "
+
+
+async def test_azure_deployment_paths_api_version_and_key() -> None:
+    async with FakeOpenAI(personality="azure", models=["kratos-gpt"]) as fake:
+        fake.reply("Hola desde Azure.")
+        azure = openai.AsyncAzureOpenAI(azure_endpoint=fake.azure_endpoint, api_key=fake.api_key,
+                                        api_version="2024-10-21", max_retries=0)
+        result = await azure.chat.completions.create(model="kratos-gpt", messages=USER)
+        assert result.choices[0].message.content == "Hola desde Azure."
+        assert fake.requests[0].path == "/openai/deployments/kratos-gpt/chat/completions"
+        assert fake.requests[0].headers["api-key"] == fake.api_key
+        with pytest.raises(openai.NotFoundError, match="deployment"):
+            await azure.chat.completions.create(model="gpt-4o", messages=USER)
+        plain = openai.AsyncOpenAI(base_url=f"{fake.azure_endpoint}/openai/deployments/"
+                                   "kratos-gpt", api_key=fake.api_key, max_retries=0)
+        with pytest.raises(openai.AuthenticationError):
+            await plain.chat.completions.create(model="kratos-gpt", messages=USER)

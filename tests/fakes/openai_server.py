@@ -1,4 +1,8 @@
-"""A real HTTP server speaking the OpenAI API shapes, scripted by tests and benchmarks."""
+"""A real HTTP server speaking the OpenAI API shapes, scripted by tests and benchmarks.
+
+It refuses what the real API refuses (``openai_checks``) and answers in the shape of one family
+of servers (``openai_personalities``): ``FakeOpenAI(personality="ollama")``.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,9 @@ from typing import Any, Literal, TypeAlias
 import imageio_ffmpeg
 from aiohttp import web
 
+from tests.fakes.openai_checks import Refusal, check_chat, unknown_model
+from tests.fakes.openai_personalities import PERSONALITIES, Personality, shape_message
+
 Endpoint: TypeAlias = Literal["chat", "transcription", "speech"]
 PATHS: dict[str, Endpoint] = {
     "/v1/chat/completions": "chat",
@@ -29,6 +36,10 @@ PATHS: dict[str, Endpoint] = {
     "/v1/audio/speech": "speech",
 }
 ERROR_TYPES = {429: "rate_limit_exceeded"}
+#: The models every fake serves unless told otherwise: KRATOS's defaults and the tests' names.
+DEFAULT_MODELS = ("gpt-4.1-mini", "gpt-4o-mini", "whisper-1", "gpt-4o-mini-transcribe",
+                  "gpt-4o-transcribe", "tts-1", "gpt-4o-mini-tts")
+AZURE_CHAT = re.compile(r"^/openai/deployments/(?P<deployment>[^/]+)/chat/completions$")
 SPEECH_FORMATS: dict[str, tuple[list[str], str]] = {
     "mp3": (["-c:a", "libmp3lame", "-f", "mp3"], "audio/mpeg"),
     "opus": (["-c:a", "libopus", "-f", "ogg"], "audio/ogg"),
@@ -63,11 +74,15 @@ class RecordedRequest:
 
 @dataclass
 class Reply:
-    """An assistant text message."""
+    """An assistant text message; ``finish_reason="length"`` marks it cut by the token limit.
+
+    A request's ``max_tokens`` cuts it too, when ``completion_tokens`` is above it.
+    """
 
     text: str
     prompt_tokens: int = 100
     completion_tokens: int = 20
+    finish_reason: str = "stop"
 
 
 @dataclass
@@ -97,6 +112,11 @@ class Hang:
 
 
 @dataclass
+class Filtered:
+    """Azure's content filter: ``content: null`` with ``finish_reason: "content_filter"``."""
+
+
+@dataclass
 class Garbage:
     """A 200 claiming JSON with a truncated body."""
 
@@ -122,15 +142,15 @@ class Speak:
     """Synthesise the requested speech input (the speech default)."""
 
 
-Step: TypeAlias = Reply | ToolCalls | Fail | Hang | Garbage | Transcribe | Speak
+Step: TypeAlias = Reply | ToolCalls | Fail | Hang | Garbage | Filtered | Transcribe | Speak
 ChatResponder: TypeAlias = Callable[[dict[str, Any]], Awaitable[Step | str] | Step | str]
 
 
 def _error(status: int, message: str, *, code: str | None = None,
-           headers: dict[str, str] | None = None) -> web.Response:
+           headers: dict[str, str] | None = None, param: str | None = None) -> web.Response:
     """Build an error response with OpenAI's `{"error": {...}}` body."""
     err_type = ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
-    body = {"error": {"message": message, "type": err_type, "param": None, "code": code}}
+    body = {"error": {"message": message, "type": err_type, "param": param, "code": code}}
     return web.json_response(body, status=status, headers=headers)
 
 
@@ -168,10 +188,13 @@ class FakeOpenAI:
     api_key: str = "test-key"
 
     def __init__(self, *, latency: float = 0.0, port: int = 0,
-                 models: Sequence[str] = ("gpt-4o-mini", "whisper-1", "tts-1")) -> None:
+                 models: Sequence[str] = DEFAULT_MODELS,
+                 personality: str | Personality = "openai") -> None:
         self.latency = latency
         self.port = port
         self.models = list(models)
+        self.personality = PERSONALITIES[personality] if isinstance(personality, str) \
+            else personality
         self.requests: list[RecordedRequest] = []
         self._queues: dict[str, deque[Step]] = {e: deque() for e in PATHS.values()}
         self._chat_default: ChatResponder | None = None
@@ -185,9 +208,15 @@ class FakeOpenAI:
         return f"http://127.0.0.1:{self.port}/v1"
 
     @property
+    def azure_endpoint(self) -> str:
+        """The URL to pass as `azure_endpoint` to the Azure OpenAI client."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
     def chat_requests(self) -> list[dict[str, Any]]:
         """JSON bodies of every chat completion request, in order."""
-        return [r.json for r in self.requests if PATHS.get(r.path) == "chat" and r.json is not None]
+        return [r.json for r in self.requests if self._endpoint(r.path) == "chat"
+                and r.json is not None]
 
     @property
     def transcription_requests(self) -> list[RecordedRequest]:
@@ -224,6 +253,10 @@ class FakeOpenAI:
     def hang(self, seconds: float, times: int = 1, *, endpoint: Endpoint = "chat") -> None:
         """Queue requests that sleep `seconds` before answering 504."""
         self.push(Hang(seconds), endpoint=endpoint, times=times)
+
+    def reply_cut(self, text: str) -> None:
+        """Queue a reply the token limit cut (``finish_reason: "length"``)."""
+        self.push(Reply(text, finish_reason="length"))
 
     def garbage(self, times: int = 1, *, endpoint: Endpoint = "chat") -> None:
         """Queue 200 responses with a malformed JSON body."""
@@ -275,14 +308,55 @@ class FakeOpenAI:
         response.headers.setdefault("x-request-id", f"req_{uuid.uuid4().hex}")
         return response
 
+    def _endpoint(self, path: str) -> Endpoint | None:
+        if self.personality.azure:
+            return "chat" if AZURE_CHAT.match(path) else None
+        return PATHS.get(path)
+
+    def _refused_access(self, request: web.Request) -> web.Response | None:
+        """401 for a wrong key; Azure's 404 for a missing api-version or unknown deployment."""
+        if not self.personality.azure:
+            if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+                return _error(401, "Incorrect API key provided.", code="invalid_api_key")
+            return None
+        if request.headers.get("api-key") != self.api_key:
+            return _error(401, "Access denied due to invalid subscription key or wrong API "
+                               "endpoint.", code="401")
+        if not request.query.get("api-version"):
+            return _error(404, "Resource not found", code="404")
+        match = AZURE_CHAT.match(request.path)
+        if match and match["deployment"] not in self.models:
+            return _error(404, "The API deployment for this resource does not exist.",
+                          code="DeploymentNotFound")
+        return None
+
+    def _refused_body(self, endpoint: Endpoint, body: dict[str, Any]) -> web.Response | None:
+        """What the real API answers to a request it refuses (see ``openai_checks``)."""
+        if endpoint == "chat":
+            if self.personality.azure:
+                body = {"model": self.models[0], **body}
+            refusal = check_chat(body, self.models)
+            if refusal is None and self.personality.rejects_reasoning_in_messages and any(
+                    "reasoning_content" in m for m in body["messages"]):
+                refusal = Refusal(400, "The reasoning_content is an intermediate result for "
+                                       "display only; remove it from the input messages.")
+        else:
+            refusal = None if body.get("model") in self.models else unknown_model(
+                body.get("model"))
+        if refusal is None:
+            return None
+        return _error(refusal.status, refusal.message, code=refusal.code, param=refusal.param)
+
     async def _answer(self, request: web.Request, rec: RecordedRequest) -> web.StreamResponse:
-        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
-            return _error(401, "Incorrect API key provided.", code="invalid_api_key")
-        if request.method == "GET" and request.path == "/v1/models":
+        refused = self._refused_access(request)
+        if refused is not None:
+            return refused
+        if request.method == "GET" and request.path == "/v1/models" \
+                and not self.personality.azure:
             data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"}
                     for m in self.models]
             return web.json_response({"object": "list", "data": data})
-        endpoint = PATHS.get(request.path)
+        endpoint = self._endpoint(request.path)
         if endpoint is None or request.method != "POST":
             return _error(404, f"Unknown endpoint {request.method} {request.path}.",
                           code="unknown_url")
@@ -302,6 +376,9 @@ class FakeOpenAI:
         refusal = _refusal(body)
         if refusal is not None:
             return refusal
+        refused = self._refused_body(endpoint, body)
+        if refused is not None:
+            return refused
         if endpoint != "speech" and self.latency:
             await asyncio.sleep(self.latency)
         try:
@@ -338,6 +415,9 @@ class FakeOpenAI:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), step.seconds)
             return _error(504, "FakeOpenAI: scripted hang elapsed.", code="fake_hang")
+        if isinstance(step, Filtered):
+            return web.json_response(self._completion_body(
+                {"role": "assistant", "content": None}, "content_filter", rec.json or {}, None))
         if isinstance(step, Garbage):
             return web.Response(body=b'{"id": "chatcmpl-garbage", "choices": [{"mess',
                                 content_type="application/json")
@@ -355,19 +435,23 @@ class FakeOpenAI:
             return _error(500, f"FakeOpenAI: {type(step).__name__} is not a chat step.")
         return web.json_response(self._chat_completion(step, rec.json or {}))
 
-    @staticmethod
-    def _chat_completion(step: Reply | ToolCalls, body: dict[str, Any]) -> dict[str, Any]:
-        message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None,
-                                   "annotations": []}
+    def _chat_completion(self, step: Reply | ToolCalls, body: dict[str, Any]) -> dict[str, Any]:
+        """The completion for a scripted step, in this server family's shape."""
         if isinstance(step, Reply):
-            message["content"], finish = step.text, "stop"
+            text, finish = _within_max_tokens(step, body)
+            message, shaped = shape_message(self.personality, text, None)
+            finish = finish if finish != "stop" else shaped
         else:
-            message["tool_calls"] = [
-                {"id": cid, "type": "function", "function": {"name": name, "arguments": args}}
-                for name, args, cid in step.calls
-            ]
-            finish = "tool_calls"
-        return {
+            message, finish = shape_message(self.personality, None, step.calls)
+        usage = {"prompt_tokens": step.prompt_tokens, "completion_tokens": step.completion_tokens,
+                 "total_tokens": step.prompt_tokens + step.completion_tokens}
+        return self._completion_body(message, finish, body,
+                                     usage if self.personality.usage else None)
+
+    @staticmethod
+    def _completion_body(message: dict[str, Any], finish: str, body: dict[str, Any],
+                         usage: dict[str, int] | None) -> dict[str, Any]:
+        completion: dict[str, Any] = {
             "id": f"chatcmpl-{uuid.uuid4().hex[:29]}",
             "object": "chat.completion",
             "created": int(time.time()),
@@ -375,10 +459,10 @@ class FakeOpenAI:
             "system_fingerprint": "fp_fake",
             "choices": [{"index": 0, "message": message, "logprobs": None,
                          "finish_reason": finish}],
-            "usage": {"prompt_tokens": step.prompt_tokens,
-                      "completion_tokens": step.completion_tokens,
-                      "total_tokens": step.prompt_tokens + step.completion_tokens},
         }
+        if usage is not None:
+            completion["usage"] = usage
+        return completion
 
     @staticmethod
     async def _transcription_response(step: Transcribe, rec: RecordedRequest) -> web.Response:
@@ -464,6 +548,16 @@ def _verbose_segments(specs: Sequence[SegmentSpec]) -> list[dict[str, Any]]:
              "text": f" {text}", "tokens": [50364], "temperature": 0.0,
              "avg_logprob": logprob, "compression_ratio": 1.1, "no_speech_prob": no_speech}
             for index, (text, no_speech, logprob) in enumerate(specs)]
+
+
+def _within_max_tokens(step: Reply, body: dict[str, Any]) -> tuple[str, str]:
+    """The reply's text and finish reason, cut as the server cuts at the request's token limit:
+    the text shortened in proportion, mid-word, with ``finish_reason: "length"``."""
+    limit = body.get("max_completion_tokens") or body.get("max_tokens")
+    if isinstance(limit, int) and step.completion_tokens > limit:
+        keep = max(1, len(step.text) * limit // step.completion_tokens)
+        return step.text[:keep], "length"
+    return step.text, step.finish_reason
 
 
 async def _serve(port: int, reply: str, latency: float) -> None:
