@@ -4,6 +4,7 @@ with basic mode). The whole path over HTTP is in test_assistant.py."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -64,3 +65,194 @@ def test_missing_or_odd_usage_counts_nothing() -> None:
 def test_malformed_completions_are_model_unavailable(response: object) -> None:
     with pytest.raises(ModelUnavailable):
         _read_completion(response, ToolLoopState())
+
+
+# Every reply shape, end to end: the real client, the fake server in one family's personality,
+# SQL on a real demo catalog, the assistant core (memory included).
+import sqlite3  # noqa: E402
+from collections.abc import AsyncIterator, Callable  # noqa: E402
+
+from bot import memory  # noqa: E402
+from bot.assistant import answer  # noqa: E402
+from bot.completion import text_tool_calls  # noqa: E402
+from bot.context import AppContext, build_context  # noqa: E402
+from bot.llm import CUT_NOTE  # noqa: E402
+from bot.money import format_soles  # noqa: E402
+from bot.reply import Conversation  # noqa: E402
+from tests.fakes.openai_personalities import REASONING  # noqa: E402
+from tests.fakes.openai_server import FakeOpenAI  # noqa: E402
+
+ANA = Conversation.private(101)
+TOP = "SELECT name, price FROM products ORDER BY price DESC LIMIT 2"
+
+
+@pytest.fixture
+async def serve(catalog_db: Any) -> AsyncIterator[Callable[..., Any]]:
+    """Start a fake server with a personality and an assistant pointed at it (on a copy of
+    the demo catalog)."""
+    opened: list[tuple[FakeOpenAI, AppContext]] = []
+
+    async def start(make_settings: Any, personality: str = "openai",
+                    **overrides: str) -> tuple[FakeOpenAI, AppContext]:
+        fake = await FakeOpenAI(personality=personality).start()
+        app = await build_context(make_settings(
+            OPENAI_API_KEY=fake.api_key, OPENAI_BASE_URL=fake.base_url, OPENAI_MAX_RETRIES="0",
+            OPENAI_TIMEOUT="2", ANSWER_TIMEOUT="10", **overrides))
+        opened.append((fake, app))
+        return fake, app
+
+    yield start
+    for fake, app in opened:
+        await app.close()
+        await fake.stop()
+
+
+def top_two(catalog_db: Any) -> list[tuple[str, float]]:
+    with sqlite3.connect(catalog_db) as conn:
+        return conn.execute(TOP).fetchall()
+
+
+async def remembered(app: AppContext) -> str:
+    history = await memory.load_history(app.state, ANA.key, token_budget=3000, ttl_days=30)
+    return "\n".join(turn.content for turn in history)
+
+
+# 1. Cut off: never sent as if whole.
+async def test_a_cut_reply_after_rows_is_rebuilt_from_the_rows(serve, make_settings, catalog_db):
+    fake, app = await serve(make_settings)
+    (first, first_price), (second, _) = top_two(catalog_db)
+    fake.tool_call("run_sql", {"query": TOP})
+    fake.reply_cut(f"1. {first} — {format_soles(first_price)}\n2. Televisor Sony Bra")
+    reply = await answer(app, ANA, "los dos productos más caros")
+    assert "Bra\n" not in reply.text and not reply.text.endswith("Bra")
+    assert first in reply.text and second in reply.text
+    assert reply.meta["rebuilt_why"] == "cut at the token limit"
+    assert "2. Televisor Sony Bra" not in await remembered(app)
+
+
+async def test_a_cut_reply_without_rows_is_asked_again(serve, make_settings):
+    fake, app = await serve(make_settings)
+    fake.reply_cut("¡Hola! Soy KRATOS, el asistente de la tienda. Puedo ayudarte a encon")
+    fake.reply("¡Hola! ¿Qué producto buscas?")
+    reply = await answer(app, ANA, "hola")
+    assert reply.text == "¡Hola! ¿Qué producto buscas?"
+    assert fake.chat_requests[1]["messages"][-1] == {"role": "user", "content": CUT_NOTE}
+
+
+async def test_a_reply_cut_twice_falls_back_to_basic_mode(serve, make_settings):
+    fake, app = await serve(make_settings)
+    fake.reply_cut("La laptop más barata es la Lenovo Idea")
+    fake.reply_cut("La laptop más barata es la Len")
+    reply = await answer(app, ANA, "la laptop más barata")
+    assert reply.engine == "basic" and "Modo básico" in reply.text
+    assert "es la Len" not in reply.text
+
+
+# 2. Tool arguments as a JSON object (llama.cpp, LiteLLM).
+async def test_object_arguments_run_and_go_back_as_a_string(serve, make_settings, catalog_db):
+    fake, app = await serve(make_settings, "llamacpp")
+    (first, price), _ = top_two(catalog_db)
+    fake.tool_call("run_sql", {"query": TOP})
+    fake.reply(f"El más caro es {first}, a {format_soles(price)}.")
+    reply = await answer(app, ANA, "¿cuál es el producto más caro?")
+    assert reply.text == f"El más caro es {first}, a {format_soles(price)}."
+    assert reply.sql == [TOP] and reply.rows[0][0] == first
+    sent = fake.chat_requests[1]["messages"]
+    assert isinstance(sent[-2]["tool_calls"][0]["function"]["arguments"], str)
+    assert reply.prompt_tokens == 0  # this family sends no usage: nothing counted, no failure
+
+
+# 3. Tool calls written as text (Ollama, vLLM without a tool parser).
+@pytest.mark.parametrize("personality", ["ollama", "vllm", "vllm-mistral", "lmstudio"])
+async def test_text_tool_calls_run_as_tool_calls(serve, make_settings, catalog_db, personality):
+    fake, app = await serve(make_settings, personality)
+    (first, price), _ = top_two(catalog_db)
+    fake.tool_call("run_sql", {"query": TOP})
+    fake.reply(f"El más caro es {first}, a {format_soles(price)}.")
+    reply = await answer(app, ANA, "¿cuál es el producto más caro?")
+    assert reply.text == f"El más caro es {first}, a {format_soles(price)}."
+    assert reply.sql == [TOP]
+    assert first in fake.chat_requests[1]["messages"][-1]["content"]
+
+
+async def test_a_fenced_select_in_the_reply_is_run_not_shown(serve, make_settings, catalog_db):
+    fake, app = await serve(make_settings)
+    (first, price), _ = top_two(catalog_db)
+    fake.reply(f"Voy a consultar el catálogo:\n```sql\n{TOP}\n```")
+    fake.reply(f"El más caro es {first}, a {format_soles(price)}.")
+    reply = await answer(app, ANA, "¿cuál es el producto más caro?")
+    assert reply.sql == [TOP] and "SELECT" not in reply.text
+
+
+@pytest.mark.parametrize("text", [
+    '<tool_call>\n{"name": "run_sql", "arguments": {"query": "SELECT name FROM',
+    '```json\n{"name": "run_sql", "arguments": {"query": SELECT name FROM products}}\n```',
+    'Claro: {"name": "run_sql", "arguments": {"query": "SELECT 1"}} y listo',
+])
+async def test_tool_markup_that_cannot_be_read_is_never_shown(serve, make_settings, text):
+    fake, app = await serve(make_settings)
+    fake.reply(text)
+    reply = await answer(app, ANA, "¿cuál es la laptop más barata?")
+    assert reply.engine == "basic"
+    assert "run_sql" not in reply.text and "{" not in reply.text
+
+
+# 4. Reasoning in the reply: stripped from replies and memory.
+@pytest.mark.parametrize("personality", ["ollama", "groq", "vllm", "deepseek", "openrouter"])
+async def test_reasoning_never_reaches_the_reply_or_memory(serve, make_settings, catalog_db,
+                                                           personality):
+    fake, app = await serve(make_settings, personality)
+    (first, price), _ = top_two(catalog_db)
+    fake.tool_call("run_sql", {"query": TOP})
+    fake.reply(f"El más caro es {first}, a {format_soles(price)}.")
+    fake.reply("¡De nada!")
+    reply = await answer(app, ANA, "¿cuál es el producto más caro?")
+    thanks = await answer(app, ANA, "gracias")
+    assert reply.text == f"El más caro es {first}, a {format_soles(price)}."
+    assert thanks.text == "¡De nada!"
+    assert "Thinking" not in await remembered(app)
+    assert all(REASONING not in str(body) for body in fake.chat_requests)
+
+
+@pytest.mark.parametrize(("content", "shown"), [
+    ("<think>el usuario saluda</think>¡Hola!", "¡Hola!"),
+    ("<THINK>\nrazono\n</THINK>\n\n¡Hola!", "¡Hola!"),
+    ("razono sin etiqueta de apertura</think>¡Hola!", "¡Hola!"),
+    ("<thinking>a</thinking>¡Hola! <think>b</think>", "¡Hola!"),
+])
+def test_reasoning_tags_are_stripped(content: str, shown: str) -> None:
+    message = _read_completion(completion({"content": content}), ToolLoopState())
+    assert message.content == shown
+
+
+def test_reasoning_cut_mid_thought_leaves_nothing_to_show() -> None:
+    message = _read_completion(completion({"content": "<think>pienso en laptops y"}),
+                               ToolLoopState())
+    assert message.content == ""
+
+
+@pytest.mark.parametrize(("content", "name", "arguments"), [
+    ('<tool_call>{"name": "run_sql", "arguments": {"query": "SELECT 1"}}</tool_call>',
+     "run_sql", {"query": "SELECT 1"}),
+    ('```json\n{"name": "run_sql", "arguments": "{\\"query\\": \\"SELECT 1\\"}"}\n```',
+     "run_sql", {"query": "SELECT 1"}),
+    ('[TOOL_CALLS] [{"name": "decline", "arguments": {"reply": "No."}}]',
+     "decline", {"reply": "No."}),
+    ('{"name": "run_sql", "parameters": {"query": "SELECT 1"}}', "run_sql", {"query": "SELECT 1"}),
+    ('<|python_tag|>{"name": "run_sql", "parameters": {"query": "SELECT 1"}}', "run_sql",
+     {"query": "SELECT 1"}),
+    ('{"query": "SELECT 1"}', "run_sql", {"query": "SELECT 1"}),
+    ('{"type": "function", "function": {"name": "run_sql", "arguments": {"query": "SELECT 1"}}}',
+     "run_sql", {"query": "SELECT 1"}),
+    ("```\nSELECT 1\n```", "run_sql", {"query": "SELECT 1"}),
+])
+def test_text_tool_call_formats(content: str, name: str, arguments: dict[str, str]) -> None:
+    calls, rest, unreadable = text_tool_calls(content)
+    assert [c.name for c in calls] == [name]
+    assert json.loads(calls[0].arguments) in (arguments, json.dumps(arguments))
+    assert (rest, unreadable) == ("", False)
+
+
+def test_prose_with_code_like_words_is_left_alone() -> None:
+    text = "La laptop {modelo 2024} cuesta S/ 1,299.90."
+    assert text_tool_calls(text) == ((), text, False)
