@@ -11,10 +11,18 @@ MAX_SOLES = Decimal(10) ** 12
 #: What a money cell that holds no usable amount reads as.
 NOT_AN_AMOUNT = {"es": "precio no disponible", "en": "price not available"}
 
-# "S/ 1,299.90", "S/1299.9", "s/. 45", "1,299.90 soles"
+# One amount, written the Peruvian way ("1,299.90"), the Spanish way ("1.299,90", "9 979,90",
+# with a no-break or thin space too) or without grouping ("1299.9", "26,5"). Thousands groups
+# share one separator and have three digits; a separator followed by one or two final digits is
+# the decimal mark (soles have cents, never thousandths), so "S/ 1.299" is 1,299 soles. At most
+# 15 digits before the mark: a longer run is no price (and int() refuses 4,300 digits).
+_NUMBER = (r"(?P<whole{n}>\d{{1,3}}(?P<group{n}>[.,\u00a0\u202f ])\d{{3}}"
+           r"(?:(?P=group{n})\d{{3}}){{0,3}}(?!\d|(?P=group{n})\d)|\d{{1,15}}(?!\d))"
+           r"(?:(?P<mark{n}>[.,])(?P<cents{n}>\d{{1,2}})(?!\d))?")
+# "S/ 1,299.90", "S/. 26", "s/45", "PEN 26"; "26 soles", "1 sol", "9 979,90 soles".
 SOLES_AMOUNT = re.compile(
-    r"(?:S/\.?\s*(\d{1,3}(?:[,\s]\d{3})+|\d+)(?:\.(\d{1,2}))?)"
-    r"|(?:(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?\s*soles\b)",
+    r"(?:\bS/\.?|\bPEN)\s*" + _NUMBER.format(n=1)
+    + r"|(?<![\d.,])" + _NUMBER.format(n=2) + r"\s*(?:soles|sol|PEN)\b",
     re.IGNORECASE,
 )
 
@@ -79,11 +87,16 @@ def format_soles(value: object, language: str = "es") -> str:
 
 
 def amounts_in_text(text: str) -> list[int]:
-    """Every amount in soles that ``text`` states, in cents."""
-    found = []
-    for match in SOLES_AMOUNT.finditer(text):
-        whole = match.group(1) or match.group(3)
-        decimals = match.group(2) or match.group(4) or "0"
-        digits = re.sub(r"[,\s]", "", whole)
-        found.append(int(digits) * 100 + int(decimals.ljust(2, "0")))
-    return found
+    """Every amount in soles that ``text`` states, in cents, however its digits are grouped."""
+    return [_cents(match) for match in SOLES_AMOUNT.finditer(text)]
+
+
+def _cents(match: re.Match[str]) -> int:
+    n = "1" if match.group("whole1") is not None else "2"
+    whole, group = match.group(f"whole{n}"), match.group(f"group{n}")
+    mark, cents = match.group(f"mark{n}"), match.group(f"cents{n}")
+    digits = whole.replace(group, "") if group else whole
+    if mark is None or mark == group:
+        # "1,299,90" is no amount anyone writes; its last group is not read as cents.
+        cents = None
+    return int(digits) * 100 + int((cents or "0").ljust(2, "0"))

@@ -256,3 +256,22 @@ def test_text_tool_call_formats(content: str, name: str, arguments: dict[str, st
 def test_prose_with_code_like_words_is_left_alone() -> None:
     text = "La laptop {modelo 2024} cuesta S/ 1,299.90."
     assert text_tool_calls(text) == ((), text, False)
+
+
+# 5. Amounts written the Spanish way are read as what they are, not as invented prices.
+def spanish(cents: int) -> str:
+    whole, part = divmod(cents, 100)
+    return f"{whole:,}".replace(",", ".") + f",{part:02d}"
+
+
+@pytest.mark.parametrize("style", ["S/ {es}", "S/. {es}", "{es} soles", "{spaced} soles"])
+async def test_spanish_amounts_pass_the_grounding_check(serve, make_settings, catalog_db, style):
+    fake, app = await serve(make_settings)
+    (first, price), _ = top_two(catalog_db)
+    cents = round(price * 100)
+    written = style.format(es=spanish(cents), spaced=spanish(cents).replace(".", " "))
+    fake.tool_call("run_sql", {"query": TOP})
+    fake.reply(f"El más caro es {first}, a {written}.")
+    reply = await answer(app, ANA, "¿cuál es el producto más caro?")
+    assert reply.text == f"El más caro es {first}, a {written}."
+    assert "rebuilt" not in reply.meta

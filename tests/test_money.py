@@ -42,3 +42,34 @@ def test_values_that_are_no_amount_read_as_words(value):
 def test_money_cells_shown_to_the_model_say_so_in_words(value):
     assert format_cell("price", value, 60) == "precio no disponible"
     assert format_cell("avg(precio)", value, 60) == "precio no disponible"
+
+
+@pytest.mark.parametrize(("text", "cents"), [
+    ("S/ 9.979,90", [997990]),
+    ("S/. 26", [2600]),
+    ("26 soles", [2600]),
+    ("9 979,90 soles", [997990]),
+    ("S/ 9 979,90", [997990]),
+    ("S/ 9\u00a0979,90", [997990]),
+    ("S/ 9\u202f979,90", [997990]),
+    ("S/ 1.299", [129900]),
+    ("S/ 26,5", [2650]),
+    ("S/ 1.234.567,89", [123456789]),
+    ("S/ 1,234,567.89", [123456789]),
+    ("PEN 45.90", [4590]),
+    ("1 sol", [100]),
+    ("de S/ 9.979,90 a S/ 12.499,00, o 26 soles", [997990, 1249900, 2600]),
+])
+def test_amounts_written_the_spanish_way(text, cents):
+    assert amounts_in_text(text) == cents
+
+
+def test_numbers_that_are_not_soles_are_not_read():
+    assert amounts_in_text("Modelo 2024, 15,6 pulgadas, 3 colores") == []
+    assert amounts_in_text("SKU ELE-LAP-12") == []
+
+
+def test_a_run_of_digits_too_long_for_a_price_is_never_read_whole():
+    assert amounts_in_text("S/ " + "9" * 5000) == []
+    assert all(cents < 10**17 for cents in amounts_in_text("S/ 1" + ",000" * 2000))
+    assert amounts_in_text("S/ 1,000,000,000.50") == [100000000050]
