@@ -31,7 +31,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from bot.migrations import RECORD_TABLE
 from bot.settings import Settings
 from bot.sqlfunctions import register as register_linear_functions
 from bot.sqlguard import ALLOWED_FUNCTIONS, DIALECT, QueryError, SqlRefused, validate
+from bot.textfold import FOLD_FUNCTION, TextColumns, inspect_text_columns, sql_fold
 
 logger = logging.getLogger(__name__)
 
@@ -168,6 +169,8 @@ class _Schema:
     readable: frozenset[str]  # lower-case; adds FTS shadow tables, which FTS5 reads internally
     views: frozenset[str]
     hidden: frozenset[str]  # every other table or view the file has, and SQLite's own
+    #: Text columns, for accent- and case-blind comparisons (bot/textfold).
+    text: TextColumns = field(default_factory=TextColumns)
 
 
 class _Clock:
@@ -204,6 +207,7 @@ class _FencedConnection(sqlite3.Connection):
             self.setlimit(limit, value)
         self.set_authorizer(self._authorize)
         self.set_progress_handler(self._past_deadline, PROGRESS_STEPS)
+        self.create_function(FOLD_FUNCTION, 1, sql_fold, deterministic=True)
         # Shape rows as they are fetched, so a huge cell is dropped inside this thread.
         self.row_factory = self._shape_row
 
@@ -345,8 +349,10 @@ class CatalogReader:
         try:
             # Short queries are checked on the loop (a thread hand-off would cost more than the
             # check); a long one can take sqlglot tens of milliseconds: off the loop.
-            statement = validate(sql, self.allowed_tables) if len(sql) <= INLINE_CHECK_CHARS \
-                else await asyncio.to_thread(validate, sql, self.allowed_tables)
+            text = self._schema.text
+            statement = validate(sql, self.allowed_tables, text) \
+                if len(sql) <= INLINE_CHECK_CHARS \
+                else await asyncio.to_thread(validate, sql, self.allowed_tables, text)
         except SqlRefused as error:
             logger.debug("catalog query refused (%s): %s", error.reason, _preview(sql))
             raise
@@ -611,7 +617,9 @@ def _inspect_connection(conn: sqlite3.Connection, path: Path) -> _Schema:
         )
     readable = frozenset({t.name.lower() for t in tables} | shadows)
     hidden = {name.lower() for _kind, name, _sql in entries} | set(SQLITE_SCHEMA_TABLES)
-    return _Schema(tables, readable, frozenset(views), frozenset(hidden - readable))
+    text = inspect_text_columns(conn, {t.name: [(c.name, c.type) for c in t.columns]
+                                       for t in tables if not t.is_fts})
+    return _Schema(tables, readable, frozenset(views), frozenset(hidden - readable), text)
 
 
 def _preview(sql: str, limit: int = 200) -> str:

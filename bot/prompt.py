@@ -346,8 +346,8 @@ prices or stock: state only what the rows you fetched say. If a query fails, rea
 and fix the query. Prefer LIMIT 10 or less for lists unless the user asks for more.
 - Match a product type, family or colour the customer names to its listed value, and a brand \
 exactly (category = 'Laptops' AND brand = 'Lenovo'): those columns are indexed. Search other \
-words (models, features) in the FTS table with MATCH and prefix terms; LIKE and lower() do not \
-fold accents.{summary}
+words (models, features) in the FTS table with MATCH and prefix terms; text comparisons \
+ignore case and accents.{summary}
 - Prices are in Peruvian soles. The rows show money as "S/ 1,299.90": copy amounts exactly as \
 shown. Copy product names verbatim.
 - Answer in the language of the user's last message (Spanish by default), briefly, as a \

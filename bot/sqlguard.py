@@ -22,6 +22,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError
 
 from bot.errors import UserFacingError
+from bot.textfold import FOLD_FUNCTION, TextColumns, fold_comparisons
 
 DIALECT = "sqlite"
 #: Longer text is refused before parsing: a catalog question never needs it.
@@ -38,6 +39,8 @@ ALLOWED_FUNCTIONS: frozenset[str] = frozenset({
     "ifnull", "iif", "instr", "julianday", "length", "like", "lower", "ltrim", "max", "min",
     "nullif", "random", "rank", "replace", "round", "row_number", "rtrim", "strftime", "substr",
     "substring", "sum", "time", "total", "trim", "typeof", "unixepoch", "upper",
+    # Accent- and case-folding (bot/textfold.py), registered on every catalog connection.
+    FOLD_FUNCTION,
     # FTS5: the MATCH operator is the function "match"; the rest are its auxiliary functions.
     "match", "bm25", "highlight", "snippet",
 })
@@ -120,11 +123,14 @@ def strip_fence(sql: str) -> str:
     return match.group("body") if match else sql
 
 
-def validate(sql: str, allowed_tables: Collection[str]) -> str:
+def validate(sql: str, allowed_tables: Collection[str],
+             text_columns: TextColumns | None = None) -> str:
     """Return ``sql`` as one normalized, read-only SELECT statement, or raise ``SqlRefused``.
 
     ``allowed_tables`` are the catalog tables the query may read (matched case-insensitively);
-    CTEs the query defines may be read too. ``?`` placeholders are kept.
+    CTEs the query defines may be read too. ``?`` placeholders are kept. With
+    ``text_columns``, comparisons of text columns with string literals are rewritten to ignore
+    case and accents (``bot.textfold``).
     """
     text = strip_fence(sql).strip()
     if not text:
@@ -135,7 +141,7 @@ def validate(sql: str, allowed_tables: Collection[str]) -> str:
         )
     allowed = frozenset(name.lower() for name in allowed_tables)
     try:
-        normalized = _check(text, allowed)
+        normalized = _check(text, allowed, text_columns)
         # Check the regenerated text too: it is what SQLite will run, and a generator quirk must
         # not turn a checked tree into different SQL.
         if _check(normalized, allowed) != normalized:
@@ -145,7 +151,7 @@ def validate(sql: str, allowed_tables: Collection[str]) -> str:
     return normalized
 
 
-def _check(text: str, allowed: frozenset[str]) -> str:
+def _check(text: str, allowed: frozenset[str], text_columns: TextColumns | None = None) -> str:
     try:
         statements = [s for s in sqlglot.parse(text, dialect=DIALECT) if s is not None]
     except ParseError as error:
@@ -165,6 +171,8 @@ def _check(text: str, allowed: frozenset[str]) -> str:
         raise SqlRefused(f"Only a SELECT query is allowed, not {_describe(tree)}.")
     for node in tree.walk():
         _check_node(node, allowed)
+    if text_columns is not None:
+        fold_comparisons(tree, text_columns)
     # Lower-case function names keep result column names close to what the model wrote. The
     # tree is not used again, so it is not copied first (as sqlglot's own transpile does).
     return tree.sql(dialect=DIALECT, comments=False, normalize_functions="lower", copy=False)

@@ -275,3 +275,19 @@ async def test_spanish_amounts_pass_the_grounding_check(serve, make_settings, ca
     reply = await answer(app, ANA, "¿cuál es el producto más caro?")
     assert reply.text == f"El más caro es {first}, a {written}."
     assert "rebuilt" not in reply.meta
+
+
+# 6. Accents and case in the SQL the model writes.
+async def test_model_sql_finds_products_whatever_the_case_and_accents(serve, make_settings,
+                                                                      catalog_db):
+    fake, app = await serve(make_settings)
+    with sqlite3.connect(catalog_db) as conn:
+        (exact,) = conn.execute(
+            "SELECT count(*) FROM products WHERE category = 'Audífonos'").fetchone()
+    fake.tool_call("run_sql", {"query": "SELECT count(*) AS n FROM products "
+                                        "WHERE category LIKE '%AUDÍFONOS%'"})
+    fake.reply(f"Tenemos {exact} audífonos.")
+    reply = await answer(app, ANA, "¿cuántos audífonos tienen?")
+    assert exact > 0 and reply.rows == [(exact,)]
+    assert f"({exact} rows)" not in fake.chat_requests[1]["messages"][-1]["content"]
+    assert str(exact) in fake.chat_requests[1]["messages"][-1]["content"]
