@@ -98,7 +98,8 @@ async def _answer_with_engines(
         token_budget=settings.memory_token_budget, ttl_days=settings.conversation_ttl_days,
     )
     model_failed = False
-    if app.llm is not None:
+    client = app.chat_model
+    if client is not None:
         # Imported with the model: basic mode never loads the SDK the model engine is built on.
         from bot.llm import ModelUnavailable, answer_with_model
 
@@ -106,14 +107,15 @@ async def _answer_with_engines(
         try:
             async with asyncio.timeout(settings.answer_timeout):
                 return await answer_with_model(
-                    app.llm, app.catalog, app.profile,
+                    client, app.catalog, app.profile,
                     model=settings.openai_model, question=question, history=history,
                     language=language, max_tool_calls=settings.max_tool_calls,
                     transcript=transcript, max_tokens=settings.model_max_tokens,
                 )
         except (ModelUnavailable, TimeoutError) as error:
-            logger.warning("model unavailable for %s, using basic mode: %s",
-                           conversation.key, error or "answer timeout")
+            logger.warning("model unavailable for %s, using basic mode: %s", conversation.key,
+                           error or f"no whole answer within ANSWER_TIMEOUT "
+                                    f"({settings.answer_timeout:g} s)")
             model_failed = True
     try:
         engine = await app.basic_engine()

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     # The SDK is imported when a client is made: basic mode never loads it (about 0.6 s).
     from openai import AsyncOpenAI
 
+    from bot.endpoint import EndpointWatch
+
 logger = logging.getLogger(__name__)
 
 #: Without a model key nothing reads the catalog profile (the model's prompt and the speech
@@ -41,6 +43,28 @@ class AppContext:
     profile: CatalogProfile
     #: Basic mode's vocabulary, read from the catalog on first use (see ``basic_engine``).
     _basic: BasicEngine | None = field(default=None, repr=False)
+    #: The chat model endpoint's check (``kratos run``); None when it was never checked.
+    endpoint: EndpointWatch | None = field(default=None, repr=False)
+
+    @property
+    def chat_model(self) -> AsyncOpenAI | None:
+        """The client that answers questions: None in basic mode, and while the endpoint's
+        start-up check fails (its cause was logged once; checks repeat in the background)."""
+        if self.endpoint is not None and self.endpoint.problem is not None:
+            return None
+        return self.llm
+
+    async def check_model_endpoint(self) -> str | None:
+        """Check the chat model endpoint once and log one sentence; the problem, or None."""
+        if self.llm is None:
+            return None
+        # With the model only, as the SDK both are built on.
+        from bot.endpoint import EndpointWatch
+        from bot.llm import TOOLS
+
+        self.endpoint = EndpointWatch(self.llm, self.settings.openai_model, tools=TOOLS,
+                                      timeout=self.settings.openai_timeout)
+        return await self.endpoint.start()
 
     async def basic_engine(self) -> BasicEngine:
         """Basic mode over this catalog, its vocabulary read once rather than per question."""
@@ -49,6 +73,8 @@ class AppContext:
         return self._basic
 
     async def close(self) -> None:
+        if self.endpoint is not None:
+            await self.endpoint.stop()
         await self.catalog.close()
         await self.state.close()
         if self.llm is not None:

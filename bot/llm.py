@@ -25,6 +25,7 @@ from bot.completion import (
     read_completion,
     strip_reasoning,
 )
+from bot.endpoint import failure_cause
 from bot.errors import UserFacingError
 from bot.memory import SharedTranscript
 from bot.money import amount_cents, amounts_in_text, format_soles, is_money_column
@@ -386,10 +387,11 @@ async def _complete(
         # build typed objects from the answer, most of the client's CPU per call, for the four
         # fields read here. Auth, retries, timeouts and error types are the same.
         response = await client.post("/chat/completions", cast_to=object, body=body)
-    except openai.OpenAIError as error:
-        raise ModelUnavailable(f"model request failed: {type(error).__name__}") from error
-    except ValueError as error:  # a body that is not JSON
-        raise ModelUnavailable("model answered with a malformed body") from error
+    except (openai.OpenAIError, ValueError) as error:  # ValueError: a body that is not JSON
+        url = str(client.base_url).rstrip("/")
+        cause = failure_cause(error, url=url, model=model, timeout=client.timeout
+                              if isinstance(client.timeout, int | float) else None)
+        raise ModelUnavailable(f"model request failed: {cause}") from error
     return _read_completion(response, state)
 
 

@@ -544,6 +544,7 @@ async def _post_init(application: KratosApplication) -> None:
     """Open the databases and the model client; publish the command menu."""
     data = application.bot_data
     data.app = await build_context(data.settings)
+    await data.app.check_model_endpoint()
     data.former_chat_ids = await former_ids(data.app.state)
     data.purge_task = asyncio.create_task(purge_forever(
         data.app.state, data.settings.conversation_ttl_days, data.settings.purge_interval))

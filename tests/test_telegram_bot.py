@@ -408,6 +408,24 @@ async def test_a_model_outage_falls_back_and_the_next_question_works(
     assert len(openai.chat_requests) == 2
 
 
+async def test_kratos_run_names_a_wrong_model_once_and_serves_in_basic_mode(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
+    openai: FakeOpenAI, catalog_db: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.INFO):
+        await start_bot(**model_settings(openai), OPENAI_MODEL="gpt-4.1-mini-typo")
+        telegram.push_text(1502, 1502, MOST_EXPENSIVE)
+        telegram.push_text(1502, 1502, "¿tienen laptops?")
+        answers = await telegram.wait_for_messages(2, chat_id=1502)
+    problems = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert problems == [
+        f"model endpoint: model gpt-4.1-mini-typo not found at {openai.base_url}: check "
+        f"OPENAI_MODEL (it serves: {', '.join(openai.models)}). Answering in basic mode until "
+        "it answers (checked every 60 s)."]
+    assert all("Modo básico" in sent.plain for sent in answers)
+    assert [r.json["model"] for r in openai.requests if r.json] == ["gpt-4.1-mini-typo"]
+
+
 async def test_fifty_users_asking_at_once_are_all_answered(
     start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
 ) -> None:

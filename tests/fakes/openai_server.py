@@ -308,6 +308,13 @@ class FakeOpenAI:
         response.headers.setdefault("x-request-id", f"req_{uuid.uuid4().hex}")
         return response
 
+    def served_names(self) -> list[str]:
+        """Model names requests may use: Ollama also takes ``name`` for ``name:latest``."""
+        if self.personality.name != "ollama":
+            return self.models
+        return [*self.models, *(m.removesuffix(":latest") for m in self.models
+                                if m.endswith(":latest"))]
+
     def _endpoint(self, path: str) -> Endpoint | None:
         if self.personality.azure:
             return "chat" if AZURE_CHAT.match(path) else None
@@ -335,13 +342,13 @@ class FakeOpenAI:
         if endpoint == "chat":
             if self.personality.azure:
                 body = {"model": self.models[0], **body}
-            refusal = check_chat(body, self.models)
+            refusal = check_chat(body, self.served_names())
             if refusal is None and self.personality.rejects_reasoning_in_messages and any(
                     "reasoning_content" in m for m in body["messages"]):
                 refusal = Refusal(400, "The reasoning_content is an intermediate result for "
                                        "display only; remove it from the input messages.")
         else:
-            refusal = None if body.get("model") in self.models else unknown_model(
+            refusal = None if body.get("model") in self.served_names() else unknown_model(
                 body.get("model"))
         if refusal is None:
             return None
