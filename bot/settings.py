@@ -170,8 +170,10 @@ class Settings:
         1000, _integer(50), "Tokens one model reply may hold at most (the request's max_tokens)."
     )
     openai_max_retries: int = setting(2, _integer(0), "Retries on 429/5xx/timeouts per request.")
+    # 18 s: with the model endpoint silent, basic mode (milliseconds) still answers within
+    # 20 s. OPENAI_TIMEOUT x (1 + OPENAI_MAX_RETRIES) alone would be 45 s at the defaults.
     answer_timeout: float = setting(
-        50.0, _seconds, "Seconds a whole answer may take before the friendly fallback."
+        18.0, _seconds, "Seconds the model may take for a whole answer before basic mode answers."
     )
     catalog_db: Path = setting(Path("data/catalog.db"), _path, "The store's SQLite catalog.")
     catalog_notes: Path | None = setting(

@@ -2,6 +2,8 @@
 fake OpenAI server on 127.0.0.1, SQL runs on a real demo catalog through the guard."""
 
 import sqlite3
+import time
+from dataclasses import fields
 from datetime import date
 
 import pytest
@@ -11,6 +13,7 @@ from bot.assistant import answer, reset_conversation
 from bot.context import build_context
 from bot.money import format_soles
 from bot.reply import Conversation
+from bot.settings import Settings
 from tests.conftest import first_version_demo_catalog
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -334,3 +337,66 @@ async def test_a_catalog_with_an_infinite_price_starts_and_answers(model_setting
         assert (await answer(context, ANA, "hola")).text == "¡Hola!"
     finally:
         await context.close()
+
+
+# 7. A silent endpoint: basic mode answers within 20 s at the default settings. Run here at a
+# fifth of the defaults' time (4 s for 20 s): OPENAI_TIMEOUT and ANSWER_TIMEOUT scaled,
+# OPENAI_MAX_RETRIES as shipped, the endpoint hanging on every request.
+SCALE = 5
+
+
+async def test_a_silent_endpoint_gets_basic_mode_within_twenty_seconds_at_the_defaults(
+        make_settings, catalog_db, fake_openai):
+    defaults = {spec.name: spec.default for spec in fields(Settings)}
+    app = await build_context(make_settings(
+        OPENAI_API_KEY=fake_openai.api_key, OPENAI_BASE_URL=fake_openai.base_url,
+        OPENAI_TIMEOUT=str(defaults["openai_timeout"] / SCALE),
+        OPENAI_MAX_RETRIES=str(defaults["openai_max_retries"]),
+        ANSWER_TIMEOUT=str(defaults["answer_timeout"] / SCALE)))
+    try:
+        await app.basic_engine()
+        fake_openai.hang(60, times=10)
+        started = time.perf_counter()
+        reply = await answer(app, ANA, "¿cuál es el producto más caro?")
+        elapsed = time.perf_counter() - started
+    finally:
+        await app.close()
+    assert reply.engine == "basic" and most_expensive(catalog_db)[0] in reply.text
+    assert elapsed < 20 / SCALE
+
+
+async def test_answer_timeout_bounds_a_tool_loop_of_slow_calls(model_settings, catalog_db):
+    async with FakeOpenAI(latency=0.4) as slow:
+        app = await build_context(model_settings(
+            OPENAI_BASE_URL=slow.base_url, OPENAI_TIMEOUT="1", ANSWER_TIMEOUT="1"))
+        try:
+            await app.basic_engine()
+            for _ in range(4):
+                slow.tool_call("run_sql", {"query": "SELECT count(*) FROM products"})
+            slow.reply("Hay 500 productos.")
+            started = time.perf_counter()
+            reply = await answer(app, ANA, "¿cuál es el producto más caro?")
+            elapsed = time.perf_counter() - started
+        finally:
+            await app.close()
+    assert reply.engine == "basic" and most_expensive(catalog_db)[0] in reply.text
+    assert 1.0 <= elapsed < 1.5
+    assert 2 <= len(slow.chat_requests) <= 3  # each call took 0.4 s, under OPENAI_TIMEOUT
+
+
+@pytest.mark.parametrize(("budget", "second_answered"), [(119, False), (120, False),
+                                                         (121, True)])
+async def test_daily_token_budget_boundary(model_settings, fake_openai, budget,
+                                           second_answered):
+    app = await build_context(model_settings(DAILY_TOKEN_BUDGET=str(budget)))
+    try:
+        fake_openai.reply("Hola.", prompt_tokens=100, completion_tokens=20)
+        first = await answer(app, ANA, "hola")
+        fake_openai.reply("Tenemos laptops.")
+        second = await answer(app, ANA, "dame laptops")
+    finally:
+        await app.close()
+    assert first.text == "Hola."  # nothing spent yet: under any budget
+    assert (second.text == "Tenemos laptops.") is second_answered
+    assert second.refused is not second_answered
+    assert len(fake_openai.chat_requests) == (2 if second_answered else 1)
