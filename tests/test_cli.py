@@ -1,5 +1,6 @@
 """The `kratos` command line: help for every command, exit codes, and no tracebacks."""
 
+import asyncio
 import os
 import sqlite3
 import subprocess
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.__main__ import COMMANDS_HELP, build_parser, main
+from tests.fakes.openai_server import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -155,3 +157,22 @@ def test_unworkable_setting_is_one_sentence_and_exit_2(cli_env, monkeypatch, cap
 def test_missing_env_file_is_one_sentence_and_exit_2(tmp_path, capsys):
     assert main(["--env-file", str(tmp_path / "prod.env"), "migrate"]) == 2
     assert capsys.readouterr().err == f"kratos: --env-file {tmp_path / 'prod.env'}: no such file.\n"
+
+
+@pytest.mark.parametrize(("script", "question", "code"), [
+    ("greeting", "hola", 0),
+    ("decline", "¿quién ganó el mundial?", 1),
+])
+async def test_ask_with_the_model_exits_by_outcome(cli_env, monkeypatch, capsys, script,
+                                                   question, code):
+    async with FakeOpenAI() as fake:
+        if script == "greeting":
+            fake.reply("¡Hola! ¿Qué producto buscas?")
+        else:
+            fake.tool_call("decline", {"reply": "Solo te ayudo con productos de la tienda."})
+        monkeypatch.setenv("OPENAI_API_KEY", fake.api_key)
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        assert await asyncio.to_thread(main, [*cli_env, "ask", question]) == code
+    out = capsys.readouterr().out
+    assert out.strip() in ("¡Hola! ¿Qué producto buscas?",
+                           "Solo te ayudo con productos de la tienda.")
