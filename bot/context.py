@@ -85,8 +85,15 @@ def build_llm_client(settings: Settings) -> AsyncOpenAI | None:
     """One OpenAI-compatible client with deliberate timeout and retries; None in basic mode."""
     if not settings.model_enabled:
         return None
-    from openai import AsyncOpenAI, DefaultAioHttpClient
+    from openai import AsyncAzureOpenAI, AsyncOpenAI, DefaultAioHttpClient
 
+    if settings.openai_api_version:
+        # Azure's deployment URLs: /openai/deployments/{OPENAI_MODEL}/...?api-version=...,
+        # with the key in an api-key header.
+        return AsyncAzureOpenAI(
+            api_key=settings.openai_api_key, azure_endpoint=settings.openai_base_url,
+            api_version=settings.openai_api_version, timeout=settings.openai_timeout,
+            max_retries=settings.openai_max_retries, http_client=DefaultAioHttpClient())
     return AsyncOpenAI(
         api_key=settings.openai_api_key,
         base_url=settings.openai_base_url or None,

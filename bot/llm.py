@@ -343,6 +343,8 @@ def _unfit(message: ModelMessage) -> str | None:
     """Why a final message cannot be shown as it is, or None when it can."""
     if message.cut:
         return "cut at the token limit"
+    if message.finish_reason == "content_filter":
+        return "stopped by the server's content filter"
     if message.unreadable or message.tool_calls:
         return "a tool call that could not be run"
     if not message.content:

@@ -165,6 +165,9 @@ class Settings:
                                   secret=True)
     openai_base_url: str = setting("", _url, "OpenAI-compatible endpoint; empty = OpenAI.")
     openai_model: str = setting("gpt-4.1-mini", _text, "Chat model that writes SQL and replies.")
+    openai_api_version: str = setting(
+        "", _text, "Azure OpenAI api-version for deployment URLs (OPENAI_BASE_URL = the "
+                   "resource endpoint, OPENAI_MODEL = the deployment); empty = not Azure.")
     openai_timeout: float = setting(15.0, _seconds, "Seconds one model request may take.")
     model_max_tokens: int = setting(
         1000, _integer(50), "Tokens one model reply may hold at most (the request's max_tokens)."

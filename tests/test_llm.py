@@ -1,15 +1,28 @@
-"""Reading a chat completion's JSON: what the tool loop takes from it, and every malformed shape
-an OpenAI-compatible server might send back turned into ModelUnavailable (which the core meets
-with basic mode). The whole path over HTTP is in test_assistant.py."""
+"""The model engine against every reply shape OpenAI-compatible servers send.
+
+First the JSON alone: what the tool loop takes from a chat completion, and every malformed shape
+turned into ModelUnavailable (which the core meets with basic mode). Then each shape end to end:
+the real client, the fake server answering in one server family's personality, SQL on a real
+demo catalog, the assistant core with its memory."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
-from bot.llm import ModelUnavailable, ToolCall, ToolLoopState, _read_completion
+from bot import memory
+from bot.assistant import answer
+from bot.completion import text_tool_calls
+from bot.context import AppContext, build_context
+from bot.llm import CUT_NOTE, ModelUnavailable, ToolCall, ToolLoopState, _read_completion
+from bot.money import format_soles
+from bot.reply import Conversation
+from tests.fakes.openai_personalities import REASONING
+from tests.fakes.openai_server import FakeOpenAI, Filtered
 
 
 def completion(message: Any, usage: Any = None) -> dict[str, Any]:
@@ -69,18 +82,7 @@ def test_malformed_completions_are_model_unavailable(response: object) -> None:
 
 # Every reply shape, end to end: the real client, the fake server in one family's personality,
 # SQL on a real demo catalog, the assistant core (memory included).
-import sqlite3  # noqa: E402
-from collections.abc import AsyncIterator, Callable  # noqa: E402
 
-from bot import memory  # noqa: E402
-from bot.assistant import answer  # noqa: E402
-from bot.completion import text_tool_calls  # noqa: E402
-from bot.context import AppContext, build_context  # noqa: E402
-from bot.llm import CUT_NOTE  # noqa: E402
-from bot.money import format_soles  # noqa: E402
-from bot.reply import Conversation  # noqa: E402
-from tests.fakes.openai_personalities import REASONING  # noqa: E402
-from tests.fakes.openai_server import FakeOpenAI  # noqa: E402
 
 ANA = Conversation.private(101)
 TOP = "SELECT name, price FROM products ORDER BY price DESC LIMIT 2"
@@ -291,3 +293,36 @@ async def test_model_sql_finds_products_whatever_the_case_and_accents(serve, mak
     assert exact > 0 and reply.rows == [(exact,)]
     assert f"({exact} rows)" not in fake.chat_requests[1]["messages"][-1]["content"]
     assert str(exact) in fake.chat_requests[1]["messages"][-1]["content"]
+
+
+# Azure OpenAI's deployment URLs, api-version and api-key header.
+async def test_azure_deployments_answer_and_pass_the_start_up_check(make_settings, catalog_db):
+    (first, price), _ = top_two(catalog_db)
+    async with FakeOpenAI(personality="azure", models=["kratos-gpt"]) as fake:
+        app = await build_context(make_settings(
+            OPENAI_API_KEY=fake.api_key, OPENAI_BASE_URL=fake.azure_endpoint,
+            OPENAI_API_VERSION="2024-10-21", OPENAI_MODEL="kratos-gpt", OPENAI_MAX_RETRIES="0"))
+        try:
+            fake.reply("ok")  # the start-up check's small request (Azure lists no deployments)
+            assert await app.check_model_endpoint() is None
+            fake.tool_call("run_sql", {"query": TOP})
+            fake.reply(f"El más caro es {first}, a {format_soles(price)}.")
+            reply = await answer(app, ANA, "¿cuál es el producto más caro?")
+        finally:
+            await app.close()
+    assert reply.engine == "model" and reply.sql == [TOP]
+    chats = [r for r in fake.requests if r.json is not None]
+    assert {r.path for r in chats} == {"/openai/deployments/kratos-gpt/chat/completions"}
+    assert all(r.headers["api-key"] == fake.api_key for r in chats)
+
+
+async def test_a_content_filter_stop_is_never_sent_as_an_answer(serve, make_settings,
+                                                                catalog_db):
+    fake, app = await serve(make_settings)
+    fake.tool_call("run_sql", {"query": TOP})
+    fake.push(Filtered())
+    reply = await answer(app, ANA, "los dos productos más caros")
+    assert reply.meta["rebuilt_why"] == "stopped by the server's content filter"
+    assert [row[0] for row in reply.rows] == [name for name, _ in top_two(catalog_db)]
+    fake.push(Filtered())
+    assert (await answer(app, ANA, "¿y el más barato?")).engine == "basic"
