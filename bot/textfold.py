@@ -6,7 +6,7 @@ with a string literal before the statement runs, and the model's wording no long
 
 * A column that leads an index and holds few distinct values (``category``, ``brand``,
   ``availability``) is compared with the stored values that fold to the same text:
-  ``category = 'AUDIFONOS'`` runs as ``category IN ('AUDIFONOS', 'Audífonos')`` and
+  ``category = 'AUDIFONOS'`` runs as ``category IN ('Audífonos')`` and
   ``category LIKE '%audifono%'`` as ``category IN ('Audífonos')``, so the index still serves the
   filter (a LIKE on such a column even gains it).
 * A column that leads an index but has too many values to list (``sku``) keeps its index with
@@ -14,8 +14,8 @@ with a string literal before the statement runs, and the model's wording no long
 * Any other text column (no index to keep) is compared folded: ``fold(name) LIKE
   '%audifonos%'``, where ``fold`` is a function registered on every catalog connection.
 
-The listed values are read when the catalog is opened; a value the store adds later still
-matches exactly (the literal itself stays in the list) until the catalog is opened again.
+The listed values are read when the catalog is opened; a value the store adds later matches
+only as written until the catalog is opened again.
 """
 
 from __future__ import annotations
@@ -200,11 +200,16 @@ def _folded(node: exp.Expression, column: exp.Column, values: list[str], kind: t
 
 
 def _equal(column: exp.Column, values: list[str], info: TextColumn) -> exp.Expression:
-    """An indexed column stays an index lookup: ``column IN (stored or cased values)``."""
+    """An indexed column stays an index lookup: ``column IN (stored or cased values)``.
+
+    A literal is replaced by the stored values that fold alike (one value, in the usual case:
+    an equality SQLite can still read in index order, so ``ORDER BY price`` needs no sort); a
+    literal that folds like none is kept as it is.
+    """
     matches: list[str] = []
     for value in values:
         if info.listed is not None:
-            matches += [value, *info.listed.get(fold(value), ())]
+            matches += list(info.listed.get(fold(value), ())) or [value]
         else:
             matches += [value, value.upper(), value.lower(), value.title(), value.capitalize()]
     unique = list(dict.fromkeys(matches))

@@ -149,3 +149,10 @@ def test_an_indexed_column_too_large_to_list_keeps_its_index_with_case_variants(
     finally:
         conn.close()
     assert len(found) == 1
+
+
+def test_a_folded_category_filter_is_read_in_price_order_without_a_sort(catalog_db: Path
+                                                                        ) -> None:
+    shown = plan(catalog_db, "SELECT name, price FROM products WHERE category = 'LAPTOPS' "
+                             "ORDER BY price LIMIT 5")
+    assert "INDEX products_category" in shown and "TEMP B-TREE" not in shown, shown
