@@ -311,7 +311,8 @@ NAME_COLUMNS = ("name", "nombre", "title", "titulo", "título", "descripcion_cor
 
 
 def catalog_facts(catalog: Path) -> CatalogFacts:
-    """Product names (columns called name/nombre/…) and prices (money columns) of every table."""
+    """Product names (columns called name/nombre/…) and prices (money columns) of every table
+    that names its rows (so a table of totals adds no "prices")."""
     conn = sqlite3.connect(f"{catalog.resolve().as_uri()}?mode=ro", uri=True)
     names: set[str] = set()
     prices: set[int] = set()
@@ -321,6 +322,8 @@ def catalog_facts(catalog: Path) -> CatalogFacts:
             " AND name NOT LIKE 'sqlite_%'")]
         for table in tables:
             columns = [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
+            if not any(column.lower() in NAME_COLUMNS for column in columns):
+                continue
             for column in columns:
                 wanted = column.lower() in NAME_COLUMNS or is_money_column(column)
                 if not wanted:

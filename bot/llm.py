@@ -1,7 +1,9 @@
 """The model engine: the model writes SQL through a `run_sql` tool, sees the rows, then replies.
 
-The rows handed to the model already show money as ``S/ 1,299.90``; the final text is checked
-against them, and a reply quoting an amount that no fetched row holds is rebuilt from the rows.
+Every completion is first read into one shape whichever server sent it (``bot.completion``).
+The model refuses through a ``decline`` tool, so a refusal is an explicit outcome. The rows
+handed to the model already show money as ``S/ 1,299.90``; a final text that is cut, unreadable
+or quotes an amount no fetched row holds is never sent: it is rebuilt from the rows.
 """
 
 from __future__ import annotations
@@ -197,7 +199,6 @@ def _argument(arguments: str, name: str) -> object:
 
 def _history_messages(history: Sequence[Turn]) -> list[dict[str, Any]]:
     return [{"role": turn.role, "content": turn.content} for turn in history]
-
 
 
 @dataclass(frozen=True)

@@ -367,18 +367,9 @@ class FakeOpenAI:
         if endpoint is None or request.method != "POST":
             return _error(404, f"Unknown endpoint {request.method} {request.path}.",
                           code="unknown_url")
-        if endpoint == "transcription":
-            form = await request.post()
-            for key, value in form.items():
-                if isinstance(value, web.FileField):
-                    rec.file = UploadedFile(value.filename, value.file.read(), value.content_type)
-                else:
-                    rec.form[key] = str(value)
-        else:
-            try:
-                rec.json = await request.json()
-            except ValueError:
-                return _error(400, "Request body is not valid JSON.")
+        unreadable = await self._read_body(request, endpoint, rec)
+        if unreadable is not None:
+            return unreadable
         body = rec.json or rec.form
         refusal = _refusal(body)
         if refusal is not None:
@@ -396,6 +387,24 @@ class FakeOpenAI:
             return await self._render(step, endpoint, rec)
         except Exception as exc:
             return _error(500, f"FakeOpenAI: scripted handler raised {exc!r}.", code="fake_error")
+
+    @staticmethod
+    async def _read_body(request: web.Request, endpoint: Endpoint, rec: RecordedRequest
+                         ) -> web.Response | None:
+        """Record the JSON body or the multipart form; a 400 when JSON does not parse."""
+        if endpoint != "transcription":
+            try:
+                rec.json = await request.json()
+            except ValueError:
+                return _error(400, "Request body is not valid JSON.")
+            return None
+        form = await request.post()
+        for key, value in form.items():
+            if isinstance(value, web.FileField):
+                rec.file = UploadedFile(value.filename, value.file.read(), value.content_type)
+            else:
+                rec.form[key] = str(value)
+        return None
 
     async def _next_step(self, endpoint: Endpoint, rec: RecordedRequest) -> Step | None:
         if self._queues[endpoint]:
