@@ -189,10 +189,12 @@ def test_model_engine_needs_a_key(make_settings, small_set, capsys):
 
 # -- the model engine, end to end against the fake OpenAI server -----------------------------
 
-async def test_model_engine_end_to_end_on_the_shipped_set(make_settings, tmp_path):
+@pytest.mark.parametrize("path", [SHIPPED_SET, HOLDOUT_SET], ids=["shipped", "holdout"])
+async def test_model_engine_end_to_end_on_the_shipped_sets(make_settings, tmp_path, path):
     """A scripted model that writes each question's gold SQL: every in-scope answer takes two
-    model calls (SQL, then text), every refusal one, and all of it passes the real guard."""
-    questions = load_questions(SHIPPED_SET).questions
+    model calls (SQL, then text), every refusal one (a polite sentence, judged by content), and
+    all of it passes the real guard."""
+    questions = load_questions(path).questions
     # "tres celulares" leaves open which three: the scripted model picks the first ones.
     gold = {q.question: f"{q.gold_sql} LIMIT {q.sample}" if type(q.sample) is int
             else q.gold_sql for q in questions}
@@ -211,7 +213,7 @@ async def test_model_engine_end_to_end_on_the_shipped_set(make_settings, tmp_pat
         settings = make_settings(OPENAI_API_KEY=fake.api_key, OPENAI_BASE_URL=fake.base_url,
                                  OPENAI_MAX_RETRIES="0")
         out = tmp_path / "model.json"
-        code = await asyncio.to_thread(eval_command, settings, SHIPPED_SET, engine="model",
+        code = await asyncio.to_thread(eval_command, settings, path, engine="model",
                                        json_out=out)
     assert code == 0
     report = json.loads(out.read_text(encoding="utf-8"))
