@@ -4,9 +4,9 @@ The system prompt is built exactly as the bot builds it (``profile_catalog`` the
 ``system_prompt``) for the demo catalog and for a made-up 50-table store database. Model calls
 per question come from the shipped eval set run through ``bot.evaluation`` with a fake model
 that writes each question's gold SQL: one ``run_sql`` call and a reply for questions about the
-catalog, a refusal without a call for the others. That is the fewest calls the bot's tool loop
-allows, so the figure is a floor: a real model that retries a query spends more. For the
-questions that ask for "some" products the fake adds the LIMIT a model would write.
+catalog, one ``decline`` call (which ends the answer) for the others. That is the fewest calls
+the bot's tool loop allows, so the figure is a floor: a real model that retries a query spends
+more. For the questions that ask for "some" products the fake adds the LIMIT a model would write.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from benchmarks.common import Figure, Metric, ensure_catalog, scratch
 from benchmarks.tokens import Counter, counter
 from bot.catalog import CatalogReader
 from bot.evaluation import SHIPPED_SET, Question, evaluate, load_questions
-from bot.llm import RUN_SQL_TOOL
+from bot.llm import TOOLS
 from bot.prompt import profile_catalog, system_prompt
 from bot.settings import Settings
 from tests.fakes.openai_server import FakeOpenAI, Reply, ToolCalls
@@ -100,8 +100,10 @@ def gold_player(questions: list[Question]) -> Any:
         asked = next((m for m in reversed(messages) if m.get("role") == "user"), {})
         question = by_text.get(str(asked.get("content", "")).strip())
         if question is None or not question.gold_sql:
-            return Reply("Solo puedo ayudarte con los productos de la tienda. Por ejemplo: "
-                         "«¿cuál es la laptop más barata?»")
+            reply = json.dumps({"reply": "Solo puedo ayudarte con los productos de la tienda. "
+                                         "Por ejemplo: «¿cuál es la laptop más barata?»"},
+                               ensure_ascii=False)
+            return ToolCalls([("decline", reply, f"call_decline_{len(messages)}")])
         if messages and messages[-1].get("role") == "tool":
             return Reply("Esto es lo que encontré en el catálogo.")
         sql = question.gold_sql
@@ -174,10 +176,10 @@ def run(quick: bool = False) -> Figure:
         shutil.rmtree(folder, ignore_errors=True)
     figure.metrics.append(Metric(f"system prompt, 50-table catalog ({label})", "tokens",
                                  [tokens.count(wide_prompt)]))
-    tool_tokens = tokens.count(json.dumps([RUN_SQL_TOOL], ensure_ascii=False))
+    tool_tokens = tokens.count(json.dumps(TOOLS, ensure_ascii=False))
     figure.details.update({
         "demo_prompt_chars": len(demo_prompt), "wide_prompt_chars": len(wide_prompt),
-        "run_sql_tool_schema_tokens": tool_tokens, "demo_prompt": demo_prompt,
+        "tool_schema_tokens": tool_tokens, "demo_prompt": demo_prompt,
     })
     # The fake model is deterministic, so every run gives the same counts; one run is enough.
     runs = 1

@@ -57,14 +57,12 @@ DECLINE_TOOL: dict[str, Any] = {
     "type": "function",
     "function": {
         "name": "decline",
-        "description": (
-            "Decline a request that is not about the store's products (weather, news, jokes, "
-            "code, other shops) or that asks to change the catalog. `reply` is the one short, "
-            "polite sentence the customer reads, in their language, with one example question."
-        ),
+        # Few words: the tools go with every model call (the prompt says when to call it).
+        "description": "Refuse a request off the catalog, or one to change it; `reply` is what "
+                       "the customer reads.",
         "parameters": {
             "type": "object",
-            "properties": {"reply": {"type": "string", "description": "What the customer reads."}},
+            "properties": {"reply": {"type": "string"}},
             "required": ["reply"],
         },
     },
