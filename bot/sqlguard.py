@@ -171,7 +171,7 @@ def _check(text: str, allowed: frozenset[str], text_columns: TextColumns | None 
         raise SqlRefused(f"Only a SELECT query is allowed, not {_describe(tree)}.")
     for node in tree.walk():
         _check_node(node, allowed)
-    if text_columns is not None:
+    if text_columns is not None and "'" in text:  # no quote, no string literal to fold
         fold_comparisons(tree, text_columns)
     # Lower-case function names keep result column names close to what the model wrote. The
     # tree is not used again, so it is not copied first (as sqlglot's own transpile does).

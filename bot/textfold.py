@@ -33,6 +33,7 @@ from sqlglot import exp
 FOLD_FUNCTION = "fold"
 #: An indexed text column with more distinct values than this is not listed.
 MAX_LISTED_VALUES = 2000
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.In, exp.Like, exp.StrPosition)
 
 
 @lru_cache(maxsize=65_536)
@@ -135,8 +136,14 @@ def fold_comparisons(tree: exp.Expression, columns: TextColumns) -> None:
     LIKE, instr) so that it ignores case and accents; other comparisons are left alone."""
     if not columns.tables:
         return
-    tables = {t.alias_or_name.lower(): t.name.lower() for t in tree.find_all(exp.Table)}
-    for node in list(tree.find_all(exp.EQ, exp.NEQ, exp.In, exp.Like, exp.StrPosition)):
+    tables: dict[str, str] = {}
+    comparisons: list[exp.Expression] = []
+    for node in tree.walk():
+        if isinstance(node, exp.Table):
+            tables[node.alias_or_name.lower()] = node.name.lower()
+        elif isinstance(node, _COMPARISONS):
+            comparisons.append(node)
+    for node in comparisons:
         replacement = _rewritten(node, columns, tables)
         if replacement is not None:
             node.replace(replacement)
