@@ -150,13 +150,16 @@ def strip_reasoning(text: str) -> str:
 
 
 _TAGGED = re.compile(r"<tool_call>(.*?)(?:</tool_call>|\Z)", re.DOTALL | re.IGNORECASE)
-_FENCED = re.compile(r"```[ \t]*([A-Za-z]*)[ \t]*\r?\n?(.*?)(?:```|\Z)", re.DOTALL)
+_FENCED = re.compile(r"```[ \t]*(json|sql|sqlite|tool_call|tool_code)?[ \t]*\r?\n?(.*?)(?:```|\Z)",
+                     re.DOTALL | re.IGNORECASE)
 _PREFIXED = re.compile(r"(?:\[TOOL_CALLS\]|<\|python_tag\|>|<\|tool_call\|>)\s*(.*)\Z",
                        re.DOTALL)
 #: Words that mark text as a tool call or a query, never as words for a customer.
 _MARKUP_HINTS = re.compile(
     r"<tool_call|\[TOOL_CALLS\]|<\|python_tag\|>|<\|tool_call\|>|\brun_sql\b|\"arguments\"\s*:"
     r"|\"parameters\"\s*:|```\s*(?:sql|sqlite)\b", re.IGNORECASE)
+#: SQL as a model writes it (upper-case keywords): a query shown in a reply.
+_SQL_TEXT = re.compile(r"\bSELECT\s+(?:\*|\w).{0,300}?\bFROM\s+\w", re.DOTALL)
 
 
 def text_tool_calls(content: str) -> tuple[tuple[ToolCall, ...], str, bool]:
@@ -176,13 +179,14 @@ def text_tool_calls(content: str) -> tuple[tuple[ToolCall, ...], str, bool]:
         rest = rest[:prefixed.start()]
     if not calls and rest.strip().startswith(("{", "[")) and _add_json_calls(rest, calls):
         rest = ""
-    return tuple(calls), rest.strip(), bool(_MARKUP_HINTS.search(rest))
+    unreadable = bool(_MARKUP_HINTS.search(rest) or _SQL_TEXT.search(rest))
+    return tuple(calls), rest.strip(), unreadable
 
 
 def _collect(match: re.Match[str], calls: list[ToolCall]) -> str:
     """A tagged or fenced block's calls, added to ``calls``; the block is kept if it held none."""
     if match.re is _FENCED:
-        language, body = match.group(1).lower(), match.group(2)
+        language, body = (match.group(1) or "").lower(), match.group(2)
         if language in ("sql", "sqlite") or (not language and _looks_like_select(body)):
             if _looks_like_select(body):
                 calls.append(_make_call(SQL_TOOL, {"query": body.strip()}))

@@ -247,6 +247,7 @@ def test_reasoning_cut_mid_thought_leaves_nothing_to_show() -> None:
     ('{"type": "function", "function": {"name": "run_sql", "arguments": {"query": "SELECT 1"}}}',
      "run_sql", {"query": "SELECT 1"}),
     ("```\nSELECT 1\n```", "run_sql", {"query": "SELECT 1"}),
+    ("```SELECT 1```", "run_sql", {"query": "SELECT 1"}),
 ])
 def test_text_tool_call_formats(content: str, name: str, arguments: dict[str, str]) -> None:
     calls, rest, unreadable = text_tool_calls(content)
@@ -256,8 +257,16 @@ def test_text_tool_call_formats(content: str, name: str, arguments: dict[str, st
 
 
 def test_prose_with_code_like_words_is_left_alone() -> None:
-    text = "La laptop {modelo 2024} cuesta S/ 1,299.90."
-    assert text_tool_calls(text) == ((), text, False)
+    for text in ("La laptop {modelo 2024} cuesta S/ 1,299.90.",
+                 "Select a product from the list, please.",
+                 "```\nLaptop Lenovo — S/ 2,499.90\n```"):
+        assert text_tool_calls(text) == ((), text, False)
+
+
+def test_sql_written_into_the_prose_is_never_shown() -> None:
+    calls, _, unreadable = text_tool_calls(
+        "Ejecuté SELECT name, price FROM products WHERE category = 'Laptops' y encontré 3.")
+    assert calls == () and unreadable
 
 
 # 5. Amounts written the Spanish way are read as what they are, not as invented prices.
