@@ -18,6 +18,7 @@ from dotenv import dotenv_values
 from bot.errors import ConfigError
 
 DEFAULT_TELEGRAM_API = "https://api.telegram.org"
+DEFAULT_GRAPH_API = "https://graph.facebook.com"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 GROUP_VOICE_MODES = ("reply", "all", "off")
 
@@ -71,6 +72,25 @@ def _ids(name: str, raw: str) -> frozenset[int]:
                 f" ids, got {raw!r}."
             ) from None
     return frozenset(ids)
+
+
+def _whatsapp_users(name: str, raw: str) -> frozenset[str]:
+    """Business-scoped user ids (``US.1234...``) or phone numbers (digits, ``+`` and spaces
+    dropped) as WhatsApp sends them in ``contacts[].user_id`` and ``wa_id``."""
+    users: set[str] = set()
+    for part in raw.split(","):
+        value = part.strip()
+        if not value:
+            continue
+        digits = value.lstrip("+").replace(" ", "").replace("-", "")
+        if digits.isdigit():
+            users.add(digits)
+        elif "." in value and " " not in value:
+            users.add(value)
+        else:
+            raise ConfigError(f"{name} must be comma-separated WhatsApp user ids (US.123…) or "
+                              f"phone numbers, got {raw!r}.")
+    return frozenset(users)
 
 
 def _choice(*choices: str) -> Callable[[str, str], str]:
@@ -260,6 +280,35 @@ class Settings:
     vision_model: str = setting(
         "", _text, "Vision-capable model that looks at customers' photos; empty = off."
     )
+    whatsapp_access_token: str = setting(
+        "", _text, "WhatsApp Cloud API access token (a system user's); empty = no WhatsApp.",
+        secret=True,
+    )
+    whatsapp_phone_number_id: str = setting(
+        "", _text, "Phone number ID that WhatsApp answers are sent from."
+    )
+    whatsapp_app_secret: str = setting(
+        "", _text, "Meta app secret: checks X-Hub-Signature-256 on every WhatsApp delivery.",
+        secret=True,
+    )
+    whatsapp_verify_token: str = setting(
+        "", _text, "Token Meta sends in the WhatsApp webhook verification handshake.",
+        secret=True,
+    )
+    whatsapp_webhook_path: str = setting(
+        "/whatsapp", _text, "Path of the WhatsApp webhook on WEBHOOK_LISTEN:WEBHOOK_PORT."
+    )
+    whatsapp_api_base_url: str = setting(
+        DEFAULT_GRAPH_API, _url, "Graph API root (a test one); the path and version are pywa's."
+    )
+    whatsapp_allowed_users: frozenset[str] = setting(
+        frozenset(), _whatsapp_users,
+        "Comma-separated WhatsApp user ids or phone numbers allowed to ask; empty = all.",
+    )
+    whatsapp_admin_users: frozenset[str] = setting(
+        frozenset(), _whatsapp_users,
+        "Comma-separated WhatsApp user ids or phone numbers allowed to ask for stats.",
+    )
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, str]) -> Settings:
@@ -308,6 +357,25 @@ class Settings:
             raise ConfigError(
                 "WEBHOOK_SECRET is not set: webhook mode needs it (see .env.example)."
             )
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        """Whether the WhatsApp channel is configured (an access token is set)."""
+        return bool(self.whatsapp_access_token)
+
+    def require_whatsapp(self) -> None:
+        """Refuse a WhatsApp channel that could not send or could not check deliveries."""
+        missing = [name for name, value in (
+            ("WHATSAPP_PHONE_NUMBER_ID", self.whatsapp_phone_number_id),
+            ("WHATSAPP_APP_SECRET", self.whatsapp_app_secret),
+            ("WHATSAPP_VERIFY_TOKEN", self.whatsapp_verify_token),
+        ) if not value]
+        if missing:
+            raise ConfigError(f"{', '.join(missing)} not set: WhatsApp needs "
+                              f"{'it' if len(missing) == 1 else 'them'} (see .env.example).")
+        if not self.whatsapp_webhook_path.startswith("/"):
+            raise ConfigError("WHATSAPP_WEBHOOK_PATH must start with /, got "
+                              f"{self.whatsapp_webhook_path!r}.")
 
     def secrets(self) -> list[str]:
         """The values of secret settings (for blotting them out of logs)."""

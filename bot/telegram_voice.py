@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import mimetypes
-import re
 import tempfile
 import time
 import warnings
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,10 +28,11 @@ from telegram.error import TelegramError
 from telegram.ext import MessageHandler, filters
 from telegram.warnings import PTBDeprecationWarning
 
-from bot import memory
-from bot.audio import UnsupportedMedia, check_duration, check_incoming, is_supported
+from bot import memory, recordings
+from bot.audio import is_supported
 from bot.errors import UserFacingError
-from bot.prompt import TRANSCRIPT_PROMPT_CHARS, speech_prompt
+from bot.prompt import speech_prompt
+from bot.recordings import IncomingMedia, spoken_duration
 from bot.reply import Conversation, Reply
 from bot.speech import SpeechUnavailable, Transcript, synthesize_voice, transcribe
 from bot.telegram_bot import (
@@ -50,81 +48,31 @@ from bot.telegram_format import for_phone, to_plain
 
 logger = logging.getLogger(__name__)
 
-#: A transcript up to this long comes as a message (with room for the header under Telegram's
-#: 4096 characters); a longer one comes as a .txt document.
-INLINE_TRANSCRIPT_CHARS = 3500
 SPOKEN_REPLY_CHARS = 400
 #: A 20 MB file over a slow link takes far longer than PTB's default 5 s read timeout.
 DOWNLOAD_TIMEOUT = 120.0
-#: Recordings longer than this get a message saying the bot is on it.
-ANNOUNCE_ABOVE_SECONDS = 120
-NAME_CHARS = 60
-SAFE_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,5}")
 
+#: Sentences about Telegram itself; the rest are shared with every channel (``bot.recordings``).
 TEXTS: dict[str, dict[str, str]] = {
     "es": {
-        "no_speech_service": "Para entender notas de voz y audios necesito el servicio de voz, "
-                             "y no está configurado en este asistente. Mientras tanto, "
-                             "escríbeme tu pregunta 🙂",
-        "heard": "🎤 «{text}»",
-        "nothing_heard": "No escuché ninguna pregunta en tu audio. ¿Puedes repetirla o "
-                         "escribírmela?",
-        "nothing_in_recording": "No encontré palabras en «{name}», así que no hay nada que "
-                                "transcribir.",
-        "working": "⏳ Estoy transcribiendo {duration} de audio; te envío el texto al terminar.",
-        "transcript": "📝 Transcripción de «{name}» ({duration}):\n\n{text}",
-        "transcript_file": "📝 Te envío la transcripción de «{name}» ({duration}) como archivo: "
-                           "es larga.",
-        "ask": "Ya puedes preguntarme sobre esta grabación, por ejemplo: «¿qué productos se "
-               "mencionan?». Con /reset la olvido.",
-        "first_part": "Como es larga, para responder tengo en cuenta más o menos sus primeros "
-                      "{minutes} minutos.",
         "download_failed": "No pude descargar el archivo desde Telegram. Inténtalo de nuevo en "
                            "un momento.",
         "download_refused": "Telegram no me deja descargar ese archivo: el máximo es "
                             "{limit} MB. ¿Puedes enviar uno más pequeño o más corto?",
-        "voice": "nota de voz",
-        "video_note": "video nota",
-        "audio": "audio",
-        "video": "video",
-        "document": "archivo",
-        "link": "enlace",
-        "txt": "transcripcion",
     },
     "en": {
-        "no_speech_service": "To understand voice notes and audio I need the speech service, "
-                             "and it is not set up for this assistant. Meanwhile, please type "
-                             "your question 🙂",
-        "heard": "🎤 “{text}”",
-        "nothing_heard": "I didn't hear a question in your recording. Could you say it again "
-                         "or type it?",
-        "nothing_in_recording": "I found no words in “{name}”, so there is nothing to "
-                                "transcribe.",
-        "working": "⏳ Transcribing {duration} of audio; I'll send the text when it's done.",
-        "transcript": "📝 Transcript of “{name}” ({duration}):\n\n{text}",
-        "transcript_file": "📝 Here is the transcript of “{name}” ({duration}) as a file: it is "
-                           "long.",
-        "ask": "You can now ask me about this recording, for example: “which products are "
-               "mentioned?”. /reset forgets it.",
-        "first_part": "As it is long, I answer from roughly its first {minutes} minutes.",
         "download_failed": "I couldn't download the file from Telegram. Please try again in a "
                            "moment.",
         "download_refused": "Telegram won't let me download that file: the limit is {limit} MB. "
                             "Could you send a smaller or shorter one?",
-        "voice": "voice note",
-        "video_note": "video note",
-        "audio": "audio",
-        "video": "video",
-        "document": "file",
-        "link": "link",
-        "txt": "transcript",
     },
 }
 
 
 def say(key: str, language: str, **values: str) -> str:
     """One of this module's sentences, Spanish unless the user's Telegram speaks English."""
-    return TEXTS["en" if language.startswith("en") else "es"][key].format(**values)
+    own = TEXTS["en" if language.startswith("en") else "es"].get(key)
+    return own.format(**values) if own is not None else recordings.say(key, language, **values)
 
 
 class DownloadFailed(UserFacingError):
@@ -137,37 +85,6 @@ class DownloadFailed(UserFacingError):
                              en=say("download_refused", "en", limit=limit))
         else:
             super().__init__(es=say("download_failed", "es"), en=say("download_failed", "en"))
-
-
-@dataclass(frozen=True)
-class IncomingMedia:
-    """The sound-carrying file of a message, as Telegram describes it before any download."""
-
-    kind: str  # voice, video_note, audio, video, document, or link (file_id is the URL)
-    file_id: str
-    size: int | None
-    duration: float | None
-    mime_type: str | None
-    file_name: str | None
-
-    @property
-    def download_name(self) -> str:
-        """A safe local name; ffmpeg reads the content, the suffix only helps it guess."""
-        if self.kind == "voice":
-            return "voice.ogg"
-        if self.kind == "video_note":
-            return "video-note.mp4"
-        suffix = Path(self.file_name).suffix if self.file_name else ""
-        if not SAFE_SUFFIX.fullmatch(suffix):
-            suffix = mimetypes.guess_extension(self.mime_type or "") or ""
-        return f"recording{suffix}"
-
-    def display_name(self, language: str) -> str:
-        """The file's own name, tidied and shortened, or a word for its kind."""
-        name = " ".join((self.file_name or "").split())
-        if not name:
-            return say(self.kind, language)
-        return name if len(name) <= NAME_CHARS else name[:NAME_CHARS - 1] + "…"
 
 
 def _seconds(value: float | timedelta | None) -> float | None:
@@ -202,18 +119,6 @@ def incoming_media(message: Message) -> IncomingMedia | None:
         return IncomingMedia("document", document.file_id, document.file_size, None,
                              document.mime_type, document.file_name)
     return None
-
-
-def spoken_duration(seconds: float) -> str:
-    """``45 s``, ``3 min 20 s`` or ``1 h 05 min``: how long a recording is, for people."""
-    total = max(1, round(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    if minutes:
-        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
-    return f"{secs} s"
 
 
 async def _download(context: KratosContext, media: IncomingMedia, workdir: Path) -> Path:
@@ -261,22 +166,16 @@ async def _transcribe(message: Message, context: KratosContext, conversation: Co
     language = conversation.language
     settings = context.bot_data.settings
     try:
-        # Not media at all is said first: "voice needs setting up" would be no answer to a PDF.
-        if not is_supported(media.mime_type, media.file_name):
-            raise UnsupportedMedia()
         llm = context.app.llm
-        if llm is None:
-            await send_text(message, say("no_speech_service", language))
-            return None
-        if fetch is None:
-            check_incoming(size=media.size, limit_bytes=settings.telegram_download_limit,
-                           mime_type=media.mime_type, file_name=media.file_name)
-        if media.duration is not None:
-            check_duration(media.duration, settings.max_audio_minutes)
+        # A link's size is checked by its fetch, while streaming.
+        recordings.check_before_download(
+            media, limit_bytes=None if fetch is not None else settings.telegram_download_limit,
+            max_minutes=settings.max_audio_minutes, speech_available=llm is not None)
+        assert llm is not None
         prompt = speech_prompt(context.app.profile, context.bot_data.settings.transcribe_language)
-        if media.duration is not None and media.duration > ANNOUNCE_ABOVE_SECONDS:
+        if recordings.should_announce(media):
             await send_text(message, say("working", language,
-                                         duration=spoken_duration(media.duration)))
+                                         duration=spoken_duration(media.duration or 0)))
         async with chat_action(message), context.bot_data.media_slots:
             with tempfile.TemporaryDirectory(prefix="kratos-telegram-") as scratch:
                 workdir = Path(scratch)
@@ -335,18 +234,12 @@ async def _deliver_transcript(message: Message, media: IncomingMedia, heard: Tra
                               name: str, language: str) -> None:
     """The transcript as a message, or as a .txt document when long; then how to ask."""
     duration = spoken_duration(heard.duration_s)
-    ask = say("ask", language)
-    if len(heard.text) > TRANSCRIPT_PROMPT_CHARS:
-        # The model is shown only the start of a long transcript: say so rather than let
-        # questions about the end get "I don't know" unexplained.
-        covered = heard.duration_s * TRANSCRIPT_PROMPT_CHARS / len(heard.text) / 60
-        ask += " " + say("first_part", language, minutes=str(max(1, round(covered))))
-    if len(heard.text) <= INLINE_TRANSCRIPT_CHARS:
-        await send_text(message, say("transcript", language, name=name, duration=duration,
-                                     text=heard.text) + "\n\n" + ask)
+    ask = recordings.invitation(heard, language)
+    inline = recordings.inline_transcript(heard, name, language)
+    if inline is not None:
+        await send_text(message, inline + "\n\n" + ask)
         return
-    stem = Path(media.file_name).stem if media.file_name else media.kind
-    filename = f"{say('txt', language)}-{re.sub(r'[^A-Za-z0-9_-]+', '_', stem)[:40]}.txt"
+    filename = media.transcript_file_name(language)
     caption = say("transcript_file", language, name=name, duration=duration) + "\n\n" + ask
     async with chat_action(message, ChatAction.UPLOAD_DOCUMENT):
         await message.reply_document(heard.text.encode("utf-8"), filename=filename,
@@ -387,7 +280,7 @@ async def share_recording(update: Update, context: KratosContext, conversation: 
                 return
             state = context.app.state
             await memory.touch_user(state, user.id, user.username, user.language_code)
-            await memory.save_transcript(state, conversation.key, name, heard.text)
+            await recordings.share_transcript(state, conversation.key, name, heard)
             await _deliver_transcript(message, media, heard, name, language)
     logger.info("update %s conversation %s: shared a transcript of %.0f s (%d characters, "
                 "%d chunk(s))", update.update_id, conversation.key, heard.duration_s,
