@@ -17,7 +17,8 @@ from bot.logs import configure_logging
 from bot.settings import Settings
 
 COMMANDS_HELP = {
-    "run": "Start the Telegram bot (polling, or a webhook when WEBHOOK_URL is set).",
+    "run": "Serve every configured channel: Telegram (polling, or a webhook when WEBHOOK_URL "
+           "is set) and WhatsApp (a webhook).",
     "console": "Chat with the assistant in this terminal.",
     "ask": "Ask one question and print the answer.",
     "sql": "Run one read-only SELECT on the catalog through the SQL guard and print a table.",
@@ -93,7 +94,7 @@ def _fraction(raw: str) -> float:
 def dispatch(args: argparse.Namespace, settings: Settings) -> int:
     """Run one command; each lives in the module that owns its concern."""
     if args.command == "run":
-        from bot.telegram_bot import run_command
+        from bot.channels.run import run_command
         return run_command(settings, console_fallback=args.console_fallback)
     if args.command == "console":
         from bot.console import console_command

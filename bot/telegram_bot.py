@@ -616,12 +616,14 @@ def build_application(settings: Settings) -> KratosApplication:
 
 async def serve(application: KratosApplication, stop: asyncio.Event,
                 started: asyncio.Event | None = None, *,
-                grace: float = SHUTDOWN_GRACE) -> None:
+                grace: float = SHUTDOWN_GRACE, shared_webhook: bool = False) -> None:
     """Take updates until ``stop`` is set, then stop in order and close everything.
 
     Like ``Application.run_polling``/``run_webhook``, but inside a running event loop (tests
     drive exactly this) and with a bounded wait (``grace`` seconds) for the answers in flight.
-    ``started`` is set once updates are being taken.
+    ``started`` is set once updates are being taken. With ``shared_webhook``, the webhook is
+    registered with Telegram but served by another HTTP server (``bot.channels.web``), which
+    puts updates on ``application.update_queue``.
     """
     settings = application.bot_data.settings
     updater = application.updater
@@ -632,7 +634,13 @@ async def serve(application: KratosApplication, stop: asyncio.Event,
         if application.post_init is not None:
             await application.post_init(application)
         await application.start()
-        if settings.webhook_url:
+        if settings.webhook_url and shared_webhook:
+            await application.bot.set_webhook(
+                url=settings.webhook_url, secret_token=settings.webhook_secret,
+                allowed_updates=ALLOWED_UPDATES)
+            logger.info("bot @%s takes webhook updates on the shared server",
+                        application.bot.username)
+        elif settings.webhook_url:
             await updater.start_webhook(
                 listen=settings.webhook_listen, port=settings.webhook_port,
                 url_path=urlsplit(settings.webhook_url).path.strip("/"),
@@ -650,7 +658,8 @@ async def serve(application: KratosApplication, stop: asyncio.Event,
             started.set()
         await stop.wait()
         logger.info("stopping: no new updates")
-        await updater.stop()
+        if updater.running:
+            await updater.stop()
         await application.bot_data.finish_in_flight(grace)
     finally:
         if updater.running:

@@ -1,0 +1,134 @@
+"""``kratos run``: every configured channel at once, in one process and one event loop.
+
+Telegram (TELEGRAM_BOT_TOKEN) polls, or takes a webhook when WEBHOOK_URL is set; WhatsApp
+(WHATSAPP_ACCESS_TOKEN) always takes a webhook. With WhatsApp configured, both webhooks share
+one HTTP server on WEBHOOK_LISTEN:WEBHOOK_PORT (``bot.channels.web``). Without WhatsApp,
+Telegram runs exactly as ``bot.telegram_bot.run_command`` runs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from telegram.error import InvalidToken, NetworkError
+
+from bot import eventloop
+from bot.channels.web import TelegramWebhook, WebhookServer
+from bot.context import build_context
+from bot.errors import ConfigError
+from bot.settings import Settings
+from bot.telegram_bot import SHUTDOWN_GRACE, build_application, serve
+from bot.telegram_bot import run_command as run_telegram
+
+if TYPE_CHECKING:
+    from bot.channels.whatsapp.channel import WhatsAppChannel
+
+logger = logging.getLogger(__name__)
+
+
+@contextlib.asynccontextmanager
+async def whatsapp_channel(settings: Settings) -> AsyncIterator[WhatsAppChannel]:
+    """The WhatsApp channel with its own resources open; all closed on the way out."""
+    # Imported here: pywa costs a Telegram-only bot start-up time and memory for nothing.
+    from bot.channels.whatsapp.channel import WhatsAppChannel
+    from bot.channels.whatsapp.graph import build_client, graph_http_client
+    from bot.channels.whatsapp.store import WhatsAppStore
+
+    app = await build_context(settings)
+    http = graph_http_client(settings)
+    try:
+        store = WhatsAppStore(app.state)
+        forgotten = await store.forget_old_messages()
+        if forgotten:
+            logger.info("forgot %d WhatsApp message ids past any redelivery", forgotten)
+        yield WhatsAppChannel(settings, app, build_client(settings, http), store)
+    finally:
+        await http.aclose()
+        await app.close()
+
+
+async def _until_started(task: asyncio.Task[Any], started: asyncio.Event) -> None:
+    """Return once ``started`` is set; raise what ``task`` raised if it ended first."""
+    ready = asyncio.create_task(started.wait())
+    done, _ = await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        ready.cancel()
+        task.result()
+        raise RuntimeError("the Telegram channel stopped while starting")
+
+
+async def serve_channels(settings: Settings, stop: asyncio.Event,
+                         started: asyncio.Event | None = None, *,
+                         grace: float = SHUTDOWN_GRACE) -> None:
+    """Serve WhatsApp, and Telegram when configured, until ``stop`` is set.
+
+    ``started`` is set once every channel takes messages. On stop, the webhook server stops
+    first (no new deliveries), then answers in flight get up to ``grace`` seconds.
+    """
+    from bot.channels.whatsapp.webhook import WhatsAppWebhook
+
+    telegram = build_application(settings) if settings.telegram_bot_token else None
+    shared = telegram is not None and bool(settings.webhook_url)
+    async with whatsapp_channel(settings) as channel:
+        server = WebhookServer(settings.webhook_listen, settings.webhook_port)
+        WhatsAppWebhook(channel).add_routes(server.app)
+        if shared:
+            assert telegram is not None
+            TelegramWebhook(telegram, settings).add_routes(server.app)
+        telegram_task: asyncio.Task[None] | None = None
+        try:
+            if telegram is not None:
+                telegram_started = asyncio.Event()
+                telegram_task = asyncio.create_task(serve(
+                    telegram, stop, telegram_started, grace=grace, shared_webhook=shared))
+                await _until_started(telegram_task, telegram_started)
+            await server.start()
+            if started is not None:
+                started.set()
+            await stop.wait()
+        finally:
+            stop.set()
+            await server.stop()
+            await channel.finish_in_flight(grace)
+            if telegram_task is not None:
+                await telegram_task
+
+
+async def _serve_until_signalled(settings: Settings) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await serve_channels(settings, stop)
+    except InvalidToken:
+        raise ConfigError("Telegram refused TELEGRAM_BOT_TOKEN: check it with @BotFather.") \
+            from None
+    except NetworkError as error:
+        logger.error("cannot reach the Telegram Bot API at %s: %s",
+                     settings.telegram_api_base_url, error)
+        return 1
+    except OSError as error:
+        raise ConfigError(f"Cannot listen on WEBHOOK_LISTEN:WEBHOOK_PORT "
+                          f"({settings.webhook_listen}:{settings.webhook_port}): "
+                          f"{error.strerror or error}.") from None
+    return 0
+
+
+def run_command(settings: Settings, *, console_fallback: bool = False) -> int:
+    """``kratos run``: serve every configured channel until SIGTERM/SIGINT (exit 0).
+
+    Without WhatsApp this is Telegram's own ``run_command`` (with its console fallback and
+    its configuration errors). With WhatsApp, its settings must be complete (exit 2 if not).
+    """
+    if not settings.whatsapp_enabled:
+        return run_telegram(settings, console_fallback=console_fallback)
+    settings.require_whatsapp()
+    if settings.telegram_bot_token:
+        settings.require_telegram()
+    return eventloop.run(_serve_until_signalled(settings))
