@@ -28,6 +28,7 @@ from typing import Any
 import aiohttp
 from openai import AsyncOpenAI, DefaultAioHttpClient
 
+from benchmarks import whatsapp
 from benchmarks.common import (
     ROOT,
     Figure,
@@ -79,6 +80,31 @@ async def _limited_run(questions: int, one_at_a_time: int) -> dict[str, float]:
         "bot_core_busy": cpu / elapsed,
         "fakes_core_busy": runner / elapsed,
         "rss_mb": memory.get("VmRSS", 0.0),
+    }
+
+
+async def _whatsapp_run(questions: int, one_at_a_time: int) -> dict[str, float]:
+    """The same measurements through the WhatsApp channel: signed webhook deliveries in,
+    pywa's sends (and one "read + typing" request per question) out."""
+    catalog, _ = ensure_catalog(500)
+    async with whatsapp.running_bot(catalog) as (fake, bot):
+        await whatsapp.one_by_one(fake, range(900_001, 900_021), WARM_UP)
+        latencies = await whatsapp.one_by_one(fake, range(100_001, 100_001 + USERS),
+                                              one_at_a_time)
+        fake.forget_calls()
+        await asyncio.sleep(0.5)
+        cpu_before, started = bot.cpu_seconds(), time.perf_counter()
+        wall = await whatsapp.flood(fake, range(1, USERS + 1), questions // USERS,
+                                    timeout=max(120.0, questions / 5))
+        cpu = bot.cpu_seconds() - cpu_before
+        elapsed = time.perf_counter() - started
+    done = USERS * (questions // USERS)
+    return {
+        "p50_ms": ms(percentile(latencies, 0.50)),
+        "p99_ms": ms(percentile(latencies, 0.99)),
+        "rate": done / wall,
+        "cpu_ms_per_update": ms(cpu / done),
+        "bot_core_busy": cpu / elapsed,
     }
 
 
@@ -159,8 +185,11 @@ def run(quick: bool = False) -> Figure:
     results = [asyncio.run(_limited_run(questions, one_at_a_time)) for _ in range(runs)]
     shipped = [asyncio.run(_shipped_run(shipped_questions)) for _ in range(runs)]
     clients = [asyncio.run(_client_costs(100 if quick else 300)) for _ in range(runs)]
+    on_whatsapp = [asyncio.run(_whatsapp_run(questions, one_at_a_time)) for _ in range(runs)]
     figure.details["load_average_after"] = load_average()
     figure.details["runs"] = [{k: round(v, 3) for k, v in r.items()} for r in results]
+    figure.details["whatsapp_runs"] = [{k: round(v, 3) for k, v in r.items()}
+                                       for r in on_whatsapp]
 
     def column(key: str) -> list[float]:
         return [r[key] for r in results]
@@ -177,6 +206,14 @@ def run(quick: bool = False) -> Figure:
                met=statistics.median(p50) < GOAL_P50_MS),
         Metric("added latency p99 (one at a time)", "ms", column("p99_ms")),
         Metric("throughput as shipped (30 messages/s limiter)", "updates/s", shipped),
+        Metric("WhatsApp: bot CPU per question (all threads)", "ms",
+               [r["cpu_ms_per_update"] for r in on_whatsapp]),
+        Metric("WhatsApp: added latency p50 (one at a time)", "ms",
+               [r["p50_ms"] for r in on_whatsapp]),
+        Metric("WhatsApp: added latency p99 (one at a time)", "ms",
+               [r["p99_ms"] for r in on_whatsapp]),
+        Metric("WhatsApp: throughput (deliveries at once)", "questions/s",
+               [r["rate"] for r in on_whatsapp]),
         Metric("for scale: one model call as the bot makes it, client CPU", "ms",
                [c["bot_model_call_ms"] for c in clients]),
         Metric("for scale: the same request as a plain aiohttp POST", "ms",
@@ -192,5 +229,9 @@ def run(quick: bool = False) -> Figure:
         "pinned to one core (its aiosqlite and worker threads share that core); the fake "
         "servers run in the benchmark process on the other core. 'As shipped' is "
         f"{shipped_questions} questions from as many users at once, with the Application's "
-        "rate limiter as built by build_application (30 messages a second).")
+        "rate limiter as built by build_application (30 messages a second). The WhatsApp rows "
+        "run the same questions, users and model through a WhatsApp-only `kratos run`: each "
+        "question a signed webhook delivery posted to it (latency from the POST to the reply "
+        "reaching the fake Graph API), each answer one pywa send plus one read-and-typing "
+        "request; the Cloud API has no client-side rate limiter to switch off.")
     return figure

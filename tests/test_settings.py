@@ -176,3 +176,33 @@ def test_webhook_secrets_telegram_refuses_stop_start_up(secret, tmp_path, monkey
     assert main(["--env-file", os.devnull, "sql", "SELECT 1"]) == 2
     err = capsys.readouterr().err
     assert "WEBHOOK_SECRET" in err and secret not in err
+
+
+def test_whatsapp_users_are_business_scoped_ids_or_phone_numbers():
+    settings = Settings.from_mapping({
+        "WHATSAPP_ALLOWED_USERS": "US.13491208655302741918, +51 987-654-321,,",
+        "WHATSAPP_ADMIN_USERS": "51911111111",
+    })
+    assert settings.whatsapp_allowed_users == frozenset({"US.13491208655302741918",
+                                                         "51987654321"})
+    assert settings.whatsapp_admin_users == frozenset({"51911111111"})
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_mapping({"WHATSAPP_ALLOWED_USERS": "Ana Pérez"})
+    assert "WHATSAPP_ALLOWED_USERS must be comma-separated WhatsApp user ids" in str(caught.value)
+
+
+def test_whatsapp_needs_its_secrets_once_its_token_is_set():
+    assert not Settings.from_mapping({}).whatsapp_enabled
+    partial = Settings.from_mapping({"WHATSAPP_ACCESS_TOKEN": "EAAx",
+                                     "WHATSAPP_PHONE_NUMBER_ID": "1122"})
+    assert partial.whatsapp_enabled
+    with pytest.raises(ConfigError) as caught:
+        partial.require_whatsapp()
+    assert str(caught.value) == ("WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN not set: WhatsApp "
+                                 "needs them (see .env.example).")
+    complete = Settings.from_mapping({"WHATSAPP_ACCESS_TOKEN": "EAAx",
+                                      "WHATSAPP_PHONE_NUMBER_ID": "1122",
+                                      "WHATSAPP_APP_SECRET": "s", "WHATSAPP_VERIFY_TOKEN": "v"})
+    complete.require_whatsapp()
+    assert {"EAAx", "s", "v"} <= set(complete.secrets())  # blotted out of every log line
+    assert "EAAx" not in repr(complete)
