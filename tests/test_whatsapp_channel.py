@@ -374,13 +374,30 @@ async def test_media_that_cannot_be_downloaded_gets_one_kind_sentence(
 ) -> None:
     run = await start(**model_settings(openai))
     broken = whatsapp.add_media(b"OggS" + b"\0" * 200, "audio/ogg", broken=True)
-    for message in (whatsapp.voice(CUSTOMER, broken), whatsapp.voice(CUSTOMER, "404404")):
-        await whatsapp.deliver(run.hook, whatsapp.delivery(message))
-    replies = await whatsapp.wait_for_messages(2, to=CUSTOMER)
+    unreachable = whatsapp.add_media(b"OggS" + b"\0" * 200, "audio/ogg", unreachable=True)
+    for media_id in (broken, "404404", unreachable):
+        await whatsapp.deliver(run.hook, whatsapp.delivery(whatsapp.voice(CUSTOMER, media_id)))
+    replies = await whatsapp.wait_for_messages(3, to=CUSTOMER)
 
     assert [r.text for r in replies] == [
-        "No pude descargar el archivo desde WhatsApp. Inténtalo de nuevo en un momento."] * 2
+        "No pude descargar el archivo desde WhatsApp. Inténtalo de nuevo en un momento."] * 3
     assert openai.transcription_requests == [] and openai.chat_requests == []
+
+
+async def test_media_over_the_size_limit_is_refused_before_downloading(
+    start: Callable[..., Awaitable[Running]], whatsapp: FakeWhatsApp, openai: FakeOpenAI,
+) -> None:
+    run = await start(**model_settings(openai))
+    huge = whatsapp.add_media(b"ID3" + b"\0" * 100, "audio/mpeg",
+                              reported_size=150 * 1024 * 1024)
+    await whatsapp.deliver(run.hook, whatsapp.delivery(
+        whatsapp.document(CUSTOMER, huge, "todo el dia.mp3", "audio/mpeg")))
+    [reply] = await whatsapp.wait_for_messages(1, to=CUSTOMER)
+
+    assert reply.text.startswith("El archivo pesa 150,0 MB y el máximo que puedo descargar es "
+                                 "100 MB.")
+    assert [r for r in whatsapp.requests if r[0] == "download"] == []
+    assert openai.transcription_requests == []
 
 
 async def test_a_recording_becomes_a_transcript_to_ask_about(
@@ -459,3 +476,38 @@ async def test_telegram_polling_and_whatsapp_run_together(
     await whatsapp.wait_for_messages(1, to=CUSTOMER)
     await run.stop()
     assert telegram.calls_to("getUpdates")
+
+
+async def test_long_transcripts_come_as_a_file_and_short_answers_also_spoken(
+    start: Callable[..., Awaitable[Running]], whatsapp: FakeWhatsApp, openai: FakeOpenAI,
+    tmp_path: Path,
+) -> None:
+    clip = tmp_path / "clip.ogg"
+    subprocess.run([ffmpeg_executable(), "-hide_banner", "-nostdin", "-loglevel", "error",
+                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=2",
+                    "-ac", "1", "-c:a", "libopus", "-b:a", "24k", "-f", "ogg", str(clip)],
+                   check=True, capture_output=True, timeout=60)
+    long_text = "Hablamos de precios por mayor y de la laptop Lenovo. " * 80
+    openai.transcription(long_text.strip())
+    openai.transcription("¿tienen laptops?")
+    openai.responder(lambda body: "Sí, tenemos **varias** laptops.")
+    run = await start(VOICE_REPLIES="on", **model_settings(openai))
+    recording = whatsapp.document(CUSTOMER, whatsapp.add_media(clip.read_bytes(), "audio/ogg"),
+                                  "llamada.ogg", "audio/ogg")
+    note = whatsapp.voice(CUSTOMER, whatsapp.add_media(clip.read_bytes(), "audio/ogg"))
+
+    await whatsapp.deliver(run.hook, whatsapp.delivery(recording))
+    [document] = await whatsapp.wait_for_messages(1, to=CUSTOMER)
+    await whatsapp.deliver(run.hook, whatsapp.delivery(note))
+    _, heard, answered, spoken = await whatsapp.wait_for_messages(4, to=CUSTOMER)
+
+    assert document.type == "document" and document.quoted == recording["id"]
+    assert document.body["document"]["filename"] == "transcripcion-llamada.txt"
+    assert document.text.startswith("📝 Te envío la transcripción de «llamada.ogg» (2 s)")
+    assert "Con *reset* la olvido." in document.text
+    uploaded = whatsapp.uploads[document.body["document"]["id"]]
+    assert uploaded.data.decode() == long_text.strip() and uploaded.mime_type == "text/plain"
+    assert (heard.text, answered.text) == ("🎤 «¿tienen laptops?»", "Sí, tenemos *varias* laptops.")
+    assert spoken.type == "audio"
+    voice = whatsapp.uploads[spoken.body["audio"]["id"]]
+    assert voice.data.startswith(b"OggS") and b"OpusHead" in voice.data[:128]

@@ -58,6 +58,8 @@ class Media:
     data: bytes
     mime_type: str
     broken: bool = False
+    unreachable: bool = False
+    reported_size: int | None = None
 
 
 @dataclass
@@ -122,10 +124,13 @@ class FakeWhatsApp:
 
     # -- what tests script -------------------------------------------------------------
 
-    def add_media(self, data: bytes, mime_type: str, *, broken: bool = False) -> str:
-        """Host a customer's media; returns its media id. ``broken`` downloads answer 404."""
+    def add_media(self, data: bytes, mime_type: str, *, broken: bool = False,
+                  unreachable: bool = False, reported_size: int | None = None) -> str:
+        """Host a customer's media; returns its media id. ``broken`` downloads answer 404;
+        ``unreachable`` media get a URL where nothing listens; ``reported_size`` is the
+        ``file_size`` the URL lookup claims (the real size by default)."""
         media_id = str(900_000_000 + next(self._ids))
-        self.media[media_id] = Media(data, mime_type, broken)
+        self.media[media_id] = Media(data, mime_type, broken, unreachable, reported_size)
         return media_id
 
     def sent_to(self, to: str) -> list[Sent]:
@@ -280,8 +285,10 @@ class FakeWhatsApp:
                                          f"'{media_id}' does not exist")
         return web.json_response({
             "messaging_product": "whatsapp", "id": media_id, "mime_type": media.mime_type,
-            "sha256": hashlib.sha256(media.data).hexdigest(), "file_size": len(media.data),
-            "url": f"{self.root}/download/{media_id}?ext=1&hash=abc",
+            "sha256": hashlib.sha256(media.data).hexdigest(),
+            "file_size": media.reported_size or len(media.data),
+            "url": f"{'http://127.0.0.1:9' if media.unreachable else self.root}"
+                   f"/download/{media_id}?ext=1&hash=abc",
         })
 
     async def _download(self, request: web.Request) -> web.StreamResponse:

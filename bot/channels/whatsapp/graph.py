@@ -1,9 +1,7 @@
 """The Graph API side of WhatsApp: pywa's async client, its HTTP client, and media downloads.
 
-pywa sets ``base_url`` to ``https://graph.facebook.com/v<version>`` on the httpx client it is
-given, whatever that client had. To reach another Graph API root (WHATSAPP_API_BASE_URL: a
-test server, a proxy), the client's transport sends requests for graph.facebook.com there
-instead; pywa itself is used as shipped.
+pywa sends through the httpx client it is given; that client's transport is aiohttp, and
+reaches WHATSAPP_API_BASE_URL instead of graph.facebook.com when set (``transport``).
 
 Media: a message carries a media id; ``GET /<media-id>`` answers a URL valid for about five
 minutes plus the file's size, and the URL is downloaded with the same bearer token.
@@ -25,11 +23,12 @@ from bot.audio import check_incoming
 from bot.errors import UserFacingError
 from bot.settings import DEFAULT_GRAPH_API, Settings
 
+from .transport import AiohttpTransport
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-GRAPH_HOST = "graph.facebook.com"
 #: Seconds for one Graph API call; the connection gets fewer.
 REQUEST_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 #: A 100 MB document over a slow link takes far longer than one API call.
@@ -52,32 +51,12 @@ class DownloadFailed(UserFacingError):
         )
 
 
-class _GraphRoute(httpx.AsyncBaseTransport):
-    """Sends requests for graph.facebook.com to another root (scheme, host, port, path)."""
-
-    def __init__(self, root: str, inner: httpx.AsyncBaseTransport) -> None:
-        self._root = httpx.URL(root)
-        self._inner = inner
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.host == GRAPH_HOST:
-            root = self._root
-            request.url = request.url.copy_with(
-                scheme=root.scheme, host=root.host, port=root.port,
-                path=root.path.rstrip("/") + request.url.path)
-            request.headers["Host"] = root.netloc.decode("ascii")
-        return await self._inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
 def graph_http_client(settings: Settings) -> httpx.AsyncClient:
-    """The httpx client pywa sends through, routed to WHATSAPP_API_BASE_URL when set."""
-    transport: httpx.AsyncBaseTransport = httpx.AsyncHTTPTransport(
-        limits=httpx.Limits(max_connections=MAX_CONNECTIONS))
-    if settings.whatsapp_api_base_url != DEFAULT_GRAPH_API:
-        transport = _GraphRoute(settings.whatsapp_api_base_url, transport)
+    """The httpx client pywa sends through: aiohttp underneath, and routed to
+    WHATSAPP_API_BASE_URL when that is not Meta's own Graph API."""
+    root = settings.whatsapp_api_base_url
+    transport = AiohttpTransport(max_connections=MAX_CONNECTIONS,
+                                 graph_root=None if root == DEFAULT_GRAPH_API else root)
     return httpx.AsyncClient(transport=transport, timeout=REQUEST_TIMEOUT)
 
 
