@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = command("run")
     run.add_argument(
         "--console-fallback", action="store_true",
-        help="Start the terminal console instead when TELEGRAM_BOT_TOKEN is not set.",
+        help="Start the terminal console instead when no channel (TELEGRAM_BOT_TOKEN, "
+             "WHATSAPP_ACCESS_TOKEN) is set.",
     )
     command("console")
     ask = command("ask")

@@ -18,6 +18,7 @@ import pytest
 
 from bot.audio import ffmpeg_executable
 from bot.channels.run import serve_channels
+from bot.errors import ConfigError
 from bot.money import format_soles
 from bot.settings import Settings
 from tests.fakes.openai_server import FakeOpenAI
@@ -511,3 +512,13 @@ async def test_long_transcripts_come_as_a_file_and_short_answers_also_spoken(
     assert spoken.type == "audio"
     voice = whatsapp.uploads[spoken.body["audio"]["id"]]
     assert voice.data.startswith(b"OggS") and b"OpusHead" in voice.data[:128]
+
+
+async def test_one_path_for_both_webhooks_is_a_configuration_error(
+    start: Callable[..., Awaitable[Running]], telegram: FakeTelegram,
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        await start(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=telegram.root,
+                    WEBHOOK_URL="https://shop.example/whatsapp", WEBHOOK_SECRET="s3cret")
+    assert "need a path each" in str(caught.value)
+    assert telegram.webhook is None

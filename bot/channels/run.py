@@ -14,6 +14,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from telegram.error import InvalidToken, NetworkError
 
@@ -74,6 +75,10 @@ async def serve_channels(settings: Settings, stop: asyncio.Event,
 
     telegram = build_application(settings) if settings.telegram_bot_token else None
     shared = telegram is not None and bool(settings.webhook_url)
+    if shared and "/" + urlsplit(settings.webhook_url).path.strip("/") == \
+            settings.whatsapp_webhook_path:
+        raise ConfigError("WEBHOOK_URL's path and WHATSAPP_WEBHOOK_PATH are the same: the "
+                          "Telegram and WhatsApp webhooks need a path each.")
     async with whatsapp_channel(settings) as channel:
         server = WebhookServer(settings.webhook_listen, settings.webhook_port)
         WhatsAppWebhook(channel).add_routes(server.app)
