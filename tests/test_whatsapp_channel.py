@@ -5,9 +5,13 @@ real AsyncOpenAI client against the fake OpenAI API, real SQLite and real OGG/Op
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import signal
 import socket
 import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -522,3 +526,65 @@ async def test_one_path_for_both_webhooks_is_a_configuration_error(
                     WEBHOOK_URL="https://shop.example/whatsapp", WEBHOOK_SECRET="s3cret")
     assert "need a path each" in str(caught.value)
     assert telegram.webhook is None
+
+
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+async def test_kratos_run_serves_whatsapp_alone_and_stops_cleanly_on_sigterm(
+    whatsapp: FakeWhatsApp, catalog_db: Path, tmp_path: Path, level: str,
+) -> None:
+    port = free_port()
+    question = "¿cuál es el producto más caro de la tienda?"
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "LOG_LEVEL": level,
+           "WHATSAPP_ACCESS_TOKEN": ACCESS_TOKEN, "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
+           "WHATSAPP_APP_SECRET": APP_SECRET, "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
+           "WHATSAPP_API_BASE_URL": whatsapp.root, "WEBHOOK_LISTEN": "127.0.0.1",
+           "WEBHOOK_PORT": str(port), "CATALOG_DB": str(catalog_db),
+           "STATE_DB": str(tmp_path / "state.db")}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "--env-file", str(tmp_path / "absent.env"), "run",
+        cwd=Path(__file__).resolve().parent.parent, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    hook = f"http://127.0.0.1:{port}/whatsapp"
+    try:
+        async with aiohttp.ClientSession() as session:
+            params = {"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN,
+                      "hub.challenge": "42"}
+            for _ in range(300):
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get(hook, params=params) as response:
+                        if response.status == 200:
+                            break
+                await asyncio.sleep(0.1)
+        await whatsapp.deliver(hook, whatsapp.delivery(
+            whatsapp.text(CUSTOMER, question, wa_id=PHONE)))
+        await whatsapp.wait_for_messages(1, to=CUSTOMER, timeout=30)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=15)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+    log = stderr.decode()
+    assert process.returncode == 0, log
+    assert "webhook server listening on 127.0.0.1" in log and "/whatsapp" in log
+    for secret in (ACCESS_TOKEN, APP_SECRET, VERIFY_TOKEN):
+        assert secret not in log
+    if level == "INFO":  # by default the customer's words and number stay out of the log
+        assert question not in log and PHONE not in log and CUSTOMER not in log
+        assert "engine=basic" in log
+
+
+async def test_the_daily_token_budget_is_per_whatsapp_customer(
+    start: Callable[..., Awaitable[Running]], whatsapp: FakeWhatsApp, openai: FakeOpenAI,
+) -> None:
+    openai.responder(lambda body: "Tenemos laptops y celulares.")
+    run = await start(DAILY_TOKEN_BUDGET="100", **model_settings(openai))
+    for user in (CUSTOMER, CUSTOMER, "PE.3"):
+        await whatsapp.deliver(run.hook, whatsapp.delivery(whatsapp.text(user, "¿qué venden?")))
+    first, second = await whatsapp.wait_for_messages(2, to=CUSTOMER)
+    [other] = await whatsapp.wait_for_messages(1, to="PE.3")
+
+    assert first.text == other.text == "Tenemos laptops y celulares."
+    assert second.text == "Llegaste al límite de consultas de hoy. Vuelve mañana, ¡gracias!"
+    assert len(openai.chat_requests) == 2
