@@ -28,7 +28,10 @@ class WhatsAppStore:
         self._keys: dict[str, int] = {}
 
     async def user_key(self, identity: str, wa_id: str | None) -> int:
-        """The customer's integer key, created on first sight (one statement, race-free)."""
+        """The customer's integer key, created on first sight (one statement, race-free).
+
+        Keys are unique, not consecutive: a lookup of a known customer also draws a number.
+        """
         key = self._keys.get(identity)
         if key is not None:
             return key
