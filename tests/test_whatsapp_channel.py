@@ -449,7 +449,8 @@ async def test_one_port_serves_the_telegram_and_whatsapp_webhooks(
                       WEBHOOK_URL="https://shop.example/telegram-hook", WEBHOOK_SECRET="s3cret")
     name = catalog_value(catalog_db, "SELECT name FROM products ORDER BY price DESC LIMIT 1")
     assert telegram.webhook == {"url": "https://shop.example/telegram-hook",
-                                "secret_token": "s3cret", "allowed_updates": ["message"]}
+                                "secret_token": "s3cret",
+                                "allowed_updates": ["message", "edited_message"]}
     telegram_hook = f"http://127.0.0.1:{run.port}/telegram-hook"
 
     async with aiohttp.ClientSession() as session:
@@ -541,7 +542,7 @@ async def test_kratos_run_serves_whatsapp_alone_and_stops_cleanly_on_sigterm(
            "WEBHOOK_PORT": str(port), "CATALOG_DB": str(catalog_db),
            "STATE_DB": str(tmp_path / "state.db")}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "--env-file", str(tmp_path / "absent.env"), "run",
+        sys.executable, "-m", "bot", "--env-file", os.devnull, "run",
         cwd=Path(__file__).resolve().parent.parent, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     hook = f"http://127.0.0.1:{port}/whatsapp"
@@ -550,6 +551,7 @@ async def test_kratos_run_serves_whatsapp_alone_and_stops_cleanly_on_sigterm(
             params = {"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN,
                       "hub.challenge": "42"}
             for _ in range(300):
+                assert process.returncode is None, "kratos run exited while starting"
                 with contextlib.suppress(aiohttp.ClientError):
                     async with session.get(hook, params=params) as response:
                         if response.status == 200:
@@ -568,6 +570,7 @@ async def test_kratos_run_serves_whatsapp_alone_and_stops_cleanly_on_sigterm(
     log = stderr.decode()
     assert process.returncode == 0, log
     assert "webhook server listening on 127.0.0.1" in log and "/whatsapp" in log
+    assert "KRATOS is starting" in log and f"WhatsApp number id {PHONE_NUMBER_ID}" in log
     for secret in (ACCESS_TOKEN, APP_SECRET, VERIFY_TOKEN):
         assert secret not in log
     if level == "INFO":  # by default the customer's words and number stay out of the log

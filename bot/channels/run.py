@@ -19,9 +19,11 @@ from urllib.parse import urlsplit
 from telegram.error import InvalidToken, NetworkError
 
 from bot import eventloop
+from bot.banner import describe
 from bot.channels.web import TelegramWebhook, WebhookServer
 from bot.context import build_context
 from bot.errors import ConfigError
+from bot.housekeeping import purge_forever
 from bot.settings import Settings
 from bot.telegram_bot import SHUTDOWN_GRACE, build_application, serve
 from bot.telegram_bot import run_command as run_telegram
@@ -33,8 +35,13 @@ logger = logging.getLogger(__name__)
 
 
 @contextlib.asynccontextmanager
-async def whatsapp_channel(settings: Settings) -> AsyncIterator[WhatsAppChannel]:
-    """The WhatsApp channel with its own resources open; all closed on the way out."""
+async def whatsapp_channel(settings: Settings, *, alone: bool = True
+                           ) -> AsyncIterator[WhatsAppChannel]:
+    """The WhatsApp channel with its own resources open; all closed on the way out.
+
+    ``alone`` (no Telegram in this run): the start-up banner and the scheduled purge of expired
+    data are this channel's to do; with Telegram, its own start-up does both.
+    """
     # Imported here: pywa costs a Telegram-only bot start-up time and memory for nothing.
     from bot.channels.whatsapp.channel import WhatsAppChannel
     from bot.channels.whatsapp.graph import build_client, graph_http_client
@@ -42,15 +49,33 @@ async def whatsapp_channel(settings: Settings) -> AsyncIterator[WhatsAppChannel]
 
     app = await build_context(settings)
     http = graph_http_client(settings)
+    purge: asyncio.Task[None] | None = None
     try:
         store = WhatsAppStore(app.state)
         forgotten = await store.forget_old_messages()
         if forgotten:
             logger.info("forgot %d WhatsApp message ids past any redelivery", forgotten)
+        if alone:
+            purge = asyncio.create_task(purge_forever(
+                app.state, settings.conversation_ttl_days, settings.purge_interval))
+            logger.info("%s", await describe(app, channels=whatsapp_line(settings),
+                                             logs=f"stderr at {settings.log_level}"))
+        else:
+            logger.info("also serving %s", whatsapp_line(settings))
         yield WhatsAppChannel(settings, app, build_client(settings, http), store)
     finally:
+        if purge is not None:
+            purge.cancel()
+            await asyncio.gather(purge, return_exceptions=True)
         await http.aclose()
         await app.close()
+
+
+def whatsapp_line(settings: Settings) -> str:
+    """The WhatsApp channel as the start-up banner names it."""
+    return (f"WhatsApp number id {settings.whatsapp_phone_number_id} by webhook "
+            f"{settings.whatsapp_webhook_path}, listening on {settings.webhook_listen}:"
+            f"{settings.webhook_port}")
 
 
 async def _until_started(task: asyncio.Task[Any], started: asyncio.Event) -> None:
@@ -79,7 +104,7 @@ async def serve_channels(settings: Settings, stop: asyncio.Event,
             settings.whatsapp_webhook_path:
         raise ConfigError("WEBHOOK_URL's path and WHATSAPP_WEBHOOK_PATH are the same: the "
                           "Telegram and WhatsApp webhooks need a path each.")
-    async with whatsapp_channel(settings) as channel:
+    async with whatsapp_channel(settings, alone=telegram is None) as channel:
         server = WebhookServer(settings.webhook_listen, settings.webhook_port)
         WhatsAppWebhook(channel).add_routes(server.app)
         if shared:
