@@ -76,9 +76,13 @@ def test_kinds_kratos_does_not_read_and_groups() -> None:
     fake = FakeWhatsApp()
     image = fake.message("PE.1", "image", {"id": "1", "mime_type": "image/jpeg"})
     reaction = fake.message("PE.1", "reaction", {"message_id": "wamid.x", "emoji": "👍"})
+    deleted = fake.message("PE.1", "revoke", {"original_message_id": "wamid.y"})
+    edited = fake.message("PE.1", "edit", {"original_message_id": "wamid.z", "message": {
+        "type": "text", "text": {"body": "¿y la más barata?"}}})
+    poll = fake.message("PE.1", "unsupported", {"type": "poll"})
     in_group = {**fake.text("PE.1", "hola"), "group_id": "120363"}
-    messages, _ = parse_delivery(fake.delivery(image, reaction, in_group))
-    assert [m.kind for m in messages] == ["other", "silent"]
+    messages, _ = parse_delivery(fake.delivery(image, reaction, deleted, edited, poll, in_group))
+    assert [m.kind for m in messages] == ["other", "silent", "silent", "silent", "other"]
 
 
 def test_failed_statuses_are_reported_with_their_code() -> None:

@@ -22,8 +22,9 @@ logger = logging.getLogger(__name__)
 
 #: Message types whose content is a file with sound that may be transcribed.
 MEDIA_TYPES = ("audio", "video", "document")
-#: Message types that are not addressed to anyone (a reaction to an earlier message).
-SILENT_TYPES = frozenset({"reaction"})
+#: Message types that ask nothing: a reaction, a deleted or an edited earlier message (a
+#: business cannot edit its answer on WhatsApp), a system notice (a changed phone number).
+SILENT_TYPES = frozenset({"reaction", "revoke", "edit", "system"})
 
 
 @dataclass(frozen=True)
