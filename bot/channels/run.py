@@ -51,6 +51,7 @@ async def whatsapp_channel(settings: Settings, *, alone: bool = True
     http = graph_http_client(settings)
     purge: asyncio.Task[None] | None = None
     try:
+        await app.check_model_endpoint()
         store = WhatsAppStore(app.state)
         forgotten = await store.forget_old_messages()
         if forgotten:
