@@ -18,7 +18,6 @@ import random
 import shutil
 import sqlite3
 import traceback
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,6 @@ from tests.fakes.openai_server import FakeOpenAI, Reply, ToolCalls
 NAME = "prompt_cost"
 TITLE = "6. Prompt cost"
 GOAL_DEMO_TOKENS = 1500
-TODAY = date(2026, 1, 15)  # fixed, so the prompt text is the same from run to run
 
 # Fifty tables of a store's back office, for the "large schema" prompt.
 TABLES = (
@@ -86,7 +84,7 @@ async def prompt_text(path: Path) -> str:
         profile = await profile_catalog(reader, path.with_suffix(".toml"))
     finally:
         await reader.close()
-    return system_prompt(profile, today=TODAY)
+    return system_prompt(profile)
 
 
 def gold_player(questions: list[Question]) -> Any:

@@ -16,6 +16,7 @@ from bot.context import AppContext
 from bot.errors import UserFacingError
 from bot.language import detect_language
 from bot.reply import Conversation, Reply
+from bot.streaming import PreviewSink
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +55,13 @@ def say(key: str, language: str) -> str:
     return TEXTS["en" if language.startswith("en") else "es"][key]
 
 
-async def answer(app: AppContext, conversation: Conversation, text: str) -> Reply:
-    """Answer one message of a conversation; memory is saved before this returns."""
+async def answer(app: AppContext, conversation: Conversation, text: str, *,
+                 preview: PreviewSink | None = None) -> Reply:
+    """Answer one message of a conversation; memory is saved before this returns.
+
+    When the model writes the reply itself (a second call), the grounded part of it is shown
+    in ``preview`` as it is written; the returned reply is what must be sent in the end.
+    """
     started = time.perf_counter()
     question = text.strip()
     language = detect_language(question, default=conversation.language)
@@ -73,7 +79,7 @@ async def answer(app: AppContext, conversation: Conversation, text: str) -> Repl
             return reply
 
     try:
-        reply = await _answer_with_engines(app, conversation, question, language)
+        reply = await _answer_with_engines(app, conversation, question, language, preview)
     except Exception:
         # A bug, not something the user caused: log it whole, apologise briefly.
         logger.exception("answer failed for conversation %s", conversation.key)
@@ -90,7 +96,8 @@ async def answer(app: AppContext, conversation: Conversation, text: str) -> Repl
 
 
 async def _answer_with_engines(
-    app: AppContext, conversation: Conversation, question: str, language: str
+    app: AppContext, conversation: Conversation, question: str, language: str,
+    preview: PreviewSink | None = None,
 ) -> Reply:
     settings = app.settings
     history = await memory.load_history(
@@ -111,6 +118,7 @@ async def _answer_with_engines(
                     model=settings.openai_model, question=question, history=history,
                     language=language, max_tool_calls=settings.max_tool_calls,
                     transcript=transcript, max_tokens=settings.model_max_tokens,
+                    preview=preview,
                 )
         except (ModelUnavailable, TimeoutError) as error:
             logger.warning("model unavailable for %s, using basic mode: %s", conversation.key,
@@ -151,4 +159,5 @@ async def _record(
         chat_id=conversation.chat_id, engine=reply.engine, outcome=outcome,
         prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens,
         model_calls=reply.model_calls, sql=reply.sql, latency_ms=latency_ms,
+        cached_tokens=reply.cached_tokens,
     ))

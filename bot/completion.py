@@ -20,10 +20,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from bot.answer_rows import WORD_FIELDS
 from bot.errors import KratosError
 
 #: The tool the model reads the catalog with; a text tool call naming no tool means this one.
 SQL_TOOL = "run_sql"
+#: Its arguments: the query and the reply's words (``bot.answer_rows``).
+SQL_ARGUMENTS = frozenset({"query", *WORD_FIELDS})
 
 
 class ModelUnavailable(KratosError):
@@ -63,6 +66,7 @@ class ModelMessage:
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0  # of prompt_tokens, from the provider's prompt cache (when reported)
 
 
 def read_completion(response: object) -> tuple[ModelMessage, Usage]:
@@ -100,7 +104,10 @@ def read_usage(usage: object) -> Usage:
     """Token counts; a server that sends no ``usage`` (or odd values) counts nothing."""
     if not isinstance(usage, dict):
         return Usage()
-    return Usage(_count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")))
+    details = usage.get("prompt_tokens_details")
+    cached = _count(details.get("cached_tokens")) if isinstance(details, dict) else 0
+    return Usage(_count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")),
+                 cached)
 
 
 def _count(value: object) -> int:
@@ -225,7 +232,7 @@ def _call_from_json(item: object) -> ToolCall | None:
     arguments = item.get("arguments", item.get("parameters"))
     if isinstance(name, str) and name and arguments is not None:
         return _make_call(name, arguments)
-    if set(item) == {"query"} and isinstance(item["query"], str):
+    if isinstance(item.get("query"), str) and set(item) <= SQL_ARGUMENTS:
         return _make_call(SQL_TOOL, item)
     return None
 

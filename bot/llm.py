@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import openai
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, AsyncStream
 
 from bot import money
+from bot.answer_rows import RUN_SQL_TOOL, direct_reply
 from bot.catalog import CatalogReader, QueryResult
 from bot.completion import (
     ModelMessage,
@@ -30,27 +31,14 @@ from bot.completion import (
 from bot.endpoint import failure_cause
 from bot.errors import UserFacingError
 from bot.memory import SharedTranscript
+from bot.model_stream import STREAM_FIELDS, MalformedStream, read_stream
 from bot.money import amount_cents, amounts_in_text, format_soles, is_money_column
-from bot.prompt import CatalogProfile, system_prompt
+from bot.prompt import CatalogProfile, context_message, system_prompt
 from bot.reply import Reply, Turn
+from bot.streaming import GroundedPreview, PreviewSink
 
 logger = logging.getLogger(__name__)
 
-RUN_SQL_TOOL: dict[str, Any] = {
-    "type": "function",
-    "function": {
-        "name": "run_sql",
-        "description": (
-            "Run one read-only SQLite SELECT on the store catalog and get the rows back "
-            "(at most 50; the result says when rows were cut)."
-        ),
-        "parameters": {
-            "type": "object",
-            "properties": {"query": {"type": "string", "description": "One SELECT statement."}},
-            "required": ["query"],
-        },
-    },
-}
 #: How the model declines a request outside the catalog: an explicit outcome, so a reply that
 #: ran no SQL (a greeting, a thank-you) is not counted as a refusal.
 DECLINE_TOOL: dict[str, Any] = {
@@ -90,6 +78,7 @@ class ToolLoopState:
     results: list[QueryResult] = field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0  # of prompt_tokens, read from the provider's prompt cache
     model_calls: int = 0
 
     @property
@@ -206,6 +195,23 @@ class Declined:
     text: str
 
 
+@dataclass(frozen=True)
+class Answered:
+    """KRATOS wrote the reply from the rows, with the model's words (``bot.answer_rows``)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What the tool loop needs of the question: its language, the amounts the user and earlier
+    answers stated (cents), and where a streamed reply is shown."""
+
+    language: str
+    said: frozenset[int]
+    preview: PreviewSink | None = None
+
+
 async def answer_with_model(
     client: AsyncOpenAI,
     catalog: CatalogReader,
@@ -219,25 +225,35 @@ async def answer_with_model(
     transcript: SharedTranscript | None = None,
     today: date | None = None,
     max_tokens: int | None = None,
+    preview: PreviewSink | None = None,
 ) -> Reply:
     """Answer one question with the model and the catalog; raises ModelUnavailable.
 
     ``max_tokens`` bounds each model reply (the request's ``max_tokens``); None sends no bound.
 
     Steps: the tool loop (``_tool_loop``), a final text fit to show (``_final_text``: never a
-    cut or unreadable reply), then the grounding check of its amounts (``_grounded``).
+    cut or unreadable reply), then the grounding check of its amounts (``_grounded``). When
+    the model's call carries the words around the rows (``bot.answer_rows``), KRATOS writes
+    the reply from the rows and that call is the only one. A later call, when one is needed,
+    is streamed into ``preview`` (when given) as it is written.
     """
     messages: list[dict[str, Any]] = [
-        {"role": "system", "content": system_prompt(profile, today=today or date.today(),
-                                                    transcript=transcript)},
+        # The system prompt changes only with the catalog, so providers can cache it; the
+        # date and any shared transcript come after it.
+        {"role": "system", "content": system_prompt(profile)},
+        context_message(today=today or date.today(), transcript=transcript),
         *_history_messages(history),
         {"role": "user", "content": question},
     ]
     state = ToolLoopState(max_tokens=max_tokens)
-    outcome = await _tool_loop(client, catalog, model, messages, state, max_tool_calls)
+    asked = Asked(language=language, said=_said_amounts(question, history), preview=preview)
+    outcome = await _tool_loop(client, catalog, model, messages, state, max_tool_calls, asked)
     if isinstance(outcome, Declined):
         return _reply(outcome.text or decline_text(language), state, {}, refused=True)
-    text, meta = await _final_text(client, model, messages, state, outcome, language)
+    if isinstance(outcome, Answered):
+        text, meta = outcome.text, {}
+    else:
+        text, meta = await _final_text(client, model, messages, state, outcome, language)
     text, meta = _grounded(text, state, question, history, language, meta)
     return _reply(text, state, meta, refused=False)
 
@@ -253,6 +269,7 @@ def _reply(text: str, state: ToolLoopState, meta: dict[str, Any], *, refused: bo
         refused=refused,
         prompt_tokens=state.prompt_tokens,
         completion_tokens=state.completion_tokens,
+        cached_tokens=state.cached_tokens,
         model_calls=state.model_calls,
         meta=meta,
     )
@@ -265,20 +282,26 @@ def decline_text(language: str) -> str:
 
 async def _tool_loop(
     client: AsyncOpenAI, catalog: CatalogReader, model: str, messages: list[dict[str, Any]],
-    state: ToolLoopState, max_tool_calls: int,
-) -> ModelMessage | Declined:
-    """Let the model run SQL until it replies in text (or declines); at most
-    ``max_tool_calls`` queries, then one last call with tools off."""
+    state: ToolLoopState, max_tool_calls: int, asked: Asked,
+) -> ModelMessage | Declined | Answered:
+    """Let the model run SQL until it replies in text (or declines, or its call carried the
+    reply's words); at most ``max_tool_calls`` queries, then one last call with tools off."""
     for _ in range(max_tool_calls + 1):
         tools_left = len(state.sql) < max_tool_calls
-        message = await _complete(client, model, messages, state, allow_tools=tools_left)
+        message = await _complete(client, model, messages, state, allow_tools=tools_left,
+                                  on_text=_grown_text(asked, state))
         if not message.tool_calls:
             return message
         declined = _declined(message.tool_calls)
         if declined is not None:
             return declined
-        await _run_tool_calls(catalog, message, messages, state, max_tool_calls)
-    return await _complete(client, model, messages, state, allow_tools=False)
+        ran = await _run_tool_calls(catalog, message, messages, state, max_tool_calls)
+        text = direct_reply([(call.name, call.arguments) for call in message.tool_calls], ran,
+                            language=asked.language, known=asked.said)
+        if text:
+            return Answered(text)
+    return await _complete(client, model, messages, state, allow_tools=False,
+                           on_text=_grown_text(asked, state))
 
 
 def _declined(calls: Sequence[ToolCall]) -> Declined | None:
@@ -292,8 +315,12 @@ def _declined(calls: Sequence[ToolCall]) -> Declined | None:
 async def _run_tool_calls(
     catalog: CatalogReader, message: ModelMessage, messages: list[dict[str, Any]],
     state: ToolLoopState, max_tool_calls: int,
-) -> None:
-    """Append the assistant's tool calls and one tool result per call to ``messages``."""
+) -> list[QueryResult | None]:
+    """Append the assistant's tool calls and one tool result per call to ``messages``.
+
+    Returns each call's result, None where it ran nothing or failed.
+    """
+    ran: list[QueryResult | None] = []
     messages.append({
         "role": "assistant",
         "content": message.content or None,
@@ -304,13 +331,16 @@ async def _run_tool_calls(
         ],
     })
     for call in message.tool_calls:
+        fetched_before = len(state.results)
         if call.name != "run_sql":
             content = f"Error: there is no tool named {call.name!r}; use run_sql."
         elif len(state.sql) >= max_tool_calls:
             content = "Error: query limit reached for this question; answer with what you have."
         else:
             content = await _run_tool_call(catalog, call.arguments, state)
+        ran.append(state.results[-1] if len(state.results) > fetched_before else None)
         messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
+    return ran
 
 
 async def _final_text(
@@ -372,16 +402,43 @@ def _grounded(
     return text, meta
 
 
+def _said_amounts(question: str, history: Sequence[Turn]) -> frozenset[int]:
+    """Amounts (cents) the user stated or earlier answers were built from."""
+    known = set(amounts_in_text(question))
+    for turn in history:
+        known.update(turn.meta.get("prices", []))
+    return frozenset(known)
+
+
+def _grown_text(asked: Asked, state: ToolLoopState) -> Callable[[str], None] | None:
+    """Where a call's text goes as it streams: only calls after the first, only with a preview.
+
+    The first call mostly comes back as a tool call with the reply's words, which is not worth
+    streaming; a later call writes the reply itself.
+    """
+    if asked.preview is None or state.model_calls == 0:
+        return None
+    known = set(asked.said)
+    for result in state.results:
+        known |= result_prices(result)
+    return GroundedPreview(asked.preview, known).grow
+
+
 async def _complete(
     client: AsyncOpenAI, model: str, messages: list[dict[str, Any]], state: ToolLoopState,
-    *, allow_tools: bool,
+    *, allow_tools: bool, on_text: Callable[[str], None] | None = None,
 ) -> ModelMessage:
-    """One chat completion; every way it can fail becomes ModelUnavailable."""
+    """One chat completion; every way it can fail becomes ModelUnavailable.
+
+    With ``on_text`` the completion is streamed and ``on_text`` gets the text as it grows.
+    """
     state.model_calls += 1
     body = {"model": model, "messages": messages, "tools": TOOLS,
             "tool_choice": "auto" if allow_tools else "none"}
     if state.max_tokens is not None:
         body["max_tokens"] = state.max_tokens
+    if on_text is not None:
+        return await _stream(client, body, state, on_text)
     try:
         # The client's documented generic POST, not `chat.completions.create`, and the JSON
         # back as it came: `create` would walk the body against the SDK's parameter types and
@@ -389,11 +446,16 @@ async def _complete(
         # fields read here. Auth, retries, timeouts and error types are the same.
         response = await client.post("/chat/completions", cast_to=object, body=body)
     except (openai.OpenAIError, ValueError) as error:  # ValueError: a body that is not JSON
-        url = str(client.base_url).rstrip("/")
-        cause = failure_cause(error, url=url, model=model, timeout=client.timeout
-                              if isinstance(client.timeout, int | float) else None)
-        raise ModelUnavailable(f"model request failed: {cause}") from error
+        raise _failure(client, body, error) from error
     return _read_completion(response, state)
+
+
+def _failure(client: AsyncOpenAI, body: dict[str, Any], error: Exception) -> ModelUnavailable:
+    """The failure of one request, naming its true cause (``bot.endpoint``)."""
+    url = str(client.base_url).rstrip("/")
+    cause = failure_cause(error, url=url, model=str(body.get("model")), timeout=client.timeout
+                          if isinstance(client.timeout, int | float) else None)
+    return ModelUnavailable(f"model request failed: {cause}")
 
 
 def _read_completion(response: object, state: ToolLoopState) -> ModelMessage:
@@ -402,4 +464,28 @@ def _read_completion(response: object, state: ToolLoopState) -> ModelMessage:
     message, usage = read_completion(response)
     state.prompt_tokens += usage.prompt_tokens
     state.completion_tokens += usage.completion_tokens
+    state.cached_tokens += usage.cached_tokens
     return message
+
+
+async def _stream(client: AsyncOpenAI, body: dict[str, Any], state: ToolLoopState,
+                  on_text: Callable[[str], None]) -> ModelMessage:
+    """One streamed chat completion (``bot.model_stream``), failures as ModelUnavailable."""
+    try:
+        stream = await client.post("/chat/completions", cast_to=object,
+                                   body={**body, **STREAM_FIELDS}, stream=True,
+                                   stream_cls=AsyncStream[object])
+        streamed = await read_stream(stream, on_text)
+    except openai.BadRequestError as error:
+        # A server that cannot stream (or refuses stream_options) can still answer whole.
+        logger.warning("model server refused a streamed request (%s); asking without streaming",
+                       error.status_code)
+        return await _complete(client, str(body["model"]), body["messages"], state,
+                               allow_tools=body["tool_choice"] != "none")
+    except openai.OpenAIError as error:
+        raise _failure(client, body, error) from error
+    except (MalformedStream, ValueError) as error:
+        raise ModelUnavailable("model streamed a malformed reply") from error
+    if any(not call.id or not call.name for call in streamed.calls):
+        raise ModelUnavailable("model streamed a malformed tool call")
+    return _read_completion(streamed.as_completion(), state)

@@ -168,16 +168,18 @@ class UsageRecord:
     model_calls: int = 0
     sql: Sequence[str] = ()
     latency_ms: float = 0.0
+    cached_tokens: int = 0  # of prompt_tokens, served from the provider's prompt cache
 
 
 async def record_usage(conn: aiosqlite.Connection, usage: UsageRecord) -> None:
     await conn.execute(
         "INSERT INTO usage (conversation, user_id, chat_id, engine, outcome, prompt_tokens,"
-        " completion_tokens, model_calls, sql, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " completion_tokens, model_calls, sql, latency_ms, cached_tokens)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (usage.conversation, usage.user_id, usage.chat_id, usage.engine, usage.outcome,
          usage.prompt_tokens, usage.completion_tokens, usage.model_calls,
          json.dumps(list(usage.sql), ensure_ascii=False) if usage.sql else None,
-         round(usage.latency_ms, 1)),
+         round(usage.latency_ms, 1), usage.cached_tokens),
     )
 
 

@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from bot.answer_rows import WORDS_RULE
 from bot.catalog import CatalogReader, TableInfo
 from bot.errors import KratosError
 from bot.memory import SharedTranscript
@@ -327,14 +328,15 @@ async def profile_catalog(
 
 
 def _fixed_prompt_chars() -> int:
-    """The longest the prompt can be without its schema: instructions, rules, a transcript."""
+    """The longest the prompt can be without its schema: instructions, rules, and the message
+    after it (the date, a transcript)."""
     instructions = INSTRUCTIONS.format(
-        transcript_scope=" (and the recording the user shared)", today="2026-01-01",
-        fts=" with FTS5", summary=SUMMARY_RULE, schema="",
+        words=WORDS_RULE, fts=" with FTS5", summary=SUMMARY_RULE, schema="",
     )
     transcript = TRANSCRIPT_SECTION.format(name="x" * TRANSCRIPT_NAME_CHARS,
                                            content="x" * TRANSCRIPT_PROMPT_CHARS)
-    return len(instructions) + len(transcript) + len(" […]")
+    context = CONTEXT.format(today="2026-01-01")
+    return len(instructions) + len(context) + len(transcript) + len(" […]")
 
 
 INSTRUCTIONS = """\
@@ -344,6 +346,7 @@ Rules:
 - Use the run_sql tool to look things up: one SQLite SELECT per call. Never guess products, \
 prices or stock: state only what the rows you fetched say. If a query fails, read the error \
 and fix the query. Prefer LIMIT 10 or less for lists unless the user asks for more.
+{words}
 - Match a product type, family or colour the customer names to its listed value, and a brand \
 exactly (category = 'Laptops' AND brand = 'Lenovo'): those columns are indexed. Search other \
 words (models, features) in the FTS table with MATCH and prefix terms; text comparisons \
@@ -352,14 +355,14 @@ ignore case and accents.{summary}
 shown. Copy product names verbatim.
 - Answer in the language of the user's last message (Spanish by default), briefly, as a \
 friendly shop assistant; for lists use one line per product with its price.
-- Only the catalog{transcript_scope} is in scope. For anything else (weather, news, jokes, \
-code, other shops), do not run SQL: call decline with one short polite sentence saying you \
-only help with the store's products, and one example question. Greetings and thanks are not \
-off-topic: answer them briefly.
+- Only the catalog (and a recording the user shared, if any) is in scope. For anything \
+else (weather, news, jokes, code, other shops), do not run SQL: call decline with one short \
+polite sentence saying you only help with the store's products, and one example question. \
+Greetings and thanks are not off-topic: answer them briefly.
 - The catalog is read-only: call decline for requests to change, delete or add data.
 - When the rows were cut ("showing 50 of 312"), say how many there are in total.
 - A list asked for without an order ("dame laptops") shows the cheapest first.
-Today is {today}. SQL dialect: SQLite{fts}. Catalog:
+SQL dialect: SQLite{fts}. Catalog:
 {schema}"""
 
 SUMMARY_RULE = f"""
@@ -368,6 +371,7 @@ of the whole catalog) come from {SUMMARY_TABLE}, one row per family, category, b
 availability: sum(products), sum(stock), sum(price_sum) / sum(products). It is small; products \
 is large."""
 
+CONTEXT = "Today is {today}."
 TRANSCRIPT_SECTION = """
 The user shared a recording, "{name}". Its transcript (the only source for questions about \
 it; if it does not say, answer that you don't know — "no lo sé"):
@@ -376,21 +380,30 @@ it; if it does not say, answer that you don't know — "no lo sé"):
 >>>"""
 
 
-def system_prompt(
-    profile: CatalogProfile, *, today: date, transcript: SharedTranscript | None = None
-) -> str:
-    """The instructions, the catalog and any shared transcript: under ``profile.prompt_chars``."""
-    text = INSTRUCTIONS.format(
-        transcript_scope=" (and the recording the user shared)" if transcript else "",
-        today=today.isoformat(),
+def system_prompt(profile: CatalogProfile) -> str:
+    """The instructions and the catalog's description: the same text for every question, and
+    with ``context_message`` under ``profile.prompt_chars``.
+
+    It changes only when the catalog does, so a provider's prompt cache (OpenAI caches a
+    repeated prefix from 1,024 tokens) serves it; what varies comes after it
+    (``context_message``).
+    """
+    return INSTRUCTIONS.format(
+        words=WORDS_RULE,
         fts=" with FTS5" if profile.has_fts else "",
         summary=SUMMARY_RULE if profile.has_summary else "",
         schema=profile.schema_text,
     )
+
+
+def context_message(*, today: date, transcript: SharedTranscript | None = None
+                    ) -> dict[str, str]:
+    """The system message after the prompt: today's date and any recording the user shared."""
+    text = CONTEXT.format(today=today.isoformat())
     if transcript is not None:
         content = transcript.content
         if len(content) > TRANSCRIPT_PROMPT_CHARS:
             content = content[:TRANSCRIPT_PROMPT_CHARS] + " […]"
         text += TRANSCRIPT_SECTION.format(name=_clip(transcript.source_name, TRANSCRIPT_NAME_CHARS),
                                           content=content)
-    return text
+    return {"role": "system", "content": text}

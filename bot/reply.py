@@ -51,5 +51,6 @@ class Reply:
     failed: bool = False  # the engine could not answer (model down, catalog error)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0  # of prompt_tokens, served from the provider's prompt cache
     model_calls: int = 0
     meta: dict[str, Any] = field(default_factory=dict)

@@ -20,7 +20,8 @@ SELECT
     coalesce(sum(completion_tokens), 0),
     coalesce(sum(model_calls), 0),
     coalesce(sum(outcome = 'error'), 0),
-    coalesce(sum(outcome IN ('refused', 'over_budget')), 0)
+    coalesce(sum(outcome IN ('refused', 'over_budget')), 0),
+    coalesce(sum(cached_tokens), 0)
 FROM usage
 WHERE created_at >= ?
 """
@@ -37,6 +38,7 @@ class UsageTotals:
     model_calls: int = 0
     errors: int = 0
     refused: int = 0
+    cached_tokens: int = 0  # of prompt_tokens, served from the provider's prompt cache
 
     @property
     def tokens(self) -> int:
@@ -84,12 +86,14 @@ LABELS = {
         "users": "Usuarios", "questions": "Preguntas", "tokens": "Tokens",
         "split": "entrada", "out": "salida", "calls": "llamadas al modelo",
         "errors": "Errores", "refused": "Rechazadas", "known": "Usuarios registrados",
+        "cached": "Tokens de entrada en caché",
     },
     "en": {
         "title": "KRATOS usage", "today": "Today (UTC)", "week": "Last 7 days",
         "users": "Users", "questions": "Questions", "tokens": "Tokens",
         "split": "in", "out": "out", "calls": "model calls",
         "errors": "Errors", "refused": "Refused", "known": "Known users",
+        "cached": "Input tokens from the cache",
     },
 }
 
@@ -109,6 +113,7 @@ def format_stats(stats: UsageStats, language: str = "es") -> str:
             f" {label['calls']})",
             f"• {label['errors']}: {totals.errors:,}",
             f"• {label['refused']}: {totals.refused:,}",
+            f"• {label['cached']}: {totals.cached_tokens:,}",
         ]
     lines += ["", f"{label['known']}: {stats.known_users:,}"]
     return "\n".join(lines)

@@ -15,7 +15,7 @@ from bot.money import format_soles
 from bot.reply import Conversation
 from bot.settings import Settings
 from tests.conftest import first_version_demo_catalog
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai_server import FakeOpenAI, ToolCalls
 
 ANA = Conversation.private(101)
 BETO = Conversation.private(202)
@@ -66,8 +66,11 @@ async def test_prompt_carries_schema_enumerations_and_scope(app, fake_openai):
     assert request["messages"][0]["role"] == "system"
     for expected in ("TABLE products", "price REAL", "'Electrónica'", "'Deportes'",
                      "'disponible'", "'por llegar'", "FTS5 TABLE products_fts", "soles",
-                     date.today().isoformat(), "Sample rows of products"):
+                     "Sample rows of products"):
         assert expected in system, expected
+    # The date follows the prompt, so the prompt itself is the same text every day.
+    assert request["messages"][1] == {"role": "system",
+                                      "content": f"Today is {date.today().isoformat()}."}
     assert "schema_migrations" not in system
     assert request["tools"][0]["function"]["name"] == "run_sql"
     assert request["messages"][-1] == {"role": "user", "content": "hola"}
@@ -187,7 +190,7 @@ async def test_memory_follows_the_user_and_survives_restart(model_settings, fake
     finally:
         await app.close()
     beto_request = fake_openai.chat_requests[1]["messages"]
-    assert beto_request[1:] == [{"role": "user", "content": "hola"}]
+    assert beto_request[2:] == [{"role": "user", "content": "hola"}]
     ana_after_restart = fake_openai.chat_requests[2]["messages"]
     assert {"role": "user", "content": "dame laptops"} in ana_after_restart
     assert {"role": "assistant", "content": "Tenemos la Laptop A."} in ana_after_restart
@@ -199,7 +202,7 @@ async def test_reset_forgets(app, fake_openai):
     await reset_conversation(app, ANA)
     fake_openai.reply("¿Qué buscas?")
     await answer(app, ANA, "hola")
-    assert len(fake_openai.chat_requests[1]["messages"]) == 2
+    assert len(fake_openai.chat_requests[1]["messages"]) == 3  # prompt, date, question
 
 
 async def test_usage_is_recorded(app, fake_openai):
@@ -231,9 +234,9 @@ async def test_shared_transcript_reaches_the_prompt(app, fake_openai):
                                  "Acordamos vender la licuadora a 199 soles.")
     fake_openai.reply("Mencionaron S/ 199.00 para la licuadora.")
     reply = await answer(app, ANA, "¿qué precio mencionaron?")
-    system = fake_openai.chat_requests[0]["messages"][0]["content"]
-    assert "Acordamos vender la licuadora a 199 soles." in system
-    assert "no lo sé" in system
+    context = fake_openai.chat_requests[0]["messages"][1]["content"]
+    assert "Acordamos vender la licuadora a 199 soles." in context
+    assert "no lo sé" in context
     assert not reply.refused
 
 
@@ -400,3 +403,16 @@ async def test_daily_token_budget_boundary(model_settings, fake_openai, budget,
     assert (second.text == "Tenemos laptops.") is second_answered
     assert second.refused is not second_answered
     assert len(fake_openai.chat_requests) == (2 if second_answered else 1)
+
+
+async def test_cached_prompt_tokens_are_recorded_when_the_server_reports_them(app, fake_openai):
+    fake_openai.push(ToolCalls([("run_sql", '{"query": "SELECT count(*) FROM products"}',
+                                 "call_1")], prompt_tokens=1300, cached_tokens=1152))
+    fake_openai.reply("Hay 500.", prompt_tokens=1400, cached_tokens=1280)
+    fake_openai.reply("Hola.", prompt_tokens=1200)  # a server that reports no cache
+    reply = await answer(app, ANA, "¿cuántos productos hay?")
+    assert (reply.prompt_tokens, reply.cached_tokens) == (2700, 2432)
+    await answer(app, BETO, "hola")
+    rows = await app.state.execute_fetchall(
+        "SELECT user_id, prompt_tokens, cached_tokens FROM usage ORDER BY id")
+    assert [tuple(row) for row in rows] == [(101, 2700, 2432), (202, 1200, 0)]

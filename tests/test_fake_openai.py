@@ -157,11 +157,63 @@ async def test_empty_script_answers_500_and_records(fake: FakeOpenAI) -> None:
     assert fake.chat_requests[0]["messages"] == USER
 
 
-async def test_stream_is_rejected_visibly(fake: FakeOpenAI) -> None:
-    fake.reply("unused")
-    with pytest.raises(openai.BadRequestError, match="stream"):
-        await client(fake).chat.completions.create(
+async def test_a_reply_streams_as_chunks_with_usage_last(fake: FakeOpenAI) -> None:
+    fake.reply("Sí, tenemos café de Chanchamayo.", prompt_tokens=1300, completion_tokens=9,
+               cached_tokens=1024)
+    stream = await client(fake).chat.completions.create(
+        model="gpt-4o-mini", messages=USER, stream=True,
+        stream_options={"include_usage": True})
+    chunks = [chunk async for chunk in stream]
+    assert chunks[0].choices[0].delta.role == "assistant"
+    pieces = [c.choices[0].delta.content for c in chunks if c.choices and
+              c.choices[0].delta.content]
+    assert len(pieces) > 3 and "".join(pieces) == "Sí, tenemos café de Chanchamayo."
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    assert all(c.usage is None for c in chunks[:-1])
+    assert chunks[-1].choices == [] and chunks[-1].usage is not None
+    assert chunks[-1].usage.prompt_tokens == 1300
+    assert chunks[-1].usage.prompt_tokens_details.cached_tokens == 1024
+    assert fake.requests[0].first_token_at is not None
+
+
+async def test_tool_calls_stream_as_deltas(fake: FakeOpenAI) -> None:
+    fake.tool_calls([("run_sql", {"query": "SELECT name FROM products LIMIT 3"}),
+                     ("run_sql", {"query": "SELECT 1"})])
+    stream = await client(fake).chat.completions.create(
+        model="gpt-4o-mini", messages=USER, stream=True)
+    calls: dict[int, dict[str, str]] = {}
+    finish = None
+    async for chunk in stream:
+        assert chunk.usage is None, "no usage chunk unless include_usage is asked for"
+        finish = chunk.choices[0].finish_reason or finish
+        for piece in chunk.choices[0].delta.tool_calls or []:
+            call = calls.setdefault(piece.index, {"id": "", "name": "", "arguments": ""})
+            call["id"] += piece.id or ""
+            call["name"] += (piece.function.name or "") if piece.function else ""
+            call["arguments"] += (piece.function.arguments or "") if piece.function else ""
+    assert finish == "tool_calls"
+    assert [json.loads(c["arguments"]) for c in calls.values()] == [
+        {"query": "SELECT name FROM products LIMIT 3"}, {"query": "SELECT 1"}]
+    assert all(c["id"].startswith("call_") and c["name"] == "run_sql" for c in calls.values())
+
+
+async def test_a_stream_keeps_its_pace() -> None:
+    async with FakeOpenAI(latency=0.2, tokens_per_second=50) as paced:
+        paced.reply(" ".join(["palabra"] * 11))
+        started = time.perf_counter()
+        stream = await client(paced).chat.completions.create(
             model="gpt-4o-mini", messages=USER, stream=True)
+        arrivals = [time.perf_counter() async for chunk in stream
+                    if chunk.choices and chunk.choices[0].delta.content]
+    assert 0.2 <= arrivals[0] - started < 0.5
+    assert 0.18 <= arrivals[-1] - arrivals[0] < 0.6  # ten more pieces at 50 a second
+
+
+async def test_stream_options_without_stream_is_refused(fake: FakeOpenAI) -> None:
+    fake.reply("unused")
+    with pytest.raises(openai.BadRequestError, match="stream_options"):
+        await client(fake).chat.completions.create(
+            model="gpt-4o-mini", messages=USER, stream_options={"include_usage": True})
     assert fake.remaining() == 1
 
 

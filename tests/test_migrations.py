@@ -167,3 +167,15 @@ def test_chat_migrations_table_arrives_on_a_database_with_conversations(tmp_path
         assert conn.execute("SELECT conversation FROM messages").fetchall() == [("g:-4001:7",)]
         assert conn.execute("SELECT new_chat_id FROM chat_migrations").fetchall() == [
             (-1004001,)]
+
+
+def test_usage_rows_from_before_cached_tokens_count_none(tmp_path):
+    db = tmp_path / "state.db"
+    apply_migrations(db, STATE_MIGRATIONS, upto="0002_usage_and_context.sql")
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO usage (conversation, engine, outcome, prompt_tokens)"
+                     " VALUES ('u:1', 'model', 'ok', 1200)")
+    assert "0008_usage_cached_tokens.sql" in apply_migrations(db, STATE_MIGRATIONS)
+    with sqlite3.connect(db) as conn:
+        row = conn.execute("SELECT prompt_tokens, cached_tokens FROM usage").fetchone()
+    assert row == (1200, 0)

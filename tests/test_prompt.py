@@ -14,6 +14,7 @@ from bot.prompt import (
     NOTE_CHARS,
     SPEECH_PROMPT_MAX_CHARS,
     VALUE_CHARS,
+    context_message,
     load_column_notes,
     profile_catalog,
     speech_prompt,
@@ -30,8 +31,7 @@ async def reader(catalog_db):
 
 async def test_demo_catalog_profile(reader, tmp_path):
     profile = await profile_catalog(reader, tmp_path / "none.toml")
-    text = system_prompt(profile, today=date(2026, 11, 22))
-    assert "Today is 2026-11-22" in text
+    text = system_prompt(profile)
     assert "family TEXT: one of 'Accesorios', 'Deportes', 'Electrónica', 'Hogar', 'Oficina'" in text
     assert "availability TEXT: one of 'agotado', 'disponible', 'por llegar'" in text
     assert "price REAL (soles, from S/ " in text
@@ -46,7 +46,7 @@ async def test_demo_catalog_profile(reader, tmp_path):
 
 async def test_demo_prompt_sends_types_and_brands_to_indexed_columns(reader, tmp_path):
     profile = await profile_catalog(reader, tmp_path / "none.toml")
-    text = system_prompt(profile, today=date(2026, 11, 22))
+    text = system_prompt(profile)
     assert "(category = 'Laptops' AND brand = 'Lenovo'): those columns are indexed" in text
     assert "Search other words (models, features) in the FTS table" in text
     assert "MATCH '\"impermeable\"*'" in text and "zapatilla" not in text
@@ -55,7 +55,7 @@ async def test_demo_prompt_sends_types_and_brands_to_indexed_columns(reader, tmp
 async def test_demo_prompt_has_the_summary_for_whole_group_figures(reader, tmp_path):
     profile = await profile_catalog(reader, tmp_path / "none.toml")
     assert profile.has_summary
-    text = system_prompt(profile, today=date(2026, 11, 22))
+    text = system_prompt(profile)
     rule = next(line for line in text.splitlines() if "come from product_summary" in line)
     assert "sum(price_sum) / sum(products)" in rule
     schema = text.split("Catalog:\n")[1]
@@ -80,7 +80,7 @@ async def test_summary_rule_only_for_the_demo_summary(tmp_path):
         profile = await profile_catalog(catalog, tmp_path / "none.toml")
     finally:
         await catalog.close()
-    text = system_prompt(profile, today=date(2026, 11, 22))
+    text = system_prompt(profile)
     assert not profile.has_summary
     assert "come from product_summary" not in text
     assert "linea TEXT: one of 'Abarrotes', 'Limpieza'" in text
@@ -104,7 +104,7 @@ async def test_a_stores_own_schema_and_notes(tmp_path):
         profile = await profile_catalog(catalog, notes)
     finally:
         await catalog.close()
-    text = system_prompt(profile, today=date(2026, 11, 22))
+    text = system_prompt(profile)
     assert "TABLE articulos (3 rows)" in text
     assert "precio NUMERIC (soles, from S/ 11.50 to S/ 32.00) -- Precio en soles con IGV" in text
     assert "linea TEXT: one of 'Abarrotes', 'Limpieza'" in text
@@ -120,11 +120,27 @@ def test_broken_notes_file_is_ignored(tmp_path):
 
 async def test_transcript_section(reader, tmp_path):
     profile = await profile_catalog(reader, tmp_path / "none.toml")
-    text = system_prompt(profile, today=date(2026, 11, 22),
-                         transcript=SharedTranscript("reunion.ogg", "x" * 20_000))
+    message = context_message(today=date(2026, 11, 22),
+                              transcript=SharedTranscript("reunion.ogg", "x" * 20_000))
+    text = message["content"]
+    assert message["role"] == "system"
+    assert text.startswith("Today is 2026-11-22.")
     assert 'The user shared a recording, "reunion.ogg"' in text
-    assert "(and the recording the user shared)" in text
     assert text.count("x") < 13_000
+    assert "reunion.ogg" not in system_prompt(profile)
+
+
+async def test_system_prompt_is_the_same_text_whatever_the_day_or_recording(reader, tmp_path):
+    """Providers cache a repeated prompt prefix: nothing that varies goes into the prompt."""
+    profile = await profile_catalog(reader, tmp_path / "none.toml")
+    again = await profile_catalog(reader, tmp_path / "none.toml")
+    assert system_prompt(profile) == system_prompt(again)
+    first = context_message(today=date(2026, 11, 22))
+    second = context_message(today=date(2026, 11, 23),
+                             transcript=SharedTranscript("nota.ogg", "hola"))
+    assert first != second
+    for varying in ("2026-11-2", "nota.ogg", "Today is"):
+        assert varying not in system_prompt(profile)
 
 
 async def test_speech_prompt_names_families_and_brands(reader, tmp_path):
@@ -174,7 +190,7 @@ def prompt_lines(caplog):
 async def test_a_long_catalog_value_is_clipped(tmp_path, caplog):
     path = make_catalog(tmp_path / "tienda.db", columns=1, extra_value=INJECTED)
     profile = await profiled(path, tmp_path / "none.toml", caplog)
-    text = system_prompt(profile, today=date(2026, 11, 22))
+    text = system_prompt(profile)
     assert INJECTED[:VALUE_CHARS - 2] in text
     assert INJECTED[:VALUE_CHARS + 20] not in text
     assert text.count("IGNORA") == 1
@@ -195,7 +211,7 @@ async def test_a_ten_thousand_line_notes_file_is_bounded(tmp_path, caplog):
         encoding="utf-8",
     )
     profile = await profiled(path, notes, caplog)
-    text = system_prompt(profile, today=date(2026, 11, 22))
+    text = system_prompt(profile)
     assert len(text) < DEFAULT_PROMPT_CHARS
     precio = next(line for line in text.splitlines() if line.startswith("  precio REAL"))
     assert "-- línea 0: el precio incluye IGV" in precio
@@ -211,8 +227,9 @@ async def test_any_catalog_stays_under_the_budget(tmp_path, caplog, budget):
     profile = await profiled(path, tmp_path / "none.toml", caplog, prompt_chars=budget)
     transcript = SharedTranscript("r" * 5_000 + ".ogg", "palabra " * 10_000)
     for shared in (None, transcript):
-        text = system_prompt(profile, today=date(2026, 11, 22), transcript=shared)
-        assert len(text) <= budget
+        text = system_prompt(profile)
+        after = context_message(today=date(2026, 11, 22), transcript=shared)["content"]
+        assert len(text) + len(after) <= budget
     assert "TABLE tabla_0 (40 rows)" in text
     (line,) = prompt_lines(caplog)
     assert "value lists left out" in line and f"PROMPT_MAX_CHARS {budget}" in line

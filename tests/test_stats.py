@@ -29,11 +29,13 @@ async def state(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
 
 async def add_usage(conn: aiosqlite.Connection, created_at: str, *, user_id: int = 1,
                     outcome: str = "ok", prompt: int = 0, completion: int = 0,
-                    calls: int = 0) -> None:
+                    calls: int = 0, cached: int = 0) -> None:
     await conn.execute(
         "INSERT INTO usage (conversation, user_id, chat_id, created_at, engine, outcome,"
-        " prompt_tokens, completion_tokens, model_calls) VALUES (?, ?, ?, ?, 'model', ?, ?, ?, ?)",
-        (f"u:{user_id}", user_id, user_id, created_at, outcome, prompt, completion, calls),
+        " prompt_tokens, completion_tokens, model_calls, cached_tokens)"
+        " VALUES (?, ?, ?, ?, 'model', ?, ?, ?, ?, ?)",
+        (f"u:{user_id}", user_id, user_id, created_at, outcome, prompt, completion, calls,
+         cached),
     )
 
 
@@ -50,11 +52,11 @@ async def test_an_empty_database_gives_zeros(state: aiosqlite.Connection) -> Non
 
 async def test_totals_count_each_period_and_its_boundaries(state: aiosqlite.Connection) -> None:
     await add_usage(state, "2025-03-12T00:00:00.000Z", user_id=1, prompt=100, completion=20,
-                    calls=2)
+                    calls=2, cached=64)
     await add_usage(state, "2025-03-12T15:29:59.999Z", user_id=2, outcome="error", calls=1)
     await add_usage(state, "2025-03-12T09:00:00.000Z", user_id=2, outcome="refused")
     await add_usage(state, "2025-03-11T23:59:59.999Z", user_id=3, prompt=1000, completion=300,
-                    calls=1)
+                    calls=1, cached=512)
     await add_usage(state, "2025-03-06T00:00:00.000Z", user_id=4, outcome="over_budget")
     await add_usage(state, "2025-03-05T23:59:59.999Z", user_id=5, prompt=9999, outcome="error")
     await state.execute("INSERT INTO users (user_id, username) VALUES (1, 'ana'), (2, NULL)")
@@ -62,9 +64,11 @@ async def test_totals_count_each_period_and_its_boundaries(state: aiosqlite.Conn
     stats = await usage_stats(state, now=NOW)
 
     assert stats.today == UsageTotals(users=2, questions=3, prompt_tokens=100,
-                                      completion_tokens=20, model_calls=3, errors=1, refused=1)
+                                      completion_tokens=20, model_calls=3, errors=1, refused=1,
+                                      cached_tokens=64)
     assert stats.week == UsageTotals(users=4, questions=5, prompt_tokens=1100,
-                                     completion_tokens=320, model_calls=4, errors=1, refused=2)
+                                     completion_tokens=320, model_calls=4, errors=1, refused=2,
+                                     cached_tokens=576)
     assert stats.week.tokens == 1420
     assert stats.known_users == 2
 
@@ -83,7 +87,7 @@ async def test_rows_written_by_the_schema_default_count_as_today(
 def test_format_stats_in_spanish_and_english_renders_as_valid_html() -> None:
     stats = UsageStats(
         today=UsageTotals(users=2, questions=3, prompt_tokens=1200, completion_tokens=34,
-                          model_calls=5, errors=1, refused=0),
+                          model_calls=5, errors=1, refused=0, cached_tokens=1024),
         week=UsageTotals(users=7, questions=40, prompt_tokens=51000, completion_tokens=4000,
                          model_calls=60, errors=2, refused=3),
         known_users=12,
@@ -93,8 +97,11 @@ def test_format_stats_in_spanish_and_english_renders_as_valid_html() -> None:
     assert "• Preguntas: 3" in spanish and "• Preguntas: 40" in spanish
     assert "• Tokens: 1,234 (1,200 entrada + 34 salida; 5 llamadas al modelo)" in spanish
     assert "• Errores: 2" in spanish and "Usuarios registrados: 12" in spanish
+    assert "• Tokens de entrada en caché: 1,024" in spanish
+    assert "• Tokens de entrada en caché: 0" in spanish
     english = format_stats(stats, "en")
     assert "Last 7 days" in english and "• Tokens: 55,000" in english
+    assert "• Input tokens from the cache: 1,024" in english
     [chunk] = render(spanish)
     shown, entities = parse_html(chunk.html)
     assert shown.startswith("Uso de KRATOS\n\nHoy (UTC)\n• Usuarios: 2")

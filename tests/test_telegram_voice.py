@@ -309,13 +309,14 @@ async def test_an_audio_file_becomes_the_conversations_transcript_until_reset(
 
     telegram.push_text(3401, 3401, "¿qué laptop se mencionó?")
     await telegram.wait_for_messages(2, chat_id=3401)
-    system = openai.chat_requests[-1]["messages"][0]["content"]
-    assert MEETING in system and "reunion.mp3" in system
+    context = openai.chat_requests[-1]["messages"][1]["content"]  # after the system prompt
+    assert MEETING in context and "reunion.mp3" in context
 
     telegram.push_text(3401, 3401, "/reset")
     telegram.push_text(3401, 3401, "¿qué laptop se mencionó?")
     await telegram.wait_for_messages(4, chat_id=3401)
-    assert MEETING not in openai.chat_requests[-1]["messages"][0]["content"]
+    assert all(MEETING not in message["content"]
+               for message in openai.chat_requests[-1]["messages"])
     assert state_rows(bot.settings, "SELECT count(*) FROM transcripts") == [(0,)]
     assert leftovers(temp_root) == []
 

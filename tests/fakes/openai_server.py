@@ -28,6 +28,7 @@ from aiohttp import web
 
 from tests.fakes.openai_checks import Refusal, check_chat, unknown_model
 from tests.fakes.openai_personalities import PERSONALITIES, Personality, shape_message
+from tests.fakes.openai_stream import stream_chat, write_whole
 
 Endpoint: TypeAlias = Literal["chat", "transcription", "speech"]
 PATHS: dict[str, Endpoint] = {
@@ -70,6 +71,7 @@ class RecordedRequest:
     form: dict[str, str] = field(default_factory=dict)
     file: UploadedFile | None = None
     status: int | None = None
+    first_token_at: float | None = None  # perf_counter() when a stream's first piece left
 
 
 @dataclass
@@ -83,6 +85,7 @@ class Reply:
     prompt_tokens: int = 100
     completion_tokens: int = 20
     finish_reason: str = "stop"
+    cached_tokens: int | None = None  # reported as usage.prompt_tokens_details when set
 
 
 @dataclass
@@ -92,6 +95,7 @@ class ToolCalls:
     calls: list[tuple[str, str, str]]
     prompt_tokens: int = 100
     completion_tokens: int = 20
+    cached_tokens: int | None = None  # reported as usage.prompt_tokens_details when set
 
 
 @dataclass
@@ -182,6 +186,16 @@ async def synth_audio(text: str, fmt: str = "mp3") -> tuple[bytes, str]:
         return out.read_bytes(), mime
 
 
+def step_usage(step: Reply | ToolCalls) -> dict[str, Any]:
+    """A step's ``usage``, with ``prompt_tokens_details`` when the step sets cached tokens."""
+    body: dict[str, Any] = {"prompt_tokens": step.prompt_tokens,
+                            "completion_tokens": step.completion_tokens,
+                            "total_tokens": step.prompt_tokens + step.completion_tokens}
+    if step.cached_tokens is not None:
+        body["prompt_tokens_details"] = {"cached_tokens": step.cached_tokens, "audio_tokens": 0}
+    return body
+
+
 class FakeOpenAI:
     """Scriptable OpenAI API on 127.0.0.1, for use with a real `openai.AsyncOpenAI` client."""
 
@@ -189,8 +203,10 @@ class FakeOpenAI:
 
     def __init__(self, *, latency: float = 0.0, port: int = 0,
                  models: Sequence[str] = DEFAULT_MODELS,
-                 personality: str | Personality = "openai") -> None:
-        self.latency = latency
+                 personality: str | Personality = "openai",
+                 tokens_per_second: float = 0.0) -> None:
+        self.latency = latency  # seconds before answering; for a stream, to its first token
+        self.tokens_per_second = tokens_per_second  # pace of a stream's pieces; 0: at once
         self.port = port
         self.models = list(models)
         self.personality = PERSONALITIES[personality] if isinstance(personality, str) \
@@ -231,9 +247,10 @@ class FakeOpenAI:
         """Queue a raw step `times` times."""
         self._queues[endpoint].extend([step] * times)
 
-    def reply(self, text: str, *, prompt_tokens: int = 100, completion_tokens: int = 20) -> None:
-        """Queue an assistant text reply."""
-        self.push(Reply(text, prompt_tokens, completion_tokens))
+    def reply(self, text: str, *, prompt_tokens: int = 100, completion_tokens: int = 20,
+              cached_tokens: int | None = None) -> None:
+        """Queue an assistant text reply (``cached_tokens``: of the prompt, from the cache)."""
+        self.push(Reply(text, prompt_tokens, completion_tokens, cached_tokens=cached_tokens))
 
     def tool_call(self, name: str, arguments: dict[str, Any] | str, *,
                   call_id: str | None = None) -> None:
@@ -371,7 +388,8 @@ class FakeOpenAI:
         if unreadable is not None:
             return unreadable
         body = rec.json or rec.form
-        refusal = _refusal(body)
+        streaming = _streaming(body)
+        refusal = _refusal(body, endpoint)
         if refusal is not None:
             return refusal
         refused = self._refused_body(endpoint, body)
@@ -384,6 +402,11 @@ class FakeOpenAI:
             if step is None:
                 return _error(500, f"FakeOpenAI: script ran out of {endpoint} responses.",
                               code="fake_script_exhausted")
+            if streaming and isinstance(step, Reply | ToolCalls):
+                return await stream_chat(request, rec, step, step_usage(step),
+                                         tokens_per_second=self.tokens_per_second)
+            if isinstance(step, Reply | ToolCalls):
+                await write_whole(rec, step, tokens_per_second=self.tokens_per_second)
             return await self._render(step, endpoint, rec)
         except Exception as exc:
             return _error(500, f"FakeOpenAI: scripted handler raised {exc!r}.", code="fake_error")
@@ -459,10 +482,8 @@ class FakeOpenAI:
             finish = finish if finish != "stop" else shaped
         else:
             message, finish = shape_message(self.personality, None, step.calls)
-        usage = {"prompt_tokens": step.prompt_tokens, "completion_tokens": step.completion_tokens,
-                 "total_tokens": step.prompt_tokens + step.completion_tokens}
         return self._completion_body(message, finish, body,
-                                     usage if self.personality.usage else None)
+                                     step_usage(step) if self.personality.usage else None)
 
     @staticmethod
     def _completion_body(message: dict[str, Any], finish: str, body: dict[str, Any],
@@ -503,13 +524,21 @@ DATA_URL = re.compile(r"data:image/(png|jpeg|jpg|gif|webp);base64,(.+)", re.DOTA
 CONTENT_PART_TYPES = frozenset({"text", "image_url", "input_audio", "file"})
 
 
-def _refusal(body: dict[str, Any]) -> web.Response | None:
-    """The 400 the API would send for this body (bad image parts, or streaming), or None."""
+def _streaming(body: dict[str, Any]) -> bool:
+    return body.get("stream") in (True, "true", "True")
+
+
+def _refusal(body: dict[str, Any], endpoint: Endpoint) -> web.Response | None:
+    """The 400 the API would send for this body (bad image parts, a stream this fake does not
+    serve, ``stream_options`` without ``stream``), or None."""
     problem = _image_problem(body)
     if problem is not None:
         return _error(400, problem, code="invalid_image_format")
-    if body.get("stream") in (True, "true", "True"):
-        return _error(400, "FakeOpenAI does not support stream=true.", code="unsupported")
+    if _streaming(body) and endpoint != "chat":
+        return _error(400, "FakeOpenAI streams only chat completions.", code="unsupported")
+    if body.get("stream_options") is not None and not _streaming(body):
+        return _error(400, "The 'stream_options' parameter is only allowed when 'stream' is "
+                           "enabled.", code="invalid_value")
     return None
 
 
