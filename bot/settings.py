@@ -198,6 +198,10 @@ class Settings:
     answer_timeout: float = setting(
         18.0, _seconds, "Seconds the model may take for a whole answer before basic mode answers."
     )
+    stream_replies: bool = setting(
+        True, _flag, "on = a reply the model writes shows while it is written (a draft in "
+        "private chats, one edited message in groups)."
+    )
     catalog_db: Path = setting(Path("data/catalog.db"), _path, "The store's SQLite catalog.")
     catalog_notes: Path | None = setting(
         None, _optional_path, "TOML file with notes on catalog columns (default: beside the DB)."

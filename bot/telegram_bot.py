@@ -49,6 +49,7 @@ from bot.stats import format_stats, usage_stats
 from bot.telegram_access import Access, Memberships, Sender, access, sender_of
 from bot.telegram_format import MAX_REPLY_MESSAGES, render_bounded
 from bot.telegram_http import AiohttpRequest, MessageRateLimiter
+from bot.telegram_stream import live_reply
 
 logger = logging.getLogger(__name__)
 
@@ -391,11 +392,18 @@ async def answer_and_send(update: Update, context: KratosContext, conversation: 
     message, user = update.effective_message, update.effective_user
     assert message is not None and user is not None
     started = time.monotonic()
-    async with chat_action(message, after=TYPING_AFTER):
-        reply = await answer(context.app, conversation, text)
-        answered = time.monotonic()
-        sent: list[Message] = []
-        parts = await send_text(message, reply.text, conversation.language, sent=sent)
+    live = live_reply(message, send_text, conversation.language,
+                      enabled=context.bot_data.settings.stream_replies)
+    sent: list[Message] = []
+    try:
+        async with chat_action(message, after=TYPING_AFTER):
+            reply = await answer(context.app, conversation, text, preview=live)
+            answered = time.monotonic()
+            parts = await (live.finish(reply.text, sent=sent) if live
+                           else send_text(message, reply.text, conversation.language, sent=sent))
+    finally:
+        if live is not None:
+            await live.close()
     # A typed question may be corrected by editing it: remember where its answer went.
     context.bot_data.recent.note(conversation.key, AnsweredQuestion(
         message.chat_id, message.message_id, text.strip(), tuple(m.message_id for m in sent),

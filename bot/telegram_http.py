@@ -119,13 +119,18 @@ class AiohttpRequest(BaseRequest):
             raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error
 
 
+#: Requests that are decoration, not messages: chat actions and draft previews.
+UNPACED = frozenset({"sendChatAction", "sendMessageDraft"})
+
+
 class MessageRateLimiter(AIORateLimiter):
     """PTB's ``AIORateLimiter`` (30 a second overall, 20 a minute per group) for messages only.
 
-    Telegram's limits are on messages; a chat action ("typing…") is decoration that only
-    matters while an answer is slow, and queued behind messages it would show up late or
-    after the answer itself. Chat actions go straight out: a 429 on one fails that action
-    alone (and the caller drops it), while messages keep every limit and retry.
+    Telegram's limits are on messages; a chat action ("typing…") or a draft preview is
+    decoration that only matters while an answer is being written, and queued behind messages
+    it would show up late or after the answer itself. They go straight out: a 429 on one fails
+    that request alone (and the caller drops it), while messages keep every limit and retry.
+    Each answer paces its own drafts (``bot.telegram_stream``).
     """
 
     async def process_request(
@@ -137,7 +142,7 @@ class MessageRateLimiter(AIORateLimiter):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> Any:
-        if endpoint == "sendChatAction":
+        if endpoint in UNPACED:
             return await callback(*args, **kwargs)
         return await super().process_request(callback, args, kwargs, endpoint, data,
                                              rate_limit_args)

@@ -19,7 +19,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
@@ -403,6 +403,9 @@ class FakeOpenAI:
                 return _error(500, f"FakeOpenAI: script ran out of {endpoint} responses.",
                               code="fake_script_exhausted")
             if streaming and isinstance(step, Reply | ToolCalls):
+                if isinstance(step, Reply):
+                    text, finish = _within_max_tokens(step, rec.json or {})
+                    step = replace(step, text=text, finish_reason=finish)
                 return await stream_chat(request, rec, step, step_usage(step),
                                          tokens_per_second=self.tokens_per_second)
             if isinstance(step, Reply | ToolCalls):

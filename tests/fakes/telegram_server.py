@@ -31,6 +31,8 @@ from typing import Any
 from aiohttp import web
 
 MAX_TEXT_LENGTH = 4096
+#: A draft is an ephemeral preview of about 30 s, or until the bot sends its message.
+DRAFT_LIFETIME = 30.0
 MAX_CAPTION_LENGTH = 1024
 MEDIA_KINDS = ("voice", "video_note", "audio", "video", "document")
 MEDIA_SUFFIXES = {"voice": ".oga", "video_note": ".mp4", "audio": ".mp3", "video": ".mp4",
@@ -229,6 +231,17 @@ class SentMessage:
 
 
 @dataclass
+class Draft:
+    """A draft preview the bot showed (sendMessageDraft): as sent and as the user sees it."""
+
+    chat_id: int
+    draft_id: int
+    text: str
+    plain: str
+    at: float  # time.monotonic() when it arrived
+
+
+@dataclass
 class Upload:
     """A file the bot sent (sendVoice, sendDocument, sendAudio)."""
 
@@ -262,6 +275,9 @@ class FakeTelegram:
         self.calls: list[Call] = []
         self.messages: list[SentMessage] = []
         self.uploads: list[Upload] = []
+        self.drafts: list[Draft] = []  # every draft shown, oldest first
+        self.deleted: set[tuple[int, int]] = set()  # (chat_id, message_id) the bot deleted
+        self._open_drafts: dict[int, Draft] = {}
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.webhook: dict[str, Any] | None = None
         self.downloads: list[str] = []
@@ -521,6 +537,24 @@ class FakeTelegram:
         return [m for m in self.messages if m.method == "sendMessage"
                 and (chat_id is None or m.chat_id == chat_id)]
 
+    def visible_draft(self, chat_id: int) -> Draft | None:
+        """The draft the user sees in ``chat_id`` now: none once a message or 30 s replaced it."""
+        draft = self._open_drafts.get(chat_id)
+        if draft is None or time.monotonic() - draft.at > DRAFT_LIFETIME:
+            return None
+        return draft
+
+    def chat_view(self, chat_id: int) -> list[str]:
+        """What the user sees of the bot in ``chat_id``: each message's latest text (deleted
+        ones gone), oldest first, then any visible draft."""
+        latest: dict[int, str] = {}
+        for sent in self.messages:
+            if sent.chat_id == chat_id and (chat_id, sent.message_id) not in self.deleted:
+                latest[sent.message_id] = sent.plain
+        view = list(latest.values())
+        draft = self.visible_draft(chat_id)
+        return [*view, draft.plain] if draft is not None else view
+
     async def wait_for_messages(self, count: int, timeout: float = 10,
                                 chat_id: int | None = None) -> list[SentMessage]:
         """Wait until at least ``count`` messages were sent (to ``chat_id``); return them."""
@@ -662,7 +696,34 @@ class FakeTelegram:
         if entities:
             message["entities"] = entities
         self._record_message("sendMessage", params, plain, message)
+        # The message takes the place of the draft that previewed it.
+        self._open_drafts.pop(int(params["chat_id"]), None)
         return message
+
+    async def _m_sendmessagedraft(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
+        chat = self._chat(params.get("chat_id", 0))
+        if chat["type"] != "private":
+            raise ParseError("message drafts can be sent only to private chats")
+        draft_id = params.get("draft_id")
+        if not isinstance(draft_id, int) or isinstance(draft_id, bool) or draft_id == 0:
+            raise ParseError("draft_id must be non-zero")
+        text = str(params.get("text") or "")
+        plain = parse_html(text)[0] if str(params.get("parse_mode") or "").lower() == "html" \
+            else text
+        if len(plain) > MAX_TEXT_LENGTH:
+            raise ParseError("message is too long")
+        draft = Draft(int(chat["id"]), draft_id, text, plain, time.monotonic())
+        self.drafts.append(draft)
+        self._open_drafts[draft.chat_id] = draft
+        return True
+
+    async def _m_deletemessage(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
+        key = (int(params.get("chat_id", 0)), int(params.get("message_id", 0)))
+        if key in self.deleted or not any((m.chat_id, m.message_id) == key
+                                          for m in self.messages):
+            raise ParseError("message to delete not found")
+        self.deleted.add(key)
+        return True
 
     async def _m_editmessagetext(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
         plain, entities = _visible_text(params, "text", MAX_TEXT_LENGTH)
