@@ -31,12 +31,13 @@ from benchmarks import (
     prompt_cost,
     runaway,
     startup,
+    streaming,
 )
 from benchmarks.common import TMP, Figure, machine, now_utc
 
 FIGURES: dict[str, ModuleType] = {module.NAME: module for module in (
     overhead, concurrency, audio_health, audio_speed, catalog_scale, prompt_cost, memory,
-    startup, runaway)}
+    startup, runaway, streaming)}
 RESULTS = Path(__file__).resolve().parent / "results.json"
 QUICK_RESULTS = TMP / "results-quick.json"
 

@@ -1,9 +1,10 @@
 """Figure 2: 200 users ask at the same moment while every model call takes one second.
 
-Each question needs two model calls (run_sql, then the reply), so no answer can come before two
-seconds; if the bot overlaps the 400 calls as it should, the last of the 200 replies arrives
-shortly after that. The figure is the wall time from the 200 questions being queued to the last
-reply received.
+Each question takes one model call (run_sql with the reply's words; the bot writes the reply
+from the rows), so no answer can come before one second; if the bot overlaps the 200 calls as
+it should, the last of the 200 replies arrives shortly after that. The figure is the wall time
+from the 200 questions being queued to the last reply received. With the two-call protocol
+(run_sql, then a reply written by the model) the same figure was 2.51 s (2026-11-22).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ NAME = "concurrency"
 TITLE = "2. Concurrency"
 LATENCY = 1.0
 USERS = 200
-GOAL_S = 2.5
+GOAL_S = 1.5
+BEFORE_S = 2.51  # the two-call protocol, 2026-11-22 (BENCHMARKS.md)
 
 
 async def _bursts(runs: int, flood_limit: bool) -> list[dict[str, float]]:
@@ -47,9 +49,11 @@ def run(quick: bool = False) -> Figure:
     walls = [r["wall_s"] for r in unlimited]
     floor = LATENCY * MODEL_CALLS_PER_QUESTION
     figure.metrics += [
-        Metric(f"{USERS} users at once, rate limiter off: last reply", "s", walls,
+        Metric(f"{USERS} users at once, rate limiter off: last reply ({BEFORE_S} s before)", "s",
+               walls,
                goal=f"< {GOAL_S} s", met=statistics.median(walls) < GOAL_S),
-        Metric("  same, time above the 2 s the model takes", "s", [w - floor for w in walls]),
+        Metric(f"  same, time above the {floor:.0f} s the model takes", "s",
+               [w - floor for w in walls]),
         Metric("  same, first reply", "s", [r["first_s"] for r in unlimited]),
         Metric("  same, median reply", "s", [r["p50_ms"] / 1000 for r in unlimited]),
         Metric("  same, bot CPU time during the burst", "s", [r["bot_cpu_s"] for r in unlimited]),

@@ -37,13 +37,15 @@ from tests.fakes.telegram_server import FakeTelegram
 TOKEN = "123:BENCH"
 START_TIMEOUT = 60.0
 
-#: What the fake model does for every question: one run_sql call, then a text reply. The query
-#: is a typical one (category filter, price order, LIMIT) and the reply quotes no amount, so
-#: the bot never has to rebuild it from the rows.
+#: What the fake model does for every question: one run_sql call carrying the reply's words,
+#: so the bot answers from the rows without a second call. The query is a typical one (category
+#: filter, price order, LIMIT).
 FIXED_SQL = ("SELECT name, price, availability FROM products WHERE category = 'Laptops' "
              "ORDER BY price ASC LIMIT 5")
 FIXED_REPLY = "Estas son las laptops más baratas que tenemos ahora mismo."
-MODEL_CALLS_PER_QUESTION = 2
+FIXED_WORDS = {"intro": "Estas son las laptops más baratas que tenemos ahora mismo:",
+               "empty_reply": "No tenemos laptops ahora mismo."}
+MODEL_CALLS_PER_QUESTION = 1
 
 #: What the fake speech-to-text hears in every voice note.
 HEARD = "¿cuál es la laptop más barata?"
@@ -61,9 +63,20 @@ def question(number: int) -> str:
     return QUESTIONS[number % len(QUESTIONS)]
 
 
+def answer_from_rows(sql: str = FIXED_SQL) -> Callable[[dict[str, Any]], ToolCalls]:
+    """A model that answers every question with one ``run_sql`` call carrying its words."""
+
+    def respond(body: dict[str, Any]) -> ToolCalls:
+        call_id = f"call_{uuid.uuid4().hex[:24]}"
+        arguments = json.dumps({"query": sql, **FIXED_WORDS}, ensure_ascii=False)
+        return ToolCalls([("run_sql", arguments, call_id)])
+
+    return respond
+
+
 def tool_then_reply(sql: str = FIXED_SQL, text: str = FIXED_REPLY
                     ) -> Callable[[dict[str, Any]], Reply | ToolCalls]:
-    """A model that always asks for ``sql`` once and then answers ``text``."""
+    """A model that always asks for the rows of ``sql`` once and then answers ``text``."""
 
     def respond(body: dict[str, Any]) -> Reply | ToolCalls:
         messages = body.get("messages") or []
@@ -81,12 +94,19 @@ class TimedTelegram(FakeTelegram):
     def __init__(self) -> None:
         super().__init__(TOKEN)
         self.reply_times: dict[int, list[float]] = defaultdict(list)
+        self.draft_times: dict[int, list[float]] = defaultdict(list)
         self.replies = 0
 
     async def _m_sendmessage(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
         result = await super()._m_sendmessage(params, files)
         self.reply_times[int(params["chat_id"])].append(time.perf_counter())
         self.replies += 1
+        return result
+
+    async def _m_sendmessagedraft(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
+        result = await super()._m_sendmessagedraft(params, files)
+        if params.get("text"):
+            self.draft_times[int(params["chat_id"])].append(time.perf_counter())
         return result
 
     async def wait_replies(self, count: int, timeout: float) -> None:
@@ -188,12 +208,18 @@ async def start_bot(telegram: TimedTelegram, model: FakeOpenAI, catalog: Path, *
 
 
 @contextlib.asynccontextmanager
-async def fakes(latency: float = 0.0) -> AsyncIterator[tuple[TimedTelegram, FakeOpenAI]]:
-    """Both fake servers, in this process, kept off the bot's core."""
+async def fakes(latency: float = 0.0, tokens_per_second: float = 0.0
+                ) -> AsyncIterator[tuple[TimedTelegram, FakeOpenAI]]:
+    """Both fake servers, in this process, kept off the bot's core.
+
+    ``latency`` is each model call's delay (for a stream, to its first token) and
+    ``tokens_per_second`` a stream's pace.
+    """
     _, others = split_cores()
     with pinned(others):
-        async with TimedTelegram() as telegram, FakeOpenAI(latency=latency) as model:
-            model.responder(tool_then_reply())
+        async with TimedTelegram() as telegram, FakeOpenAI(
+                latency=latency, tokens_per_second=tokens_per_second) as model:
+            model.responder(answer_from_rows())
             model.transcription(HEARD, default=True)
             yield telegram, model
 
@@ -201,14 +227,14 @@ async def fakes(latency: float = 0.0) -> AsyncIterator[tuple[TimedTelegram, Fake
 @contextlib.asynccontextmanager
 async def running_bot(catalog: Path, *, latency: float = 0.0, flood_limit: bool = False,
                       launch_args: tuple[str, ...] = (), workdir: Path | None = None,
-                      **settings: str
+                      tokens_per_second: float = 0.0, **settings: str
                       ) -> AsyncIterator[tuple[TimedTelegram, FakeOpenAI, BotProcess]]:
     """Fakes plus a started bot; everything is stopped afterwards.
 
     The bot's folder (state database, log) is removed when the run ends normally and kept,
     for its log, when it fails.
     """
-    async with fakes(latency) as (telegram, model):
+    async with fakes(latency, tokens_per_second) as (telegram, model):
         bot = await start_bot(telegram, model, catalog, flood_limit=flood_limit,
                               launch_args=launch_args, workdir=workdir, **settings)
         try:

@@ -3,10 +3,12 @@
 The system prompt is built exactly as the bot builds it (``profile_catalog`` then
 ``system_prompt``) for the demo catalog and for a made-up 50-table store database. Model calls
 per question come from the shipped eval set run through ``bot.evaluation`` with a fake model
-that writes each question's gold SQL: one ``run_sql`` call and a reply for questions about the
-catalog, one ``decline`` call (which ends the answer) for the others. That is the fewest calls
-the bot's tool loop allows, so the figure is a floor: a real model that retries a query spends
-more. For the questions that ask for "some" products the fake adds the LIMIT a model would write.
+that writes each question's gold SQL: one ``run_sql`` call carrying the reply's words for
+questions about the catalog (every question of the set is a list, a count, an average or a
+"¿tienen ...?", which the rows answer), one ``decline`` call (which ends the answer) for the
+others. That is the fewest calls the bot's tool loop allows, so the figure is a floor: a real
+model that retries a query, or asks for the rows back, spends more. For the questions that ask
+for "some" products the fake adds the LIMIT a model would write.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import random
+import re
 import shutil
 import sqlite3
 import traceback
@@ -33,6 +36,12 @@ from tests.fakes.openai_server import FakeOpenAI, Reply, ToolCalls
 NAME = "prompt_cost"
 TITLE = "6. Prompt cost"
 GOAL_DEMO_TOKENS = 1500
+#: The two-call protocol (run_sql, then a reply written by the model from the rows), measured
+#: with this figure on 2026-11-22: the "before" of the one-call answers.
+BEFORE_CALLS_PER_ANSWERED = 2.00
+BEFORE_INPUT_TOKENS = 2271
+GOAL_CALLS_PER_ANSWERED = 1.2
+GOAL_INPUT_TOKENS = BEFORE_INPUT_TOKENS * 0.65  # at least 35% fewer
 
 # Fifty tables of a store's back office, for the "large schema" prompt.
 TABLES = (
@@ -87,8 +96,11 @@ async def prompt_text(path: Path) -> str:
     return system_prompt(profile)
 
 
-def gold_player(questions: list[Question]) -> Any:
-    """A fake model that answers every eval question with its gold SQL (see the module doc)."""
+def gold_player(questions: list[Question], *, words: bool = True) -> Any:
+    """A fake model that answers every eval question with its gold SQL (see the module doc).
+
+    ``words=False`` plays the two-call protocol: the query alone, then a reply from the rows.
+    """
     by_text: dict[str, Question] = {}
     for question in questions:
         by_text.setdefault(question.question.strip(), question)
@@ -108,9 +120,24 @@ def gold_player(questions: list[Question]) -> Any:
         if question.sample and " limit " not in sql.lower():
             # "tres celulares": a model asks for that many rows, not the gold's whole set.
             sql += f" LIMIT {5 if question.sample is True else int(question.sample)}"
-        return ToolCalls([("run_sql", json.dumps({"query": sql}), f"call_{question.id}")])
+        arguments = reply_words(sql) if words else {"query": sql}
+        return ToolCalls([("run_sql", json.dumps(arguments, ensure_ascii=False),
+                           f"call_{question.id}")])
 
     return respond
+
+
+def reply_words(sql: str) -> dict[str, str]:
+    """The ``run_sql`` arguments a model writes when the rows answer: the query and its words.
+
+    A count or an average (a column named with AS) gets a one-row sentence around its value.
+    """
+    words = {"query": sql, "intro": "Esto es lo que encontré en el catálogo:",
+             "empty_reply": "No encontré productos que coincidan."}
+    alias = re.search(r"\)\s+AS\s+(\w+)", sql, re.IGNORECASE)
+    if alias:
+        words["one_row_reply"] = f"El resultado es {{{alias.group(1)}}}."
+    return words
 
 
 def request_tokens(body: dict[str, Any], tokens: Counter) -> int:
@@ -123,10 +150,10 @@ def request_tokens(body: dict[str, Any], tokens: Counter) -> int:
     return total
 
 
-async def eval_with_fake_model(tokens: Counter) -> dict[str, Any]:
+async def eval_with_fake_model(tokens: Counter, *, words: bool = True) -> dict[str, Any]:
     questions = load_questions(SHIPPED_SET).questions
     async with FakeOpenAI() as model:
-        model.responder(gold_player(questions))
+        model.responder(gold_player(questions, words=words))
         settings = Settings.from_mapping({
             "OPENAI_API_KEY": model.api_key, "OPENAI_BASE_URL": model.base_url,
             "OPENAI_MAX_RETRIES": "0", "LOG_LEVEL": "WARNING"})
@@ -183,6 +210,7 @@ def run(quick: bool = False) -> Figure:
     runs = 1
     try:
         results = [asyncio.run(eval_with_fake_model(tokens)) for _ in range(runs)]
+        two_calls = asyncio.run(eval_with_fake_model(tokens, words=False))
     except Exception:
         # The eval module is still moving; the prompt sizes above stand on their own.
         figure.status = "partial"
@@ -192,18 +220,33 @@ def run(quick: bool = False) -> Figure:
     figure.metrics += [
         Metric("model calls per question, eval set (fake model)", "calls",
                [r["calls_per_question"] for r in results]),
-        Metric("model calls per answered question (not refused)", "calls",
-               [r["calls_per_answered_question"] for r in results]),
-        Metric(f"input tokens per question, eval set ({label})", "tokens",
-               [r["input_tokens_per_question"] for r in results]),
+        Metric(f"model calls per answered question (not refused; {BEFORE_CALLS_PER_ANSWERED:.2f}"
+               " before)", "calls", [r["calls_per_answered_question"] for r in results],
+               goal=f"<= {GOAL_CALLS_PER_ANSWERED}",
+               met=first["calls_per_answered_question"] <= GOAL_CALLS_PER_ANSWERED),
+        Metric(f"input tokens per question, eval set ({label}; {BEFORE_INPUT_TOKENS:,} before)",
+               "tokens", [r["input_tokens_per_question"] for r in results],
+               goal=f"<= {GOAL_INPUT_TOKENS:,.0f} (-35%)",
+               met=first["input_tokens_per_question"] <= GOAL_INPUT_TOKENS),
+        Metric("  same code, the model asking for the rows back (two calls): calls per answered "
+               "question", "calls", [two_calls["calls_per_answered_question"]]),
+        Metric("  same code, two calls: input tokens per question", "tokens",
+               [two_calls["input_tokens_per_question"]]),
+        Metric("  one call against two on the same code: input tokens", "%",
+               [100 * (first["input_tokens_per_question"]
+                       / two_calls["input_tokens_per_question"] - 1)],
+               goal="<= -35%", met=first["input_tokens_per_question"]
+               <= 0.65 * two_calls["input_tokens_per_question"]),
     ]
     figure.details["eval"] = first
+    figure.details["eval_two_calls"] = two_calls
     figure.notes.append(
         f"Tokenizer: {tokens.name} ({tokens.source}). The demo catalog is `kratos seed` "
         "(500 products, seed 42); the 50-table catalog has 8-9 columns and 200 rows per table. "
         f"Eval: {first['questions']} questions of {SHIPPED_SET.name} through bot.evaluation "
-        "with a fake model playing each question's gold SQL (one run_sql call, then a reply; "
-        "a refusal with no call for off-topic and hostile questions): "
+        "with a fake model playing each question's gold SQL (one run_sql call with the reply's "
+        "words, so the bot answers from the rows; a decline call for off-topic and hostile "
+        "questions; the two-call rows: the query alone, then a reply from the rows): "
         f"execution accuracy {first['execution_accuracy']:.0%}, follow-ups "
         f"{first['followup_accuracy']:.0%}. Input tokens count the texts the bot sent (message "
         "contents, tool-call arguments, the tool schema as JSON); the API adds a few tokens "
