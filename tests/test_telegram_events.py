@@ -295,7 +295,7 @@ async def test_a_corrected_latest_question_is_answered_again_in_place(
     assert telegram.bot_texts[(5601, first.message_id)] == "Respuesta a: ¿tienen laptops?"
     assert len(telegram.sent_messages(5601)) == 1  # edited, not sent again
     # The model saw the corrected question without the typo's exchange in its history.
-    assert [m["content"] for m in openai.chat_requests[1]["messages"][1:]] == [
+    assert [m["content"] for m in openai.chat_requests[1]["messages"][2:]] == [  # after the date
         "¿tienen laptops?"]
     assert state_rows(bot.settings, "SELECT role, content FROM messages WHERE conversation ="
                       " 'u:5601' ORDER BY id") == [
@@ -386,7 +386,7 @@ async def test_an_upgraded_group_keeps_its_memory_and_its_place_on_the_allow_lis
 
     assert answered.plain == "Respuesta a: ¿y la más barata?"  # served, not refused
     # The memory came along: the model saw the question asked before the upgrade.
-    history = [m["content"] for m in openai.chat_requests[-1]["messages"][1:]]
+    history = [m["content"] for m in openai.chat_requests[-1]["messages"][2:]]  # after the date
     assert history == ["dame laptops", "Respuesta a: dame laptops", "¿y la más barata?"]
     assert state_rows(bot.settings, "SELECT DISTINCT conversation FROM messages") == [
         (f"g:{NEW_GROUP}:5901",)]
