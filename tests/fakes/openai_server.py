@@ -388,7 +388,6 @@ class FakeOpenAI:
         if unreadable is not None:
             return unreadable
         body = rec.json or rec.form
-        streaming = _streaming(body)
         refusal = _refusal(body, endpoint)
         if refusal is not None:
             return refusal
@@ -402,17 +401,24 @@ class FakeOpenAI:
             if step is None:
                 return _error(500, f"FakeOpenAI: script ran out of {endpoint} responses.",
                               code="fake_script_exhausted")
-            if streaming and isinstance(step, Reply | ToolCalls):
-                if isinstance(step, Reply):
-                    text, finish = _within_max_tokens(step, rec.json or {})
-                    step = replace(step, text=text, finish_reason=finish)
-                return await stream_chat(request, rec, step, step_usage(step),
-                                         tokens_per_second=self.tokens_per_second)
             if isinstance(step, Reply | ToolCalls):
-                await write_whole(rec, step, tokens_per_second=self.tokens_per_second)
+                return await self._chat_step(request, rec, step, streaming=_streaming(body))
             return await self._render(step, endpoint, rec)
         except Exception as exc:
             return _error(500, f"FakeOpenAI: scripted handler raised {exc!r}.", code="fake_error")
+
+    async def _chat_step(self, request: web.Request, rec: RecordedRequest,
+                         step: Reply | ToolCalls, *, streaming: bool) -> web.StreamResponse:
+        """A scripted reply or tool call, streamed when asked; sent when a model writing at
+        ``tokens_per_second`` would have finished it."""
+        if not streaming:
+            await write_whole(rec, step, tokens_per_second=self.tokens_per_second)
+            return await self._render(step, "chat", rec)
+        if isinstance(step, Reply):
+            text, finish = _within_max_tokens(step, rec.json or {})
+            step = replace(step, text=text, finish_reason=finish)
+        return await stream_chat(request, rec, step, step_usage(step),
+                                 tokens_per_second=self.tokens_per_second)
 
     @staticmethod
     async def _read_body(request: web.Request, endpoint: Endpoint, rec: RecordedRequest
