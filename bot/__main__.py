@@ -26,6 +26,7 @@ COMMANDS_HELP = {
     "migrate": "Apply pending database migrations.",
     "transcribe": "Transcribe an audio or video file and print the text.",
     "eval": "Measure answer quality on a question set.",
+    "import": "Load a store's product file (CSV, TSV, XLSX, JSON, JSON Lines) as the catalog.",
 }
 
 
@@ -78,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--min-accuracy", type=_fraction, default=None, metavar="X",
                           help="Exit 1 when the share of questions passed is below X "
                                "(0 to 1, e.g. 0.9).")
+    importing = command("import")
+    importing.add_argument("file", type=Path, help="The store's product file.")
+    importing.add_argument("--output", type=Path, default=None,
+                           help="Catalog to write (default: CATALOG_DB).")
+    importing.add_argument("--sheet", default=None, help="XLSX sheet (default: the first).")
     return parser
 
 
@@ -120,6 +126,9 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.evaluation import eval_command
         return eval_command(settings, args.file, engine=args.engine, json_out=args.json_out,
                             min_accuracy=args.min_accuracy)
+    if args.command == "import":
+        from bot.importer import import_command
+        return import_command(settings, args.file, output=args.output, sheet=args.sheet)
     raise AssertionError(f"unknown command {args.command}")
 
 
