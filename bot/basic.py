@@ -8,25 +8,28 @@ uses, and writes the reply from the rows it got back — nothing is stated that 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
-from bot.basic_parse import Query, Vocabulary, read, singular, understand
+from bot.basic_parse import Query, Vocabulary, color_words, read, singular, understand
 from bot.catalog import CatalogReader, QueryResult
 from bot.language import detect_language
 from bot.money import format_soles
 from bot.reply import Reply, Turn
+from bot.roles import CatalogLayout, CatalogRoles, find_roles, layout_for, plural
 
 logger = logging.getLogger(__name__)
 
-#: Columns basic mode needs in ``products``; a store's own schema without them is not guessed at.
-REQUIRED_COLUMNS = ("id", "name", "family", "category", "brand", "price", "stock", "availability")
-#: Columns an answer's rows carry, when the table has them.
-ROW_COLUMNS = ("id", "sku", "name", "family", "category", "brand", "model", "color", "price",
-               "stock", "availability")
+#: Roles basic mode needs (``bot.roles``); a catalog where they are not found is not guessed at.
+REQUIRED_COLUMNS = ("id", "name", "price")
+#: Columns an answer's rows carry, when the catalog has them (standard names, see CatalogLayout).
+ROW_COLUMNS = ("id", "sku", "name", "family", "category", "brand", "model", "color", "size",
+               "price", "stock", "availability")
 MAX_PROBES = 8
 VOCABULARY_ROWS = 5000
 OVERVIEW_LINES = 40
@@ -37,7 +40,22 @@ _ORDER_SQL = {
     "stock_desc": "stock DESC, price ASC, id ASC",
 }
 _GROUP_COLUMN = {"category": "category", "brand": "brand", "family": "family", "color": "color"}
-_FTS_NAME_COLUMNS = ("name", "brand", "category", "family")
+#: Texts that name a column: said with the store's own word for it when it has one ("autor").
+_LABELLED = {"brand_of": ("brand", "of"), "fam": ("family", "of"), "color_of": ("color", "of"),
+             "brand": ("brand", "plural"), "category": ("category", "plural"),
+             "family": ("family", "plural"), "color": ("color", "plural"),
+             "each_brand": ("brand", "one"), "each_category": ("category", "one"),
+             "each_family": ("family", "one"), "each_color": ("color", "one")}
+_COLORS = color_words()
+#: A name column's header that says nothing of what the store sells.
+_PLAIN_NAME_WORDS = frozenset({"nombre", "name", "descripcion", "descripción", "titulo", "título",
+                               "title", "producto", "product", "articulo", "item",
+                               "denominacion", "nombre producto", "product name"})
+#: What a question needs that a catalog may lack, by the role that would hold it.
+_DATUM = {"es": {"stock": "el stock", "availability": "la disponibilidad", "brand": "marcas",
+                 "category": "categorías", "family": "familias", "color": "colores"},
+          "en": {"stock": "stock", "availability": "availability", "brand": "brands",
+                 "category": "categories", "family": "families", "color": "colours"}}
 
 _TEXTS: dict[str, dict[str, str]] = {
     "es": {
@@ -88,10 +106,11 @@ _TEXTS: dict[str, dict[str, str]] = {
         "unknown": "No entendí bien tu pregunta sobre el catálogo.",
         "unsupported": "No tengo esa información: en modo básico solo conozco los productos del "
                        "catálogo (tipo, marca, color, precio y stock).",
-        "schema": "El modo básico necesita la tabla estándar «products» con las columnas {cols}, "
-                  "y este catálogo no la tiene{missing}. Con el modelo de lenguaje configurado "
-                  "(OPENAI_API_KEY) puedo responder sobre el esquema propio de la tienda.",
+        "schema": "El modo básico necesita una tabla de productos con nombre y precio, y no la "
+                  "encontré en este catálogo{missing}. Indica sus columnas en la sección "
+                  "[roles] de catalog.toml, o configura el modelo de lenguaje (OPENAI_API_KEY).",
         "missing": " (faltan: {cols})",
+        "no_data": "No tengo ese dato: el catálogo de la tienda no registra {what}.",
         "ex_brand": "¿Tienen {brand}?",
         "ex_price": "{category} de menos de 1,000 soles",
         "ex_count": "¿Cuántos productos hay disponibles?",
@@ -146,10 +165,11 @@ _TEXTS: dict[str, dict[str, str]] = {
         "unknown": "I did not quite understand your question about the catalog.",
         "unsupported": "I don't have that information: in basic mode I only know the catalog's "
                        "products (type, brand, colour, price and stock).",
-        "schema": "Basic mode needs the standard “products” table with the columns {cols}, and "
-                  "this catalog does not have it{missing}. With the language model configured "
-                  "(OPENAI_API_KEY) I can answer over the store's own schema.",
+        "schema": "Basic mode needs a product table with a name and a price, and I did not "
+                  "find one in this catalog{missing}. Name its columns in the [roles] section "
+                  "of catalog.toml, or configure the language model (OPENAI_API_KEY).",
         "missing": " (missing: {cols})",
+        "no_data": "I don't have that information: the store's catalog does not record {what}.",
         "ex_brand": "Do you have {brand}?",
         "ex_price": "{category} under 1,000 soles",
         "ex_count": "How many products are available?",
@@ -204,36 +224,49 @@ class BasicEngine:
 
     def __init__(self, catalog: CatalogReader, vocab: Vocabulary, *, columns: Sequence[str],
                  fts_columns: Sequence[str], problem: str | None = None,
-                 missing: Sequence[str] = ()) -> None:
+                 missing: Sequence[str] = (), layout: CatalogLayout | None = None) -> None:
         self.catalog = catalog
         self.vocab = vocab
         self.columns = tuple(columns)
         self.fts_columns = tuple(fts_columns)
         self.problem = problem
         self.missing = tuple(missing)
+        self.layout = layout or CatalogLayout(columns=self.columns,
+                                              fts_table="products_fts" if fts_columns else None,
+                                              fts_columns=self.fts_columns)
+        #: The FROM source every query reads: the demo's table, or the store's under roles.
+        self.source = self.layout.source
 
     @classmethod
-    async def load(cls, catalog: CatalogReader) -> BasicEngine:
-        """Check the schema and read the catalog's vocabulary (families, categories, brands...)."""
-        tables = {t.name.lower(): t for t in await catalog.tables()}
-        products = tables.get("products")
-        present = {c.name.lower() for c in products.columns} if products else set()
-        missing = [c for c in REQUIRED_COLUMNS if c not in present]
-        if products is None or missing:
-            logger.info("basic mode unavailable: catalog lacks products columns %s", missing)
+    async def load(cls, catalog: CatalogReader, roles: CatalogRoles | None = None,
+                   notes_path: Path | None = None) -> BasicEngine:
+        """Find the catalog's column roles (unless given) and read its vocabulary from them.
+
+        ``notes_path`` (default: beside the catalog) may correct the roles.
+        """
+        if roles is None:
+            notes = notes_path or catalog.path.with_suffix(".toml")
+            roles = await asyncio.to_thread(find_roles, catalog.path, notes)
+        fts = {t.name: [c.name for c in t.columns] for t in await catalog.tables() if t.is_fts}
+        layout = layout_for(roles, fts) if roles is not None else None
+        missing = [c for c in REQUIRED_COLUMNS if layout is None or c not in layout.columns]
+        if layout is None or missing:
+            logger.info("basic mode unavailable: no product table with roles %s", missing)
             return cls(catalog, Vocabulary.build(families=(), categories=(), brands=(), colors=(),
                                                  availability=()),
                        columns=(), fts_columns=(), problem="schema", missing=missing)
-        fts = tables.get("products_fts")
-        fts_columns = [c.name.lower() for c in fts.columns] if fts and fts.is_fts else []
         values: dict[str, list[str]] = {}
         for column in ("family", "category", "brand", "color", "availability"):
-            values[column] = await _distinct(catalog, column) if column in present else []
+            values[column] = await _distinct(catalog, layout.source, column) \
+                if column in layout.columns else []
         vocab = Vocabulary.build(families=values["family"], categories=values["category"],
                                  brands=values["brand"], colors=values["color"],
-                                 availability=values["availability"])
-        return cls(catalog, vocab, columns=[c for c in ROW_COLUMNS if c in present],
-                   fts_columns=fts_columns)
+                                 availability=values["availability"],
+                                 group_words=layout.labels,
+                                 product_words=_product_words(layout),
+                                 brand_tails=layout.source != "products")
+        return cls(catalog, vocab, columns=[c for c in ROW_COLUMNS if c in layout.columns],
+                   fts_columns=layout.fts_columns, layout=layout)
 
     async def answer(self, text: str, history: Sequence[Turn],
                      language: str | None = None) -> Reply:
@@ -251,6 +284,11 @@ class BasicEngine:
         if query.intent in ("greeting", "help"):
             return Reply(text=self._friendly(query.intent, query.lang), engine="basic", sql=sql,
                          meta={"intent": query.intent})
+        lacking = self._lacking(query)
+        if lacking:
+            return Reply(text=_t(query.lang, "no_data", what=_DATUM[query.lang][lacking]),
+                         engine="basic", refused=True, sql=sql,
+                         meta={"intent": "no_data", "lacking": lacking})
         if query.intent in ("hostile", "offtopic", "unknown", "unsupported"):
             reply = self._refusal(query.intent, query.lang, query.ignored)
             reply.sql = sql
@@ -274,12 +312,12 @@ class BasicEngine:
         """Which unknown words occur anywhere in the catalog's text (so they are not typos)."""
         found: set[str] = set()
         for word in list(words)[:MAX_PROBES]:
-            if self.fts_columns:
-                statement = ("SELECT count(*) AS n FROM products_fts"
-                             " WHERE products_fts MATCH ?")
+            fts = self.layout.fts_table
+            if fts:
+                statement = f"SELECT count(*) AS n FROM {fts} WHERE {fts} MATCH ?"
                 params: tuple[Any, ...] = (fts_whole_word(word),)
             else:
-                statement = "SELECT count(*) AS n FROM products WHERE name LIKE ?"
+                statement = f"SELECT count(*) AS n FROM {self.source} WHERE name LIKE ?"
                 params = (f"%{word}%",)
             result = await self._run(sql, statement, params)
             if result.rows and result.rows[0][0]:
@@ -305,12 +343,13 @@ class BasicEngine:
             conditions.append("stock >= ?")
             params.append(q.min_stock)
         words = [*q.keywords, *q.soft_keywords]
-        if words and self.fts_columns:
+        fts = self.layout.fts_table
+        if words and fts:
             expression = " AND ".join(fts_term(w) for w in words)
-            columns = [c for c in _FTS_NAME_COLUMNS if c in self.fts_columns]
+            columns = self.layout.fts_name_columns
             if q.names_only and columns:
                 expression = f"{{{' '.join(columns)}}} : ({expression})"
-            conditions.append("id IN (SELECT rowid FROM products_fts WHERE products_fts MATCH ?)")
+            conditions.append(f"id IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)")
             params.append(expression)
         elif words:
             for word in words:
@@ -322,7 +361,7 @@ class BasicEngine:
     async def _total(self, q: Query, sql: list[str]) -> tuple[Query, int]:
         """How many products match; words that only narrowed to nothing are let go."""
         where = self._where(q)
-        result = await self._run(sql, f"SELECT count(*) AS n FROM products{where.where}",
+        result = await self._run(sql, f"SELECT count(*) AS n FROM {self.source}{where.where}",
                                  where.params)
         total = int(result.rows[0][0])
         if total == 0 and q.soft_keywords:
@@ -333,7 +372,7 @@ class BasicEngine:
         where = self._where(q)
         order = _ORDER_SQL.get(q.order or "price_asc", _ORDER_SQL["price_asc"])
         return await self._run(
-            sql, f"SELECT {', '.join(self.columns)} FROM products{where.where}"
+            sql, f"SELECT {', '.join(self.columns)} FROM {self.source}{where.where}"
                  f" ORDER BY {order} LIMIT ? OFFSET ?",
             (*where.params, q.limit, q.offset), max_rows=q.limit)
 
@@ -404,11 +443,44 @@ class BasicEngine:
                      meta=_meta(q, ids, total if total is not None else len(ids)))
 
     def _line(self, lang: str, row: dict[str, Any]) -> str:
-        return f"{row['name']} — {format_soles(row['price'], lang)} · {_status(lang, row)}"
+        name = str(row["name"])
+        if self.source != "products":
+            # A store's names need not carry the brand or the size: "Paracetamol 500 mg" is
+            # sold by several laboratories, in several presentations.
+            extras = [str(row[key]) for key in ("size", "brand")
+                      if row.get(key) and str(row[key]).lower() not in name.lower()]
+            name += f" ({', '.join(extras)})" if extras else ""
+        return f"{name} — {format_soles(row['price'], lang)} · {_status(lang, row)}"
+
+    def _say(self, lang: str, key: str, **values: Any) -> str:
+        """A text naming a column, in the store's own word for it when it has one (Spanish)."""
+        role, form = _LABELLED.get(key, ("", ""))
+        label = self.layout.labels.get(role) if lang == "es" else None
+        if not label:
+            return _t(lang, key, **values)
+        if form == "of":
+            return f"{label} {values['v']}"
+        return plural(label) if form == "plural" else label
+
+    def _lacking(self, q: Query) -> str | None:
+        """The role a question needs that this catalog does not have, if any."""
+        columns = set(self.columns)
+        if q.intent == "unknown" and "color" not in columns and any(
+                word in _COLORS or singular(word) in _COLORS for word in q.ignored):
+            return "color"
+        if (q.intent == "units" or q.min_stock is not None or q.order == "stock_desc") \
+                and "stock" not in columns:
+            return "stock"
+        if (q.availability or q.stock_check) and "availability" not in columns:
+            return "availability"
+        if q.group and q.intent in ("overview", "per_group", "count") \
+                and q.group not in columns:
+            return q.group
+        return None
 
     async def _pick(self, q: Query, sql: list[str]) -> Reply:
         result = await self._run(
-            sql, f"SELECT {', '.join(self.columns)} FROM products WHERE id = ?", (q.pick,))
+            sql, f"SELECT {', '.join(self.columns)} FROM {self.source} WHERE id = ?", (q.pick,))
         if not result.rows:
             return self._refusal("unknown", q.lang)
         row = dict(zip(result.columns, result.rows[0], strict=True))
@@ -421,12 +493,15 @@ class BasicEngine:
         where = self._where(q)
         column = _GROUP_COLUMN.get(q.group or "")
         what = f"count(DISTINCT {column})" if column in self.columns else "count(*)"
-        result = await self._run(sql, f"SELECT {what} AS n FROM products{where.where}",
+        result = await self._run(sql, f"SELECT {what} AS n FROM {self.source}{where.where}",
                                  where.params)
         n = int(result.rows[0][0])
         desc = self._describe(q)
         if column in self.columns:
-            text = _t(q.lang, "count_group", n=n, groups=_t(q.lang, q.group or ""), desc=desc)
+            text = _t(q.lang, "count_group", n=n, groups=self._say(q.lang, q.group or ""),
+                      desc=desc)
+            if q.lang == "es" and _masculine(self.layout.labels.get(q.group or "")):
+                text = text.replace(" distintas", " distintos")
         else:
             text = _t(q.lang, "count", n=n, products=_plural(q.lang, "products", n), desc=desc)
         return Reply(text=text, engine="basic", columns=list(result.columns),
@@ -435,7 +510,7 @@ class BasicEngine:
     async def _units(self, q: Query, sql: list[str]) -> Reply:
         where = self._where(q)
         result = await self._run(
-            sql, f"SELECT coalesce(sum(stock), 0) AS units, count(*) AS n FROM products"
+            sql, f"SELECT coalesce(sum(stock), 0) AS units, count(*) AS n FROM {self.source}"
                  f"{where.where}", where.params)
         units, n = (int(v) for v in result.rows[0])
         text = _t(q.lang, "units", units=units, n=n, products=_plural(q.lang, "products", n),
@@ -447,7 +522,8 @@ class BasicEngine:
         where = self._where(q)
         result = await self._run(
             sql, "SELECT round(avg(price), 2) AS avg_price, count(*) AS n,"
-                 f" min(price) AS min_price, max(price) AS max_price FROM products{where.where}",
+                 f" min(price) AS min_price, max(price) AS max_price FROM {self.source}"
+                 f"{where.where}",
             where.params)
         avg, n, low, high = result.rows[0]
         if not n:
@@ -466,13 +542,14 @@ class BasicEngine:
         where = self._where(q)
         where_text = where.where + (" AND " if where.where else " WHERE ") + f"{column} IS NOT NULL"
         result = await self._run(
-            sql, f"SELECT {column}, count(*) AS n FROM products{where_text}"
+            sql, f"SELECT {column}, count(*) AS n FROM {self.source}{where_text}"
                  f" GROUP BY {column} ORDER BY n DESC, {column}",
             where.params, max_rows=VOCABULARY_ROWS)
         if not result.rows:
             return Reply(text=_t(q.lang, "none", desc=self._describe(q)), engine="basic",
                          meta=_meta(q, [], 0))
-        lines = [_t(q.lang, "overview", n=len(result.rows), groups=_t(q.lang, q.group or column),
+        lines = [_t(q.lang, "overview", n=len(result.rows),
+                    groups=self._say(q.lang, q.group or column),
                     desc=self._describe(q))]
         lines += [f"• {value} ({n})" for value, n in result.rows[:OVERVIEW_LINES]]
         if len(result.rows) > OVERVIEW_LINES:
@@ -490,7 +567,8 @@ class BasicEngine:
         order = _ORDER_SQL.get(q.order or "price_asc", _ORDER_SQL["price_asc"])
         outer = ", ".join(f"p.{c}" for c in self.columns)
         result = await self._run(
-            sql, f"SELECT {outer} FROM products AS p WHERE p.id = (SELECT id FROM products"
+            sql, f"SELECT {outer} FROM {self.layout.source_as('p')} WHERE p.id = (SELECT id FROM"
+                 f" {self.source}"
                  f"{inner}{column} = p.{column} ORDER BY {order} LIMIT 1) ORDER BY p.{column}",
             where.params, max_rows=VOCABULARY_ROWS)
         if not result.rows:
@@ -498,7 +576,7 @@ class BasicEngine:
                          meta=_meta(q, [], 0))
         short = {"price_asc": "asc_one", "price_desc": "desc_one", "stock_desc": "stock_one"}
         lines = [_t(q.lang, "per_group", order=_t(q.lang, short[q.order or "price_asc"]),
-                    group=_t(q.lang, f"each_{column}"), desc=self._describe(q))]
+                    group=self._say(q.lang, f"each_{column}"), desc=self._describe(q))]
         index = result.columns.index(column)
         for row in result.rows:
             record = dict(zip(result.columns, row, strict=True))
@@ -514,11 +592,11 @@ class BasicEngine:
         if q.categories:
             parts.append(joiner.join(q.categories))
         if q.families:
-            parts.append(_t(lang, "fam", v=joiner.join(q.families)))
+            parts.append(self._say(lang, "fam", v=joiner.join(q.families)))
         if q.brands:
-            parts.append(_t(lang, "brand_of", v=joiner.join(q.brands)))
+            parts.append(self._say(lang, "brand_of", v=joiner.join(q.brands)))
         if q.colors:
-            parts.append(_t(lang, "color_of", v=joiner.join(q.colors)))
+            parts.append(self._say(lang, "color_of", v=joiner.join(q.colors)))
         if q.availability:
             parts.append(joiner.join(_availability(lang, a) for a in q.availability))
         low = format_soles(q.min_price) if q.min_price is not None else None
@@ -559,7 +637,7 @@ class BasicEngine:
         if reason == "schema":
             missing = (_t(lang, "missing", cols=", ".join(self.missing)) if self.missing
                        else "")
-            text = _t(lang, "schema", cols=", ".join(REQUIRED_COLUMNS), missing=missing)
+            text = _t(lang, "schema", missing=missing)
             return Reply(text=text, engine="basic", refused=True, meta={"intent": reason})
         text = _t(lang, reason)
         if ignored and reason == "unknown":
@@ -568,12 +646,32 @@ class BasicEngine:
                      meta={"intent": reason})
 
 
-async def _distinct(catalog: CatalogReader, column: str) -> list[str]:
+async def _distinct(catalog: CatalogReader, source: str, column: str) -> list[str]:
     """A column's distinct values, most common first."""
     result = await catalog.run(
-        f"SELECT {column}, count(*) AS n FROM products WHERE {column} IS NOT NULL"
+        f"SELECT {column}, count(*) AS n FROM {source} WHERE {column} IS NOT NULL"
         f" GROUP BY {column} ORDER BY n DESC, {column}", max_rows=VOCABULARY_ROWS)
     return [str(row[0]) for row in result.rows if str(row[0]).strip()]
+
+
+def _product_words(layout: CatalogLayout) -> list[str]:
+    """The store's nouns for its products: its table's name ("libros") and a telling header of
+    its name column ("Medicamento")."""
+    found = []
+    if layout.table.lower() not in ("products", "productos", "items", "catalogo", "catalog"):
+        found.append(layout.table.replace("_", " "))
+    label = layout.labels.get("name")
+    if label and label not in _PLAIN_NAME_WORDS:
+        found.append(label)
+    return found
+
+
+def _masculine(label: str | None) -> bool:
+    """Whether a column's Spanish word is masculine ("autor", "género"), by its ending."""
+    if not label:
+        return False
+    word = label.split()[-1]
+    return not word.endswith(("a", "ión", "dad", "ial", "ía"))
 
 
 def _previous(history: Sequence[Turn]) -> tuple[Query | None, list[int]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -375,16 +375,33 @@ class Vocabulary:
     lexicon: frozenset[str] = field(default_factory=frozenset, repr=False)
     surfaces: dict[str, str] = field(default_factory=dict, repr=False)
     max_phrase: int = 1
+    #: Words that name this store's products: an off-topic pattern ("libro") does not apply.
+    own_words: frozenset[str] = field(default_factory=frozenset, repr=False)
 
     @classmethod
     def build(cls, *, families: Sequence[str], categories: Sequence[str], brands: Sequence[str],
-              colors: Sequence[str], availability: Sequence[str]) -> Vocabulary:
-        """Index the catalog's values, their singular forms and the fixed shop lexicon."""
+              colors: Sequence[str], availability: Sequence[str],
+              group_words: Mapping[str, str] | None = None,
+              product_words: Sequence[str] = (), brand_tails: bool = False) -> Vocabulary:
+        """Index the catalog's values, their singular forms and the fixed shop lexicon.
+
+        ``group_words`` maps a group (category, brand, family, color) to the store's own word
+        for its column ("autor", "laboratorio", "género"), so "¿qué autores tienen?" lists them.
+        ``product_words`` are the store's nouns for its products ("libro", "medicamento"): they
+        mean "any product". With ``brand_tails``, a brand of several words is also known by its
+        last ones ("García Márquez", "Márquez" for "Gabriel García Márquez").
+        """
         index: dict[tuple[str, ...], list[Term]] = {}
 
         def add(key: tuple[str, ...], term: Term) -> None:
             if key and term not in index.setdefault(key, []):
                 index[key].append(term)
+
+        for group, word in (group_words or {}).items():
+            if group in ("category", "brand", "family", "color"):
+                add(phrase_key(word), ("group", group))
+        for word in product_words:
+            add(phrase_key(word), ("generic", ""))
 
         for kind, values in _FIXED.items():
             for value, phrases in values.items():
@@ -403,6 +420,10 @@ class Vocabulary:
             add(key, ("brand", brand))
             if len(key) > 1:
                 add(("".join(words(brand)),), ("brand", brand))
+            if brand_tails:
+                for start in range(1, len(key)):
+                    if len(key[start]) >= 4:
+                        add(key[start:], ("brand", brand))
         for color in colors:
             key = phrase_key(color)
             add(key, ("color", color))
@@ -425,7 +446,9 @@ class Vocabulary:
         return cls(families=tuple(families), categories=tuple(categories), brands=tuple(brands),
                    colors=tuple(colors), availability=tuple(availability),
                    index={k: tuple(v) for k, v in index.items()}, lexicon=frozenset(lexicon),
-                   surfaces=surfaces, max_phrase=max((len(k) for k in index), default=1))
+                   surfaces=surfaces, max_phrase=max((len(k) for k in index), default=1),
+                   own_words=frozenset(w for key, terms in index.items() for w in key
+                                       if any(kind == "generic" for kind, _ in terms)))
 
     def correct(self, word: str) -> str | None:
         """The known word one typo away from ``word``, when there is exactly one best.
@@ -558,13 +581,24 @@ def read(text: str, vocab: Vocabulary, lang: str) -> Draft:
     if _HELP.search(flat) and not _terms(vocab, tokens, {"category", "family", "brand"}):
         draft.verdict = "help"
         return draft
-    if _TOPIC.search(flat) and not _terms(vocab, tokens, {"category", "family", "brand"}):
+    if _off_topic(flat, vocab) and not _terms(vocab, tokens, {"category", "family", "brand"}):
         draft.verdict = "offtopic"
         return draft
     draft.unknown = list(dict.fromkeys(
         item.surface[0] for item in _match(vocab, tokens)
         if item.kinds() == {"word"} and item.surface[0] not in _GREETING))
     return draft
+
+
+def _off_topic(flat: str, vocab: Vocabulary) -> bool:
+    """An off-topic subject, unless it is what this store sells ("libro" in a bookstore)."""
+    return any(singular(match.group(0)) not in vocab.own_words for match in _TOPIC.finditer(flat))
+
+
+def color_words() -> frozenset[str]:
+    """Colour names basic mode knows, folded, in both genders ("rojo", "roja", "red")."""
+    names = {name for group in _SYNONYM_COLORS for name in group.split()}
+    return frozenset(names | {name[:-1] + "a" for name in names if name.endswith("o")})
 
 
 def _terms(vocab: Vocabulary, tokens: Sequence[str], kinds: set[str]) -> list[Term]:

@@ -69,7 +69,8 @@ class AppContext:
     async def basic_engine(self) -> BasicEngine:
         """Basic mode over this catalog, its vocabulary read once rather than per question."""
         if self._basic is None:
-            self._basic = await BasicEngine.load(self.catalog)
+            self._basic = await BasicEngine.load(self.catalog, self.profile.roles,
+                                                 self.settings.notes_path)
         return self._basic
 
     async def close(self) -> None:

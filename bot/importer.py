@@ -21,6 +21,7 @@ rows/s; sqlite-utils would add a per-row dict and type detection on top.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import json
@@ -40,6 +41,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from bot.errors import RequestRefused
+from bot.money import is_money_column
 from bot.progress import Progress
 from bot.roles import (
     NOTES_SECTION,
@@ -381,12 +383,18 @@ def _json_line(line: str) -> Any:
 # --- Loading ------------------------------------------------------------------------------------
 
 
-def column_names(headers: Sequence[str]) -> list[str]:
-    """Catalog column names for the file's headers: folded, unique, never ``id``."""
+def column_names(headers: Sequence[str], price: str | None = None) -> list[str]:
+    """Catalog column names for the file's headers: folded, unique, never ``id``.
+
+    The price column's name says it is money ("PVP" becomes ``precio``), because rows shown to
+    the model and the user are written in soles by their column's name (``bot.money``).
+    """
     names: list[str] = []
     taken = {"id"}
     for number, header in enumerate(headers, start=1):
         base = fold(header) or f"columna_{number}"
+        if header == price and not is_money_column(base):
+            base = "precio"
         if base[0].isdigit():
             base = f"c_{base}"
         name, n = base, 2
@@ -430,10 +438,8 @@ def _convert(plan: _Plan, cells: Sequence[Any]) -> tuple[list[Any] | None, str]:
         return None, f"precio negativo ({raw})"
     values[plan.price] = price
     if plan.stock is not None and values[plan.stock] is not None:
-        try:
+        with contextlib.suppress(ValueError):
             values[plan.stock] = int(parse_price(values[plan.stock]) or 0)
-        except ValueError:
-            pass
     return values, ""
 
 
@@ -568,8 +574,8 @@ def import_catalog(file: Path, output: Path, notes_path: Path, *, sheet: str | N
     except (csv.Error, UnicodeDecodeError) as error:
         raise ImportRefused(f"{Path(file).name} no se puede leer como tabla ({error}).") \
             from None
-    names = column_names(source.headers)
     detection = detect(source.headers, [cells for _, cells in buffered])
+    names = column_names(source.headers, detection.columns.get("price"))
     roles = _with_notes(dict(detection.columns), notes_path, source.headers, names)
     plan = _plan(source.headers, names, roles, [cells for _, cells in buffered])
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import tomllib
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from bot.catalog import CatalogReader, TableInfo
 from bot.errors import KratosError
 from bot.memory import SharedTranscript
 from bot.money import format_cell, format_soles, is_money_column
+from bot.roles import NOTES_SECTION, ROLES, CatalogRoles, find_roles
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +58,7 @@ class CatalogProfile:
     speech_terms: tuple[str, ...] = ()  # common families, brands, categories (for speech-to-text)
     has_summary: bool = False  # the demo catalog's product_summary table is there
     prompt_chars: int = DEFAULT_PROMPT_CHARS  # the whole system prompt stays under this
+    roles: CatalogRoles | None = None  # which column holds the name, the price... (bot.roles)
 
 
 @dataclass
@@ -112,8 +115,41 @@ def load_column_notes(path: Path) -> dict[str, dict[str, str]]:
         return {}
     return {
         table: {str(col): str(note) for col, note in columns.items()}
-        for table, columns in data.items() if isinstance(columns, dict)
+        for table, columns in data.items() if isinstance(columns, dict) and table != NOTES_SECTION
     }
+
+
+#: How the prompt explains each role, so the model reads a store's own columns right.
+_ROLE_TEXT = {"name": "product name", "price": "price in soles", "category": "product type",
+              "family": "family / department", "brand": "brand (or laboratory, author...)",
+              "model": "model", "color": "colour", "size": "size / presentation",
+              "stock": "units in stock", "availability": "availability",
+              "description": "description", "sku": "code / SKU",
+              "image": "photo URL (for showing a product's picture)"}
+
+
+def roles_text(roles: CatalogRoles | None) -> str:
+    """The roles of a store's own columns in one short block; empty for the demo's names."""
+    if roles is None or (roles.table == "products"
+                         and all(role == column for role, column in roles.columns.items())):
+        return ""
+    parts = []
+    for role in ROLES:
+        column = roles.columns.get(role)
+        if column is None:
+            continue
+        text = f'{roles.table}."{column}" = {_ROLE_TEXT[role]}'
+        if role == "availability" and roles.availability:
+            text += " (" + ", ".join(f"{raw!r} = {state}"
+                                     for raw, state in roles.availability.items()) + ")"
+        parts.append(text)
+    lacking = [_ROLE_TEXT[r] for r in ("category", "brand", "stock", "availability")
+               if r not in roles.columns and not (r == "availability" and "stock" in roles.columns)]
+    text = "Column roles (the store's own column names): " + "; ".join(parts) + "."
+    if lacking:
+        text += (" The catalog has no column for: " + ", ".join(lacking)
+                 + " (say you do not have that information: «no tengo ese dato»).")
+    return text
 
 
 async def _distinct_values(catalog: CatalogReader, table: str, column: str) -> list[Any] | None:
@@ -307,6 +343,9 @@ async def profile_catalog(
             f"and case are folded. Example: SELECT p.* FROM {table.name} f JOIN <table> p ON "
             f"p.rowid = f.rowid WHERE {table.name} MATCH '\"impermeable\"*' ORDER BY rank"
         )
+    roles = await asyncio.to_thread(find_roles, catalog.path, notes_path)
+    if text := roles_text(roles):
+        parts.append(text)
     sample = "" if main is None else \
         f"Sample rows of {main.name}:\n" + await _sample_rows(catalog, main)
     budget = prompt_chars - _fixed_prompt_chars()
@@ -324,6 +363,7 @@ async def profile_catalog(
         has_summary=any(t.name == SUMMARY_TABLE
                         and SUMMARY_COLUMNS.issubset(c.name for c in t.columns) for t in plain),
         prompt_chars=prompt_chars,
+        roles=roles,
     )
 
 

@@ -478,6 +478,12 @@ class CatalogLayout:
     labels: dict[str, str] = field(default_factory=dict)
     table: str = "products"
 
+    def source_as(self, alias: str) -> str:
+        """The source under another alias (for a correlated subquery)."""
+        if self.source == "products":
+            return f"products AS {alias}"
+        return self.source.removesuffix(" AS products") + f" AS {alias}"
+
 
 def layout_for(roles: CatalogRoles, fts: dict[str, list[str]]) -> CatalogLayout:
     """The layout of a table whose roles are known; ``fts`` maps FTS5 tables to their columns.
@@ -498,8 +504,10 @@ def layout_for(roles: CatalogRoles, fts: dict[str, list[str]]) -> CatalogLayout:
                          if r in roles.columns and roles.columns[r].lower() in fts_columns)
     identity = roles.table == "products" and all(s == n for s, n in zip(selects, present,
                                                                          strict=True))
-    source = "products" if identity else \
-        f"(SELECT {', '.join(selects)} FROM {_quoted(roles.table)}) AS products"
+    # Rows without a price cannot be listed, ordered or averaged: the source leaves them out.
+    source = "products" if identity else (
+        f"(SELECT {', '.join(selects)} FROM {_quoted(roles.table)}"
+        f" WHERE {_quoted(roles.columns['price'])} IS NOT NULL) AS products")
     labels = {role: role_label(column) for role, column in roles.columns.items()
               if fold(column) != role}
     return CatalogLayout(source=source, columns=tuple(present), fts_table=fts_table,

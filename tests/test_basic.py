@@ -472,7 +472,7 @@ async def test_a_store_schema_without_the_standard_columns_is_refused_clearly(tm
         engine = await BasicEngine.load(catalog)
         reply = await engine.answer("la mesa más barata", [])
         assert reply.refused and reply.sql == []
-        assert "products" in reply.text and "OPENAI_API_KEY" in reply.text
+        assert "catalog.toml" in reply.text and "OPENAI_API_KEY" in reply.text
         english = await engine.answer("what is the cheapest table?", [], "en")
         assert english.text.startswith("Basic mode needs")
     finally:
