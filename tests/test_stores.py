@@ -1,0 +1,267 @@
+"""Three differently shaped stores, built here, answered in basic mode.
+
+A hardware store's CSV (";" separated, comma decimals, blank brands, Windows-1252), a pharmacy's
+XLSX (Sí/No availability, the same generic name from several laboratories) and a bookstore's
+own SQLite file (its own table and column names, beside an unrelated table). Each question's
+expected answer is computed here with plain SQL on the store's data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+from bot.basic import BasicEngine
+from bot.catalog import CatalogReader
+from bot.importer import import_catalog
+from bot.reply import Reply
+
+
+def column(reply: Reply, name: str) -> list[Any]:
+    index = reply.columns.index(name)
+    return [row[index] for row in reply.rows]
+
+
+def query(path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+@pytest.fixture
+async def open_engine() -> AsyncIterator[Any]:
+    readers: list[CatalogReader] = []
+
+    async def make(path: Path) -> BasicEngine:
+        reader = await CatalogReader.open(path)
+        readers.append(reader)
+        return await BasicEngine.load(reader)
+
+    yield make
+    for reader in readers:
+        await reader.close()
+
+
+# --- A hardware store: CSV with ";" and comma decimals ----------------------------------------
+
+HARDWARE = """\
+Código;Descripción;Marca;Familia;Precio Venta;Stock
+F-001;Martillo de uña 16 oz;Stanley;Herramientas;S/ 25,90;12
+F-002;Martillo de bola 24 oz;Truper;Herramientas;31,50;0
+F-003;Taladro percutor 650 W;Bosch;Eléctricos;"S/ 1.299,90";3
+F-004;Clavos de 2 pulgadas x 1 kg;;Ferretería;4,50;40
+F-005;Cinta métrica 5 m;Truper;Herramientas;12,00;7
+F-006;Llave inglesa 10";Stanley;Herramientas;45,00;2
+F-007;Tornillos autorroscantes x 100;;Ferretería;8,90;0
+F-008;Amoladora angular 4 1/2";Bosch;Eléctricos;289,00;5
+F-009;Pintura látex blanco galón;Vencedor;Pinturas;52,90;9
+F-010;Sin precio;Truper;Herramientas;;4
+"""
+
+
+@pytest.fixture
+def hardware_db(tmp_path: Path) -> Path:
+    source = tmp_path / "ferreteria.csv"
+    source.write_bytes(HARDWARE.encode("cp1252"))
+    output = tmp_path / "ferreteria.db"
+    report = import_catalog(source, output, tmp_path / "ferreteria.toml", show_progress=False)
+    assert report.loaded == 9 and report.skipped == [(11, "sin precio")]
+    return output
+
+
+async def test_hardware_store_prices_are_parsed_from_comma_decimals(hardware_db):
+    rows = dict(query(hardware_db, "SELECT codigo, precio_venta FROM products"))
+    assert rows["F-003"] == 1299.90 and rows["F-001"] == 25.90 and rows["F-004"] == 4.50
+    assert query(hardware_db, "SELECT count(*) FROM products WHERE marca IS NULL") == [(2,)]
+
+
+async def test_hardware_store_answers(hardware_db, open_engine):
+    engine = await open_engine(hardware_db)
+    reply = await engine.answer("el producto más caro", [])
+    assert column(reply, "name") == [name for (name,) in query(
+        hardware_db, "SELECT descripcion FROM products ORDER BY precio_venta DESC LIMIT 1")]
+    assert "S/ 1,299.90" in reply.text
+
+    reply = await engine.answer("¿tienen Stanley?", [])
+    assert column(reply, "name") == [name for (name,) in query(
+        hardware_db, "SELECT descripcion FROM products WHERE marca = 'Stanley' ORDER BY precio_venta")]
+    assert reply.text.startswith("Sí.")
+
+    reply = await engine.answer("martillos", [])
+    assert sorted(column(reply, "name")) == sorted(name for (name,) in query(
+        hardware_db, "SELECT descripcion FROM products WHERE descripcion LIKE 'Martillo%'"))
+
+    reply = await engine.answer("¿cuántos productos hay disponibles?", [])
+    (expected,) = query(hardware_db, "SELECT count(*) FROM products WHERE stock > 0")[0]
+    assert reply.meta["total"] == expected and f"Hay {expected} productos" in reply.text
+
+    reply = await engine.answer("productos de menos de 30 soles", [])
+    (expected,) = query(hardware_db, "SELECT count(*) FROM products WHERE precio_venta < 30")[0]
+    assert reply.meta["total"] == expected
+
+    reply = await engine.answer("¿qué marcas tienen?", [])
+    brands = [b for (b,) in query(hardware_db, "SELECT DISTINCT marca FROM products "
+                                                "WHERE marca IS NOT NULL")]
+    assert sorted(column(reply, "brand")) == sorted(brands)
+
+
+async def test_hardware_store_family_words_match_without_accents(hardware_db, open_engine):
+    engine = await open_engine(hardware_db)
+    reply = await engine.answer("productos electricos", [])
+    assert sorted(column(reply, "name")) == sorted(name for (name,) in query(
+        hardware_db, "SELECT descripcion FROM products WHERE familia = 'Eléctricos'"))
+
+
+# --- A pharmacy: XLSX with Sí/No availability --------------------------------------------------
+
+PHARMACY = [
+    ("Código", "Medicamento", "Laboratorio", "Presentación", "Categoría", "Precio (S/)",
+     "Disponible"),
+    ("M001", "Paracetamol 500 mg", "Genfar", "Caja x 100 tabletas", "Analgésicos", 8.5, "Sí"),
+    ("M002", "Paracetamol 500 mg", "Portugal", "Caja x 100 tabletas", "Analgésicos", 6.9, "Sí"),
+    ("M003", "Paracetamol 500 mg", "Bayer", "Caja x 20 tabletas", "Analgésicos", 12.0, "No"),
+    ("M004", "Ibuprofeno 400 mg", "Genfar", "Caja x 50 tabletas", "Analgésicos", 9.9, "Sí"),
+    ("M005", "Ibuprofeno 400 mg", "Medifarma", "Caja x 10 tabletas", "Analgésicos", 4.5, "No"),
+    ("M006", "Amoxicilina 500 mg", "Portugal", "Caja x 21 cápsulas", "Antibióticos", 15.0,
+     "Sí"),
+    ("M007", "Loratadina 10 mg", "Medifarma", "Caja x 10 tabletas", "Antialérgicos", 3.5,
+     "Sí"),
+    ("M008", "Omeprazol 20 mg", "Genfar", "Caja x 30 cápsulas", "Digestivos", 11.0, "No"),
+]
+
+
+@pytest.fixture
+def pharmacy_db(tmp_path: Path) -> Path:
+    book = openpyxl.Workbook()
+    book.active.title = "Notas"
+    book.active.append(["Inventario exportado del sistema"])
+    sheet = book.create_sheet("Productos")
+    for row in PHARMACY:
+        sheet.append(row)
+    source = tmp_path / "farmacia.xlsx"
+    book.save(source)
+    output = tmp_path / "farmacia.db"
+    report = import_catalog(source, output, tmp_path / "farmacia.toml", sheet="Productos",
+                            show_progress=False)
+    assert report.loaded == len(PHARMACY) - 1
+    assert report.roles["brand"] == "Laboratorio" and report.roles["availability"] == "Disponible"
+    return output
+
+
+async def test_pharmacy_same_generic_across_laboratories(pharmacy_db, open_engine):
+    engine = await open_engine(pharmacy_db)
+    reply = await engine.answer("el paracetamol más barato", [])
+    expected = query(pharmacy_db, "SELECT laboratorio, precio_s FROM products WHERE medicamento "
+                                  "LIKE 'Paracetamol%' ORDER BY precio_s LIMIT 1")
+    assert list(zip(column(reply, "brand"), column(reply, "price"), strict=True)) == expected
+    # The answer tells the laboratories apart, since the names are the same.
+    assert "Portugal" in reply.text
+
+    reply = await engine.answer("¿cuántos laboratorios hay?", [])
+    ((count,),) = query(pharmacy_db, "SELECT count(DISTINCT laboratorio) FROM products")
+    assert f"Hay {count} laboratorios distintos" in reply.text
+
+    reply = await engine.answer("analgésicos disponibles", [])
+    assert sorted(column(reply, "sku")) == sorted(code for (code,) in query(
+        pharmacy_db, "SELECT codigo FROM products WHERE categoria = 'Analgésicos' "
+                     "AND disponible = 'Sí'"))
+
+    reply = await engine.answer("¿tienen Genfar?", [])
+    assert sorted(column(reply, "sku")) == sorted(code for (code,) in query(
+        pharmacy_db, "SELECT codigo FROM products WHERE laboratorio = 'Genfar'"))
+    assert "laboratorio Genfar" in reply.text
+
+
+async def test_pharmacy_without_units_says_it_has_no_such_data(pharmacy_db, open_engine):
+    engine = await open_engine(pharmacy_db)
+    reply = await engine.answer("¿cuántas unidades en stock hay?", [])
+    assert reply.refused and reply.text.startswith("No tengo ese dato")
+    assert reply.rows == []
+
+
+# --- A bookstore: its own SQLite schema --------------------------------------------------------
+
+BOOKS = [
+    ("Cien años de soledad", "Gabriel García Márquez", "Sudamericana", "Novela", 45.5, 3),
+    ("El amor en los tiempos del cólera", "Gabriel García Márquez", "Diana", "Novela", 52.0, 0),
+    ("Rayuela", "Julio Cortázar", "Alfaguara", "Novela", 39.9, 1),
+    ("El principito", "Antoine de Saint-Exupéry", "Salamandra", "Infantil", 25.0, 10),
+    ("Ficciones", "Jorge Luis Borges", "Emecé", "Cuento", 33.0, 2),
+    ("La ciudad y los perros", "Mario Vargas Llosa", "Alfaguara", "Novela", 49.9, 4),
+    ("Los ríos profundos", "José María Arguedas", "Losada", "Novela", 35.0, 0),
+]
+
+
+@pytest.fixture
+def bookstore_db(tmp_path: Path) -> Path:
+    path = tmp_path / "libreria.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE empleados (nombre TEXT, cargo TEXT, sueldo REAL)")
+        conn.execute("INSERT INTO empleados VALUES ('Ana', 'Cajera', 1500)")
+        conn.execute("CREATE TABLE libros (titulo TEXT, autor TEXT, editorial TEXT, genero TEXT,"
+                     " precio REAL, unidades INTEGER)")
+        conn.executemany("INSERT INTO libros VALUES (?, ?, ?, ?, ?, ?)", BOOKS)
+    return path
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+async def test_bookstore_answers_from_its_own_schema(bookstore_db, open_engine):
+    before = sha256(bookstore_db)
+    engine = await open_engine(bookstore_db)
+
+    reply = await engine.answer("el libro más barato", [])
+    assert column(reply, "name") == [t for (t,) in query(
+        bookstore_db, "SELECT titulo FROM libros ORDER BY precio LIMIT 1")]
+
+    reply = await engine.answer("libros de García Márquez", [])
+    assert sorted(column(reply, "name")) == sorted(t for (t,) in query(
+        bookstore_db, "SELECT titulo FROM libros WHERE autor = 'Gabriel García Márquez'"))
+    assert "autor Gabriel García Márquez" in reply.text
+
+    reply = await engine.answer("¿qué autores tienen?", [])
+    assert sorted(column(reply, "brand")) == sorted(a for (a,) in query(
+        bookstore_db, "SELECT DISTINCT autor FROM libros"))
+    assert reply.text.startswith("Tenemos")
+    assert "autores" in reply.text
+
+    reply = await engine.answer("novelas de menos de 50 soles", [])
+    ((count,),) = query(bookstore_db, "SELECT count(*) FROM libros WHERE genero = 'Novela' "
+                                      "AND precio < 50")
+    assert reply.meta["total"] == count
+
+    reply = await engine.answer("¿cuánto stock hay?", [])
+    ((units,),) = query(bookstore_db, "SELECT sum(unidades) FROM libros")
+    assert f"Hay {units} unidades" in reply.text
+
+    reply = await engine.answer("¿cuántos géneros hay?", [])
+    ((genres,),) = query(bookstore_db, "SELECT count(DISTINCT genero) FROM libros")
+    assert f"Hay {genres} géneros distintos" in reply.text
+
+    assert sha256(bookstore_db) == before
+
+
+async def test_bookstore_lacks_colours_and_says_so(bookstore_db, open_engine):
+    engine = await open_engine(bookstore_db)
+    reply = await engine.answer("libros rojos", [])
+    assert reply.refused and reply.text == ("No tengo ese dato: el catálogo de la tienda no "
+                                            "registra colores.")
+
+
+async def test_bookstore_roles_corrected_in_the_notes_file(bookstore_db, open_engine):
+    (bookstore_db.with_suffix(".toml")).write_text(
+        '[roles]\ntable = "libros"\nbrand = "editorial"\n', encoding="utf-8")
+    engine = await open_engine(bookstore_db)
+    reply = await engine.answer("¿tienen Alfaguara?", [])
+    assert sorted(column(reply, "name")) == sorted(t for (t,) in query(
+        bookstore_db, "SELECT titulo FROM libros WHERE editorial = 'Alfaguara'"))
+    reply = await engine.answer("¿qué editoriales tienen?", [])
+    assert sorted(column(reply, "brand")) == sorted(e for (e,) in query(
+        bookstore_db, "SELECT DISTINCT editorial FROM libros"))
