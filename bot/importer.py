@@ -81,6 +81,19 @@ class ImportRefused(RequestRefused):
 
 
 @dataclass
+class Recoded:
+    """Lines of a UTF-8 file that were not UTF-8 (read as Windows-1252): how many, the first."""
+
+    count: int = 0
+    lines: list[int] = field(default_factory=list)
+
+    def add(self, number: int) -> None:
+        self.count += 1
+        if len(self.lines) < 10:
+            self.lines.append(number)
+
+
+@dataclass
 class Rows:
     """A file opened for import: its header, its rows as (line, cells), and how far it got."""
 
@@ -90,7 +103,7 @@ class Rows:
     done: Callable[[], int]
     unit: str = "B"
     notes: list[str] = field(default_factory=list)
-    recoded: list[int] = field(default_factory=list)  # lines read as Windows-1252
+    recoded: Recoded = field(default_factory=lambda: Recoded())
 
 
 @dataclass
@@ -106,12 +119,14 @@ class ImportReport:
     columns: dict[str, str]  # header -> column name in the catalog
     ambiguities: list[str]
     seconds: float
+    read_as: list[str] = field(default_factory=list)  # how the file was read
 
     def text(self) -> str:
         """The report printed after an import, in Spanish."""
         rate = self.loaded / self.seconds if self.seconds else 0
         lines = [f"Importé {self.loaded:,} filas en {self.output} ({self.seconds:.1f} s, "
                  f"{rate:,.0f} filas/s)."]
+        lines += [f"Leído como: {note}." for note in self.read_as]
         if self.skipped_count:
             lines.append(f"Omití {self.skipped_count:,} filas:")
             lines += [f"  línea {line}: {reason}" for line, reason in self.skipped]
@@ -154,7 +169,7 @@ def open_rows(path: Path, sheet: str | None = None) -> Rows:
     stripped = head.lstrip(codecs.BOM_UTF8).lstrip()
     if stripped.startswith((b"[", b"{")):
         return _json_rows(path, stripped, size)
-    return _csv_rows(path, head, "utf-8" if _is_utf8(head) else "cp1252")
+    return _csv_rows(path, head, _text_encoding(head))
 
 
 def _junk_share(head: bytes) -> float:
@@ -172,25 +187,50 @@ def _is_utf8(head: bytes) -> bool:
     return True
 
 
-def _decode(line: bytes, primary: str, recoded: list[int], number: int) -> str:
+def _text_encoding(head: bytes) -> str:
+    """"utf-8", "cp1252", or "mixed" when some lines are UTF-8 with accents and some are not."""
+    if _is_utf8(head):
+        return "utf-8"
+    lines = head.splitlines()
+    if len(head) >= SNIFF_BYTES:
+        lines = lines[:-1]  # cut by the sample's end
+    return "mixed" if any(not line.isascii() and _strict_utf8(line) for line in lines) \
+        else "cp1252"
+
+
+def _strict_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _decode(line: bytes, primary: str, recoded: Recoded | None, number: int) -> str:
     try:
         return line.decode(primary)
     except UnicodeDecodeError:
-        recoded.append(number)
+        if recoded is not None:
+            recoded.add(number)
         return line.decode("cp1252", errors="replace")
 
 
-def _text_lines(handle: BinaryIO, encoding: str, recoded: list[int]) -> Iterator[str]:
-    """Decoded lines; a line that is not valid in ``encoding`` is read as Windows-1252."""
+def _text_lines(handle: BinaryIO, encoding: str, recoded: Recoded) -> Iterator[str]:
+    """Decoded lines: each is tried as UTF-8 first, then read as Windows-1252.
+
+    Line by line, because files that several programs appended to mix the two. Lines recoded
+    in a file whose start is UTF-8 are listed in ``recoded`` (the report names them).
+    """
     if encoding == "utf-16":
         yield from io.TextIOWrapper(handle, encoding="utf-16", newline="")
         return
+    noted = recoded if encoding in ("utf-8", "mixed") else None
     first = True
     for number, line in enumerate(handle, start=1):
         if first and line.startswith(codecs.BOM_UTF8):
             line = line[len(codecs.BOM_UTF8):]
         first = False
-        yield _decode(line, encoding, recoded, number)
+        yield _decode(line, "utf-8", noted, number)
 
 
 def _sniff_delimiter(lines: Sequence[str]) -> str:
@@ -214,11 +254,11 @@ def _position(handle: BinaryIO, size: int) -> Callable[[], int]:
 
 def _csv_rows(path: Path, head: bytes, encoding: str) -> Rows:
     handle = path.open("rb")
-    recoded: list[int] = []
+    recoded = Recoded()
     if encoding == "utf-16":
         sample = head.decode("utf-16", errors="ignore").splitlines()[:50]
     else:
-        sample = [_decode(line, encoding, [], 0) for line in head.splitlines()[:50]]
+        sample = [_decode(line, "utf-8", None, 0) for line in head.splitlines()[:50]]
         if sample and sample[0].startswith("\ufeff"):
             sample[0] = sample[0][1:]
     delimiter = _sniff_delimiter([line for line in sample if line.strip()])
@@ -241,8 +281,11 @@ def _csv_rows(path: Path, head: bytes, encoding: str) -> Rows:
 
     name = {";": "punto y coma", ",": "coma", "\t": "tabulador", "|": "barra"}[delimiter]
     size = path.stat().st_size
+    encoding_name = {"utf-8": "UTF-8", "cp1252": "Windows-1252", "utf-16": "UTF-16",
+                     "mixed": "UTF-8 y Windows-1252 mezclados"}[encoding]
     return Rows(headers, rows(), size, _position(handle, size), "B",
-                notes=[f"CSV separado por {name}, codificación {encoding}"], recoded=recoded)
+                notes=[f"CSV separado por {name}, codificación {encoding_name}"],
+                recoded=recoded)
 
 
 def _xlsx_rows(path: Path, sheet: str | None) -> Rows:
@@ -347,7 +390,7 @@ def _cells(item: Any, headers: Sequence[str]) -> list[Any]:
 
 def _jsonl_rows(path: Path) -> Rows:
     handle = path.open("rb")
-    recoded: list[int] = []
+    recoded = Recoded()
     numbered = enumerate(_text_lines(handle, "utf-8", recoded), start=1)
     buffered: list[tuple[int, Any]] = []
     for number, line in numbered:
@@ -598,16 +641,18 @@ def import_catalog(file: Path, output: Path, notes_path: Path, *, sheet: str | N
         progress.close()
         tmp.unlink(missing_ok=True)
     ambiguities = list(detection.ambiguities)
-    if source.recoded:
-        shown = ", ".join(str(n) for n in source.recoded[:10])
-        ambiguities.append(f"{len(source.recoded)} líneas no estaban en UTF-8 y las leí como "
-                           f"Windows-1252 (líneas {shown}{'…' if len(source.recoded) > 10 else ''})"
+    if source.recoded.count:
+        shown = ", ".join(str(n) for n in source.recoded.lines)
+        more = "…" if source.recoded.count > len(source.recoded.lines) else ""
+        ambiguities.append(f"{source.recoded.count} líneas no estaban en UTF-8 y las leí como "
+                           f"Windows-1252 (líneas {shown}{more})"
                            "; revisa sus tildes.")
     write_notes(notes_path, roles, source.headers, names)
     return ImportReport(output=output, notes_path=notes_path, loaded=loaded, skipped=skipped,
                         skipped_count=skipped_count, roles=roles,
                         columns=dict(zip(source.headers, names, strict=True)),
-                        ambiguities=ambiguities, seconds=time.perf_counter() - started)
+                        ambiguities=ambiguities, seconds=time.perf_counter() - started,
+                        read_as=source.notes)
 
 
 def _fsync(path: Path) -> None:

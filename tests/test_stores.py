@@ -89,7 +89,8 @@ async def test_hardware_store_answers(hardware_db, open_engine):
 
     reply = await engine.answer("¿tienen Stanley?", [])
     assert column(reply, "name") == [name for (name,) in query(
-        hardware_db, "SELECT descripcion FROM products WHERE marca = 'Stanley' ORDER BY precio_venta")]
+        hardware_db, "SELECT descripcion FROM products WHERE marca = 'Stanley' "
+                     "ORDER BY precio_venta")]
     assert reply.text.startswith("Sí.")
 
     reply = await engine.answer("martillos", [])
