@@ -166,6 +166,8 @@ def chat(runner: asyncio.Runner, app: AppContext, conversation: Conversation) ->
             runner.run(reset_conversation(app, conversation))
             print(f"{RESET_DONE}\n")
             continue
+        # A re-imported or replaced catalog is picked up before the next answer.
+        runner.run(app.reload_catalog_if_changed())
         text = runner.run(_answer_showing_work(app, conversation, question, interactive))
         print(f"kratos › {text}\n")
 

@@ -7,15 +7,19 @@ nothing in the package keeps these in module globals.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import aiosqlite
 
 from bot.basic import BasicEngine
 from bot.catalog import CatalogReader
+from bot.errors import KratosError
 from bot.migrations import CATALOG_MIGRATIONS, apply_migrations, is_demo_catalog
 from bot.prompt import CatalogProfile, profile_catalog
 from bot.settings import Settings
@@ -32,6 +36,28 @@ logger = logging.getLogger(__name__)
 #: Without a model key nothing reads the catalog profile (the model's prompt and the speech
 #: prompt both need the key), and building it runs some 26 checked queries: skipped.
 BASIC_MODE_PROFILE = CatalogProfile(schema_text="", vocabulary=(), has_fts=False)
+#: How often the catalog file is checked for a replacement (``kratos import``, a new export).
+CATALOG_CHECK_SECONDS = 1.0
+
+FileIdentity = tuple[int, int, int, int]  # device, inode, size, mtime (ns)
+
+
+def file_identity(path: Path) -> FileIdentity | None:
+    """What changes when a file is replaced or rewritten; None while it is missing."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def catalog_identity(settings: Settings) -> FileIdentity | None:
+    """The catalog file's identity, its notes file's time folded in (editing roles reloads)."""
+    identity = file_identity(settings.catalog_db)
+    if identity is None:
+        return None
+    notes = file_identity(settings.notes_path)
+    return (*identity[:3], identity[3] + (notes[3] if notes else 0))
 
 
 @dataclass
@@ -45,6 +71,11 @@ class AppContext:
     _basic: BasicEngine | None = field(default=None, repr=False)
     #: The chat model endpoint's check (``kratos run``); None when it was never checked.
     endpoint: EndpointWatch | None = field(default=None, repr=False)
+    #: The catalog file as last loaded, and the task that notices it being replaced.
+    _identity: FileIdentity | None = field(default=None, repr=False)
+    _watcher: asyncio.Task[None] | None = field(default=None, repr=False)
+    _retired: list[tuple[asyncio.Task[None], CatalogReader]] = field(default_factory=list,
+                                                                     repr=False)
 
     @property
     def chat_model(self) -> AsyncOpenAI | None:
@@ -68,14 +99,83 @@ class AppContext:
 
     async def basic_engine(self) -> BasicEngine:
         """Basic mode over this catalog, its vocabulary read once rather than per question."""
-        if self._basic is None:
-            self._basic = await BasicEngine.load(self.catalog, self.profile.roles,
-                                                 self.settings.notes_path)
+        catalog, profile = self.catalog, self.profile
+        if self._basic is None or self._basic.catalog is not catalog:
+            engine = await BasicEngine.load(catalog, profile.roles, self.settings.notes_path)
+            if self.catalog is not catalog:
+                # The catalog was swapped while this one loaded: answer from it, keep nothing.
+                return engine
+            self._basic = engine
         return self._basic
+
+    def watch_catalog(self) -> None:
+        """Start noticing a replaced catalog file (and its notes), every CATALOG_CHECK_SECONDS.
+
+        The new catalog is opened and profiled beside the old one, then catalog, profile and
+        basic mode are swapped together with no await in between, so an answer reads one
+        catalog or the other, never both. The old connections stay open for ANSWER_TIMEOUT +
+        SQL_TIMEOUT, so answers that started on them finish on them.
+        """
+        if self._watcher is None:
+            self._identity = self._identity or self._current_identity()
+            self._watcher = asyncio.create_task(self._watch(), name="catalog-watch")
+
+    def _current_identity(self) -> FileIdentity | None:
+        return catalog_identity(self.settings)
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(CATALOG_CHECK_SECONDS)
+            try:
+                await self.reload_catalog_if_changed()
+            except Exception:
+                logger.exception("checking the catalog file for changes failed")
+
+    async def reload_catalog_if_changed(self) -> bool:
+        """Swap in the catalog file if it changed since it was loaded; True when swapped.
+
+        A file that cannot be opened (copied over in place and not complete yet, say) leaves
+        the working catalog in place; the next change is tried again.
+        """
+        identity = self._current_identity()
+        if identity is None or identity == self._identity:
+            return False
+        self._identity = identity
+        settings = self.settings
+        try:
+            catalog = await CatalogReader.open(settings.catalog_db, timeout=settings.sql_timeout,
+                                               max_rows=settings.sql_max_rows)
+        except KratosError as error:
+            logger.warning("the catalog file changed but cannot be used yet: %s", error)
+            return False
+        try:
+            profile = (await profile_catalog(catalog, settings.notes_path)
+                       if settings.model_enabled else BASIC_MODE_PROFILE)
+        except BaseException:
+            await catalog.close()
+            raise
+        old = self.catalog
+        self.catalog, self.profile, self._basic = catalog, profile, None
+        logger.info("catalog %s reloaded: it was replaced or changed", settings.catalog_db)
+        self._retired = [(task, reader) for task, reader in self._retired if not task.done()]
+        self._retired.append((asyncio.create_task(
+            self._retire(old, settings.answer_timeout + settings.sql_timeout)), old))
+        return True
+
+    async def _retire(self, catalog: CatalogReader, after: float) -> None:
+        await asyncio.sleep(after)
+        await catalog.close()
 
     async def close(self) -> None:
         if self.endpoint is not None:
             await self.endpoint.stop()
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+        for task, reader in self._retired:
+            task.cancel()
+            await reader.close()
         await self.catalog.close()
         await self.state.close()
         if self.llm is not None:
@@ -116,6 +216,7 @@ async def build_context(settings: Settings) -> AppContext:
     """
     if is_demo_catalog(settings.catalog_db):
         await asyncio.to_thread(apply_migrations, settings.catalog_db, CATALOG_MIGRATIONS)
+    identity = catalog_identity(settings)
     catalog = await CatalogReader.open(
         settings.catalog_db,
         timeout=settings.sql_timeout,
@@ -131,7 +232,7 @@ async def build_context(settings: Settings) -> AppContext:
         await catalog.close()
         raise
     context = AppContext(settings=settings, catalog=catalog, state=state,
-                         llm=build_llm_client(settings), profile=profile)
+                         llm=build_llm_client(settings), profile=profile, _identity=identity)
     _settle_heap()
     return context
 

@@ -559,6 +559,8 @@ async def _post_init(application: KratosApplication) -> None:
     channels = telegram_channel(data.settings, application.bot.username)
     logger.info("%s", await describe(data.app, channels=channels,
                                      logs=f"stderr at {data.settings.log_level}"))
+    # A re-imported or replaced catalog is picked up while serving.
+    data.app.watch_catalog()
     for language in COMMANDS:
         await _set_commands(application.bot, language)
         for admin in sorted(data.settings.admin_user_ids):
