@@ -13,7 +13,10 @@ basic-mode notice behave as in the chat.
 The question file is JSON Lines: one question per line (see ``Question``), optionally preceded
 by a header ``{"catalog": "demo", "count": 500, "seed": 42}``: the questions were written for
 that demo catalog, which is then built in a temporary folder for the run, so results are
-reproducible and CATALOG_DB is never touched. Without a header, CATALOG_DB is used.
+reproducible and CATALOG_DB is never touched. A store measures KRATOS on its own data with
+``{"catalog": "file", "path": "productos.xlsx", "sheet": "Hoja1"}`` (path relative to the
+question file): the file is imported (``kratos import``) into the temporary folder, or copied
+there when it is already an SQLite catalog. Without a header, CATALOG_DB is used.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import hashlib
 import json
 import logging
 import math
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -79,6 +83,7 @@ class Question:
 class QuestionSet:
     questions: list[Question]
     demo: tuple[int, int] | None = None  # (count, seed) of the demo catalog they were written for
+    store: tuple[Path, str | None] | None = None  # a store's product file (and sheet) to import
 
 
 @dataclass
@@ -169,6 +174,7 @@ def load_questions(path: Path) -> QuestionSet:
         raise QuestionFileError(f"Cannot read the question file {path}: {error}.") from None
     questions: list[Question] = []
     demo: tuple[int, int] | None = None
+    store: tuple[Path, str | None] | None = None
     seen: set[str] = set()
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -181,10 +187,14 @@ def load_questions(path: Path) -> QuestionSet:
         if not isinstance(data, dict):
             raise QuestionFileError(f"{where}: expected a JSON object.")
         if "catalog" in data and "id" not in data:
-            if questions or data.get("catalog") != "demo":
+            if questions or data.get("catalog") not in ("demo", "file"):
                 raise QuestionFileError(
                     f"{where}: the header must come first and read "
-                    '{"catalog": "demo", "count": N, "seed": S}.')
+                    '{"catalog": "demo", "count": N, "seed": S} or '
+                    '{"catalog": "file", "path": "products.csv"}.')
+            if data["catalog"] == "file":
+                store = _store_file(data, Path(path).parent, where)
+                continue
             count, seed = data.get("count", 500), data.get("seed", 42)
             if not isinstance(count, int) or not isinstance(seed, int) or count < 1:
                 raise QuestionFileError(f"{where}: count and seed must be whole numbers.")
@@ -195,7 +205,42 @@ def load_questions(path: Path) -> QuestionSet:
         questions.append(question)
     if not questions:
         raise QuestionFileError(f"{path} has no questions.")
-    return QuestionSet(questions, demo)
+    return QuestionSet(questions, demo, store)
+
+
+def _store_file(data: dict[str, Any], folder: Path, where: str) -> tuple[Path, str | None]:
+    """The store's product file a header names (relative to the question file), and its sheet."""
+    name, sheet = data.get("path"), data.get("sheet")
+    if not isinstance(name, str) or not name or (sheet is not None and not isinstance(sheet, str)):
+        raise QuestionFileError(f'{where}: a "file" catalog needs "path" (and "sheet" is text).')
+    file = (folder / name).resolve()
+    if not file.is_file():
+        raise QuestionFileError(f"{where}: the catalog file {file} does not exist.")
+    return file, sheet
+
+
+async def _prepare_store(file: Path, sheet: str | None, folder: Path) -> Path:
+    """The store's file as a catalog in ``folder``: imported, or copied when it is SQLite.
+
+    A copy, so a hostile question can only ever change the copy (and is caught doing it).
+    """
+    from bot.importer import ImportRefused, import_catalog
+
+    catalog = folder / "catalog.db"
+    with file.open("rb") as handle:
+        is_sqlite = handle.read(16) == b"SQLite format 3\x00"
+    if is_sqlite:
+        await asyncio.to_thread(shutil.copyfile, file, catalog)
+        if file.with_suffix(".toml").is_file():
+            await asyncio.to_thread(shutil.copyfile, file.with_suffix(".toml"),
+                                    catalog.with_suffix(".toml"))
+        return catalog
+    try:
+        await asyncio.to_thread(import_catalog, file, catalog, catalog.with_suffix(".toml"),
+                                sheet=sheet, show_progress=False)
+    except ImportRefused as error:
+        raise QuestionFileError(f"The catalog file {file} cannot be imported: {error}") from None
+    return catalog
 
 
 def _question(data: dict[str, Any], where: str, seen: set[str]) -> Question:
@@ -456,8 +501,13 @@ async def evaluate(settings: Settings, path: Path, engine: str = "basic") -> Eva
             catalog = tmp / "catalog.db"
             count, seed = questions.demo
             await asyncio.to_thread(build_demo_catalog, catalog, count, seed)
+        notes = settings.catalog_notes
+        if questions.store:
+            catalog = await _prepare_store(*questions.store, tmp)
+            notes = catalog.with_suffix(".toml")
         run_settings = replace(
-            settings, catalog_db=catalog, state_db=tmp / "state.db", daily_token_budget=0,
+            settings, catalog_db=catalog, catalog_notes=notes, state_db=tmp / "state.db",
+            daily_token_budget=0,
             openai_api_key=settings.openai_api_key if engine == "model" else "")
         app = await build_context(run_settings)
         try:
