@@ -50,6 +50,7 @@ from bot.roles import (
     detect,
     fold,
     parse_price,
+    price_reader,
     writes_decimal_comma,
 )
 from bot.settings import Settings
@@ -73,7 +74,7 @@ _DELIMITERS = (";", ",", "\t", "|")
 #: Text columns indexed for full-text search, by role.
 FTS_ROLES = ("name", "brand", "category", "family", "model", "color", "size", "description")
 _INDEXED = (("price",), ("category", "price"), ("family", "price"), ("brand", "price"),
-            ("availability",), ("stock",), ("sku",))
+            ("availability",), ("sku",))
 
 
 class ImportRefused(RequestRefused):
@@ -457,22 +458,21 @@ class _Plan:
     name: int
     stock: int | None
     decimal_comma: bool
+    read_price: Callable[[Any], float | None] = parse_price
 
 
 def _convert(plan: _Plan, cells: Sequence[Any]) -> tuple[list[Any] | None, str]:
     """One row's values for the catalog, or None and why it was skipped."""
     width = len(plan.names)
-    values = [None if cell == "" else cell for cell in islice(cells, width)]
-    if len(values) < width:
-        values.extend([None] * (width - len(values)))
-    if not any(value is not None for value in values):
-        return None, ""
+    values = list(cells)
+    if len(values) != width:
+        values = values[:width] + [None] * (width - len(values))
     name = values[plan.name]
-    if name is None or not str(name).strip():
-        return None, "sin nombre de producto"
+    if not name or (type(name) is str and name.isspace()):
+        return (None, "") if not any(values) else (None, "sin nombre de producto")
     raw = values[plan.price]
     try:
-        price = parse_price(raw, plan.decimal_comma)
+        price = plan.read_price(raw)
     except ValueError:
         return None, f"precio «{raw}» no es un monto"
     if price is None:
@@ -480,9 +480,12 @@ def _convert(plan: _Plan, cells: Sequence[Any]) -> tuple[list[Any] | None, str]:
     if price < 0:
         return None, f"precio negativo ({raw})"
     values[plan.price] = price
-    if plan.stock is not None and values[plan.stock] is not None:
-        with contextlib.suppress(ValueError):
-            values[plan.stock] = int(parse_price(values[plan.stock]) or 0)
+    if plan.stock is not None and values[plan.stock]:
+        try:
+            values[plan.stock] = int(values[plan.stock])
+        except (TypeError, ValueError):
+            with contextlib.suppress(ValueError):
+                values[plan.stock] = int(parse_price(values[plan.stock]) or 0)
     return values, ""
 
 
@@ -497,10 +500,10 @@ def _plan(headers: list[str], names: list[str], roles: dict[str, str],
                             f"{', '.join(h or '(sin título)' for h in headers)}); nómbrala en "
                             "la fila de títulos, p. ej. «Precio».")
     price = index[roles["price"]]
+    decimal_comma = writes_decimal_comma(row[price] for row in sample if price < len(row))
     return _Plan(names=names, price=price, name=index[roles["name"]],
                  stock=index[roles["stock"]] if "stock" in roles else None,
-                 decimal_comma=writes_decimal_comma(row[price] for row in sample
-                                                    if price < len(row)))
+                 decimal_comma=decimal_comma, read_price=price_reader(decimal_comma))
 
 
 def _create(conn: sqlite3.Connection, names: list[str], roles: dict[str, str],
@@ -527,6 +530,8 @@ def _finish(conn: sqlite3.Connection, names: list[str], roles: dict[str, str],
             parts = [column[role] for role in roles_of_index]
             conn.execute(f'CREATE INDEX "{TABLE}_{"_".join(parts)}" ON {TABLE} '
                          f'({", ".join(chr(34) + p + chr(34) for p in parts)})')
+    # Statistics from a sample of each index: enough for the planner, seconds less at 1M rows.
+    conn.execute("PRAGMA analysis_limit=1000")
     conn.execute("ANALYZE")
     conn.execute(f"PRAGMA application_id = {IMPORT_APPLICATION_ID}")
 
@@ -561,8 +566,9 @@ def _load(tmp: Path, source: Rows, names: list[str], plan: _Plan, roles: dict[st
                        "cache_size=-32768"):
             conn.execute(f"PRAGMA {pragma}")
         _create(conn, names, roles, source.headers)
+        # Blank cells become NULL inside SQLite, cheaper than a Python pass over every cell.
         insert = (f"INSERT INTO {TABLE} ({', '.join(chr(34) + n + chr(34) for n in names)}) "
-                  f"VALUES ({', '.join('?' * len(names))})")
+                  f"VALUES ({', '.join(['nullif(?, ' + chr(39) * 2 + ')'] * len(names))})")
         conn.execute("BEGIN")
         rows = _chain(buffered, source.rows)
         last_done = 0

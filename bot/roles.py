@@ -19,7 +19,7 @@ import re
 import sqlite3
 import tomllib
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,10 @@ IN_STOCK, OUT_OF_STOCK, ON_ORDER = "disponible", "agotado", "por llegar"
 
 _URL = re.compile(r"^(?:https?://|www\.)\S+$", re.I)
 _MONEY_MARK = re.compile(r"^\s*(?:s/\.?|pen|\$)", re.I)
+#: A shop's amount: an optional currency mark, digits with "." / "," / spaces between them (at
+#: most two decimals after the last mark), an optional "soles".
+_SHOP_AMOUNT = re.compile(r"(?i)\s*(?:s/\.?|pen|\$)?\s*(\d(?:[\d\u00a0 ]*\d)?(?:[.,]\d+)*)"
+                          r"\s*(?:soles|pen)?\s*$")
 _NUMBER_TEXT = re.compile(r"^\s*(?:s/\.?|pen|\$)?\s*-?[\d.,\s]+\s*(?:soles|pen)?\s*$", re.I)
 _INTEGER_TEXT = re.compile(r"^\s*\d+(?:\.0+)?\s*$")
 #: Spanish headers lose their accents in column names; answers put the common ones back.
@@ -130,12 +134,40 @@ def parse_price(value: Any, decimal_comma: bool = False) -> float | None:
             return float(text)
         except ValueError:
             pass
-    if not _NUMBER_TEXT.match(text):
+    match = _SHOP_AMOUNT.match(text)
+    if match is None:
         raise ValueError("not an amount")
-    digits = re.sub(r"(?i)s/\.?|pen|soles|\$|\s", "", text)
-    if not re.search(r"\d", digits):
-        raise ValueError("not an amount")
-    return float(_decimal_point(digits, decimal_comma))
+    return float(_decimal_point(match.group(1).replace(" ", "").replace("\u00a0", ""),
+                                decimal_comma))
+
+
+def price_reader(decimal_comma: bool) -> Callable[[Any], float | None]:
+    """``parse_price`` for one column's convention, with a fast path for its usual shape.
+
+    Millions of rows go through this: the usual "S/ 1.299,90" (or "1299.90") is read with one
+    ``str.translate`` and ``float``; anything else takes ``parse_price``'s full reading.
+    """
+    drop = str.maketrans(",", ".", ". \u00a0") if decimal_comma else str.maketrans("", "", " ")
+
+    def read(value: Any) -> float | None:
+        if type(value) is not str:
+            return parse_price(value, decimal_comma)
+        text = value.strip()
+        if not text:
+            return None
+        if text[1:2] == "/" and text[0] in "Ss":
+            text = text[2:].lstrip(". ")
+        # Only shapes where the fast reading cannot differ from the full one: no comma for a
+        # point-decimal column; for a comma-decimal one, no point or a point before the comma.
+        if ("," not in text) if not decimal_comma else ("." not in text
+                                                          or text.rfind(",") > text.rfind(".")):
+            try:
+                return float(text.translate(drop))
+            except ValueError:
+                pass
+        return parse_price(value, decimal_comma)
+
+    return read
 
 
 def _decimal_point(digits: str, decimal_comma: bool) -> str:
@@ -143,13 +175,11 @@ def _decimal_point(digits: str, decimal_comma: bool) -> str:
     last = max(digits.rfind("."), digits.rfind(","))
     if last < 0:
         return digits
-    tail = digits[last + 1:]
     mark = digits[last]
-    thousands_only = len(tail) == 3 and (digits.count(mark) > 1 or mark != ("," if
-                                                                          decimal_comma else "."))
-    if thousands_only or not tail.isdigit():
+    tail = len(digits) - last - 1
+    if tail == 3 and (digits.count(mark) > 1 or mark != ("," if decimal_comma else ".")):
         return digits.replace(".", "").replace(",", "")
-    return digits[:last].replace(".", "").replace(",", "") + "." + tail
+    return digits[:last].replace(".", "").replace(",", "") + "." + digits[last + 1:]
 
 
 def writes_decimal_comma(values: Iterable[Any]) -> bool:
