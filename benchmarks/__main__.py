@@ -26,6 +26,7 @@ from benchmarks import (
     audio_speed,
     catalog_scale,
     concurrency,
+    import_speed,
     memory,
     overhead,
     prompt_cost,
@@ -37,7 +38,7 @@ from benchmarks.common import TMP, Figure, machine, now_utc
 
 FIGURES: dict[str, ModuleType] = {module.NAME: module for module in (
     overhead, concurrency, audio_health, audio_speed, catalog_scale, prompt_cost, memory,
-    startup, runaway, streaming)}
+    startup, runaway, streaming, import_speed)}
 RESULTS = Path(__file__).resolve().parent / "results.json"
 QUICK_RESULTS = TMP / "results-quick.json"
 

@@ -31,6 +31,7 @@ from bot.migrations import (
     apply_migrations,
     is_demo_catalog,
 )
+from bot.progress import Progress
 from bot.seed_data import (
     FAMILY_CODES,
     ON_ORDER_SHARE,
@@ -205,7 +206,7 @@ def generate_products(count: int, seed: int = 42) -> Iterator[Row]:
         )
 
 
-def _fill(db_path: Path, count: int, seed: int) -> None:
+def _fill(db_path: Path, count: int, seed: int, progress: Progress | None = None) -> None:
     """Load the products into a freshly migrated file, then rebuild FTS, summary, indexes and
     triggers."""
     conn = sqlite3.connect(db_path, isolation_level=None)
@@ -227,6 +228,8 @@ def _fill(db_path: Path, count: int, seed: int) -> None:
         while batch := list(islice(rows, BATCH_SIZE)):
             conn.executemany(_INSERT, batch)
             done += len(batch)
+            if progress is not None:
+                progress.advance(len(batch))
             logger.debug("seeded %d of %d products", done, count)
         conn.execute("INSERT INTO products_fts (products_fts) VALUES ('rebuild')")
         conn.execute("DELETE FROM product_summary")
@@ -256,7 +259,8 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def build_demo_catalog(path: Path, count: int = 500, seed: int = 42) -> None:
+def build_demo_catalog(path: Path, count: int = 500, seed: int = 42,
+                       progress: Progress | None = None) -> None:
     """Build a demo catalog of ``count`` products at ``path``, replacing any file there.
 
     The file appears complete or not at all. It carries the catalog migration record, which
@@ -269,7 +273,7 @@ def build_demo_catalog(path: Path, count: int = 500, seed: int = 42) -> None:
     tmp = _temporary_beside(path)
     try:
         apply_migrations(tmp, CATALOG_MIGRATIONS)
-        _fill(tmp, count, seed)
+        _fill(tmp, count, seed, progress)
         _fsync(tmp)
         os.replace(tmp, path)
     except BaseException:
@@ -297,7 +301,11 @@ def seed_command(settings: Settings, count: int = 500, seed: int = 42, force: bo
                 " a store's own data. Point CATALOG_DB at another path to build the demo."
             )
     started = time.perf_counter()
-    build_demo_catalog(target, count=count, seed=seed)
+    progress = Progress("Generando el catálogo", count, "productos")
+    try:
+        build_demo_catalog(target, count=count, seed=seed, progress=progress)
+    finally:
+        progress.close()
     elapsed = time.perf_counter() - started
     print(f"Seeded {count:,} products into {target} in {elapsed:.1f} s.")
     return 0
