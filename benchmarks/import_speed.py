@@ -59,7 +59,8 @@ def _import_once(source: Path, output: Path) -> tuple[float, float, float]:
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "--env-file", os.devnull, "import", str(source),
          "--output", str(output)],
-        env=bench_env(LOG_LEVEL="WARNING"), cwd=TMP, stdout=subprocess.DEVNULL)
+        env=bench_env(LOG_LEVEL="WARNING"), cwd=TMP, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)

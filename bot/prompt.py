@@ -15,7 +15,15 @@ from bot.catalog import CatalogReader, TableInfo
 from bot.errors import KratosError
 from bot.memory import SharedTranscript
 from bot.money import format_cell, format_soles, is_money_column
-from bot.roles import NOTES_SECTION, ROLES, CatalogRoles, find_roles
+from bot.roles import (
+    IN_STOCK,
+    NOTES_SECTION,
+    ON_ORDER,
+    OUT_OF_STOCK,
+    ROLES,
+    CatalogRoles,
+    find_roles,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +127,7 @@ def load_column_notes(path: Path) -> dict[str, dict[str, str]]:
     }
 
 
+STATE_ORDER = (IN_STOCK, OUT_OF_STOCK, ON_ORDER)
 #: How the prompt explains each role, so the model reads a store's own columns right.
 _ROLE_TEXT = {"name": "product name", "price": "price in soles", "category": "product type",
               "family": "family / department", "brand": "brand (or laboratory, author...)",
@@ -140,8 +149,9 @@ def roles_text(roles: CatalogRoles | None) -> str:
             continue
         text = f'{roles.table}."{column}" = {_ROLE_TEXT[role]}'
         if role == "availability" and roles.availability:
-            text += " (" + ", ".join(f"{raw!r} = {state}"
-                                     for raw, state in roles.availability.items()) + ")"
+            states = sorted(roles.availability.items(),
+                            key=lambda item: (STATE_ORDER.index(item[1]), item[0]))
+            text += " (" + ", ".join(f"{raw!r} = {state}" for raw, state in states) + ")"
         parts.append(text)
     lacking = [_ROLE_TEXT[r] for r in ("category", "brand", "stock", "availability")
                if r not in roles.columns and not (r == "availability" and "stock" in roles.columns)]

@@ -266,3 +266,40 @@ async def test_bookstore_roles_corrected_in_the_notes_file(bookstore_db, open_en
     reply = await engine.answer("¿qué editoriales tienen?", [])
     assert sorted(column(reply, "brand")) == sorted(e for (e,) in query(
         bookstore_db, "SELECT DISTINCT editorial FROM libros"))
+
+
+# --- Model mode: the prompt presents the store's roles ----------------------------------------
+
+async def test_the_prompt_presents_a_stores_roles_values_and_what_it_lacks(pharmacy_db,
+                                                                             bookstore_db):
+    from bot.prompt import profile_catalog, system_prompt
+
+    reader = await CatalogReader.open(pharmacy_db)
+    try:
+        profile = await profile_catalog(reader, pharmacy_db.with_suffix(".toml"))
+    finally:
+        await reader.close()
+    prompt = system_prompt(profile, today=__import__("datetime").date(2026, 11, 30))
+    assert 'products."laboratorio" = brand (or laboratory, author...)' in prompt
+    assert "products.\"disponible\" = availability ('Sí' = disponible, 'No' = agotado)" in prompt
+    assert "no column for: units in stock" in prompt and "no tengo ese dato" in prompt
+    assert "'Genfar'" in prompt  # the store's own values are listed
+
+    reader = await CatalogReader.open(bookstore_db)
+    try:
+        profile = await profile_catalog(reader, bookstore_db.with_suffix(".toml"))
+    finally:
+        await reader.close()
+    assert 'libros."autor" = brand' in profile.schema_text
+    assert 'libros."unidades" = units in stock' in profile.schema_text
+
+
+async def test_the_demo_prompt_has_no_roles_block(catalog_db):
+    from bot.prompt import profile_catalog
+
+    reader = await CatalogReader.open(catalog_db)
+    try:
+        profile = await profile_catalog(reader, catalog_db.with_suffix(".toml"))
+    finally:
+        await reader.close()
+    assert profile.roles is not None and "Column roles" not in profile.schema_text
