@@ -21,7 +21,6 @@ rows/s; sqlite-utils would add a per-row dict and type detection on top.
 from __future__ import annotations
 
 import codecs
-import contextlib
 import csv
 import io
 import json
@@ -480,12 +479,7 @@ def _convert(plan: _Plan, cells: Sequence[Any]) -> tuple[list[Any] | None, str]:
     if price < 0:
         return None, f"precio negativo ({raw})"
     values[plan.price] = price
-    if plan.stock is not None and values[plan.stock]:
-        try:
-            values[plan.stock] = int(values[plan.stock])
-        except (TypeError, ValueError):
-            with contextlib.suppress(ValueError):
-                values[plan.stock] = int(parse_price(values[plan.stock]) or 0)
+    # Stock needs no work here: its INTEGER column turns "12" (or "12.0") into 12 itself.
     return values, ""
 
 
