@@ -11,6 +11,7 @@ import contextlib
 import gc
 import logging
 import os
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +23,7 @@ from bot.catalog import CatalogReader
 from bot.errors import KratosError
 from bot.migrations import CATALOG_MIGRATIONS, apply_migrations, is_demo_catalog
 from bot.prompt import CatalogProfile, profile_catalog
+from bot.roles import CatalogRoles, find_roles
 from bot.settings import Settings
 from bot.state import open_state
 
@@ -60,6 +62,23 @@ def catalog_identity(settings: Settings) -> FileIdentity | None:
     return (*identity[:3], identity[3] + (notes[3] if notes else 0))
 
 
+def damage(path: Path) -> str | None:
+    """What is wrong with a database file (cut short, say, by a copy still running), or None.
+
+    ``PRAGMA quick_check`` reads every page: a second or so for a million products, run off the
+    event loop and only when the file changed.
+    """
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            (result,) = conn.execute("PRAGMA quick_check(1)").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as error:
+        return str(error)
+    return None if result == "ok" else str(result)
+
+
 @dataclass
 class AppContext:
     settings: Settings
@@ -71,6 +90,8 @@ class AppContext:
     _basic: BasicEngine | None = field(default=None, repr=False)
     #: The chat model endpoint's check (``kratos run``); None when it was never checked.
     endpoint: EndpointWatch | None = field(default=None, repr=False)
+    #: The catalog's column roles, found when it was opened (``bot.roles``).
+    roles: CatalogRoles | None = None
     #: The catalog file as last loaded, and the task that notices it being replaced.
     _identity: FileIdentity | None = field(default=None, repr=False)
     _watcher: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -99,9 +120,9 @@ class AppContext:
 
     async def basic_engine(self) -> BasicEngine:
         """Basic mode over this catalog, its vocabulary read once rather than per question."""
-        catalog, profile = self.catalog, self.profile
+        catalog, roles = self.catalog, self.roles
         if self._basic is None or self._basic.catalog is not catalog:
-            engine = await BasicEngine.load(catalog, profile.roles, self.settings.notes_path)
+            engine = await BasicEngine.load(catalog, roles, self.settings.notes_path)
             if self.catalog is not catalog:
                 # The catalog was swapped while this one loaded: answer from it, keep nothing.
                 return engine
@@ -142,6 +163,10 @@ class AppContext:
             return False
         self._identity = identity
         settings = self.settings
+        problem = await asyncio.to_thread(damage, settings.catalog_db)
+        if problem:
+            logger.warning("the catalog file changed but cannot be used yet: %s", problem)
+            return False
         try:
             catalog = await CatalogReader.open(settings.catalog_db, timeout=settings.sql_timeout,
                                                max_rows=settings.sql_max_rows)
@@ -151,11 +176,12 @@ class AppContext:
         try:
             profile = (await profile_catalog(catalog, settings.notes_path)
                        if settings.model_enabled else BASIC_MODE_PROFILE)
+            roles = await asyncio.to_thread(find_roles, settings.catalog_db, settings.notes_path)
         except BaseException:
             await catalog.close()
             raise
         old = self.catalog
-        self.catalog, self.profile, self._basic = catalog, profile, None
+        self.catalog, self.profile, self.roles, self._basic = catalog, profile, roles, None
         logger.info("catalog %s reloaded: it was replaced or changed", settings.catalog_db)
         self._retired = [(task, reader) for task, reader in self._retired if not task.done()]
         self._retired.append((asyncio.create_task(
@@ -227,12 +253,15 @@ async def build_context(settings: Settings) -> AppContext:
         profile = (await profile_catalog(catalog, settings.notes_path,
                                          prompt_chars=settings.prompt_max_chars)
                    if settings.model_enabled else BASIC_MODE_PROFILE)
+        # Found now, from the file just opened: basic mode must not read a newer file's roles.
+        roles = await asyncio.to_thread(find_roles, settings.catalog_db, settings.notes_path)
         state = await open_state(settings.state_db)
     except BaseException:
         await catalog.close()
         raise
     context = AppContext(settings=settings, catalog=catalog, state=state,
-                         llm=build_llm_client(settings), profile=profile, _identity=identity)
+                         llm=build_llm_client(settings), profile=profile, _identity=identity,
+                         roles=roles)
     _settle_heap()
     return context
 

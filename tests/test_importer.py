@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import os
 import sqlite3
 import struct
 from pathlib import Path
@@ -184,7 +185,7 @@ def test_unusable_files_get_one_sentence_and_exit_1(tmp_path, capsys, name, cont
     source = tmp_path / name
     source.write_bytes(content)
     output = tmp_path / "out.db"
-    code = main(["--env-file", str(tmp_path / "none.env"), "import", str(source),
+    code = main(["--env-file", os.devnull, "import", str(source),
                  "--output", str(output)])
     err = capsys.readouterr().err
     assert code == 1 and message in err
@@ -196,7 +197,7 @@ def test_unusable_files_get_one_sentence_and_exit_1(tmp_path, capsys, name, cont
 def test_an_xlsx_declaring_2_gb_is_refused_before_reading(tmp_path, capsys):
     source = tmp_path / "bomb.xlsx"
     source.write_bytes(_xlsx_declaring(tmp_path, 2_000_000_000))
-    code = main(["--env-file", str(tmp_path / "none.env"), "import", str(source),
+    code = main(["--env-file", os.devnull, "import", str(source),
                  "--output", str(tmp_path / "out.db")])
     assert code == 1 and "dice descomprimirse en 1.9 GB" in capsys.readouterr().err
     assert not (tmp_path / "out.db").exists()
@@ -223,7 +224,7 @@ def test_a_stores_own_sqlite_file_is_never_overwritten(tmp_path):
 def test_cli_prints_the_report(tmp_path, capsys):
     source = tmp_path / "shop.csv"
     source.write_bytes(b"Nombre;Marca;Precio;Stock\nMesa;Ikea;100;2\nSilla;;;1\n")
-    code = main(["--env-file", str(tmp_path / "none.env"), "import", str(source),
+    code = main(["--env-file", os.devnull, "import", str(source),
                  "--output", str(tmp_path / "shop.db")])
     out = capsys.readouterr().out
     assert code == 0
