@@ -303,3 +303,14 @@ async def test_the_demo_prompt_has_no_roles_block(catalog_db):
     finally:
         await reader.close()
     assert profile.roles is not None and "Column roles" not in profile.schema_text
+
+
+async def test_store_values_get_spanish_plurals_accents_and_typos(bookstore_db, open_engine):
+    engine = await open_engine(bookstore_db)
+    expected = sorted(t for (t,) in query(bookstore_db,
+                                          "SELECT titulo FROM libros WHERE genero = 'Novela'"))
+    for question in ("novelas", "NOVELA", "nóvelas", "novelsa"):
+        reply = await engine.answer(question, [])
+        assert reply.meta.get("total") == len(expected), question
+    reply = await engine.answer("libros de Cortazr", [])
+    assert column(reply, "name") == ["Rayuela"]
