@@ -45,7 +45,6 @@ from bot.progress import Progress
 from bot.roles import (
     NOTES_SECTION,
     ROLES,
-    availability_state,
     detect,
     fold,
     parse_price,
@@ -736,5 +735,5 @@ def import_command(settings: Settings, file: Path, *, output: Path | None = None
     return 0
 
 
-__all__ = ["ImportRefused", "ImportReport", "availability_state", "import_catalog",
+__all__ = ["ImportRefused", "ImportReport", "import_catalog",
            "import_command", "open_rows"]
