@@ -48,6 +48,8 @@ async def whatsapp_channel(settings: Settings, *, alone: bool = True
     from bot.channels.whatsapp.store import WhatsAppStore
 
     app = await build_context(settings)
+    # A re-imported or replaced catalog is picked up while serving.
+    app.watch_catalog()
     http = graph_http_client(settings)
     purge: asyncio.Task[None] | None = None
     try:
