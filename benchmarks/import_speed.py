@@ -1,4 +1,4 @@
-"""Figure 10: ``kratos import`` of a 1,000,000-row CSV, rows per second and peak memory.
+"""Figure 11: ``kratos import`` of a 1,000,000-row CSV, rows per second and peak memory.
 
 The CSV is shaped like a hardware store's export: ";" separated, prices written
 "S/ 1.299,90" (comma decimals, point thousands), blank brands, an image URL column. It is
@@ -20,7 +20,7 @@ from pathlib import Path
 from benchmarks.common import TMP, Figure, Metric, bench_env, load_average
 
 NAME = "import_speed"
-TITLE = "10. Import speed"
+TITLE = "11. Import speed"
 ROWS = 1_000_000
 GOAL_ROWS_PER_S = 50_000
 GOAL_PEAK_MB = 300
