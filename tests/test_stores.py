@@ -279,7 +279,7 @@ async def test_the_prompt_presents_a_stores_roles_values_and_what_it_lacks(pharm
         profile = await profile_catalog(reader, pharmacy_db.with_suffix(".toml"))
     finally:
         await reader.close()
-    prompt = system_prompt(profile, today=__import__("datetime").date(2026, 11, 30))
+    prompt = system_prompt(profile)
     assert 'products."laboratorio" = brand (or laboratory, author...)' in prompt
     assert "products.\"disponible\" = availability ('Sí' = disponible, 'No' = agotado)" in prompt
     assert "no column for: units in stock" in prompt and "no tengo ese dato" in prompt
