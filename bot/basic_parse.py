@@ -692,7 +692,8 @@ def _match(vocab: Vocabulary, tokens: Sequence[str]) -> list[_Item]:
         else:
             word = tokens[i]
             kind = ("num" if word.isdigit() else "one" if word in _ONE_WORDS
-                    else "stop" if word in _STOPWORDS or keys[i] in _STOPWORDS else "word")
+                    else "stop" if word in _STOPWORDS or keys[i] in _STOPWORDS
+                    or basic_words.is_function_word(word) else "word")
             items.append(_Item(((kind, word),), (word,), i))
             i += 1
     return items
@@ -991,8 +992,9 @@ def build_query(decision: str, r: Reading, draft: Draft, previous: Query | None,
         index = _pick_index(r, shown)
         assert index is not None
         # A yes/no question about it ("¿el segundo tiene garantía?") keeps what it asks.
+        asks = bool(q.colors or q.availability or q.keywords or q.attributes or r.bounds)
         return replace(q, intent="pick", pick=int(shown[index]), order=None, offset=0,
-                       limit=1, names_only=False)
+                       limit=1, names_only=False, exists=q.exists or asks)
     if decision == "page" and previous is not None:
         return _page(previous, r.count, lang)
     if decision == "refine" and previous is not None:

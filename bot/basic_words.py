@@ -36,6 +36,17 @@ _UNIT_READERS = [(unit, re.compile(pattern)) for unit, spec in _UNITS.items()
                  for pattern in spec.get("read", [])]
 
 
+_CLITICS = ("selos", "selas", "melo", "mela", "les", "los", "las", "nos", "le", "lo", "la",
+            "me", "te", "se")
+
+
+def is_function_word(word: str) -> bool:
+    """A function word or everyday verb, also with a pronoun attached ("regalarle", "verlos")."""
+    if word in FUNCTION_WORDS:
+        return True
+    return any(word.endswith(c) and word[:-len(c)] in FUNCTION_WORDS for c in _CLITICS)
+
+
 def expand_shorthand(text: str) -> str:
     """Rewrite shorthand in folded text: "celus baratos q 500" -> "celulares baratos que 500"."""
     return _SHORTHAND_RE.sub(lambda m: SHORTHAND[" ".join(m.group(0).split())], text)
