@@ -656,7 +656,7 @@ class BasicEngine:
         if ignored and reason == "unknown":
             text += " " + _t(lang, "ignored", w=_quoted(lang, ignored))
         return Reply(text=f"{text}\n{self._examples(lang)}", engine="basic", refused=True,
-                     meta={"intent": reason})
+                     meta={"intent": reason, "lang": lang})
 
 
 async def _distinct(catalog: CatalogReader, column: str) -> list[str]:
