@@ -411,24 +411,9 @@ class Vocabulary:
             if len(key) > 1:
                 add(("".join(words(brand)),), ("brand", brand))
         for color in colors:
-            key = phrase_key(color)
-            add(key, ("color", color))
-            if len(key) == 1 and key[0].endswith("o"):
-                add((key[0][:-1] + "a",), ("color", color))
-            for group in _SYNONYM_COLORS:
-                names = group.split()
-                if key[0] in names:
-                    for name in names:
-                        add((name,), ("color", color))
-                        if name.endswith("o"):
-                            add((name[:-1] + "a",), ("color", color))
-        surfaces: dict[str, str] = {}
+            _index_color(add, color)
         lexicon = {w for key in index for w in key} | _STOPWORDS | set(_UNITS)
-        for word in lexicon:
-            # Only real plurals: a made-up "barataes" would out-rank the "baratas" a typo meant.
-            for surface in (word, word + "s", word + "es"):
-                if surface == word or singular(surface) == word:
-                    surfaces.setdefault(surface, word)
+        surfaces = _surfaces(lexicon)
         return cls(families=tuple(families), categories=tuple(categories), brands=tuple(brands),
                    colors=tuple(colors), availability=tuple(availability),
                    index={k: tuple(v) for k, v in index.items()}, lexicon=frozenset(lexicon),
@@ -463,6 +448,32 @@ class Vocabulary:
             if len(meanings) > 1:
                 return None
         return ranked[0][1][1]
+
+
+def _index_color(add: Any, color: str) -> None:
+    """A colour value, its feminine form and the synonyms of its group ("negro", "black")."""
+    key = phrase_key(color)
+    add(key, ("color", color))
+    if len(key) == 1 and key[0].endswith("o"):
+        add((key[0][:-1] + "a",), ("color", color))
+    for group in _SYNONYM_COLORS:
+        names = group.split()
+        if key[0] in names:
+            for name in names:
+                add((name,), ("color", color))
+                if name.endswith("o"):
+                    add((name[:-1] + "a",), ("color", color))
+
+
+def _surfaces(lexicon: Iterable[str]) -> dict[str, str]:
+    """Each known word and its real plurals, pointing at the word (typo correction's targets)."""
+    surfaces: dict[str, str] = {}
+    for word in lexicon:
+        # Only real plurals: a made-up "barataes" would out-rank the "baratas" a typo meant.
+        for surface in (word, word + "s", word + "es"):
+            if surface == word or singular(surface) == word:
+                surfaces.setdefault(surface, word)
+    return surfaces
 
 
 def _index_values(add: Any, kind: str, values: Sequence[str], groups: Sequence[str]) -> None:
@@ -1054,6 +1065,16 @@ def _page(previous: Query, count: int | None, lang: str) -> Query:
                    ignored=[])
 
 
+def _merge_bounds(merged: Query, new: Query) -> None:
+    """A new price or stock bound replaces the old one on the same side."""
+    if new.min_price is not None:
+        merged.min_price, merged.min_inclusive = new.min_price, new.min_inclusive
+    if new.max_price is not None:
+        merged.max_price, merged.max_inclusive = new.max_price, new.max_inclusive
+    if new.min_stock is not None:
+        merged.min_stock = new.min_stock
+
+
 def _merge(previous: Query, new: Query, count: int | None, *, explicit_intent: bool) -> Query:
     """A follow-up: the previous filters, with what the new message says on top."""
     merged = replace(previous, offset=0, pick=None, lang=new.lang, ignored=new.ignored,
@@ -1065,12 +1086,7 @@ def _merge(previous: Query, new: Query, count: int | None, *, explicit_intent: b
     for name in ("brands", "colors", "availability", "keywords", "soft_keywords"):
         if getattr(new, name):
             setattr(merged, name, getattr(new, name))
-    if new.min_price is not None:
-        merged.min_price, merged.min_inclusive = new.min_price, new.min_inclusive
-    if new.max_price is not None:
-        merged.max_price, merged.max_inclusive = new.max_price, new.max_inclusive
-    if new.min_stock is not None:
-        merged.min_stock = new.min_stock
+    _merge_bounds(merged, new)
     if new.attributes:
         merged.attributes = basic_words.replace_attributes(previous.attributes, new.attributes)
     elif new.keywords:

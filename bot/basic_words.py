@@ -95,10 +95,12 @@ def replace_attributes(previous: Sequence[str], new: Sequence[str]) -> list[str]
     """
     units = [unit_of(a) for a in previous if unit_of(a) != BARE]
     merged = {unit_of(a): a for a in previous}
+    if new:
+        # A new number replaces the model number before it ("iphone 14", then "¿y el 15?").
+        merged.pop(BARE, None)
     for attribute in new:
         unit, _, value = attribute.partition(":")
         if unit == BARE and len(units) == 1:
             unit = units[0]
-        merged.pop(BARE, None)
         merged[unit] = f"{unit}:{value}"
     return list(merged.values())

@@ -14,9 +14,14 @@ import pytest
 
 from bot.basic import BasicEngine, fts_term
 from bot.basic_parse import (
+    Query,
     Vocabulary,
+    build_query,
+    decide,
+    find_constraints,
     fold,
     read,
+    read_words,
     singular,
     understand,
     within_one_edit,
@@ -767,3 +772,93 @@ async def test_one_product_is_never_the_1_products(engine, question):
     reply = await engine.answer(question, [])
     assert len(reply.rows) == 1
     assert "los 1 " not in reply.text and "the 1 " not in reply.text
+
+
+# -- understand, step by step (no catalog needed) ---------------------------------------------
+
+@pytest.fixture
+def small_vocab() -> Vocabulary:
+    return Vocabulary.build(
+        families=["Electrónica", "Hogar", "Deportes"],
+        categories=["Audífonos", "Licuadoras", "Celulares", "Monitores", "Balones"],
+        brands=["Sony", "Samsung", "Oster"], colors=["Negro", "Blanco"],
+        availability=["disponible", "agotado"])
+
+
+def reading_of(text: str, vocab: Vocabulary, known: Sequence[str] = ()):
+    draft = read(text, vocab, "es")
+    tokens, originals = read_words(draft, vocab, set(known))
+    return draft, find_constraints(draft, vocab, tokens, set(known), originals)
+
+
+def test_read_words_corrects_typos_and_remembers_what_was_typed(small_vocab):
+    draft = read("celullares samsnug", small_vocab, "es")
+    tokens, originals = read_words(draft, small_vocab, set())
+    assert tokens == ["celulares", "samsung"]
+    assert originals == {"celulares": "celullares", "samsung": "samsnug"}
+    # A word the catalog's text has is the user's word, not a typo.
+    assert read_words(draft, small_vocab, {"celullares"})[0][0] == "celullares"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("audífonos Sony negros de menos de 300 soles",
+     {"categories": ["Audífonos"], "brands": ["Sony"], "colors": ["Negro"], "max_price": 300.0,
+      "attributes": []}),
+    ("los de 27 pulgadas", {"attributes": ["inch:27"], "max_price": None, "limit": 5}),
+    ("el de 256", {"attributes": ["number:256"], "max_price": None}),
+    ("celus de 128 gigas", {"categories": ["Celulares"], "attributes": ["storage:128"]}),
+    ("los 3 más baratos", {"limit": 3, "order": "price_asc", "attributes": []}),
+    ("q licuadoras tienen x menos de 300 lucas",
+     {"categories": ["Licuadoras"], "max_price": 300.0, "exists": True, "ignored": []}),
+])
+def test_find_constraints_reads_the_words_alone(small_vocab, text, expected):
+    _, reading = reading_of(text, small_vocab)
+    found = reading.q.to_dict()
+    assert {key: found[key] for key in expected} == expected
+
+
+def test_find_constraints_flags_a_vague_subject(small_vocab):
+    _, vague = reading_of("algo más barato q 200", small_vocab)
+    assert not vague.subject and vague.modifiers and vague.q.max_price == 200
+    _, whole = reading_of("el producto más caro", small_vocab)
+    assert whole.subject
+
+
+AUDIO_SONY = Query(categories=["Audífonos"], brands=["Sony"])
+
+
+@pytest.mark.parametrize(("previous", "text", "shown", "decision"), [
+    (None, "audífonos Sony", (), "query"),
+    (AUDIO_SONY, "¿y licuadoras?", (), "new_topic"),
+    (AUDIO_SONY, "precio promedio de las licuadoras", (), "new_topic"),
+    (AUDIO_SONY, "solo Samsung", (), "refine"),
+    (AUDIO_SONY, "¿y en negro?", (), "refine"),
+    (AUDIO_SONY, "de esos, los celulares", (), "refine"),
+    (AUDIO_SONY, "los de 27 pulgadas", (), "refine"),
+    (Query(min_price=100, max_price=300), "que sea de deportes", (), "refine"),
+    (Query(families=["Electrónica"]), "los celulares", (), "refine"),
+    (AUDIO_SONY, "¿el segundo cuánto cuesta?", (7, 8, 9), "pick"),
+    (AUDIO_SONY, "más", (7, 8, 9), "page"),
+    (AUDIO_SONY, "oye, ¿me prestas 50 soles?", (), "unknown"),
+    (AUDIO_SONY, "audífonos más vendidos", (), "unsupported"),
+])
+def test_decide_refine_or_new_topic(small_vocab, previous, text, shown, decision):
+    draft, reading = reading_of(text, small_vocab)
+    assert decide(reading, draft, previous, shown) == decision
+
+
+def test_build_query_keeps_or_drops_the_previous_filters(small_vocab):
+    previous = Query(categories=["Audífonos"], brands=["Sony"], colors=["Negro"],
+                     max_price=500.0, attributes=["inch:27"])
+    draft, reading = reading_of("¿y licuadoras?", small_vocab)
+    fresh = build_query("new_topic", reading, draft, previous)
+    assert (fresh.categories, fresh.brands, fresh.colors, fresh.max_price, fresh.attributes) == (
+        ["Licuadoras"], [], [], None, [])
+    draft, reading = reading_of("¿y de 24?", small_vocab)
+    refined = build_query("refine", reading, draft, previous)
+    assert (refined.categories, refined.brands, refined.colors, refined.max_price,
+            refined.attributes) == (["Audífonos"], ["Sony"], ["Negro"], 500.0, ["inch:24"])
+    draft, reading = reading_of("¿el segundo es blanco?", small_vocab)
+    picked = build_query("pick", reading, draft, previous, (7, 8, 9))
+    assert (picked.intent, picked.pick, picked.exists, picked.colors) == (
+        "pick", 8, True, ["Blanco"])
