@@ -433,18 +433,25 @@ class BasicEngine:
         """No product matches: say so plainly, then what the shop does have, when it helps."""
         lang, desc = q.lang, self._describe(q)
         no = _t(lang, "none_exists" if q.exists else "none", desc=desc)
-        # A brand or product words that refined the previous answer into nothing: the message
-        # on its own ("laptops Lenovo", then "¿tienen Samsung?").
-        candidates = [alone] if alone is not None and alone != q and _names_things(alone) else []
-        if q.exists:
-            candidates += _relaxations(q)
+        # First what the question still asks without its narrowest filters ("impresoras de
+        # menos de 700", then "¿Epson?"), then the message on its own when it refined the
+        # previous answer into nothing ("laptops Lenovo", then "¿tienen Samsung?").
+        candidates = _relaxations(q) if q.exists or alone is not None else []
+        if alone is not None and alone != q and _names_things(alone):
+            candidates.append(alone)
         for candidate in candidates:
             other, total = await self._total(candidate, sql)
-            if total:
-                result = await self._rows(other, sql)
-                lead = "" if candidate is alone else _t(lang, "instead", desc=self._describe(other))
-                head = f"{no}\n{lead or self._head(other, total, len(result.rows))}"
+            if not total:
+                continue
+            result = await self._rows(other, sql)
+            if candidate is alone:
+                head = f"{no}\n{self._head(other, total, len(result.rows))}"
                 return self._rows_reply(other, result, head, total)
+            head = f"{no}\n{_t(lang, 'instead', desc=self._describe(other))}"
+            reply = self._rows_reply(other, result, head, total)
+            # Follow-ups go on from what was asked; "el primero" picks from what was shown.
+            reply.meta = _meta(q, reply.meta["shown_ids"], 0)
+            return reply
         if q.keywords and not _names_things(replace(q, keywords=[])) and not q.exists:
             # Only free words, and the catalog has nothing with all of them: most likely not a
             # catalog question at all ("el mejor equipo de fútbol del Perú").

@@ -894,7 +894,10 @@ def _take_number_or_word(r: Reading, items: Sequence[_Item], n: int, known: set[
     elif "word" in kinds and item.surface[0] not in _GREETING:
         # "hola, ¿tienen...?": a courtesy is neither a product word nor an unknown one.
         word = item.surface[0]
-        if word in known:
+        if word in known and n and "prep" in items[n - 1].kinds() and r.values["category"]:
+            # "zapatillas pa correr": a use, looked for but let go when nothing has it.
+            r.q.soft_keywords.append(word)
+        elif word in known:
             r.q.keywords.append(word)
         else:
             # Quote what the user typed, not the word a typo correction guessed.
@@ -1077,8 +1080,10 @@ def _merge_bounds(merged: Query, new: Query) -> None:
 
 def _merge(previous: Query, new: Query, count: int | None, *, explicit_intent: bool) -> Query:
     """A follow-up: the previous filters, with what the new message says on top."""
+    # "¿tienen impresoras de menos de 700?" then "¿y Epson?": still a yes/no question.
+    exists = new.exists or (previous.exists and not explicit_intent)
     merged = replace(previous, offset=0, pick=None, lang=new.lang, ignored=new.ignored,
-                     exists=new.exists, stock_check=new.stock_check)
+                     exists=exists, stock_check=new.stock_check)
     if new.categories:
         merged.categories, merged.families = new.categories, []
     if new.families:

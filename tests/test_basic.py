@@ -637,6 +637,27 @@ async def test_no_when_nothing_satisfies_it_and_what_the_shop_has(engine, conver
     assert reply.rows  # what the shop does have instead
 
 
+async def test_a_yes_no_thread_stays_yes_no_and_keeps_what_was_asked(engine, db):
+    chat = ("do u have any printers under 700", "epson ones?")
+    reply = await ask(engine, *chat)
+    assert reply.text.startswith("No") and set(column(reply, "brand")) == {"Epson"}
+    assert set(column(reply, "category")) == {"Impresoras"}
+    reply = await ask(engine, *chat, "ok what about canon")
+    assert set(ids(reply)) == {r[0] for r in db(
+        "SELECT id FROM products WHERE category = 'Impresoras' AND brand = 'Canon'"
+        " AND price < 700")}
+    assert (await engine.answer("hey do you guys sell monitors?", [])).text.startswith("Yes")
+
+
+async def test_a_use_after_para_is_let_go_when_nothing_has_it(engine, db):
+    chat = ("busco zapatillas pa correr talla 40", "¿hay nike?", "¿y en 42?")
+    assert (await ask(engine, *chat[:2])).text.startswith("No")
+    reply = await ask(engine, *chat)
+    assert reply.rows and set(ids(reply)) <= {r[0] for r in db(
+        "SELECT id FROM products WHERE category = 'Zapatillas deportivas' AND brand = 'Nike'"
+        " AND name LIKE '%Talla 42'")}
+
+
 async def test_a_yes_no_about_one_listed_product_checks_that_product(engine, db):
     listed = [r[0] for r in db("SELECT id FROM products WHERE category = 'Celulares'"
                                " ORDER BY price, id LIMIT 5")]

@@ -33,6 +33,7 @@ from tests.fakes.openai_server import FakeOpenAI, ToolCalls
 
 HOLDOUT_SET = SHIPPED_SET.parent / "holdout_questions.jsonl"
 CONVERSATION_SET = SHIPPED_SET.parent / "conversations.jsonl"
+CONVERSATION_HOLDOUT = SHIPPED_SET.parent / "conversations_holdout.jsonl"
 
 
 def write_lines(path: Path, *lines: dict[str, Any] | str) -> Path:
@@ -73,8 +74,9 @@ def test_conversation_set_is_made_of_real_chats():
         assert not texts & {q.question for q in load_questions(other).questions}
 
 
-@pytest.mark.parametrize("path", [SHIPPED_SET, HOLDOUT_SET, CONVERSATION_SET],
-                         ids=["shipped", "holdout", "conversations"])
+@pytest.mark.parametrize("path", [SHIPPED_SET, HOLDOUT_SET, CONVERSATION_SET,
+                                  CONVERSATION_HOLDOUT],
+                         ids=["shipped", "holdout", "conversations", "conversations-holdout"])
 def test_every_gold_query_passes_the_guard_and_returns_rows(path, demo_catalog_template):
     with sqlite3.connect(demo_catalog_template) as conn:
         for question in load_questions(path).questions:
