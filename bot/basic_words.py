@@ -69,6 +69,7 @@ def bare(number: str) -> str:
 
 
 def unit_of(attribute: str) -> str:
+    """The unit of an attribute: "inch" for "inch:27"."""
     return attribute.split(":", 1)[0]
 
 
