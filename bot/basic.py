@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.basic_parse import Query, Vocabulary, read, singular, understand
-from bot.basic_words import attribute_text, name_patterns
+from bot.basic_words import BARE, attribute_text, name_patterns, unit_of
 from bot.catalog import CatalogReader, QueryResult
 from bot.language import detect_language
 from bot.money import format_soles
@@ -436,7 +436,7 @@ class BasicEngine:
         # First what the question still asks without its narrowest filters ("impresoras de
         # menos de 700", then "¿Epson?"), then the message on its own when it refined the
         # previous answer into nothing ("laptops Lenovo", then "¿tienen Samsung?").
-        candidates = _relaxations(q) if q.exists or alone is not None else []
+        candidates = _relaxations(q) if q.exists or q.attributes or alone is not None else []
         if alone is not None and alone != q and _names_things(alone):
             candidates.append(alone)
         for candidate in candidates:
@@ -626,8 +626,10 @@ class BasicEngine:
             parts.append(_t(lang, "ge" if q.min_inclusive else "gt", a=low))
         if q.min_stock is not None:
             parts.append(_t(lang, "stock_min", s=q.min_stock))
-        parts += [attribute_text(a) for a in q.attributes]
-        words = [*q.keywords, *q.soft_keywords]
+        parts += [attribute_text(a) for a in q.attributes if unit_of(a) != BARE]
+        # A model number reads with the words it goes with: «iphone 15».
+        words = [*q.keywords, *q.soft_keywords,
+                 *(a.partition(":")[2] for a in q.attributes if unit_of(a) == BARE)]
         if words:
             parts.append(_t(lang, "match", w=" ".join(words)))
         return f" ({', '.join(parts)})" if parts else ""

@@ -769,6 +769,18 @@ async def test_a_number_with_a_unit_or_after_a_product_is_an_attribute(engine, d
     assert reply.meta["query"]["max_price"] is None
 
 
+@pytest.mark.parametrize(("question", "where"), [
+    ("precio del iphone 15 pro", "name LIKE '%iPhone%Pro%'"),
+    ("celulares de 64 gb", "category = 'Celulares'"),
+])
+async def test_a_size_or_model_number_nobody_sells_says_no_and_shows_the_rest(engine, db,
+                                                                             question, where):
+    reply = await engine.answer(question, [])
+    assert reply.text.startswith("No encontré productos") and not reply.refused
+    assert reply.rows and set(ids(reply)) <= {r[0] for r in db(
+        f"SELECT id FROM products WHERE {where}")}
+
+
 async def test_a_count_refinement_keeps_the_product_type(engine, db):
     reply = await ask(engine, "impresoras", "how many are Epson?")
     assert reply.rows == db(
