@@ -1,11 +1,14 @@
 """Basic mode, part one: understanding a catalog question as a structured ``Query``.
 
-No model is involved: the text is folded (lower case, no accents), number words become digits,
-price bounds are read with patterns, and the remaining words are matched against a phrase index
+No model is involved: the text is folded (lower case, no accents), shorthand is rewritten
+(``bot.basic_words``), number words become digits, sizes with a unit and price bounds are read
+with patterns, and the remaining words are matched against a phrase index
 built from the catalog's own vocabulary (families, categories, brands, colours, availability
 states, read at run time) plus a small, fixed lexicon of shop words in Spanish and English.
 Words the index does not know are checked against the catalog's full-text index; a word that is
-in neither gets a one-letter typo correction. ``bot.basic`` turns the result into SQL.
+in neither gets a one-letter typo correction. In a conversation, ``decide`` says whether a
+message refines the previous answer or starts a new topic. ``bot.basic`` turns the result
+into SQL.
 """
 
 from __future__ import annotations
