@@ -52,7 +52,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "none_exists": "No, no tenemos productos{desc}.",
         "instead": "Esto es lo que tenemos{desc}:",
         "no_match": "No encontré productos con {w}; esto es lo más cercano.",
-        "no_data": "No tengo ese dato de {name}.",
+        "no_data_about": "No tengo ese dato de {name}.",
         "pick_yes": "Sí: {name} cumple con lo que preguntas.",
         "pick_no": "No: {name} no cumple con lo que preguntas.",
         "thanks": "¡De nada! Si necesitas algo más del catálogo, aquí estoy.",
@@ -116,7 +116,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "none_exists": "No, we have no products{desc}.",
         "instead": "This is what we have{desc}:",
         "no_match": "I found no products with {w}; this is the closest.",
-        "no_data": "I don't have that information about {name}.",
+        "no_data_about": "I don't have that information about {name}.",
         "pick_yes": "Yes: {name} matches what you asked.",
         "pick_no": "No: {name} does not match what you asked.",
         "thanks": "You're welcome! If you need anything else from the catalog, just ask.",
@@ -500,7 +500,7 @@ class BasicEngine:
             return _t(lang, "pick_no", name=name)
         if (q.keywords or q.soft_keywords or q.attributes) and not await self._holds(
                 q, row["id"], sql):
-            return _t(lang, "no_data", name=name)
+            return _t(lang, "no_data_about", name=name)
         return _t(lang, "pick_yes", name=name)
 
     async def _holds(self, q: Query, product: Any, sql: list[str]) -> bool:
