@@ -449,8 +449,10 @@ class BasicEngine:
                 return self._rows_reply(other, result, head, total)
             head = f"{no}\n{_t(lang, 'instead', desc=self._describe(other))}"
             reply = self._rows_reply(other, result, head, total)
-            # Follow-ups go on from what was asked; "el primero" picks from what was shown.
-            reply.meta = _meta(q, reply.meta["shown_ids"], 0)
+            if other.keywords == q.keywords:
+                # Follow-ups go on from what was asked (a price bound, a size still count);
+                # a product word nothing has is let go. "El primero" picks from what was shown.
+                reply.meta = _meta(q, reply.meta["shown_ids"], 0)
             return reply
         if q.keywords and not _names_things(replace(q, keywords=[])) and not q.exists:
             # Only free words, and the catalog has nothing with all of them: most likely not a
@@ -736,5 +738,8 @@ def _relaxations(q: Query) -> list[Query]:
     """Looser versions of a yes/no question that found nothing: what the shop does have."""
     looser = [replace(q, attributes=[], offset=0),
               replace(q, attributes=[], colors=[], availability=[], min_price=None,
-                      max_price=None, min_stock=None, offset=0)]
+                      max_price=None, min_stock=None, offset=0),
+              # "¿tienen laptops gamer?": the laptops there are.
+              replace(q, attributes=[], keywords=[], soft_keywords=[], names_only=False,
+                      offset=0)]
     return [candidate for candidate in looser if candidate != q and _names_things(candidate)]

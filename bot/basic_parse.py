@@ -223,6 +223,7 @@ _PRICE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                    rf"(?<=soles))"),
         ("stock_gt", r"\b(?:mas de|more than|over)\s+(?P<a>\d+)\s+(?:unidades|units)\b"),
         ("le", rf"\b(?:hasta|maximo|como maximo|a lo mucho|no mas de|up to|at most|max|maximum|"
+               rf"no pasen?|no (?:exceda|supere)n?|no (?:cueste|valga)n? mas|"
                rf"no more than|tope de|presupuesto de|budget of|budget)\s+(?:de\s+)?"
                rf"{_amount('a')}"),
         ("lt", rf"\b(?:menos de|menos que|menor(?:es)? (?:a|que|de)|por debajo de|debajo de|bajo|"

@@ -658,6 +658,27 @@ async def test_a_use_after_para_is_let_go_when_nothing_has_it(engine, db):
         " AND name LIKE '%Talla 42'")}
 
 
+async def test_a_product_word_nothing_has_gets_no_and_is_let_go(engine, db):
+    reply = await engine.answer("¿tienen laptops gamer?", [])
+    assert reply.text.startswith("No") and set(column(reply, "category")) == {"Laptops"}
+    reply = await ask(engine, "¿tienen laptops gamer?", "la más barata")
+    assert ids(reply) == [r[0] for r in db(
+        "SELECT id FROM products WHERE category = 'Laptops' ORDER BY price, id LIMIT 1")]
+
+
+@pytest.mark.parametrize(("question", "where"), [
+    ("quiero una licuadora q no pase de 250", "category = 'Licuadoras' AND price <= 250"),
+    ("celulares que no cuesten más de 700", "category = 'Celulares' AND price <= 700"),
+    ("zapas que no excedan los 300 soles",
+     "category = 'Zapatillas deportivas' AND price <= 300"),
+])
+async def test_a_ceiling_said_the_peruvian_way(engine, db, question, where):
+    reply = await engine.answer(question, [])
+    assert reply.meta["total"] == db(f"SELECT count(*) FROM products WHERE {where}")[0][0]
+    assert reply.rows and set(ids(reply)) <= {r[0] for r in db(
+        f"SELECT id FROM products WHERE {where}")}
+
+
 async def test_a_yes_no_about_one_listed_product_checks_that_product(engine, db):
     listed = [r[0] for r in db("SELECT id FROM products WHERE category = 'Celulares'"
                                " ORDER BY price, id LIMIT 5")]
