@@ -436,9 +436,13 @@ class BasicEngine:
         # First what the question still asks without its narrowest filters ("impresoras de
         # menos de 700", then "¿Epson?"), then the message on its own when it refined the
         # previous answer into nothing ("laptops Lenovo", then "¿tienen Samsung?").
-        candidates = _relaxations(q) if q.exists or q.attributes or alone is not None else []
+        looser, wordless = _relaxations(q)
+        candidates = looser if q.exists or q.attributes or alone is not None else []
         if alone is not None and alone != q and _names_things(alone):
             candidates.append(alone)
+        if wordless is not None and (q.exists or alone is not None):
+            # Last, without the product words nothing has ("¿tienen laptops gamer?": laptops).
+            candidates.append(wordless)
         for candidate in candidates:
             other, total = await self._total(candidate, sql)
             if not total:
@@ -734,12 +738,13 @@ def _names_things(q: Query) -> bool:
     return bool(q.categories or q.families or q.brands or q.keywords)
 
 
-def _relaxations(q: Query) -> list[Query]:
-    """Looser versions of a yes/no question that found nothing: what the shop does have."""
+def _relaxations(q: Query) -> tuple[list[Query], Query | None]:
+    """Looser versions of a question that found nothing, to show what the shop does have:
+    without sizes, then without colour, availability and price; and without product words."""
     looser = [replace(q, attributes=[], offset=0),
               replace(q, attributes=[], colors=[], availability=[], min_price=None,
-                      max_price=None, min_stock=None, offset=0),
-              # "¿tienen laptops gamer?": the laptops there are.
-              replace(q, attributes=[], keywords=[], soft_keywords=[], names_only=False,
-                      offset=0)]
-    return [candidate for candidate in looser if candidate != q and _names_things(candidate)]
+                      max_price=None, min_stock=None, offset=0)]
+    wordless = replace(q, attributes=[], keywords=[], soft_keywords=[], names_only=False,
+                       offset=0)
+    found = [c for c in looser if c != q and _names_things(c)]
+    return found, wordless if wordless != q and _names_things(wordless) else None
