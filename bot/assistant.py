@@ -136,9 +136,10 @@ async def _answer_with_engines(
         # pretending the question made no sense.
         return Reply(text=say("unavailable", language), engine="basic", failed=True,
                      meta=reply.meta)
-    if model_failed or reply.refused or not _noticed(history):
-        # Once per conversation is enough; again when the model just failed, or when basic
-        # mode could not answer (its limits explain why). In the reply's own language.
+    if model_failed or settings.model_enabled or reply.refused or not _noticed(history):
+        # Once per conversation is enough when no model is configured; every time a configured
+        # model is down, and when basic mode could not answer (its limits explain why). In the
+        # reply's own language.
         reply.text = f"{reply.text}\n\n{say('basic_notice', reply.meta.get('lang', language))}"
         reply.meta["basic_notice"] = True
     return reply
