@@ -15,7 +15,7 @@ from bot import memory
 from bot.context import AppContext
 from bot.errors import UserFacingError
 from bot.language import detect_language
-from bot.reply import Conversation, Reply
+from bot.reply import Conversation, Reply, Turn
 from bot.streaming import PreviewSink
 
 logger = logging.getLogger(__name__)
@@ -136,8 +136,18 @@ async def _answer_with_engines(
         # pretending the question made no sense.
         return Reply(text=say("unavailable", language), engine="basic", failed=True,
                      meta=reply.meta)
-    reply.text = f"{reply.text}\n\n{say('basic_notice', language)}"
+    if model_failed or settings.model_enabled or reply.refused or not _noticed(history):
+        # Once per conversation is enough when no model is configured; every time a configured
+        # model is down, and when basic mode could not answer (its limits explain why). In the
+        # reply's own language.
+        reply.text = f"{reply.text}\n\n{say('basic_notice', reply.meta.get('lang', language))}"
+        reply.meta["basic_notice"] = True
     return reply
+
+
+def _noticed(history: list[Turn]) -> bool:
+    """Whether an earlier answer of this conversation already said it came from basic mode."""
+    return any(turn.meta.get("basic_notice") for turn in history if turn.role == "assistant")
 
 
 async def reset_conversation(app: AppContext, conversation: Conversation) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.basic_parse import Query, Vocabulary, color_words, read, singular, understand
+from bot.basic_words import BARE, attribute_text, name_patterns, unit_of
 from bot.catalog import CatalogReader, QueryResult
 from bot.language import detect_language
 from bot.money import format_soles
@@ -39,6 +40,9 @@ _ORDER_SQL = {
     "price_desc": "price DESC, id ASC",
     "stock_desc": "stock DESC, price ASC, id ASC",
 }
+#: Intents answered with a courtesy, and intents refused (with example questions).
+SMALL_TALK = ("greeting", "help", "thanks", "bye")
+REFUSALS = ("hostile", "offtopic", "unknown", "unsupported")
 _GROUP_COLUMN = {"category": "category", "brand": "brand", "family": "family", "color": "color"}
 #: Texts that name a column: said with the store's own word for it when it has one ("autor").
 _LABELLED = {"brand_of": ("brand", "of"), "fam": ("family", "of"), "color_of": ("color", "of"),
@@ -64,6 +68,13 @@ _TEXTS: dict[str, dict[str, str]] = {
         "none": "No encontré productos{desc}.",
         "no_words": "No encontré nada en el catálogo con «{w}».",
         "none_exists": "No, no tenemos productos{desc}.",
+        "instead": "Esto es lo que tenemos{desc}:",
+        "no_match": "No encontré productos con {w}; esto es lo más cercano.",
+        "no_data_about": "No tengo ese dato de {name}.",
+        "pick_yes": "Sí: {name} cumple con lo que preguntas.",
+        "pick_no": "No: {name} no cumple con lo que preguntas.",
+        "thanks": "¡De nada! Si necesitas algo más del catálogo, aquí estoy.",
+        "bye": "¡Hasta pronto! Cuando quieras, pregúntame por los productos de la tienda.",
         "yes": "Sí. ",
         "best": "Estos son los {k} {order}:",
         "best_one": "El {order_one} es:",
@@ -122,6 +133,13 @@ _TEXTS: dict[str, dict[str, str]] = {
         "none": "I found no products{desc}.",
         "no_words": "I found nothing in the catalog matching “{w}”.",
         "none_exists": "No, we have no products{desc}.",
+        "instead": "This is what we have{desc}:",
+        "no_match": "I found no products with {w}; this is the closest.",
+        "no_data_about": "I don't have that information about {name}.",
+        "pick_yes": "Yes: {name} matches what you asked.",
+        "pick_no": "No: {name} does not match what you asked.",
+        "thanks": "You're welcome! If you need anything else from the catalog, just ask.",
+        "bye": "Goodbye! Ask me about the store's products any time.",
         "yes": "Yes. ",
         "best": "Here are the {k} {order}:",
         "best_one": "The {order_one} is:",
@@ -207,7 +225,9 @@ def fts_whole_word(word: str) -> str:
     clean = re.sub(r"[^a-z0-9]", "", word.lower())
     if not clean:
         return '""'
-    forms = dict.fromkeys((clean, singular(clean)))
+    # "iphones": the Spanish singular ("iphon") misses an English plural's plain "s".
+    plain = clean[:-1] if clean.endswith("s") and len(clean) > 3 else clean
+    forms = dict.fromkeys((clean, singular(clean), plain))
     return " OR ".join(f'"{form}"' for form in forms)
 
 
@@ -281,23 +301,30 @@ class BasicEngine:
         known = await self._probe(draft.unknown, sql) if not draft.verdict else set()
         query = understand(draft, self.vocab, known, previous, shown)
         logger.debug("basic query: %s", query.to_dict())
-        if query.intent in ("greeting", "help"):
+        if query.intent in SMALL_TALK:
             return Reply(text=self._friendly(query.intent, query.lang), engine="basic", sql=sql,
-                         meta={"intent": query.intent})
+                          meta={"intent": query.intent, "lang": query.lang})
         lacking = self._lacking(query)
         if lacking:
             return Reply(text=_t(query.lang, "no_data", what=_DATUM[query.lang][lacking]),
                          engine="basic", refused=True, sql=sql,
-                         meta={"intent": "no_data", "lacking": lacking})
-        if query.intent in ("hostile", "offtopic", "unknown", "unsupported"):
+                         meta={"intent": "no_data", "lacking": lacking, "lang": query.lang})
+        if query.intent in REFUSALS:
             reply = self._refusal(query.intent, query.lang, query.ignored)
             reply.sql = sql
             return reply
-        handlers = {"count": self._count, "units": self._units, "average": self._average,
-                    "overview": self._overview, "pick": self._pick,
-                    "per_group": self._per_group}
-        reply = await handlers.get(query.intent, self._list)(query, sql)
+        if query.intent == "list":
+            # What the message asks on its own, in case refining the previous answer finds
+            # nothing ("laptops Lenovo", then "¿tienen Samsung?").
+            alone = understand(draft, self.vocab, known) if previous is not None else None
+            reply = await self._list(query, sql, alone)
+        else:
+            handlers = {"count": self._count, "units": self._units, "average": self._average,
+                        "overview": self._overview, "pick": self._pick,
+                        "per_group": self._per_group}
+            reply = await handlers[query.intent](query, sql)
         reply.sql = sql
+        reply.meta["lang"] = query.lang
         if query.ignored and not reply.refused:
             reply.text += "\n" + _t(query.lang, "ignored", w=_quoted(query.lang, query.ignored))
         return reply
@@ -355,6 +382,11 @@ class BasicEngine:
             for word in words:
                 conditions.append("name LIKE ?")
                 params.append(f"%{word}%")
+        for attribute in q.attributes:
+            # "27 pulgadas", "256 GB", "aro 29": read in the product's name, never as a price.
+            patterns = name_patterns(attribute)
+            conditions.append("(" + " OR ".join("name LIKE ?" for _ in patterns) + ")")
+            params.extend(patterns)
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         return _Sql(where, tuple(params))
 
@@ -376,17 +408,96 @@ class BasicEngine:
                  f" ORDER BY {order} LIMIT ? OFFSET ?",
             (*where.params, q.limit, q.offset), max_rows=q.limit)
 
-    async def _list(self, q: Query, sql: list[str]) -> Reply:
-        lang = q.lang
+    async def _list(self, q: Query, sql: list[str], alone: Query | None = None) -> Reply:
+        """A list of products; a yes/no question says "Sí" only when every row satisfies it."""
+        lang, asked = q.lang, q
         q, total = await self._total(q, sql)
-        desc = self._describe(q)
         if q.stock_check and total == 0 and q.availability:
-            others = replace(q, availability=[], offset=0)
-            others, total_all = await self._total(others, sql)
-            if total_all:
-                result = await self._rows(others, sql)
-                return self._rows_reply(others, result, _t(lang, "stock_no", desc=desc))
-        if total == 0 and q.keywords and not (q.categories or q.families or q.brands):
+            reply = await self._out_of_stock(q, sql)
+            if reply is not None:
+                return reply
+        if total == 0:
+            return await self._nothing(q, sql, alone)
+        if q.offset >= total:
+            return Reply(text=_t(lang, "page_end", n=total, desc=self._describe(q),
+                                 products=_plural(lang, "products", total)),
+                         engine="basic", meta=_meta(q, [], total))
+        result = await self._rows(q, sql)
+        head = self._head(q, total, len(result.rows))
+        if q.exists and not q.stock_check:
+            head = self._yes(asked, q) + head
+        reply = self._rows_reply(q, result, head, total)
+        if q.offset + len(result.rows) < total and q.limit > 1:
+            reply.text += "\n" + _t(lang, "more")
+        return reply
+
+    def _yes(self, asked: Query, q: Query) -> str:
+        """How a yes/no answer starts: "Sí." only when nothing asked for was left out."""
+        lang = q.lang
+        dropped = [w for w in asked.soft_keywords if w not in q.soft_keywords]
+        if dropped:
+            return _t(lang, "no_match", w=_quoted(lang, dropped)) + " "
+        return "" if q.ignored else _t(lang, "yes")
+
+    def _head(self, q: Query, total: int, shown: int) -> str:
+        """The sentence above a list: how many there are, and which of them are shown."""
+        lang = q.lang
+        short = {"price_asc": "asc", "price_desc": "desc", "stock_desc": "stock"}[
+            q.order or "price_asc"]
+        desc = self._describe(q)
+        if q.stock_check and q.availability:
+            head = _t(lang, "stock_yes", n=total, available=_plural(lang, "available", total),
+                      desc=self._describe(replace(q, availability=[])))
+            return head + (":" if total <= q.limit else ". " + _best(lang, shown, short))
+        if q.offset and shown == 1:
+            return _t(lang, "rank", a=q.offset + 1, n=total, desc=desc,
+                      order_page=_t(lang, f"page_{short}"))
+        if q.offset:
+            return _t(lang, "page", a=q.offset + 1, b=q.offset + shown, n=total, desc=desc,
+                      order_page=_t(lang, f"page_{short}"))
+        found = _t(lang, "found", n=total, products=_plural(lang, "products", total), desc=desc)
+        if total <= shown and not (q.limit == 1 and q.order):
+            return found + ":"
+        return found + ". " + _best(lang, shown, short)
+
+    async def _out_of_stock(self, q: Query, sql: list[str]) -> Reply | None:
+        """"¿Hay stock de …?" with none in stock: say so, and show what there is."""
+        others, total = await self._total(replace(q, availability=[], offset=0), sql)
+        if not total:
+            return None
+        result = await self._rows(others, sql)
+        return self._rows_reply(others, result, _t(q.lang, "stock_no", desc=self._describe(q)))
+
+    async def _nothing(self, q: Query, sql: list[str], alone: Query | None) -> Reply:
+        """No product matches: say so plainly, then what the shop does have, when it helps."""
+        lang, desc = q.lang, self._describe(q)
+        no = _t(lang, "none_exists" if q.exists else "none", desc=desc)
+        # First what the question still asks without its narrowest filters ("impresoras de
+        # menos de 700", then "¿Epson?"), then the message on its own when it refined the
+        # previous answer into nothing ("laptops Lenovo", then "¿tienen Samsung?").
+        looser, wordless = _relaxations(q)
+        candidates = looser if q.exists or q.attributes or alone is not None else []
+        if alone is not None and alone != q and _names_things(alone):
+            candidates.append(alone)
+        if wordless is not None and (q.exists or alone is not None):
+            # Last, without the product words nothing has ("¿tienen laptops gamer?": laptops).
+            candidates.append(wordless)
+        for candidate in candidates:
+            other, total = await self._total(candidate, sql)
+            if not total:
+                continue
+            result = await self._rows(other, sql)
+            if candidate is alone:
+                head = f"{no}\n{self._head(other, total, len(result.rows))}"
+                return self._rows_reply(other, result, head, total)
+            head = f"{no}\n{_t(lang, 'instead', desc=self._describe(other))}"
+            reply = self._rows_reply(other, result, head, total)
+            if other.keywords == q.keywords:
+                # Follow-ups go on from what was asked (a price bound, a size still count);
+                # a product word nothing has is let go. "El primero" picks from what was shown.
+                reply.meta = _meta(q, reply.meta["shown_ids"], 0)
+            return reply
+        if q.keywords and not _names_things(replace(q, keywords=[])) and not q.exists:
             # Only free words, and the catalog has nothing with all of them: most likely not a
             # catalog question at all ("el mejor equipo de fútbol del Perú").
             reply = self._refusal("unknown", lang)
@@ -394,43 +505,7 @@ class BasicEngine:
                 self._examples(lang)
             reply.meta = _meta(q, [], 0)
             return reply
-        if total == 0:
-            key = "none_exists" if q.exists else "none"
-            return Reply(text=_t(lang, key, desc=desc) + "\n" + self._examples(lang),
-                         engine="basic", meta=_meta(q, [], 0))
-        if q.offset >= total:
-            return Reply(text=_t(lang, "page_end", n=total, desc=desc,
-                                 products=_plural(lang, "products", total)),
-                         engine="basic", meta=_meta(q, [], total))
-        result = await self._rows(q, sql)
-        order = q.order or "price_asc"
-        short = {"price_asc": "asc", "price_desc": "desc", "stock_desc": "stock"}[order]
-        products = _plural(lang, "products", total)
-        if q.stock_check and q.availability:
-            head = _t(lang, "stock_yes", n=total, available=_plural(lang, "available", total),
-                      desc=self._describe(replace(q, availability=[])))
-            head += ":" if total <= q.limit else ". " + _t(lang, "best", k=len(result.rows),
-                                                             order=_t(lang, short))
-        elif q.offset and len(result.rows) == 1:
-            head = _t(lang, "rank", a=q.offset + 1, n=total, desc=desc,
-                      order_page=_t(lang, f"page_{short}"))
-        elif q.offset:
-            head = _t(lang, "page", a=q.offset + 1, b=q.offset + len(result.rows), n=total,
-                      desc=desc, order_page=_t(lang, f"page_{short}"))
-        elif total <= len(result.rows) and not (q.limit == 1 and q.order):
-            head = _t(lang, "found", n=total, products=products, desc=desc) + ":"
-        elif len(result.rows) == 1:
-            head = (_t(lang, "found", n=total, products=products, desc=desc) + ". "
-                    + _t(lang, "best_one", order_one=_t(lang, f"{short}_one")))
-        else:
-            head = (_t(lang, "found", n=total, products=products, desc=desc) + ". "
-                    + _t(lang, "best", k=len(result.rows), order=_t(lang, short)))
-        if q.exists and not q.stock_check:
-            head = _t(lang, "yes") + head
-        reply = self._rows_reply(q, result, head, total)
-        if q.offset + len(result.rows) < total and q.limit > 1:
-            reply.text += "\n" + _t(lang, "more")
-        return reply
+        return Reply(text=no + "\n" + self._examples(lang), engine="basic", meta=_meta(q, [], 0))
 
     def _rows_reply(self, q: Query, result: QueryResult, head: str,
                     total: int | None = None) -> Reply:
@@ -486,8 +561,34 @@ class BasicEngine:
         row = dict(zip(result.columns, result.rows[0], strict=True))
         text = _t(q.lang, "pick", name=row["name"], price=format_soles(row["price"], q.lang),
                   status=_status(q.lang, row))
+        if q.exists:
+            text = await self._pick_verdict(q, row, sql) + "\n" + text
         return Reply(text=text, engine="basic", columns=list(result.columns),
                      rows=list(result.rows), meta=_meta(q, [row["id"]], 1))
+
+    async def _pick_verdict(self, q: Query, row: dict[str, Any], sql: list[str]) -> str:
+        """A yes/no question about one product ("¿el segundo es negro?", "¿tiene garantía?").
+
+        Its colour, brand, price and availability answer yes or no; words looked up in its
+        name and description can only say yes: their absence is "no tengo ese dato".
+        """
+        lang, name = q.lang, row["name"]
+        fields = replace(q, keywords=[], soft_keywords=[], attributes=[])
+        if self._where(fields).where and not await self._holds(fields, row["id"], sql):
+            return _t(lang, "pick_no", name=name)
+        if (q.keywords or q.soft_keywords or q.attributes) and not await self._holds(
+                q, row["id"], sql):
+            return _t(lang, "no_data_about", name=name)
+        return _t(lang, "pick_yes", name=name)
+
+    async def _holds(self, q: Query, product: Any, sql: list[str]) -> bool:
+        """Whether product ``product`` satisfies every filter of ``q``."""
+        where = self._where(q)
+        joiner = " AND " if where.where else " WHERE "
+        result = await self._run(
+            sql, f"SELECT count(*) AS n FROM {self.source}{where.where}{joiner}id = ?",
+            (*where.params, product))
+        return bool(result.rows and result.rows[0][0])
 
     async def _count(self, q: Query, sql: list[str]) -> Reply:
         where = self._where(q)
@@ -609,7 +710,10 @@ class BasicEngine:
             parts.append(_t(lang, "ge" if q.min_inclusive else "gt", a=low))
         if q.min_stock is not None:
             parts.append(_t(lang, "stock_min", s=q.min_stock))
-        words = [*q.keywords, *q.soft_keywords]
+        parts += [attribute_text(a) for a in q.attributes if unit_of(a) != BARE]
+        # A model number reads with the words it goes with: «iphone 15».
+        words = [*q.keywords, *q.soft_keywords,
+                 *(a.partition(":")[2] for a in q.attributes if unit_of(a) == BARE)]
         if words:
             parts.append(_t(lang, "match", w=" ".join(words)))
         return f" ({', '.join(parts)})" if parts else ""
@@ -631,6 +735,8 @@ class BasicEngine:
                           *(f"• {quote[0]}{e}{quote[1]}" for e in examples[:3])])
 
     def _friendly(self, intent: str, lang: str) -> str:
+        if intent in ("thanks", "bye"):
+            return _t(lang, intent)
         return f"{_t(lang, intent)}\n{self._examples(lang)}"
 
     def _refusal(self, reason: str, lang: str, ignored: Sequence[str] = ()) -> Reply:
@@ -643,7 +749,7 @@ class BasicEngine:
         if ignored and reason == "unknown":
             text += " " + _t(lang, "ignored", w=_quoted(lang, ignored))
         return Reply(text=f"{text}\n{self._examples(lang)}", engine="basic", refused=True,
-                     meta={"intent": reason})
+                     meta={"intent": reason, "lang": lang})
 
 
 async def _distinct(catalog: CatalogReader, source: str, column: str) -> list[str]:
@@ -678,10 +784,14 @@ def _previous(history: Sequence[Turn]) -> tuple[Query | None, list[int]]:
     """The last answer's query (when basic mode wrote it) and the last product list shown.
 
     An answer that picked one product from a list ("¿cuánto cuesta el segundo?") is passed over:
-    the next follow-up still refines, or picks from, the list before it.
+    the next follow-up still refines, or picks from, the list before it. So are refusals and
+    small talk.
     """
+    # A refusal or small talk in between ("¿me prestas 50 soles?", "gracias") does not end
+    # the conversation about the products.
+    skipped = {"pick", "no_data", *SMALL_TALK, *REFUSALS}
     answers = [turn for turn in history
-               if turn.role == "assistant" and turn.meta.get("intent") != "pick"]
+               if turn.role == "assistant" and turn.meta.get("intent") not in skipped]
     if not answers:
         return None, []
     query = Query.from_dict(answers[-1].meta.get("query"))
@@ -713,3 +823,26 @@ def _status(lang: str, row: dict[str, Any]) -> str:
     if value == "disponible" and row.get("stock"):
         return _t(lang, "in_stock", stock=row["stock"])
     return _availability(lang, value)
+
+
+def _best(lang: str, shown: int, short: str) -> str:
+    """ "Estos son los 5 de menor precio:", or "El de menor precio es:" for one."""
+    if shown == 1:
+        return _t(lang, "best_one", order_one=_t(lang, f"{short}_one"))
+    return _t(lang, "best", k=shown, order=_t(lang, short))
+
+
+def _names_things(q: Query) -> bool:
+    return bool(q.categories or q.families or q.brands or q.keywords)
+
+
+def _relaxations(q: Query) -> tuple[list[Query], Query | None]:
+    """Looser versions of a question that found nothing, to show what the shop does have:
+    without sizes, then without colour, availability and price; and without product words."""
+    looser = [replace(q, attributes=[], offset=0),
+              replace(q, attributes=[], colors=[], availability=[], min_price=None,
+                      max_price=None, min_stock=None, offset=0)]
+    wordless = replace(q, attributes=[], keywords=[], soft_keywords=[], names_only=False,
+                       offset=0)
+    found = [c for c in looser if c != q and _names_things(c)]
+    return found, wordless if wordless != q and _names_things(wordless) else None

@@ -1,11 +1,14 @@
 """Basic mode, part one: understanding a catalog question as a structured ``Query``.
 
-No model is involved: the text is folded (lower case, no accents), number words become digits,
-price bounds are read with patterns, and the remaining words are matched against a phrase index
+No model is involved: the text is folded (lower case, no accents), shorthand is rewritten
+(``bot.basic_words``), number words become digits, sizes with a unit and price bounds are read
+with patterns, and the remaining words are matched against a phrase index
 built from the catalog's own vocabulary (families, categories, brands, colours, availability
 states, read at run time) plus a small, fixed lexicon of shop words in Spanish and English.
 Words the index does not know are checked against the catalog's full-text index; a word that is
-in neither gets a one-letter typo correction. ``bot.basic`` turns the result into SQL.
+in neither gets a one-letter typo correction. In a conversation, ``decide`` says whether a
+message refines the previous answer or starts a new topic. ``bot.basic`` turns the result
+into SQL.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from bot import basic_words
+from bot.basic_words import FUNCTION_WORDS, expand_shorthand, read_attributes
 from bot.money import MAX_SOLES
 
 DEFAULT_LIMIT = 5
@@ -173,7 +178,7 @@ nomas solito chevere bacan genial
 an the to in on at by without is are was be do does did you your we i my it this that what who
 how can could would will any some there here get tell like about and or so all than then up
 down us our en_total total hay_algun hay_alguna alguien dinero money quiero_ver favorito
-""")
+""") | FUNCTION_WORDS
 
 # Spanish and English number words; "un/una/uno/one/a" are handled as counts of one elsewhere.
 _UNITS = {
@@ -218,9 +223,11 @@ _PRICE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                    rf"(?<=soles))"),
         ("stock_gt", r"\b(?:mas de|more than|over)\s+(?P<a>\d+)\s+(?:unidades|units)\b"),
         ("le", rf"\b(?:hasta|maximo|como maximo|a lo mucho|no mas de|up to|at most|max|maximum|"
+               rf"no pasen?|no (?:exceda|supere)n?|no (?:cueste|valga)n? mas|"
                rf"no more than|tope de|presupuesto de|budget of|budget)\s+(?:de\s+)?"
                rf"{_amount('a')}"),
         ("lt", rf"\b(?:menos de|menos que|menor(?:es)? (?:a|que|de)|por debajo de|debajo de|bajo|"
+               rf"mas barat[oa]s? (?:que|de)|mas economic[oa]s? (?:que|de)|"
                rf"inferior(?:es)? a|less than|under|below|cheaper than|lower than)\s+"
                rf"{_amount('a')}"),
         ("ge", rf"\b(?:desde|minimo|como minimo|a partir de|al menos|at least|from|starting at|"
@@ -303,7 +310,11 @@ _TOPIC = re.compile(
     r"entre|dividido|times|plus|minus|divided|multiplied|x|\*|\+|-|/)\s*(?:by\s+|para\s+)?\d+")
 _GREETING = _wordset("""hola holi buenas buenos dias tardes noches hi hello hey good morning
 afternoon evening saludos que tal como estas how are you gracias thanks thank muchas chau adios
-bye ok okay vale genial perfecto listo kratos bot asistente assistant""")
+bye ok okay vale genial perfecto listo kratos bot asistente assistant start chao nos vemos
+hasta luego pronto see later goodbye agradezco de nada""")
+# Small talk that is not a greeting: answered as what it is, never with "¡Hola!".
+_THANKS = frozenset({"gracias", "thanks", "thank", "agradezco"})
+_BYE = frozenset({"chau", "chao", "adios", "bye", "goodbye", "luego", "vemos", "later"})
 _ENGLISH_GREETING = frozenset({"hi", "hello", "hey", "thanks", "thank", "bye", "morning"})
 _SPANISH_GREETING = frozenset({"hola", "holi", "buenas", "buenos", "gracias", "chau", "adios"})
 _HELP = re.compile(r"\b(?:ayuda|help|que puedes hacer|what can you do|como funciona|"
@@ -397,18 +408,8 @@ class Vocabulary:
             if key and term not in index.setdefault(key, []):
                 index[key].append(term)
 
-        for group, word in (group_words or {}).items():
-            if group in ("category", "brand", "family", "color"):
-                add(phrase_key(word), ("group", group))
-        for word in product_words:
-            add(phrase_key(word), ("generic", ""))
-
-        for kind, values in _FIXED.items():
-            for value, phrases in values.items():
-                for phrase in phrases.split():
-                    add(phrase_key(phrase), (kind, value))
-        for phrase in _STOCK_QUESTION.split():
-            add(phrase_key(phrase), ("stockq", ""))
+        _index_store_words(add, group_words or {}, product_words)
+        _index_fixed(add)
         for value in availability:
             add(phrase_key(value), ("availability", value))
             for phrase in _SYNONYM_AVAILABILITY.get(fold(value), "").split():
@@ -416,33 +417,11 @@ class Vocabulary:
         _index_values(add, "family", families, _SYNONYM_FAMILIES)
         _index_values(add, "category", categories, _SYNONYM_TYPES)
         for brand in brands:
-            key = phrase_key(brand)
-            add(key, ("brand", brand))
-            if len(key) > 1:
-                add(("".join(words(brand)),), ("brand", brand))
-            if brand_tails:
-                for start in range(1, len(key)):
-                    if len(key[start]) >= 4:
-                        add(key[start:], ("brand", brand))
+            _index_brand(add, brand, brand_tails)
         for color in colors:
-            key = phrase_key(color)
-            add(key, ("color", color))
-            if len(key) == 1 and key[0].endswith("o"):
-                add((key[0][:-1] + "a",), ("color", color))
-            for group in _SYNONYM_COLORS:
-                names = group.split()
-                if key[0] in names:
-                    for name in names:
-                        add((name,), ("color", color))
-                        if name.endswith("o"):
-                            add((name[:-1] + "a",), ("color", color))
-        surfaces: dict[str, str] = {}
+            _index_color(add, color)
         lexicon = {w for key in index for w in key} | _STOPWORDS | set(_UNITS)
-        for word in lexicon:
-            # Only real plurals: a made-up "barataes" would out-rank the "baratas" a typo meant.
-            for surface in (word, word + "s", word + "es"):
-                if surface == word or singular(surface) == word:
-                    surfaces.setdefault(surface, word)
+        surfaces = _surfaces(lexicon)
         return cls(families=tuple(families), categories=tuple(categories), brands=tuple(brands),
                    colors=tuple(colors), availability=tuple(availability),
                    index={k: tuple(v) for k, v in index.items()}, lexicon=frozenset(lexicon),
@@ -479,6 +458,65 @@ class Vocabulary:
             if len(meanings) > 1:
                 return None
         return ranked[0][1][1]
+
+
+def _index_store_words(add: Any, group_words: Mapping[str, str],
+                       product_words: Sequence[str]) -> None:
+    """The store's words for its columns ("autor") and for its products ("libro")."""
+    for group, word in group_words.items():
+        if group in ("category", "brand", "family", "color"):
+            add(phrase_key(word), ("group", group))
+    for word in product_words:
+        add(phrase_key(word), ("generic", ""))
+
+
+def _index_fixed(add: Any) -> None:
+    """The fixed shop lexicon: orders, intents, groups, cue words, stock questions."""
+    for kind, values in _FIXED.items():
+        for value, phrases in values.items():
+            for phrase in phrases.split():
+                add(phrase_key(phrase), (kind, value))
+    for phrase in _STOCK_QUESTION.split():
+        add(phrase_key(phrase), ("stockq", ""))
+
+
+def _index_brand(add: Any, brand: str, tails: bool) -> None:
+    """A brand, its words run together ("Black+Decker" as "blackdecker") and, with ``tails``,
+    its last words ("Márquez" for "Gabriel García Márquez")."""
+    key = phrase_key(brand)
+    add(key, ("brand", brand))
+    if len(key) > 1:
+        add(("".join(words(brand)),), ("brand", brand))
+    if tails:
+        for start in range(1, len(key)):
+            if len(key[start]) >= 4:
+                add(key[start:], ("brand", brand))
+
+
+def _index_color(add: Any, color: str) -> None:
+    """A colour value, its feminine form and the synonyms of its group ("negro", "black")."""
+    key = phrase_key(color)
+    add(key, ("color", color))
+    if len(key) == 1 and key[0].endswith("o"):
+        add((key[0][:-1] + "a",), ("color", color))
+    for group in _SYNONYM_COLORS:
+        names = group.split()
+        if key[0] in names:
+            for name in names:
+                add((name,), ("color", color))
+                if name.endswith("o"):
+                    add((name[:-1] + "a",), ("color", color))
+
+
+def _surfaces(lexicon: Iterable[str]) -> dict[str, str]:
+    """Each known word and its real plurals, pointing at the word (typo correction's targets)."""
+    surfaces: dict[str, str] = {}
+    for word in lexicon:
+        # Only real plurals: a made-up "barataes" would out-rank the "baratas" a typo meant.
+        for surface in (word, word + "s", word + "es"):
+            if surface == word or singular(surface) == word:
+                surfaces.setdefault(surface, word)
+    return surfaces
 
 
 def _index_values(add: Any, kind: str, values: Sequence[str], groups: Sequence[str]) -> None:
@@ -519,6 +557,7 @@ class Query:
     min_stock: int | None = None
     keywords: list[str] = field(default_factory=list)
     soft_keywords: list[str] = field(default_factory=list)
+    attributes: list[str] = field(default_factory=list)
     names_only: bool = False
     order: str | None = None
     limit: int = DEFAULT_LIMIT
@@ -555,6 +594,7 @@ class Draft:
     unknown: list[str] = field(default_factory=list)
     bounds: dict[str, float] = field(default_factory=dict)
     leading_followup: bool = False
+    attributes: list[str] = field(default_factory=list)
 
 
 def read(text: str, vocab: Vocabulary, lang: str) -> Draft:
@@ -565,13 +605,14 @@ def read(text: str, vocab: Vocabulary, lang: str) -> Draft:
         return Draft(lang=lang, verdict="hostile")
     if _CREATIVE.search(flat):
         return Draft(lang=lang, verdict="offtopic")
-    rest, bounds = _price_bounds(_numbers_to_digits(flat))
+    rest, attributes = read_attributes(_numbers_to_digits(expand_shorthand(flat)))
+    rest, bounds = _price_bounds(rest)
     tokens = _TOKEN.findall(rest)
-    draft = Draft(lang=lang, tokens=tokens, bounds=bounds,
+    draft = Draft(lang=lang, tokens=tokens, bounds=bounds, attributes=attributes,
                   leading_followup=bool(tokens) and tokens[0] in ("y", "and", "e"))
-    if (not bounds and any(t in _GREETING for t in tokens)
+    if (not bounds and not attributes and any(t in _GREETING for t in tokens)
             and all(t in _GREETING or t in _STOPWORDS for t in tokens)):
-        draft.verdict = "help" if _HELP.search(flat) else "greeting"
+        draft.verdict = _small_talk(flat, set(tokens))
         if set(tokens) & _ENGLISH_GREETING and not set(tokens) & _SPANISH_GREETING:
             draft.lang = "en"
         return draft
@@ -599,6 +640,17 @@ def color_words() -> frozenset[str]:
     """Colour names basic mode knows, folded, in both genders ("rojo", "roja", "red")."""
     names = {name for group in _SYNONYM_COLORS for name in group.split()}
     return frozenset(names | {name[:-1] + "a" for name in names if name.endswith("o")})
+
+
+def _small_talk(flat: str, tokens: set[str]) -> str:
+    """"help", "thanks", "bye" or "greeting" for a message made only of courtesy words."""
+    if _HELP.search(flat):
+        return "help"
+    if tokens & _THANKS:
+        return "thanks"
+    if tokens & _BYE:
+        return "bye"
+    return "greeting"
 
 
 def _terms(vocab: Vocabulary, tokens: Sequence[str], kinds: set[str]) -> list[Term]:
@@ -705,7 +757,8 @@ def _match(vocab: Vocabulary, tokens: Sequence[str]) -> list[_Item]:
         else:
             word = tokens[i]
             kind = ("num" if word.isdigit() else "one" if word in _ONE_WORDS
-                    else "stop" if word in _STOPWORDS or keys[i] in _STOPWORDS else "word")
+                    else "stop" if word in _STOPWORDS or keys[i] in _STOPWORDS
+                    or basic_words.is_function_word(word) else "word")
             items.append(_Item(((kind, word),), (word,), i))
             i += 1
     return items
@@ -714,138 +767,307 @@ def _match(vocab: Vocabulary, tokens: Sequence[str]) -> list[_Item]:
 # Words that say whether one product or several are wanted ("¿cuál es...?" vs "¿cuáles son...?").
 _PLURALITY = {"es": -1, "is": -1, "son": 1, "are": 1, "ones": 1}
 _ADJECTIVE_ORDER = re.compile(r"^(?:barat|car|economic|costos)[oa]s?$")
+_VALUE_KINDS = ("category", "family", "brand", "color", "availability")
+_FLAG_KINDS = ("more", "followup", "exist", "cue", "unsupported", "stockq", "filler", "generic",
+               "prep")
+# A first word that makes the message a yes/no question ("¿alguna Sony?", "any from Apple?").
+_VAGUE = frozenset({"algo", "something", "anything"})
+_EXIST_OPENERS = frozenset({"alguna", "alguno", "algun", "algunas", "algunos", "any"})
 
 
-def understand(draft: Draft, vocab: Vocabulary, in_catalog: Iterable[str],
-               previous: Query | None = None, shown: Sequence[int] = ()) -> Query:
-    """Turn a read message into a ``Query``, using the previous one for follow-ups."""
-    lang = draft.lang
-    if draft.verdict:
-        return Query(intent=draft.verdict, lang=lang)
-    known = set(in_catalog)
-    tokens: list[str] = []
-    for token in draft.tokens:
-        if token in draft.unknown and token not in known:
-            token = vocab.correct(token) or token
-        tokens.append(token)
-    items = _match(vocab, tokens)
-    if _hostile_words(tokens, items):
-        return Query(intent="hostile", lang=lang)
-    q = Query(lang=lang)
-    seen: dict[str, list[str]] = {"category": [], "family": [], "brand": [], "color": [],
-                                  "availability": []}
-    flags: set[str] = set()
-    plural_score = sum(_PLURALITY.get(token, 0) for token in tokens)
+@dataclass
+class Reading:
+    """What the words of one message ask for, before it is set against the conversation."""
+
+    q: Query
+    flags: set[str] = field(default_factory=set)
+    values: dict[str, list[str]] = field(
+        default_factory=lambda: {kind: [] for kind in _VALUE_KINDS})
+    plural_score: int = 0
     count: int | None = None
     ordinal: int | None = None
     group: str | None = None
     intent: str | None = None
-    for n, item in enumerate(items):
-        kinds = item.kinds()
-        before = items[n - 1].surface[-1] if n else ""
-        after = _next_content(items, n)
-        for kind in seen:
-            value = item.value(kind)
-            if value and value not in seen[kind]:
-                if kind == "category" and "prep" in (items[n - 1].kinds() if n else set()) \
-                        and seen["category"]:
-                    q.soft_keywords.append(item.surface[-1])
-                    continue
-                seen[kind].append(value)
-        if "category" in kinds or "generic" in kinds:
-            plural_score += 1 if item.plural else -1
-        if "order" in kinds:
-            q.order = item.value("order")
-            if n and "article" in items[n - 1].kinds():
-                # "el más caro", "los más baratos": the article right before weighs most.
-                plural_score += 2 if items[n - 1].value("article") == "plur" else -2
-            word = item.surface[-1]
-            if _ADJECTIVE_ORDER.match(word):
-                plural_score += 2 if word.endswith("s") else -2
-        if "article" in kinds:
-            plural_score += 2 if item.value("article") == "plur" else -2
-        if "show" in kinds:
-            plural_score += 1 if item.surface[-1] in ("cuales", "which") else -1
-            flags.add("show")
-        if "intent" in kinds:
-            intent = item.value("intent")
-        if "group" in kinds:
-            group = item.value("group")
-            if before in ("cada", "each", "every", "por", "per"):
-                flags.add("per_group")
-        if "ordinal" in kinds and not item.plural:
-            # "los primeros 3" is a count (read below), "el primero" picks one.
-            ordinal = int(item.value("ordinal") or 1)
-        for flag in ("more", "followup", "exist", "cue", "unsupported", "stockq", "filler",
-                     "generic", "prep"):
-            if flag in kinds:
-                flags.add(flag)
-        if "num" in kinds:
-            number = int(item.surface[0])
-            if 0 < number <= 100 and (before in _COUNT_BEFORE or before in ("primeros", "top")
-                                      or after in ("subject", "order", "more", "filler")
-                                      or len(items) == 1):
-                count = number
-            else:
-                q.keywords.append(item.surface[0])
-        elif "one" in kinds and (after in ("subject", "order", "filler") or (
-                n == len(items) - 1 and n > 0
-                and (before in _COUNT_BEFORE or "order" in items[n - 1].kinds()))):
-            count = 1
-        elif "word" in kinds:
-            word = item.surface[0]
-            if word in known:
-                q.keywords.append(word)
-            else:
-                q.ignored.append(word)
-    q.categories, q.families, q.brands = seen["category"], seen["family"], seen["brand"]
-    q.colors, q.availability = seen["color"], seen["availability"]
-    _apply_bounds(q, draft.bounds)
-    q.stock_check = "stockq" in flags
-    q.exists = "exist" in flags or q.stock_check
-    if count is not None and q.exists and count == 1 and "filler" not in flags:
-        count = None
-    if group and "per_group" in flags and q.order:
-        q.group, q.intent = group, "per_group"
-    elif group and not getattr(q, _GROUP_FIELD[group]):
-        q.group = group
-        q.intent = "count" if intent == "count" else "overview"
-    elif intent:
-        q.intent = intent
+    bounds: bool = False
 
-    subject = bool(q.categories or q.families or q.brands or q.keywords or "generic" in flags)
-    modifiers = bool(q.colors or q.availability or q.order or draft.bounds or count or intent
-                     or q.group or q.soft_keywords)
-    if "unsupported" in flags:
-        return replace(Query(intent="unsupported", lang=lang), ignored=q.ignored)
-    if ordinal is not None and previous is not None and shown and not subject:
-        index = ordinal - 1 if ordinal > 0 else len(shown) + ordinal
-        if 0 <= index < len(shown):
-            return Query(intent="pick", pick=int(shown[index]), lang=lang)
-    if previous is not None and previous.intent == "list" and "more" in flags and not subject \
-            and not (q.order or q.colors or q.availability or draft.bounds or intent or q.group):
-        return _page(previous, count, lang)
-    singular_answer = plural_score <= 0
-    q.limit = _limit(count, q.order is not None and singular_answer)
-    if ordinal is not None and ordinal > 1 and q.order and count is None:
+    @property
+    def names_things(self) -> bool:
+        """It names a product type, family or brand."""
+        return bool(self.q.categories or self.q.families or self.q.brands)
+
+    @property
+    def subject(self) -> bool:
+        """It says what to look for: a type, family, brand, product words or "something"."""
+        return self.names_things or bool(self.q.keywords) or "generic" in self.flags
+
+    @property
+    def modifiers(self) -> bool:
+        """It narrows, orders, counts or pages whatever is being looked at."""
+        q = self.q
+        return any((q.colors, q.availability, q.order, self.bounds, self.count, self.intent,
+                    q.group, q.soft_keywords, q.attributes))
+
+    @property
+    def off_catalog(self) -> bool:
+        """Its meaningful words are not about the catalog: "¿me prestas 50 soles?"."""
+        q = self.q
+        if not q.ignored:
+            return False
+        strong = self.names_things or bool(q.keywords or q.attributes)
+        vocabulary_hit = self.names_things or self.modifiers
+        return not strong or (not vocabulary_hit and len(q.ignored) >= len(q.keywords))
+
+
+def understand(draft: Draft, vocab: Vocabulary, in_catalog: Iterable[str],
+               previous: Query | None = None, shown: Sequence[int] = ()) -> Query:
+    """Turn a read message into a ``Query``, using the previous one for follow-ups.
+
+    Four steps, each usable alone: ``read_words`` (typos), ``find_constraints`` (what the
+    words ask for), ``decide`` (new question, refinement, new topic, pick or next page) and
+    ``build_query``.
+    """
+    if draft.verdict:
+        return Query(intent=draft.verdict, lang=draft.lang)
+    known = set(in_catalog)
+    tokens, originals = read_words(draft, vocab, known)
+    if _hostile_words(tokens, _match(vocab, tokens)):
+        return Query(intent="hostile", lang=draft.lang)
+    reading = find_constraints(draft, vocab, tokens, known, originals)
+    decision = decide(reading, draft, previous, shown)
+    return build_query(decision, reading, draft, previous, shown)
+
+
+def read_words(draft: Draft, vocab: Vocabulary,
+               known: set[str]) -> tuple[list[str], dict[str, str]]:
+    """The message's words with one-letter typos corrected, and what the user typed instead.
+
+    A word the catalog's text contains (``known``) is never "corrected".
+    """
+    tokens: list[str] = []
+    originals: dict[str, str] = {}
+    for token in draft.tokens:
+        if token in draft.unknown and token not in known:
+            fixed = vocab.correct(token)
+            if fixed:
+                originals.setdefault(fixed, token)
+                token = fixed
+        tokens.append(token)
+    return tokens, originals
+
+
+def find_constraints(draft: Draft, vocab: Vocabulary, tokens: Sequence[str], known: set[str],
+                     originals: dict[str, str] | None = None) -> Reading:
+    """What the words ask for on their own: filters, order, count, intent, and cue words."""
+    items = _match(vocab, tokens)
+    reading = Reading(q=Query(lang=draft.lang), bounds=bool(draft.bounds))
+    reading.plural_score = sum(_PLURALITY.get(token, 0) for token in tokens)
+    if tokens and tokens[0] in _EXIST_OPENERS:
+        reading.flags.add("exist")
+    for n in range(len(items)):
+        _take_values(reading, items, n)
+        _take_order(reading, items, n)
+        _take_cues(reading, items, n)
+        _take_number_or_word(reading, items, n, known, originals or {})
+    _settle(reading, draft)
+    return reading
+
+
+def _take_values(r: Reading, items: Sequence[_Item], n: int) -> None:
+    """Catalog values: types, families, brands, colours, availability states."""
+    item = items[n]
+    for kind in _VALUE_KINDS:
+        value = item.value(kind)
+        if not value or value in r.values[kind]:
+            continue
+        if kind == "category" and n and "prep" in items[n - 1].kinds() and r.values["category"]:
+            # "funda para celular": the second type only describes the first.
+            r.q.soft_keywords.append(item.surface[-1])
+            continue
+        r.values[kind].append(value)
+    if item.kinds() & {"category", "generic"}:
+        r.plural_score += 1 if item.plural else -1
+
+
+def _take_order(r: Reading, items: Sequence[_Item], n: int) -> None:
+    item = items[n]
+    if "order" not in item.kinds():
+        return
+    r.q.order = item.value("order")
+    if n and "article" in items[n - 1].kinds():
+        # "el más caro", "los más baratos": the article right before weighs most.
+        r.plural_score += 2 if items[n - 1].value("article") == "plur" else -2
+    word = item.surface[-1]
+    if _ADJECTIVE_ORDER.match(word):
+        r.plural_score += 2 if word.endswith("s") else -2
+
+
+def _take_cues(r: Reading, items: Sequence[_Item], n: int) -> None:
+    """Articles, "which", intents, groupings, ordinals and the cue words kept as flags."""
+    item = items[n]
+    kinds = item.kinds()
+    if "article" in kinds:
+        r.plural_score += 2 if item.value("article") == "plur" else -2
+    if "show" in kinds:
+        r.plural_score += 1 if item.surface[-1] in ("cuales", "which") else -1
+        r.flags.add("show")
+    if "intent" in kinds:
+        r.intent = item.value("intent")
+    if "group" in kinds:
+        r.group = item.value("group")
+        if n and items[n - 1].surface[-1] in ("cada", "each", "every", "por", "per"):
+            r.flags.add("per_group")
+    if "ordinal" in kinds and not item.plural:
+        # "los primeros 3" is a count (read below), "el primero" picks one.
+        r.ordinal = int(item.value("ordinal") or 1)
+    flags = kinds & set(_FLAG_KINDS)
+    if "generic" in flags and item.surface[-1] in _VAGUE:
+        # "algo más barato": "something" names nothing, so it cannot start a new search.
+        flags = (flags - {"generic"}) | {"vague"}
+    r.flags.update(flags)
+
+
+def _take_number_or_word(r: Reading, items: Sequence[_Item], n: int, known: set[str],
+                         originals: dict[str, str]) -> None:
+    """A number is a count ("los 5 más baratos") or an attribute ("el de 256", "iphone 15");
+    a leftover word is a product word when the catalog has it, else it is ignored."""
+    item = items[n]
+    kinds = item.kinds()
+    before = items[n - 1].surface[-1] if n else ""
+    after = _next_content(items, n)
+    if "num" in kinds:
+        number = int(item.surface[0])
+        if 0 < number <= 100 and (before in _COUNT_BEFORE or after in _COUNT_AFTER
+                                  or len(items) == 1):
+            r.count = number
+        else:
+            r.q.attributes.append(basic_words.bare(item.surface[0]))
+    elif "one" in kinds and (after in ("subject", "order", "filler") or (
+            n == len(items) - 1 and n > 0
+            and (before in _COUNT_BEFORE or "order" in items[n - 1].kinds()))):
+        r.count = 1
+    elif "word" in kinds and item.surface[0] not in _GREETING:
+        # "hola, ¿tienen...?": a courtesy is neither a product word nor an unknown one.
+        word = item.surface[0]
+        if word in known and n and "prep" in items[n - 1].kinds() and r.values["category"]:
+            # "zapatillas pa correr": a use, looked for but let go when nothing has it.
+            r.q.soft_keywords.append(word)
+        elif word in known:
+            r.q.keywords.append(word)
+        else:
+            # Quote what the user typed, not the word a typo correction guessed.
+            r.q.ignored.append(originals.get(word, word))
+
+
+_COUNT_AFTER = frozenset({"subject", "order", "more", "filler"})
+
+
+def _settle(r: Reading, draft: Draft) -> None:
+    """Put the reading's values, bounds, attributes, intent and size into its query."""
+    q = r.q
+    q.categories, q.families, q.brands = r.values["category"], r.values["family"], r.values["brand"]
+    q.colors, q.availability = r.values["color"], r.values["availability"]
+    _apply_bounds(q, draft.bounds)
+    q.attributes = basic_words.replace_attributes([], [*draft.attributes, *q.attributes])
+    q.stock_check = "stockq" in r.flags
+    q.exists = "exist" in r.flags or q.stock_check
+    if r.count is not None and q.exists and r.count == 1 and "filler" not in r.flags:
+        r.count = None
+    if r.group and "per_group" in r.flags and q.order:
+        q.group, q.intent = r.group, "per_group"
+    elif r.group and not getattr(q, _GROUP_FIELD[r.group]):
+        q.group = r.group
+        q.intent = "count" if r.intent == "count" else "overview"
+    elif r.intent:
+        q.intent = r.intent
+    q.limit = _limit(r.count, q.order is not None and r.plural_score <= 0)
+    if r.ordinal is not None and r.ordinal > 1 and q.order and r.count is None:
         # "el segundo más barato": one product, after the first ones.
-        q.offset, q.limit = ordinal - 1, 1
+        q.offset, q.limit = r.ordinal - 1, 1
     # A bare "iphone 15" names a product; "algo para la cocina" describes a use.
     q.names_only = bool(q.keywords) and not (
-        q.categories or q.families or q.brands or modifiers
-        or flags & {"cue", "exist", "generic", "prep"})
-    if previous is not None and previous.intent in _FOLLOWABLE:
-        followup = draft.leading_followup or bool(flags & {"followup", "show"})
-        if (not subject and (modifiers or followup)) or (subject and followup):
-            return _merge(previous, q, count, explicit_intent=intent is not None or q.order
-                          is not None or count is not None or bool(flags & {"show", "cue"}))
-    vocabulary_hit = bool(q.categories or q.families or q.brands or modifiers)
-    strong = bool(q.categories or q.families or q.brands or q.keywords or draft.bounds)
-    if (not subject and not modifiers) or (q.ignored and not strong) or (
-            not vocabulary_hit and len(q.ignored) >= len(q.keywords) and q.ignored):
-        # Mostly words the catalog has never heard of ("¿qué es un agujero negro?" knows only
-        # a colour): a guess would be a wrong answer.
-        return replace(Query(intent="unknown", lang=lang), ignored=q.ignored)
+        r.names_things or r.modifiers or r.flags & {"cue", "exist", "generic", "prep"})
+
+
+def decide(r: Reading, draft: Draft, previous: Query | None,
+           shown: Sequence[int] = ()) -> str:
+    """What the message does in its conversation.
+
+    "query" (a question on its own), "new_topic" (it names another type or family: nothing of
+    the previous answer is kept), "refine" (it narrows, reorders, counts or swaps a brand of the
+    previous answer, which it keeps), "pick" (one product of the list shown), "page" (more of
+    the same), or "unknown" / "unsupported" (not a catalog question basic mode can answer).
+    """
+    if "unsupported" in r.flags:
+        return "unsupported"
+    if r.off_catalog:
+        return "unknown"
+    if previous is None or previous.intent not in _FOLLOWABLE:
+        return "query" if r.subject or r.modifiers else "unknown"
+    if _pick_index(r, shown) is not None:
+        return "pick"
+    if previous.intent == "list" and "more" in r.flags and not r.subject and not (
+            r.q.order or r.q.colors or r.q.availability or r.bounds or r.intent or r.q.group
+            or r.q.attributes):
+        return "page"
+    if _starts_new_topic(r, previous):
+        return "new_topic"
+    if _refines(r, draft):
+        return "refine"
+    return "query" if r.subject or r.modifiers else "unknown"
+
+
+def _pick_index(r: Reading, shown: Sequence[int]) -> int | None:
+    """The position in ``shown`` of "el segundo", "the last one" (when nothing else is named)."""
+    if r.ordinal is None or not shown or r.names_things or (r.subject and not r.q.exists):
+        return None
+    index = r.ordinal - 1 if r.ordinal > 0 else len(shown) + r.ordinal
+    return index if 0 <= index < len(shown) else None
+
+
+def _starts_new_topic(r: Reading, previous: Query) -> bool:
+    """A type or family that replaces the one being talked about starts over.
+
+    "¿y licuadoras?" after Sony headphones, "precio promedio de las refrigeradoras" after
+    laptops. A type that narrows what came before ("algo entre 100 y 300" then "que sea de
+    deporte", a family then one of its types) and "de esos" / "solo" refine instead.
+    """
+    q = r.q
+    if "followup" in r.flags or not (q.categories or q.families):
+        return False
+    narrows = not (previous.categories or previous.families or previous.keywords) or bool(
+        q.categories and previous.families and not previous.categories)
+    return not narrows
+
+
+def _refines(r: Reading, draft: Draft) -> bool:
+    """Whether a message that starts no new topic works on the previous answer."""
+    followup = draft.leading_followup or bool(r.flags & {"followup", "show"})
+    if r.names_things:
+        # A brand alone ("solo Samsung", "how many are Epson?") or a narrower type.
+        return True
+    if r.subject:
+        return followup
+    return r.modifiers or followup or r.q.exists
+
+
+def build_query(decision: str, r: Reading, draft: Draft, previous: Query | None,
+                shown: Sequence[int] = ()) -> Query:
+    """The query to run for ``decide``'s verdict."""
+    q, lang = r.q, draft.lang
+    if decision in ("unknown", "unsupported"):
+        return replace(Query(intent=decision, lang=lang), ignored=q.ignored)
+    if decision == "pick":
+        index = _pick_index(r, shown)
+        assert index is not None
+        # A yes/no question about it ("¿el segundo tiene garantía?") keeps what it asks.
+        asks = bool(q.colors or q.availability or q.keywords or q.attributes or r.bounds)
+        return replace(q, intent="pick", pick=int(shown[index]), order=None, offset=0,
+                       limit=1, names_only=False, exists=q.exists or asks)
+    if decision == "page" and previous is not None:
+        return _page(previous, r.count, lang)
+    if decision == "refine" and previous is not None:
+        return _merge(previous, q, r.count, explicit_intent=r.intent is not None or q.order
+                      is not None or r.count is not None or bool(r.flags & {"show", "cue"}))
     return q
 
 
@@ -900,10 +1122,22 @@ def _page(previous: Query, count: int | None, lang: str) -> Query:
                    ignored=[])
 
 
+def _merge_bounds(merged: Query, new: Query) -> None:
+    """A new price or stock bound replaces the old one on the same side."""
+    if new.min_price is not None:
+        merged.min_price, merged.min_inclusive = new.min_price, new.min_inclusive
+    if new.max_price is not None:
+        merged.max_price, merged.max_inclusive = new.max_price, new.max_inclusive
+    if new.min_stock is not None:
+        merged.min_stock = new.min_stock
+
+
 def _merge(previous: Query, new: Query, count: int | None, *, explicit_intent: bool) -> Query:
     """A follow-up: the previous filters, with what the new message says on top."""
+    # "¿tienen impresoras de menos de 700?" then "¿y Epson?": still a yes/no question.
+    exists = new.exists or (previous.exists and not explicit_intent)
     merged = replace(previous, offset=0, pick=None, lang=new.lang, ignored=new.ignored,
-                     exists=new.exists, stock_check=new.stock_check)
+                     exists=exists, stock_check=new.stock_check)
     if new.categories:
         merged.categories, merged.families = new.categories, []
     if new.families:
@@ -911,16 +1145,20 @@ def _merge(previous: Query, new: Query, count: int | None, *, explicit_intent: b
     for name in ("brands", "colors", "availability", "keywords", "soft_keywords"):
         if getattr(new, name):
             setattr(merged, name, getattr(new, name))
-    if new.min_price is not None:
-        merged.min_price, merged.min_inclusive = new.min_price, new.min_inclusive
-    if new.max_price is not None:
-        merged.max_price, merged.max_inclusive = new.max_price, new.max_inclusive
-    if new.min_stock is not None:
-        merged.min_stock = new.min_stock
+    _merge_bounds(merged, new)
+    if new.attributes:
+        merged.attributes = basic_words.replace_attributes(previous.attributes, new.attributes)
+    elif new.keywords:
+        # Other product words ("¿y xbox?" after "play 5"): the old model number goes too.
+        merged.attributes = []
     if new.keywords:
         merged.names_only = new.names_only
     merged.order = new.order or previous.order
-    merged.limit = new.limit if (count is not None or new.order) else DEFAULT_LIMIT
+    if count is not None or new.order:
+        merged.limit = new.limit
+    elif not (previous.limit == 1 and previous.order):
+        merged.limit = DEFAULT_LIMIT
+    # else "¿cuál es la más barata?" then "¿y de 65 pulgadas?": still the cheapest one.
     if explicit_intent or previous.intent == "pick":
         merged.intent, merged.group = new.intent, new.group
     return merged

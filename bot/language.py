@@ -19,6 +19,8 @@ _SPANISH = frozenset(
     productos mas más barato barata baratos baratas caro cara caros caras menos entre con
     sin por para disponible disponibles agotado agotados quiero busco hola gracias marca
     stock
+    oye tienes tiene alguna alguno algo soles lucas q pa x son es esos esas solo chau porfa
+    celus teles audis lap compu
     """.split()
 )
 

@@ -416,3 +416,30 @@ async def test_cached_prompt_tokens_are_recorded_when_the_server_reports_them(ap
     rows = await app.state.execute_fetchall(
         "SELECT user_id, prompt_tokens, cached_tokens FROM usage ORDER BY id")
     assert [tuple(row) for row in rows] == [(101, 2700, 2432), (202, 1200, 0)]
+
+
+async def test_basic_mode_says_so_once_per_conversation(make_settings, catalog_db):
+    app = await build_context(make_settings())
+    try:
+        first = await answer(app, ANA, "laptops baratas")
+        second = await answer(app, ANA, "¿y en negro?")
+        not_understood = await answer(app, ANA, "xyzzy plugh")
+        other_user = await answer(app, BETO, "celulares")
+    finally:
+        await app.close()
+    assert "Modo básico" in first.text
+    assert "Modo básico" not in second.text and second.rows
+    assert "Modo básico" in not_understood.text  # it explains why the answer is so limited
+    assert "Modo básico" in other_user.text
+
+
+async def test_an_english_answer_gets_an_english_notice(make_settings, catalog_db):
+    app = await build_context(make_settings())
+    try:
+        chat = Conversation.private(303, "es")
+        await answer(app, chat, "show me Sony headphones")
+        reply = await answer(app, chat, "xyzzy")  # says nothing of its language
+    finally:
+        await app.close()
+    assert reply.text.startswith("I did not") and "Basic mode" in reply.text
+    assert "Modo básico" not in reply.text

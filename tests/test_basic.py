@@ -4,6 +4,7 @@ a shop owner would expect, checked against SQL written here by hand."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,7 +13,20 @@ from typing import Any
 import pytest
 
 from bot.basic import BasicEngine, fts_term
-from bot.basic_parse import Vocabulary, fold, read, singular, understand, within_one_edit
+from bot.basic_parse import (
+    Query,
+    Vocabulary,
+    build_query,
+    decide,
+    find_constraints,
+    fold,
+    read,
+    read_words,
+    singular,
+    understand,
+    within_one_edit,
+    words,
+)
 from bot.catalog import CatalogReader
 from bot.migrations import CATALOG_MIGRATIONS, apply_migrations
 from bot.money import format_soles
@@ -539,3 +553,366 @@ async def test_a_catalog_with_broken_prices_still_answers(catalog_db, db):
     assert name in dearest.text and "precio no disponible" in dearest.text
     assert "price not available" in english.text
     assert "-S/ 25.00" in cheapest.text
+
+
+# -- conversations: a new topic starts over, a refinement keeps the subject ------------------
+
+@pytest.mark.parametrize(("first", "second", "where"), [
+    ("audífonos sony", "¿y licuadoras?", "category = 'Licuadoras'"),
+    ("audis sony", "y refris?", "category = 'Refrigeradoras'"),
+    ("show me Sony headphones", "and blenders?", "category = 'Licuadoras'"),
+    ("celulares negros disponibles", "Samsung o LG, ¿cuál tele es mejor?",
+     "category = 'Televisores' AND brand IN ('Samsung', 'LG')"),
+    ("laptops HP de menos de 4000", "¿y monitores?", "category = 'Monitores'"),
+])
+async def test_a_new_topic_drops_every_inherited_filter(engine, db, first, second, where):
+    reply = await ask(engine, first, second)
+    assert reply.meta["total"] == db(f"SELECT count(*) FROM products WHERE {where}")[0][0]
+    assert set(ids(reply)) <= {r[0] for r in db(f"SELECT id FROM products WHERE {where}")}
+
+
+@pytest.mark.parametrize("second", ["¿y el precio promedio de las refrigeradoras?",
+                                    "y en promedio cuánto cuestan las refris?"])
+async def test_an_average_on_a_new_topic_is_over_that_topic_alone(engine, db, second):
+    reply = await ask(engine, "monitores LG de 27 pulgadas", second)
+    gold = db("SELECT round(avg(price), 2) FROM products WHERE category = 'Refrigeradoras'")
+    assert reply.rows and reply.rows[0][0] == gold[0][0]
+
+
+@pytest.mark.parametrize(("second", "where"), [
+    ("¿y en negro?", "color = 'Negro'"),
+    ("los más baratos", "1"),
+    ("solo los blancos", "color = 'Blanco'"),
+    ("¿y de menos de 300?", "price < 300"),
+    ("ok y algo más barato q 400", "price < 400"),
+    ("de esos, los disponibles", "availability = 'disponible'"),
+    ("how many are Oster?", "brand = 'Oster'"),
+])
+async def test_a_refinement_keeps_the_new_topic_and_nothing_older(engine, db, second, where):
+    reply = await ask(engine, "audífonos sony", "¿y licuadoras?", second)
+    query = reply.meta["query"]
+    assert query["categories"] == ["Licuadoras"], reply.text
+    gold = {r[0] for r in db(f"SELECT id FROM products WHERE category = 'Licuadoras' AND {where}")}
+    if query["intent"] == "count":
+        assert reply.rows[0][0] == len(gold)
+    else:
+        assert reply.rows and set(ids(reply)) <= gold
+
+
+async def test_paging_and_picking_stay_on_the_list(engine, db):
+    cheapest = [r[0] for r in db("SELECT id FROM products WHERE category = 'Celulares'"
+                                 " ORDER BY price, id LIMIT 10")]
+    chat = ("audífonos sony", "¿y celulares baratos?", "¿el segundo cuánto cuesta?")
+    reply = await ask(engine, *chat)
+    assert ids(reply) == [cheapest[1]]
+    reply = await ask(engine, *chat, "más")
+    assert ids(reply) == cheapest[5:10]
+
+
+async def test_a_refusal_in_between_does_not_end_the_conversation(engine, db):
+    reply = await ask(engine, "sartenes", "oye, ¿me prestas 50 soles?", "¿y en rojo?")
+    assert reply.meta["total"] == db(
+        "SELECT count(*) FROM products WHERE category = 'Sartenes' AND color = 'Rojo'")[0][0]
+
+
+# -- yes/no questions are answered honestly ---------------------------------------------------
+
+async def test_yes_only_when_every_row_satisfies_the_question(engine, db):
+    reply = await engine.answer("do you have iphones?", [])
+    assert reply.text.startswith("Yes")
+    assert reply.rows and all("iPhone" in name for name in column(reply, "name"))
+    assert reply.meta["total"] == db("SELECT count(*) FROM products WHERE name LIKE '%iPhone%'"
+                                     )[0][0]
+
+
+@pytest.mark.parametrize("conversation", [
+    ("¿tienen iphone 14?",),
+    ("¿tienen refrigeradoras Samsung?", "¿alguna de menos de 2000?"),
+    ("billeteras", "¿hay rojas?"),
+    ("laptops Lenovo", "¿tienen Samsung?"),
+])
+async def test_no_when_nothing_satisfies_it_and_what_the_shop_has(engine, conversation):
+    reply = await ask(engine, *conversation)
+    assert reply.text.startswith("No") and not reply.refused, reply.text
+    assert reply.rows  # what the shop does have instead
+
+
+async def test_a_yes_no_thread_stays_yes_no_and_keeps_what_was_asked(engine, db):
+    chat = ("do u have any printers under 700", "epson ones?")
+    reply = await ask(engine, *chat)
+    assert reply.text.startswith("No") and set(column(reply, "brand")) == {"Epson"}
+    assert set(column(reply, "category")) == {"Impresoras"}
+    reply = await ask(engine, *chat, "ok what about canon")
+    assert set(ids(reply)) == {r[0] for r in db(
+        "SELECT id FROM products WHERE category = 'Impresoras' AND brand = 'Canon'"
+        " AND price < 700")}
+    assert (await engine.answer("hey do you guys sell monitors?", [])).text.startswith("Yes")
+
+
+async def test_a_use_after_para_is_let_go_when_nothing_has_it(engine, db):
+    chat = ("busco zapatillas pa correr talla 40", "¿hay nike?", "¿y en 42?")
+    assert (await ask(engine, *chat[:2])).text.startswith("No")
+    reply = await ask(engine, *chat)
+    assert reply.rows and set(ids(reply)) <= {r[0] for r in db(
+        "SELECT id FROM products WHERE category = 'Zapatillas deportivas' AND brand = 'Nike'"
+        " AND name LIKE '%Talla 42'")}
+
+
+async def test_a_product_word_nothing_has_gets_no_and_is_let_go(engine, db):
+    reply = await engine.answer("¿tienen laptops gamer?", [])
+    assert reply.text.startswith("No") and set(column(reply, "category")) == {"Laptops"}
+    reply = await ask(engine, "¿tienen laptops gamer?", "la más barata")
+    assert ids(reply) == [r[0] for r in db(
+        "SELECT id FROM products WHERE category = 'Laptops' ORDER BY price, id LIMIT 1")]
+
+
+@pytest.mark.parametrize(("question", "where"), [
+    ("quiero una licuadora q no pase de 250", "category = 'Licuadoras' AND price <= 250"),
+    ("celulares que no cuesten más de 700", "category = 'Celulares' AND price <= 700"),
+    ("zapas que no excedan los 300 soles",
+     "category = 'Zapatillas deportivas' AND price <= 300"),
+])
+async def test_a_ceiling_said_the_peruvian_way(engine, db, question, where):
+    reply = await engine.answer(question, [])
+    assert reply.meta["total"] == db(f"SELECT count(*) FROM products WHERE {where}")[0][0]
+    assert reply.rows and set(ids(reply)) <= {r[0] for r in db(
+        f"SELECT id FROM products WHERE {where}")}
+
+
+async def test_a_yes_no_about_one_listed_product_checks_that_product(engine, db):
+    listed = [r[0] for r in db("SELECT id FROM products WHERE category = 'Celulares'"
+                               " ORDER BY price, id LIMIT 5")]
+    with_warranty = {r[0] for r in db(
+        "SELECT rowid FROM products_fts WHERE products_fts MATCH 'garantia'")}
+    for ordinal, position in (("primero", 0), ("segundo", 1)):
+        reply = await ask(engine, "celulares baratos", f"¿el {ordinal} tiene garantía?")
+        assert ids(reply) == [listed[position]], reply.text
+        if listed[position] in with_warranty:
+            assert reply.text.startswith("Sí")
+        else:
+            assert reply.text.startswith("No tengo ese dato")
+    assert {listed[0] in with_warranty, listed[1] in with_warranty} == {True, False}
+    color = db("SELECT color FROM products WHERE id = ?", (listed[0],))[0][0]
+    reply = await ask(engine, "celulares baratos", f"¿el primero es {color.lower()}?")
+    assert reply.text.startswith("Sí")
+    reply = await ask(engine, "celulares baratos", "¿el primero es dorado?")
+    assert reply.text.startswith("No:")
+
+
+# -- how customers in Peru write --------------------------------------------------------------
+
+@pytest.mark.parametrize(("question", "where"), [
+    ("celus baratos", "category = 'Celulares'"),
+    ("la tele más barata q tengan", "category = 'Televisores'"),
+    ("teles samsung", "category = 'Televisores' AND brand = 'Samsung'"),
+    ("¿tienen play 5?", "name LIKE '%PlayStation 5%'"),
+    ("ps5", "name LIKE '%PlayStation 5%'"),
+    ("precio de la play station 5", "name LIKE '%PlayStation 5%'"),
+    ("lap lenovo", "category = 'Laptops' AND brand = 'Lenovo'"),
+    ("una compu pa la chamba", "category = 'Laptops'"),
+    ("audis jbl", "category = 'Audífonos' AND brand = 'JBL'"),
+    ("zapas nike hasta 300 lucas",
+     "category = 'Zapatillas deportivas' AND brand = 'Nike' AND price <= 300"),
+    ("q licuadoras tienen x menos de 300", "category = 'Licuadoras' AND price < 300"),
+    ("algo pa regalar entre 100 y 300", "price BETWEEN 100 AND 300"),
+    ("pelotas de basket", "category = 'Balones' AND name LIKE '%Básquet%'"),
+    ("relojes baratitos", "category = 'Relojes'"),
+])
+async def test_peruvian_shorthand(engine, db, question, where):
+    reply = await engine.answer(question, [])
+    assert not reply.refused and reply.rows and "No reconocí" not in reply.text, reply.text
+    assert set(ids(reply)) <= {r[0] for r in db(f"SELECT id FROM products WHERE {where}")}
+
+
+async def test_que_written_q_is_a_price_bound_not_a_model_name(engine, db):
+    reply = await ask(engine, "aspiradoras", "ok y algo más barato q 2000")
+    assert reply.meta["query"]["max_price"] == 2000
+    assert set(column(reply, "category")) == {"Aspiradoras"}
+    assert reply.meta["total"] == db(
+        "SELECT count(*) FROM products WHERE category = 'Aspiradoras' AND price < 2000")[0][0]
+
+
+# -- unknown words: function words never block, off-catalog messages get no products ----------
+
+@pytest.mark.parametrize(("question", "gold"), [
+    ("producto más caro de toda la tienda",
+     "SELECT id FROM products ORDER BY price DESC, id LIMIT 1"),
+    ("muéstrame lo más barato que tengan",
+     "SELECT id FROM products ORDER BY price, id LIMIT 5"),
+    ("quiero ver todas las laptops que tengan",
+     "SELECT id FROM products WHERE category = 'Laptops'"),
+    ("busco algo pa regalarle a mi viejo, un reloj",
+     "SELECT id FROM products WHERE category = 'Relojes'"),
+])
+async def test_function_words_and_common_verbs_never_block(engine, db, question, gold):
+    reply = await engine.answer(question, [])
+    assert not reply.refused and reply.rows, reply.text
+    assert set(ids(reply)) <= {r[0] for r in db(gold)}
+    assert "No reconocí" not in reply.text
+
+
+@pytest.mark.parametrize("question", ["oye, ¿me prestas 50 soles?", "¿me fías 20 lucas?",
+                                      "préstame 100 soles pe", "can you lend me 50 soles?"])
+async def test_a_message_not_about_the_catalog_gets_no_products(engine, question):
+    for history in ([], ["celulares"]):
+        reply = await ask(engine, *history, question)
+        assert reply.refused and not reply.rows, reply.text
+
+
+# -- the user's own words, or nothing ---------------------------------------------------------
+
+@pytest.mark.parametrize("question", ["celus", "/start", "laptops smark"])
+async def test_only_the_users_own_words_are_quoted(engine, question):
+    reply = await engine.answer(question, [])
+    typed = set(words(question))
+    notes = [line for line in reply.text.splitlines() if "No reconocí" in line]
+    for quoted in re.findall(r"«([^»]+)»", " ".join(notes)):
+        assert set(words(quoted)) <= typed, (quoted, reply.text)
+
+
+# -- numbers that are attributes --------------------------------------------------------------
+
+@pytest.mark.parametrize(("first", "second", "where"), [
+    ("monitores", "los de 27 pulgadas", "category = 'Monitores' AND name LIKE '%27\"%'"),
+    ("celulares", "¿el de 256?", "category = 'Celulares' AND name LIKE '%256GB%'"),
+    ("celulares Samsung", "los de 512",
+     "category = 'Celulares' AND brand = 'Samsung' AND name LIKE '%512GB%'"),
+    ("tablets", "las de 256 gb", "category = 'Tablets' AND name LIKE '%256GB%'"),
+    ("laptops", "las de 16 pulgadas", "category = 'Laptops' AND name LIKE '%16\"%'"),
+    ("pesas", "de 16 kg", "category = 'Pesas' AND name LIKE '% 16 kg%'"),
+])
+async def test_a_number_with_a_unit_or_after_a_product_is_an_attribute(engine, db, first,
+                                                                        second, where):
+    reply = await ask(engine, first, second)
+    gold = {r[0] for r in db(f"SELECT id FROM products WHERE {where}")}
+    assert reply.rows and set(ids(reply)) <= gold, reply.text
+    assert reply.meta["total"] == len(gold)
+    assert reply.meta["query"]["max_price"] is None
+
+
+@pytest.mark.parametrize(("question", "where"), [
+    ("precio del iphone 15 pro", "name LIKE '%iPhone%Pro%'"),
+    ("celulares de 64 gb", "category = 'Celulares'"),
+])
+async def test_a_size_or_model_number_nobody_sells_says_no_and_shows_the_rest(engine, db,
+                                                                             question, where):
+    reply = await engine.answer(question, [])
+    assert reply.text.startswith("No encontré productos") and not reply.refused
+    assert reply.rows and set(ids(reply)) <= {r[0] for r in db(
+        f"SELECT id FROM products WHERE {where}")}
+
+
+async def test_a_count_refinement_keeps_the_product_type(engine, db):
+    reply = await ask(engine, "impresoras", "how many are Epson?")
+    assert reply.rows == db(
+        "SELECT count(*) FROM products WHERE category = 'Impresoras' AND brand = 'Epson'")
+
+
+# -- small talk and polish --------------------------------------------------------------------
+
+@pytest.mark.parametrize(("question", "start"), [
+    ("gracias", "¡De nada!"), ("muchas gracias!!", "¡De nada!"), ("chau", "¡Hasta pronto!"),
+    ("ok gracias, chau", "¡De nada!"), ("thanks!", "You're welcome"), ("bye", "Goodbye"),
+])
+async def test_thanks_and_goodbye_are_not_greetings(engine, question, start):
+    reply = await ask(engine, "celulares", question)
+    assert reply.text.startswith(start) and not reply.rows
+
+
+@pytest.mark.parametrize("question", ["¿hay stock del celular más barato?",
+                                      "¿tienen stock de la laptop más cara?",
+                                      "do you have the cheapest tablet in stock?"])
+async def test_one_product_is_never_the_1_products(engine, question):
+    reply = await engine.answer(question, [])
+    assert len(reply.rows) == 1
+    assert "los 1 " not in reply.text and "the 1 " not in reply.text
+
+
+# -- understand, step by step (no catalog needed) ---------------------------------------------
+
+@pytest.fixture
+def small_vocab() -> Vocabulary:
+    return Vocabulary.build(
+        families=["Electrónica", "Hogar", "Deportes"],
+        categories=["Audífonos", "Licuadoras", "Celulares", "Monitores", "Balones"],
+        brands=["Sony", "Samsung", "Oster"], colors=["Negro", "Blanco"],
+        availability=["disponible", "agotado"])
+
+
+def reading_of(text: str, vocab: Vocabulary, known: Sequence[str] = ()):
+    draft = read(text, vocab, "es")
+    tokens, originals = read_words(draft, vocab, set(known))
+    return draft, find_constraints(draft, vocab, tokens, set(known), originals)
+
+
+def test_read_words_corrects_typos_and_remembers_what_was_typed(small_vocab):
+    draft = read("celullares samsnug", small_vocab, "es")
+    tokens, originals = read_words(draft, small_vocab, set())
+    assert tokens == ["celulares", "samsung"]
+    assert originals == {"celulares": "celullares", "samsung": "samsnug"}
+    # A word the catalog's text has is the user's word, not a typo.
+    assert read_words(draft, small_vocab, {"celullares"})[0][0] == "celullares"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("audífonos Sony negros de menos de 300 soles",
+     {"categories": ["Audífonos"], "brands": ["Sony"], "colors": ["Negro"], "max_price": 300.0,
+      "attributes": []}),
+    ("los de 27 pulgadas", {"attributes": ["inch:27"], "max_price": None, "limit": 5}),
+    ("el de 256", {"attributes": ["number:256"], "max_price": None}),
+    ("celus de 128 gigas", {"categories": ["Celulares"], "attributes": ["storage:128"]}),
+    ("los 3 más baratos", {"limit": 3, "order": "price_asc", "attributes": []}),
+    ("q licuadoras tienen x menos de 300 lucas",
+     {"categories": ["Licuadoras"], "max_price": 300.0, "exists": True, "ignored": []}),
+])
+def test_find_constraints_reads_the_words_alone(small_vocab, text, expected):
+    _, reading = reading_of(text, small_vocab)
+    found = reading.q.to_dict()
+    assert {key: found[key] for key in expected} == expected
+
+
+def test_find_constraints_flags_a_vague_subject(small_vocab):
+    _, vague = reading_of("algo más barato q 200", small_vocab)
+    assert not vague.subject and vague.modifiers and vague.q.max_price == 200
+    _, whole = reading_of("el producto más caro", small_vocab)
+    assert whole.subject
+
+
+AUDIO_SONY = Query(categories=["Audífonos"], brands=["Sony"])
+
+
+@pytest.mark.parametrize(("previous", "text", "shown", "decision"), [
+    (None, "audífonos Sony", (), "query"),
+    (AUDIO_SONY, "¿y licuadoras?", (), "new_topic"),
+    (AUDIO_SONY, "precio promedio de las licuadoras", (), "new_topic"),
+    (AUDIO_SONY, "solo Samsung", (), "refine"),
+    (AUDIO_SONY, "¿y en negro?", (), "refine"),
+    (AUDIO_SONY, "de esos, los celulares", (), "refine"),
+    (AUDIO_SONY, "los de 27 pulgadas", (), "refine"),
+    (Query(min_price=100, max_price=300), "que sea de deportes", (), "refine"),
+    (Query(families=["Electrónica"]), "los celulares", (), "refine"),
+    (AUDIO_SONY, "¿el segundo cuánto cuesta?", (7, 8, 9), "pick"),
+    (AUDIO_SONY, "más", (7, 8, 9), "page"),
+    (AUDIO_SONY, "oye, ¿me prestas 50 soles?", (), "unknown"),
+    (AUDIO_SONY, "audífonos más vendidos", (), "unsupported"),
+])
+def test_decide_refine_or_new_topic(small_vocab, previous, text, shown, decision):
+    draft, reading = reading_of(text, small_vocab)
+    assert decide(reading, draft, previous, shown) == decision
+
+
+def test_build_query_keeps_or_drops_the_previous_filters(small_vocab):
+    previous = Query(categories=["Audífonos"], brands=["Sony"], colors=["Negro"],
+                     max_price=500.0, attributes=["inch:27"])
+    draft, reading = reading_of("¿y licuadoras?", small_vocab)
+    fresh = build_query("new_topic", reading, draft, previous)
+    assert (fresh.categories, fresh.brands, fresh.colors, fresh.max_price, fresh.attributes) == (
+        ["Licuadoras"], [], [], None, [])
+    draft, reading = reading_of("¿y de 24?", small_vocab)
+    refined = build_query("refine", reading, draft, previous)
+    assert (refined.categories, refined.brands, refined.colors, refined.max_price,
+            refined.attributes) == (["Audífonos"], ["Sony"], ["Negro"], 500.0, ["inch:24"])
+    draft, reading = reading_of("¿el segundo es blanco?", small_vocab)
+    picked = build_query("pick", reading, draft, previous, (7, 8, 9))
+    assert (picked.intent, picked.pick, picked.exists, picked.colors) == (
+        "pick", 8, True, ["Blanco"])

@@ -17,18 +17,23 @@ import pytest
 from bot.__main__ import main
 from bot.evaluation import (
     SHIPPED_SET,
+    TURN_KINDS,
     CatalogFacts,
     compare_rows,
     eval_command,
     evaluate,
     format_report,
     load_questions,
+    polarity,
     shows_catalog,
 )
+from bot.reply import Reply
 from bot.sqlguard import validate
 from tests.fakes.openai_server import FakeOpenAI, ToolCalls
 
 HOLDOUT_SET = SHIPPED_SET.parent / "holdout_questions.jsonl"
+CONVERSATION_SET = SHIPPED_SET.parent / "conversations.jsonl"
+CONVERSATION_HOLDOUT = SHIPPED_SET.parent / "conversations_holdout.jsonl"
 
 
 def write_lines(path: Path, *lines: dict[str, Any] | str) -> Path:
@@ -52,7 +57,26 @@ def test_shipped_set_has_the_required_mix():
     assert not {q.question for q in holdout.questions} & {q.question for q in questions.questions}
 
 
-@pytest.mark.parametrize("path", [SHIPPED_SET, HOLDOUT_SET], ids=["shipped", "holdout"])
+def test_conversation_set_is_made_of_real_chats():
+    chats = load_questions(CONVERSATION_SET)
+    assert chats.demo == (500, 42)
+    turns: dict[str, list[Any]] = {}
+    for question in chats.questions:
+        turns.setdefault(question.conversation or "", []).append(question)
+    assert "" not in turns and len(turns) >= 30
+    assert all(3 <= len(chat) <= 5 for chat in turns.values())
+    kinds = Counter(q.kind for q in chats.questions)
+    assert all(kinds[kind] >= 15 for kind in TURN_KINDS), kinds
+    assert Counter(q.expect for q in chats.questions if q.kind == "yes_no")["no"] >= 2
+    assert sum(q.lang == "en" for q in chats.questions) >= 10
+    texts = {q.question for q in chats.questions}
+    for other in (SHIPPED_SET, HOLDOUT_SET):
+        assert not texts & {q.question for q in load_questions(other).questions}
+
+
+@pytest.mark.parametrize("path", [SHIPPED_SET, HOLDOUT_SET, CONVERSATION_SET,
+                                  CONVERSATION_HOLDOUT],
+                         ids=["shipped", "holdout", "conversations", "conversations-holdout"])
 def test_every_gold_query_passes_the_guard_and_returns_rows(path, demo_catalog_template):
     with sqlite3.connect(demo_catalog_template) as conn:
         for question in load_questions(path).questions:
@@ -63,6 +87,16 @@ def test_every_gold_query_passes_the_guard_and_returns_rows(path, demo_catalog_t
             assert rows, f"{question.id}: gold SQL returns no rows on the seed-42 catalog"
             if question.ordered:
                 assert "ORDER BY" in question.gold_sql.upper(), question.id
+
+
+async def test_basic_mode_holds_the_conversations(make_settings):
+    report = await evaluate(make_settings(), CONVERSATION_SET, "basic")
+    summary = report.summary()
+    for kind in TURN_KINDS:
+        assert summary["by_kind"][kind]["accuracy"] >= 0.9, format_report(report)
+    assert summary["conversations"]["conversations"] >= 30
+    printed = format_report(report)
+    assert "turn: new topic" in printed and "conversations, every turn right" in printed
 
 
 async def test_basic_mode_meets_the_goal_on_the_shipped_set(make_settings):
@@ -115,6 +149,66 @@ def test_sample_accepts_any_rows_of_the_gold():
     assert not compare_rows(["id"], gold, ["id"], [(4,), (9,)], sample=2)[0]
     assert not compare_rows(["id"], gold, ["id"], [], sample=True)[0]
     assert compare_rows(["id"], [(1,)], ["id"], [(1,)], sample=3)[0]
+
+
+@pytest.mark.parametrize(("text", "refused", "said"), [
+    ("Sí. Encontré 9 productos:", False, "yes"), ("Yes. I found 3 products", False, "yes"),
+    ("No, no tenemos productos (Laptops, marca Samsung).", False, "no"),
+    ("No tengo ese dato de Celular Moto G24.", False, "unknown"),
+    ("No tengo esa información: en modo básico…", True, "unknown"),
+    ("No entendí bien tu pregunta sobre el catálogo.", True, "other"),
+    ("Encontré 9 productos:", False, "other"),
+])
+def test_polarity_reads_how_a_reply_answers_yes_or_no(text, refused, said):
+    assert polarity(Reply(text=text, engine="basic", refused=refused)) == said
+
+
+def test_conversation_lines_become_turns_that_follow_each_other(tmp_path):
+    path = write_lines(tmp_path / "chats.jsonl", {"id": "c1", "lang": "es", "turns": [
+        {"kind": "opening", "question": "celulares", "gold_sql": "SELECT 1", "sample": True},
+        {"kind": "yes_no", "question": "¿hay Samsung?", "expect": "yes", "gold_sql": "SELECT 1"},
+        {"kind": "yes_no", "question": "¿de menos de 10?", "expect": "no"},
+        {"kind": "new_topic", "lang": "en", "question": "and tvs?", "gold_sql": "SELECT 1"},
+    ]})
+    questions = load_questions(path).questions
+    assert [q.id for q in questions] == ["c1.1", "c1.2", "c1.3", "c1.4"]
+    assert [q.follows for q in questions] == [None, "c1.1", "c1.2", "c1.3"]
+    assert {q.conversation for q in questions} == {"c1"}
+    assert [q.lang for q in questions] == ["es", "es", "es", "en"]
+    assert [q.expect for q in questions] == [None, "yes", "no", None]
+
+
+@pytest.mark.parametrize(("turns", "message"), [
+    ([], "'turns' must be a non-empty list"),
+    ([{"kind": "simple", "question": "q", "gold_sql": "S"}], "a turn's kind must be one of"),
+    ([{"kind": "refinement", "question": "q"}], "turn 1: 'gold_sql' must be"),
+    ([{"kind": "yes_no", "question": "q"}], "turn 1: 'expect' must be"),
+    ([{"kind": "yes_no", "question": "q", "expect": "maybe"}], "expect belongs to yes_no"),
+    ([{"kind": "yes_no", "question": "q", "expect": "yes"}], "turn 1: 'gold_sql' must be"),
+])
+def test_a_malformed_conversation_names_the_line_and_turn(make_settings, tmp_path, capsys,
+                                                           turns, message):
+    path = write_lines(tmp_path / "bad.jsonl", {"id": "c1", "turns": turns})
+    assert eval_command(make_settings(), path) == 1
+    assert message in capsys.readouterr().err
+
+
+async def test_a_yes_over_rows_that_do_not_satisfy_the_question_fails(make_settings, tmp_path,
+                                                                       catalog_db):
+    """The grading itself: "¿tienen Samsung?" answered "Sí" with Samsung rows passes; the same
+    "Sí" graded against a gold of Apple rows fails, and an expected "no" fails too."""
+    gold = "SELECT id FROM products WHERE brand = '{}'"
+    path = write_lines(tmp_path / "yn.jsonl", *[
+        {"id": cid, "turns": [{"kind": "yes_no", "question": "¿tienen Samsung?",
+                               "expect": expect, "gold_sql": gold.format(brand)}]}
+        for cid, expect, brand in (("right", "yes", "Samsung"), ("wrong_rows", "yes", "Apple"),
+                                   ("wrong_answer", "no", "Samsung"))])
+    report = await evaluate(make_settings(), path, "basic")
+    outcomes = {o.conversation: o for o in report.outcomes}
+    assert outcomes["right"].passed
+    assert not outcomes["wrong_rows"].passed and "not in the gold" in outcomes["wrong_rows"].reason
+    assert not outcomes["wrong_answer"].passed
+    assert "expected 'no'" in outcomes["wrong_answer"].reason
 
 
 # -- the command -----------------------------------------------------------------------------

@@ -106,6 +106,14 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def _decode_entity(match: re.Match[str]) -> str:
+    """The character an HTML entity (``&amp;``, ``&#233;``, ``&#xE9;``) stands for."""
+    named, decimal, hexadecimal = match.groups()
+    if named:
+        return NAMED_ENTITIES[named]
+    return chr(int(decimal) if decimal else int(hexadecimal, 16))
+
+
 def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
     """Telegram's HTML parse mode: the visible text and its entities, or ``ParseError``.
 
@@ -130,11 +138,7 @@ def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
                     f"Can't parse entities: character '&' is reserved and must be escaped "
                     f"at byte offset {offset()}"
                 )
-            named, decimal, hexadecimal = match.groups()
-            if named:
-                decoded = NAMED_ENTITIES[named]
-            else:
-                decoded = chr(int(decimal) if decimal else int(hexadecimal, 16))
+            decoded = _decode_entity(match)
             out.append(decoded)
             visible += utf16_len(decoded)
             position = match.end()
