@@ -1,5 +1,5 @@
 """Figure 4: how fast ``convert_for_transcription`` turns recordings into 16 kHz mono WAV, and
-how fast ``bot.silence.map_speech`` then measures them for speech before any upload.
+how fast ``bot.audio.silence.map_speech`` then measures them for speech before any upload.
 
 The inputs are made here with the same ffmpeg the bot uses: Telegram-style voice notes (Opus in
 OGG, 48 kHz mono, 32 kb/s) of one and ten minutes, and a three-minute 640x360 H.264/AAC MP4 of
@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from benchmarks.common import TMP, Figure, Metric, load_average, scratch
-from bot.audio import convert_for_transcription, ffmpeg_executable, probe
-from bot.silence import map_speech
+from bot.audio.conversion import convert_for_transcription, ffmpeg_executable, probe
+from bot.audio.silence import map_speech
 
 NAME = "audio_speed"
 TITLE = "4. Audio speed"

@@ -4,7 +4,7 @@ Each query goes through ``CatalogReader.run`` exactly as a model's ``run_sql`` c
 SQL guard (parse, check, regenerate, off the event loop), the fenced read-only connection with
 its authorizer and progress handler, the row cap, and the total count when rows were cut.
 
-The mix is what the system prompt (``bot/prompt.py``) tells the model to write for fourteen
+The mix is what the system prompt (``bot/core/prompt.py``) tells the model to write for fourteen
 everyday questions. Where the prompt changed what that is, the query written before the change
 is timed in the same passes and reported beside it, outside the mix.
 """
@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 from benchmarks.common import Figure, Metric, ensure_catalog, load_average, ms, percentile
-from bot.catalog import CatalogReader
+from bot.catalog.reader import CatalogReader
+from bot.core.prompt import profile_catalog
 from bot.migrations import CATALOG_MIGRATIONS, apply_migrations
-from bot.prompt import profile_catalog
 
 NAME = "catalog_scale"
 TITLE = "5. Catalog scale"

@@ -1,8 +1,8 @@
 """Start the bot exactly as ``kratos run`` does, for a benchmark run.
 
 ``--no-flood-limit`` builds the same Application with its rate limiter (PTB's
-``AIORateLimiter`` for messages, ``bot.telegram_http.MessageRateLimiter``) set to no overall
-or per-group rate. The shipped limiter holds the bot to Telegram's broadcast limit of 30
+``AIORateLimiter`` for messages, ``bot.channels.telegram.http.MessageRateLimiter``) set to no
+overall or per-group rate. The shipped limiter holds the bot to Telegram's broadcast limit of 30
 messages per second, which caps any throughput figure at 30 answers per second; switching it
 off measures what the bot itself costs.
 
@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.telegram_http import MessageRateLimiter
+from bot.channels.telegram.http import MessageRateLimiter
 
 PROBE_INTERVAL = 0.005
 
@@ -79,12 +79,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="Append the event loop's worst lateness per second to this file.")
     args = parser.parse_args(argv)
     if args.no_flood_limit:
-        from bot import telegram_bot
+        from bot.channels.telegram import app as telegram_bot
 
         if getattr(telegram_bot, "MessageRateLimiter", None) is not MessageRateLimiter:
             # Fail loudly rather than measure the limited bot under the unlimited label.
-            raise SystemExit("bot.telegram_bot no longer builds MessageRateLimiter by that name; "
-                             "update benchmarks/launch.py")
+            raise SystemExit("bot.channels.telegram.app no longer builds MessageRateLimiter "
+                             "by that name; update benchmarks/launch.py")
         telegram_bot.MessageRateLimiter = functools.partial(  # type: ignore[misc]
             MessageRateLimiter, overall_max_rate=0, group_max_rate=0)
     if args.loop_probe is not None:

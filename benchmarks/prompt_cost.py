@@ -2,7 +2,7 @@
 
 The system prompt is built exactly as the bot builds it (``profile_catalog`` then
 ``system_prompt``) for the demo catalog and for a made-up 50-table store database. Model calls
-per question come from the shipped eval set run through ``bot.evaluation`` with a fake model
+per question come from the shipped eval set run through ``bot.core.evaluation`` with a fake model
 that writes each question's gold SQL: one ``run_sql`` call carrying the reply's words for
 questions about the catalog (every question of the set is a list, a count, an average or a
 "¿tienen ...?", which the rows answer), one ``decline`` call (which ends the answer) for the
@@ -26,10 +26,10 @@ from typing import Any
 
 from benchmarks.common import Figure, Metric, ensure_catalog, scratch
 from benchmarks.tokens import Counter, counter
-from bot.catalog import CatalogReader
-from bot.evaluation import SHIPPED_SET, Question, evaluate, load_questions
-from bot.llm import TOOLS
-from bot.prompt import profile_catalog, system_prompt
+from bot.catalog.reader import CatalogReader
+from bot.core.evaluation import SHIPPED_SET, Question, evaluate, load_questions
+from bot.core.llm import TOOLS
+from bot.core.prompt import profile_catalog, system_prompt
 from bot.settings import Settings
 from tests.fakes.openai_server import FakeOpenAI, Reply, ToolCalls
 
@@ -243,7 +243,7 @@ def run(quick: bool = False) -> Figure:
     figure.notes.append(
         f"Tokenizer: {tokens.name} ({tokens.source}). The demo catalog is `kratos seed` "
         "(500 products, seed 42); the 50-table catalog has 8-9 columns and 200 rows per table. "
-        f"Eval: {first['questions']} questions of {SHIPPED_SET.name} through bot.evaluation "
+        f"Eval: {first['questions']} questions of {SHIPPED_SET.name} through bot.core.evaluation "
         "with a fake model playing each question's gold SQL (one run_sql call with the reply's "
         "words, so the bot answers from the rows; a decline call for off-topic and hostile "
         "questions; the two-call rows: the query alone, then a reply from the rows): "

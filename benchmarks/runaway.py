@@ -24,7 +24,7 @@ from typing import Any
 
 from benchmarks.common import Figure, Metric, ensure_catalog, load_average, percentile
 from benchmarks.harness import FIXED_REPLY, FIXED_SQL, TimedTelegram, question, running_bot
-from bot.catalog import CatalogReader
+from bot.catalog.reader import CatalogReader
 from bot.settings import Settings
 from tests.fakes.openai_server import Reply, ToolCalls
 from tests.hostile_sql import AMPLIFICATION

@@ -8,8 +8,8 @@ on a shared machine the wall time also counts the waits for a core, which is why
 ("under 0.5 s on a quiet machine") is judged on the CPU time and both are shown.
 The same question is asked every run, on the 500-product demo catalog, with a state database
 that already exists. For scale: the interpreter alone (`python -c pass`), and importing the
-modules `kratos ask` needs (`python -c "import bot.console"`). The modules a run imports are
-listed with ``-X importtime``: basic mode must not import the OpenAI SDK.
+modules `kratos ask` needs (`python -c "import bot.channels.console"`). The modules a run imports
+are listed with ``-X importtime``: basic mode must not import the OpenAI SDK.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def run(quick: bool = False) -> Figure:
     subprocess.run(ask, env=env, check=True, stdout=subprocess.DEVNULL)  # creates the state DB
     asked, asked_cpu = _timed(ask, env, runs)
     bare, _ = _timed([sys.executable, "-c", "pass"], env, runs)
-    imports, imports_cpu = _timed([sys.executable, "-c", "import bot.console"], env, runs)
+    imports, imports_cpu = _timed([sys.executable, "-c", "import bot.channels.console"], env, runs)
     packages, modules = _imported(ask, env)
     sdk = any(name == "openai" or name.startswith("openai.") for name in modules)
     figure.details["load_average_after"] = load_average()
@@ -90,8 +90,8 @@ def run(quick: bool = False) -> Figure:
                goal=goal, met=sorted(asked_cpu)[len(asked_cpu) // 2] < GOAL_S),
         Metric("`kratos ask` in basic mode, wall on this machine now", "s", asked),
         Metric("`python -c pass` (the interpreter alone), wall", "s", bare),
-        Metric("`python -c 'import bot.console'`, CPU time", "s", imports_cpu),
-        Metric("`python -c 'import bot.console'`, wall", "s", imports),
+        Metric("`python -c 'import bot.channels.console'`, CPU time", "s", imports_cpu),
+        Metric("`python -c 'import bot.channels.console'`, wall", "s", imports),
         Metric("OpenAI SDK imported by `kratos ask` in basic mode", "yes=1", [float(sdk)],
                goal="0", met=not sdk),
     ]

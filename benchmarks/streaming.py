@@ -21,7 +21,7 @@ from typing import Any
 
 from benchmarks.common import Figure, Metric, ensure_catalog, load_average
 from benchmarks.harness import FIXED_SQL, TimedTelegram, running_bot
-from bot.telegram_format import render
+from bot.channels.telegram.format import render
 from tests.fakes.openai_server import FakeOpenAI, Reply, ToolCalls
 
 NAME = "streaming"

@@ -28,7 +28,7 @@ EXPECTED = {
     O200K_URL: "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
     CL100K_URL: "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
 }
-CHARS_PER_TOKEN = 4  # the rule of thumb bot.memory uses, for the labelled estimate
+CHARS_PER_TOKEN = 4  # the rule of thumb bot.core.memory uses, for the labelled estimate
 
 
 @dataclass(frozen=True)

@@ -104,30 +104,30 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.channels.run import run_command
         return run_command(settings, console_fallback=args.console_fallback)
     if args.command == "console":
-        from bot.console import console_command
+        from bot.channels.console import console_command
         return console_command(settings)
     if args.command == "ask":
-        from bot.console import ask_command
+        from bot.channels.console import ask_command
         return ask_command(settings, args.question, user_id=args.user, reset=args.reset,
                            verbose=args.verbose)
     if args.command == "sql":
-        from bot.catalog import sql_command
+        from bot.catalog.reader import sql_command
         return sql_command(settings, args.statement)
     if args.command == "seed":
-        from bot.seed import seed_command
+        from bot.catalog.seed import seed_command
         return seed_command(settings, count=args.count, seed=args.seed, force=args.force)
     if args.command == "migrate":
-        from bot.state import migrate_command
+        from bot.core.state import migrate_command
         return migrate_command(settings)
     if args.command == "transcribe":
-        from bot.speech import transcribe_command
+        from bot.audio.speech import transcribe_command
         return transcribe_command(settings, args.file)
     if args.command == "eval":
-        from bot.evaluation import eval_command
+        from bot.core.evaluation import eval_command
         return eval_command(settings, args.file, engine=args.engine, json_out=args.json_out,
                             min_accuracy=args.min_accuracy)
     if args.command == "import":
-        from bot.importer import import_command
+        from bot.catalog.importer import import_command
         return import_command(settings, args.file, output=args.output, sheet=args.sheet)
     raise AssertionError(f"unknown command {args.command}")
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from bot.catalog.seed import build_demo_catalog
 from bot.migrations import CATALOG_MIGRATIONS, apply_migrations
-from bot.seed import build_demo_catalog
 from bot.settings import Settings
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_server import FakeTelegram

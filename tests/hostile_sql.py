@@ -2,7 +2,8 @@
 
 Each entry says which fence is expected to stop it on its own:
 
-- ``guard``: ``bot.sqlguard.validate`` refuses it (the two slow queries are valid SELECTs, so the
+- ``guard``: ``bot.catalog.sqlguard.validate`` refuses it (the two slow queries are valid SELECTs,
+so the
   guard lets them through and the time limit stops them);
 - ``fence``: the fenced connection alone (guard bypassed) makes it fail: authorizer, limits,
   read-only file, one-statement rule or time limit;

@@ -11,12 +11,12 @@ from contextlib import closing
 
 import pytest
 
-from bot.answer_rows import ReplyWords, direct_reply, reply_words, write_reply
-from bot.assistant import answer
-from bot.catalog import QueryResult
-from bot.context import build_context
-from bot.money import amounts_in_text, format_soles, to_cents
-from bot.reply import Conversation
+from bot.catalog.money import amounts_in_text, format_soles, to_cents
+from bot.catalog.reader import QueryResult
+from bot.core.answer_rows import ReplyWords, direct_reply, reply_words, write_reply
+from bot.core.assistant import answer
+from bot.core.context import build_context
+from bot.core.reply import Conversation
 
 ANA = Conversation.private(101)
 CHEAPEST_LAPTOPS = ("SELECT name, price, availability FROM products WHERE category = 'Laptops' "
@@ -205,8 +205,8 @@ def test_no_direct_reply_for_another_tool_or_a_failed_query() -> None:
 
 
 def test_the_prompt_explains_the_words_and_the_tool_takes_them() -> None:
-    from bot.answer_rows import RUN_SQL_TOOL, WORD_FIELDS, WORDS_RULE
-    from bot.prompt import CatalogProfile, system_prompt
+    from bot.core.answer_rows import RUN_SQL_TOOL, WORD_FIELDS, WORDS_RULE
+    from bot.core.prompt import CatalogProfile, system_prompt
 
     prompt = system_prompt(CatalogProfile(schema_text="TABLE products (1 rows)", vocabulary=(),
                                           has_fts=False))
@@ -218,7 +218,7 @@ def test_the_prompt_explains_the_words_and_the_tool_takes_them() -> None:
 
 def test_a_call_written_as_text_keeps_its_words() -> None:
     """Servers that write tool calls into the text (a bare JSON object) keep the words too."""
-    from bot.completion import text_tool_calls
+    from bot.core.completion import text_tool_calls
 
     calls, rest, unreadable = text_tool_calls(
         '{"query": "SELECT name FROM products", "intro": "Estos:", "empty_reply": "Nada."}')

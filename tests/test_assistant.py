@@ -8,11 +8,11 @@ from datetime import date
 
 import pytest
 
-from bot import memory
-from bot.assistant import answer, reset_conversation
-from bot.context import build_context
-from bot.money import format_soles
-from bot.reply import Conversation
+from bot.catalog.money import format_soles
+from bot.core import memory
+from bot.core.assistant import answer, reset_conversation
+from bot.core.context import build_context
+from bot.core.reply import Conversation
 from bot.settings import Settings
 from tests.conftest import first_version_demo_catalog
 from tests.fakes.openai_server import FakeOpenAI, ToolCalls

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.audio import (
+from bot.audio.conversion import (
     UPLOAD_LIMIT_BYTES,
     Chunk,
     CorruptMedia,
@@ -45,7 +45,7 @@ def ffmpeg(*args: str) -> subprocess.CompletedProcess[bytes]:
 
 
 def decoded_seconds(path: Path) -> float:
-    """Duration by decoding every sample with ffmpeg (independent of bot.audio)."""
+    """Duration by decoding every sample with ffmpeg (independent of bot.audio.conversion)."""
     pcm = ffmpeg("-i", str(path), "-map", "0:a:0", "-f", "s16le", "-ac", "1", "-ar", "16000",
                  "pipe:1").stdout
     return len(pcm) / 2 / 16000

@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
-from bot.basic import BasicEngine, fts_term
-from bot.basic_parse import (
+from bot.catalog.money import format_soles
+from bot.catalog.reader import CatalogReader
+from bot.core.basic import BasicEngine, fts_term
+from bot.core.basic_parse import (
     Query,
     Vocabulary,
     build_query,
@@ -27,10 +29,8 @@ from bot.basic_parse import (
     within_one_edit,
     words,
 )
-from bot.catalog import CatalogReader
+from bot.core.reply import Reply, Turn
 from bot.migrations import CATALOG_MIGRATIONS, apply_migrations
-from bot.money import format_soles
-from bot.reply import Reply, Turn
 
 
 @pytest.fixture

@@ -1,11 +1,11 @@
-"""How customers write, as data: shorthand, function words and units (bot/basic_words.toml)."""
+"""How customers write, as data: shorthand, function words and units (bot/core/basic_words.toml)."""
 
 import re
 
 import pytest
 
-from bot import basic_words
-from bot.basic_words import (
+from bot.core import basic_words
+from bot.core.basic_words import (
     SHORTHAND,
     attribute_text,
     expand_shorthand,

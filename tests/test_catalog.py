@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from bot.__main__ import main
-from bot.catalog import (
+from bot.catalog.reader import (
     CatalogReader,
     QueryFailed,
     QueryResult,
@@ -26,9 +26,9 @@ from bot.catalog import (
     QueryTooSlow,
     format_table,
 )
-from bot.context import build_context
+from bot.catalog.sqlguard import ALLOWED_FUNCTIONS, QueryError, SqlRefused
+from bot.core.context import build_context
 from bot.errors import CatalogError
-from bot.sqlguard import ALLOWED_FUNCTIONS, QueryError, SqlRefused
 from tests.hostile_sql import AMPLIFICATION, Amplifier, corpus
 
 TIMEOUT = 0.5
@@ -390,7 +390,7 @@ async def test_a_stuck_call_never_makes_others_wait(catalog_db: Path) -> None:
 async def test_failures_are_logged_with_the_time_they_took(
     reader: CatalogReader, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="bot.catalog")
+    caplog.set_level(logging.DEBUG, logger="bot.catalog.reader")
     with pytest.raises(QueryTooSlow):
         await reader.run(CROSS_JOIN)
     failed = [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
@@ -570,7 +570,7 @@ async def test_fts_search_folds_accents(reader: CatalogReader) -> None:
         "WHERE products_fts MATCH ?", ("electronica",), max_rows=100,
     )
     assert ("Electrónica",) in result.rows
-    # Plain LIKE folds accents too, by construction (bot/textfold.py).
+    # Plain LIKE folds accents too, by construction (bot/catalog/textfold.py).
     plain = await reader.run(
         "SELECT count(*) FROM products WHERE family LIKE '%electronica%'"
     )
@@ -634,11 +634,11 @@ async def test_sql_errors_are_reported_for_the_model_not_the_user(reader: Catalo
 async def test_queries_are_logged_briefly(
     reader: CatalogReader, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="bot.catalog")
+    caplog.set_level(logging.DEBUG, logger="bot.catalog.reader")
     await reader.run(COUNT)
     with pytest.raises(SqlRefused):
         await reader.run("SELECT name FROM products WHERE name = '" + "a" * 50_000 + "'")
-    messages = [r.getMessage() for r in caplog.records if r.name == "bot.catalog"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "bot.catalog.reader"]
     assert any("ms" in m and "count(*)" in m for m in messages)
     assert all(len(m) < 1_000 for m in messages)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.catalog_scale import PREVIOUS, QUERIES
-from bot.catalog import CatalogReader
+from bot.catalog.reader import CatalogReader
 
 BY_LABEL = {label: sql for _, label, sql in QUERIES}
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from bot.__main__ import main
-from bot.banner import endpoint_host, startup_banner, telegram_channel
-from bot.catalog import ColumnInfo, TableInfo
+from bot.catalog.reader import ColumnInfo, TableInfo
+from bot.channels.banner import endpoint_host, startup_banner, telegram_channel
 from bot.settings import Settings
 
 
@@ -168,7 +168,7 @@ def test_console_logs_go_to_a_file_not_between_answers(tmp_path, catalog_db):
     for stream in (done.stdout, done.stderr):
         assert "WARNING" not in stream and "model unavailable" not in stream
     log = (tmp_path / "kratos.log").read_text(encoding="utf-8")
-    assert "WARNING bot.assistant: model unavailable" in log
+    assert "WARNING bot.core.assistant: model unavailable" in log
     # The banner is shown before the chat starts, and names the endpoint's host.
     assert f"model gpt-4.1-mini at 127.0.0.1:{closed_port}" in done.stderr
     assert f"logs:     {tmp_path / 'kratos.log'} at INFO" in done.stderr

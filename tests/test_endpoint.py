@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from bot.assistant import answer
-from bot.context import AppContext, build_context
-from bot.endpoint import EndpointWatch
-from bot.llm import TOOLS
-from bot.reply import Conversation
+from bot.core.assistant import answer
+from bot.core.context import AppContext, build_context
+from bot.core.endpoint import EndpointWatch
+from bot.core.llm import TOOLS
+from bot.core.reply import Conversation
 from tests.fakes.openai_server import FakeOpenAI
 
 ANA = Conversation.private(101)
@@ -56,7 +56,7 @@ async def free_port() -> int:
 
 async def test_a_working_endpoint_is_checked_from_its_models_list(fake, context, caplog):
     app = await context(OPENAI_API_KEY=fake.api_key, OPENAI_BASE_URL=fake.base_url)
-    with caplog.at_level(logging.INFO, logger="bot.endpoint"):
+    with caplog.at_level(logging.INFO, logger="bot.core.endpoint"):
         assert await app.check_model_endpoint() is None
     assert f"model endpoint ready: gpt-4.1-mini at {fake.base_url}" in caplog.text
     assert fake.chat_requests == [] and app.chat_model is app.llm
@@ -136,7 +136,7 @@ async def test_later_failures_are_logged_with_their_true_cause(fake, context, ca
     app = await context(OPENAI_API_KEY=fake.api_key, OPENAI_BASE_URL=fake.base_url)
     assert await app.check_model_endpoint() is None
     await fake.stop()
-    with caplog.at_level(logging.WARNING, logger="bot.assistant"):
+    with caplog.at_level(logging.WARNING, logger="bot.core.assistant"):
         reply = await answer(app, ANA, "¿cuál es el producto más caro?")
     assert reply.engine == "basic"
     assert f"connection refused at {fake.base_url}" in caplog.text
@@ -149,7 +149,7 @@ async def test_the_model_answers_again_once_a_later_check_passes(context, caplog
     app = await context(OPENAI_API_KEY=FakeOpenAI.api_key, OPENAI_BASE_URL=url)
     assert app.llm is not None
     app.endpoint = EndpointWatch(app.llm, "gpt-4.1-mini", tools=TOOLS, timeout=1, every=0.05)
-    with caplog.at_level(logging.INFO, logger="bot.endpoint"):
+    with caplog.at_level(logging.INFO, logger="bot.core.endpoint"):
         assert (await app.endpoint.start()).startswith(f"connection refused at {url}")
         assert app.chat_model is None
         fake = await FakeOpenAI(port=port).start()

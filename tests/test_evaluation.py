@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from bot.__main__ import main
-from bot.evaluation import (
+from bot.catalog.sqlguard import validate
+from bot.core.evaluation import (
     SHIPPED_SET,
     TURN_KINDS,
     CatalogFacts,
@@ -27,8 +28,7 @@ from bot.evaluation import (
     polarity,
     shows_catalog,
 )
-from bot.reply import Reply
-from bot.sqlguard import validate
+from bot.core.reply import Reply
 from tests.fakes.openai_server import FakeOpenAI, ToolCalls
 
 HOLDOUT_SET = SHIPPED_SET.parent / "holdout_questions.jsonl"

@@ -10,11 +10,11 @@ import sqlite3
 import time
 from pathlib import Path
 
-from bot import context as context_module
-from bot.assistant import answer
-from bot.context import build_context
-from bot.importer import import_catalog
-from bot.reply import Conversation
+from bot.catalog.importer import import_catalog
+from bot.core import context as context_module
+from bot.core.assistant import answer
+from bot.core.context import build_context
+from bot.core.reply import Conversation
 
 QUESTION = "productos de menos de 100 soles"
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.housekeeping import purge_expired_data
+from bot.core.housekeeping import purge_expired_data
+from bot.core.state import migrate_state, open_state
 from bot.settings import Settings
-from bot.state import migrate_state, open_state
 from tests.fakes.telegram_server import FakeTelegram
 from tests.test_telegram_bot import TOKEN, RunningBot, state_rows
 
@@ -82,7 +82,7 @@ async def test_the_running_bot_purges_on_schedule(
             while conversation in conversations(settings.state_db):
                 await asyncio.sleep(0.05)
 
-    with caplog.at_level("INFO", logger="bot.housekeeping"):
+    with caplog.at_level("INFO", logger="bot.core.housekeeping"):
         bot = await RunningBot.launch(settings)
         running_bots.append(bot)
         await gone("u:31")  # at start-up, though user 31 never wrote again

@@ -14,8 +14,8 @@ import openpyxl
 import pytest
 
 from bot.__main__ import main
-from bot.importer import ImportRefused, import_catalog, is_imported_catalog
-from bot.roles import find_roles
+from bot.catalog.importer import ImportRefused, import_catalog, is_imported_catalog
+from bot.catalog.roles import find_roles
 
 
 def rows(path: Path, sql: str) -> list[tuple[Any, ...]]:

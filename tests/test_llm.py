@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from bot import memory
-from bot.assistant import answer
-from bot.completion import text_tool_calls
-from bot.context import AppContext, build_context
-from bot.llm import CUT_NOTE, ModelUnavailable, ToolCall, ToolLoopState, _read_completion
-from bot.money import format_soles
-from bot.reply import Conversation
+from bot.catalog.money import format_soles
+from bot.core import memory
+from bot.core.assistant import answer
+from bot.core.completion import text_tool_calls
+from bot.core.context import AppContext, build_context
+from bot.core.llm import CUT_NOTE, ModelUnavailable, ToolCall, ToolLoopState, _read_completion
+from bot.core.reply import Conversation
 from tests.fakes.openai_personalities import REASONING
 from tests.fakes.openai_server import FakeOpenAI, Filtered
 

@@ -17,7 +17,7 @@ def test_secrets_are_redacted_from_every_logger(capsys):
     logging.getLogger("telegram.ext.ExtBot").debug(
         "Set Bot API URL: https://api.telegram.org/bot123456:AAE-secret-token")
     logging.getLogger("openai").debug("headers: Authorization: Bearer sk-live-abcdef")
-    logging.getLogger("bot.telegram_bot").info("webhook secret %s", "hook-secret-42")
+    logging.getLogger("bot.channels.telegram.bot").info("webhook secret %s", "hook-secret-42")
     err = capsys.readouterr().err
     assert "AAE-secret-token" not in err and "sk-live-abcdef" not in err
     assert "hook-secret-42" not in err
@@ -50,7 +50,7 @@ def test_customer_words_are_hidden_from_telegram_debug_records(capsys):
         "Webhook received data: %s", '{"message": {"text": "mi tarjeta 4111"}}')
     logging.getLogger("telegram.ext.ExtBot").debug("A new record %s of %s", "x",
                                                    {"text": "mi tarjeta 4111"})
-    logging.getLogger("bot.basic").debug("basic query: %s", {"words": ["tarjeta", "4111"]})
+    logging.getLogger("bot.core.basic").debug("basic query: %s", {"words": ["tarjeta", "4111"]})
     err = capsys.readouterr().err
     assert "4111" not in err
     assert err.count("[hidden: LOG_MESSAGES=off]") == 4

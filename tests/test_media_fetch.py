@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from bot.__main__ import main
-from bot.audio import MediaTooBig, MediaTooLong, ffmpeg_executable
-from bot.media_fetch import (
+from bot.audio.conversion import MediaTooBig, MediaTooLong, ffmpeg_executable
+from bot.audio.media_fetch import (
     FetchFailed,
     FetchLimits,
     FetchTimedOut,

@@ -4,8 +4,8 @@ import sqlite3
 
 import pytest
 
-from bot import memory
-from bot.state import open_state
+from bot.core import memory
+from bot.core.state import open_state
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.money import amount_cents, amounts_in_text, format_cell, format_soles, to_cents
+from bot.catalog.money import amount_cents, amounts_in_text, format_cell, format_soles, to_cents
 
 
 @pytest.mark.parametrize(

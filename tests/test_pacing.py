@@ -2,7 +2,7 @@
 
 import asyncio
 
-from bot.pacing import ConversationLocks, RateLimit, Verdict
+from bot.core.pacing import ConversationLocks, RateLimit, Verdict
 
 
 def test_the_rate_limit_is_a_sliding_window_with_one_warning_per_burst() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import io
 
-from bot import progress as progress_module
-from bot.progress import Progress
-from bot.seed import seed_command
+from bot.catalog import progress as progress_module
+from bot.catalog.progress import Progress
+from bot.catalog.seed import seed_command
 
 
 class Terminal(io.StringIO):

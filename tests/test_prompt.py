@@ -6,10 +6,10 @@ from datetime import date
 
 import pytest
 
-from bot.catalog import CatalogReader
-from bot.context import build_context
-from bot.memory import SharedTranscript
-from bot.prompt import (
+from bot.catalog.reader import CatalogReader
+from bot.core.context import build_context
+from bot.core.memory import SharedTranscript
+from bot.core.prompt import (
     DEFAULT_PROMPT_CHARS,
     NOTE_CHARS,
     SPEECH_PROMPT_MAX_CHARS,
@@ -176,7 +176,7 @@ def make_catalog(path, tables=1, columns=3, values=3, value_chars=8, extra_value
 async def profiled(path, notes, caplog, **kwargs):
     catalog = await CatalogReader.open(path)
     try:
-        with caplog.at_level(logging.INFO, logger="bot.prompt"):
+        with caplog.at_level(logging.INFO, logger="bot.core.prompt"):
             return await profile_catalog(catalog, notes, **kwargs)
     finally:
         await catalog.close()
@@ -184,7 +184,7 @@ async def profiled(path, notes, caplog, **kwargs):
 
 def prompt_lines(caplog):
     return [r.getMessage() for r in caplog.records
-            if r.name == "bot.prompt" and r.getMessage().startswith("system prompt:")]
+            if r.name == "bot.core.prompt" and r.getMessage().startswith("system prompt:")]
 
 
 async def test_a_long_catalog_value_is_clipped(tmp_path, caplog):
@@ -236,7 +236,7 @@ async def test_any_catalog_stays_under_the_budget(tmp_path, caplog, budget):
 
 
 async def test_the_demo_catalog_loses_nothing(reader, tmp_path, caplog):
-    with caplog.at_level(logging.INFO, logger="bot.prompt"):
+    with caplog.at_level(logging.INFO, logger="bot.core.prompt"):
         profile = await profile_catalog(reader, tmp_path / "none.toml")
     assert "Sample rows of products" in profile.schema_text
     (line,) = prompt_lines(caplog)

@@ -1,11 +1,11 @@
-"""What every channel does with a voice note or a recording (bot.recordings)."""
+"""What every channel does with a voice note or a recording (bot.audio.recordings)."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.audio import MediaTooBig, MediaTooLong, UnsupportedMedia
-from bot.recordings import (
+from bot.audio.conversion import MediaTooBig, MediaTooLong, UnsupportedMedia
+from bot.audio.recordings import (
     IncomingMedia,
     NoSpeechService,
     check_before_download,
@@ -13,7 +13,7 @@ from bot.recordings import (
     invitation,
     spoken_duration,
 )
-from bot.speech import Transcript
+from bot.audio.speech import Transcript
 
 MB = 1024 * 1024
 

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from bot.roles import (
+from bot.catalog.roles import (
     availability_state,
     detect,
     find_roles,

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from bot.__main__ import main
+from bot.catalog.seed import build_demo_catalog, generate_products, seed_command, shop_price
+from bot.catalog.seed_data import FAMILIES, FAMILY_CODES, PRODUCT_TYPES, TYPES_BY_CATEGORY
 from bot.errors import ConfigError, RequestRefused
 from bot.migrations import STATE_MIGRATIONS, apply_migrations, is_demo_catalog
-from bot.seed import build_demo_catalog, generate_products, seed_command, shop_price
-from bot.seed_data import FAMILIES, FAMILY_CODES, PRODUCT_TYPES, TYPES_BY_CATEGORY
 from bot.settings import Settings
 
 SKU = re.compile(r"^([A-Z]{3})-([A-Z]{3})-(\d{6,})$")

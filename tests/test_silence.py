@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 from openai import AsyncOpenAI
 
-from bot.audio import convert_for_transcription, ffmpeg_executable
-from bot.settings import Settings
-from bot.silence import (
+from bot.audio.conversion import convert_for_transcription, ffmpeg_executable
+from bot.audio.silence import (
     MIN_SPEECH_S,
     Segment,
     clean_transcript,
@@ -20,7 +19,8 @@ from bot.silence import (
     is_silence_phrase,
     map_speech,
 )
-from bot.speech import transcribe
+from bot.audio.speech import transcribe
+from bot.settings import Settings
 from tests.fakes.openai_server import FakeOpenAI, RecordedRequest
 
 #: What ffmpeg's lavfi sources make, five seconds each, as a phone's voice note (OGG/Opus).

@@ -18,7 +18,7 @@ import pytest
 from openai import AsyncOpenAI
 
 from bot.__main__ import main
-from bot.audio import (
+from bot.audio.conversion import (
     CorruptMedia,
     MediaTooLong,
     NoAudioTrack,
@@ -26,14 +26,14 @@ from bot.audio import (
     ffmpeg_executable,
     probe,
 )
-from bot.settings import Settings
-from bot.speech import (
+from bot.audio.speech import (
     SpeechUnavailable,
     TranscriptionRefused,
     TranscriptionUnavailable,
     synthesize_voice,
     transcribe,
 )
+from bot.settings import Settings
 from tests.fakes.openai_server import FakeOpenAI, RecordedRequest
 
 LONG_MINUTES = 40
@@ -62,7 +62,7 @@ def describe(data: bytes) -> tuple[float, str]:
 
 
 def chunk_index(request: RecordedRequest) -> int:
-    """Which chunk an upload is, from the numbered name bot.audio gives chunks."""
+    """Which chunk an upload is, from the numbered name bot.audio.conversion gives chunks."""
     assert request.file is not None
     match = re.search(r"-(\d{3})\.\w+$", request.file.name)
     assert match, request.file.name
@@ -490,7 +490,7 @@ async def test_a_refused_key_is_said_plainly_in_the_log_and_briefly_to_the_custo
         fake: FakeOpenAI, client: AsyncOpenAI, speech_settings: Callable[..., Settings],
         voice_note: Path, workdir: Path, caplog: pytest.LogCaptureFixture, status: int) -> None:
     fake.fail(status, endpoint="transcription")
-    with caplog.at_level(logging.INFO, logger="bot.speech"), \
+    with caplog.at_level(logging.INFO, logger="bot.audio.speech"), \
             pytest.raises(TranscriptionRefused) as failed:
         await transcribe(client, speech_settings(), voice_note, workdir=workdir)
     assert failed.value.user_message("es") == (
@@ -519,7 +519,7 @@ async def test_a_refused_key_for_spoken_replies_is_said_plainly(
         fake: FakeOpenAI, client: AsyncOpenAI, speech_settings: Callable[..., Settings],
         caplog: pytest.LogCaptureFixture) -> None:
     fake.fail(401, endpoint="speech")
-    with caplog.at_level(logging.INFO, logger="bot.speech"), pytest.raises(SpeechUnavailable):
+    with caplog.at_level(logging.INFO, logger="bot.audio.speech"), pytest.raises(SpeechUnavailable):
         await synthesize_voice(client, speech_settings(), "Hola")
     assert ("speech synthesis failed: the API key was refused (HTTP 401) by the speech endpoint"
             in caplog.text)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.sqlfunctions import register, sqlite_text
+from bot.catalog.sqlfunctions import register, sqlite_text
 
 VALUES: list[Any] = [
     None, "", "a", "abc", "banana", "ñandú Ñ", "  espacio  ", "xxaxx", "日本語テキスト", "aaa",

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.catalog.sqlguard import MAX_SQL_CHARS, SqlRefused, strip_fence, validate
 from bot.errors import UserFacingError
-from bot.sqlguard import MAX_SQL_CHARS, SqlRefused, strip_fence, validate
 from tests.hostile_sql import CORPUS, corpus
 
 CATALOG_TABLES = frozenset({"products", "products_fts"})

@@ -9,9 +9,9 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from bot.state import open_state
-from bot.stats import UsageStats, UsageTotals, format_stats, period_starts, usage_stats
-from bot.telegram_format import render
+from bot.channels.telegram.format import render
+from bot.core.state import open_state
+from bot.core.stats import UsageStats, UsageTotals, format_stats, period_starts, usage_stats
 from tests.fakes.telegram_server import parse_html
 
 NOW = datetime(2025, 3, 12, 15, 30, tzinfo=UTC)

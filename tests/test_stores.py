@@ -17,10 +17,10 @@ from typing import Any
 import openpyxl
 import pytest
 
-from bot.basic import BasicEngine
-from bot.catalog import CatalogReader
-from bot.importer import import_catalog
-from bot.reply import Reply
+from bot.catalog.importer import import_catalog
+from bot.catalog.reader import CatalogReader
+from bot.core.basic import BasicEngine
+from bot.core.reply import Reply
 
 
 def column(reply: Reply, name: str) -> list[Any]:
@@ -272,7 +272,7 @@ async def test_bookstore_roles_corrected_in_the_notes_file(bookstore_db, open_en
 
 async def test_the_prompt_presents_a_stores_roles_values_and_what_it_lacks(pharmacy_db,
                                                                              bookstore_db):
-    from bot.prompt import profile_catalog, system_prompt
+    from bot.core.prompt import profile_catalog, system_prompt
 
     reader = await CatalogReader.open(pharmacy_db)
     try:
@@ -295,7 +295,7 @@ async def test_the_prompt_presents_a_stores_roles_values_and_what_it_lacks(pharm
 
 
 async def test_the_demo_prompt_has_no_roles_block(catalog_db):
-    from bot.prompt import profile_catalog
+    from bot.core.prompt import profile_catalog
 
     reader = await CatalogReader.open(catalog_db)
     try:

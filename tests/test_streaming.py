@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from bot.assistant import answer
-from bot.context import build_context
-from bot.model_stream import MalformedStream, read_stream
-from bot.money import format_soles
-from bot.reply import Conversation
-from bot.streaming import GroundedPreview, settled_text
+from bot.catalog.money import format_soles
+from bot.core.assistant import answer
+from bot.core.context import build_context
+from bot.core.model_stream import MalformedStream, read_stream
+from bot.core.reply import Conversation
+from bot.core.streaming import GroundedPreview, settled_text
 from tests.fakes.openai_server import FakeOpenAI
 
 ANA = Conversation.private(101)

@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
+from bot.channels.telegram.access import Access, Sender, access
 from bot.settings import Settings
-from bot.telegram_access import Access, Sender, access
 
 LISTED, ADMIN, STRANGER = 11, 22, 33
 GROUP, OTHER_GROUP, CHANNEL = -1001, -1002, -1009

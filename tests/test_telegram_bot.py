@@ -22,21 +22,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.context import AppContext
+from bot.channels.telegram.app import build_application, run_command, serve
+from bot.channels.telegram.bot import SHUTDOWN_GRACE, TYPING_AFTER, TYPING_EVERY, KratosApplication
+from bot.channels.telegram.format import MAX_REPLY_MESSAGES, MORE_NOTE_ROOM, render, split_text
+from bot.core.context import AppContext
+from bot.core.state import migrate_state
 from bot.errors import ConfigError
 from bot.logs import configure_logging
 from bot.settings import Settings
-from bot.state import migrate_state
-from bot.telegram_bot import (
-    SHUTDOWN_GRACE,
-    TYPING_AFTER,
-    TYPING_EVERY,
-    KratosApplication,
-    build_application,
-    run_command,
-    serve,
-)
-from bot.telegram_format import MAX_REPLY_MESSAGES, MORE_NOTE_ROOM, render, split_text
 from tests.conftest import TELEGRAM_TOKEN as TOKEN
 from tests.fakes.openai_server import Fail, FakeOpenAI
 from tests.fakes.telegram_server import FakeTelegram, SentMessage
@@ -527,7 +520,7 @@ async def test_a_failure_inside_the_core_gets_a_kind_sentence_and_the_bot_goes_o
     start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.ERROR, logger="bot.telegram_bot")
+    caplog.set_level(logging.ERROR, logger="bot.channels.telegram.bot")
     bot = await start_bot()
     # Another process takes the usage table away: recording the answer fails inside the core.
     with closing(sqlite3.connect(bot.settings.state_db)) as conn:
@@ -544,7 +537,7 @@ async def test_a_failure_inside_the_core_gets_a_kind_sentence_and_the_bot_goes_o
     assert "S/" in answered.plain
     for message in telegram.sent_messages():
         assert "usage" not in message.plain and "Traceback" not in message.plain
-    [record] = [r for r in caplog.records if r.name == "bot.telegram_bot"]
+    [record] = [r for r in caplog.records if r.name == "bot.channels.telegram.bot"]
     assert record.getMessage() == f"update {broken['update_id']} chat 1901 failed"
     assert record.exc_info is not None
     assert "no such table: usage" in str(record.exc_info[1])

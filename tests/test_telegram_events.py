@@ -14,8 +14,8 @@ import openai as openai_sdk
 import pytest
 from openai import AsyncOpenAI
 
-from bot.audio import ffmpeg_executable
-from bot.money import format_soles
+from bot.audio.conversion import ffmpeg_executable
+from bot.catalog.money import format_soles
 from bot.settings import Settings
 from tests.fakes.media_server import MediaServer
 from tests.fakes.openai_server import FakeOpenAI, RecordedRequest
@@ -377,7 +377,7 @@ async def test_an_upgraded_group_keeps_its_memory_and_its_place_on_the_allow_lis
 
     telegram.push_text(OLD_GROUP, 5901, f"{mention} dame laptops", chat_type="group")
     await telegram.wait_for_messages(1, chat_id=OLD_GROUP)
-    with caplog.at_level("WARNING", logger="bot.telegram_events"):
+    with caplog.at_level("WARNING", logger="bot.channels.telegram.events"):
         push_upgrade(telegram, 5901)
         await moved(bot.settings, f"g:{NEW_GROUP}:5901")
         telegram.push_text(NEW_GROUP, 5901, f"{mention} ¿y la más barata?",
@@ -397,7 +397,7 @@ async def test_an_upgraded_group_keeps_its_memory_and_its_place_on_the_allow_lis
     # After a restart the mapping comes from the state database.
     await bot.stop()
     caplog.clear()
-    with caplog.at_level("WARNING", logger="bot.telegram_events"):
+    with caplog.at_level("WARNING", logger="bot.channels.telegram.events"):
         await start_bot(**settings)
         telegram.push_text(NEW_GROUP, 5902, f"{mention} ¿tienen monitores?",
                            chat_type="supergroup")

@@ -6,15 +6,8 @@ import itertools
 
 import pytest
 
-from bot.telegram_format import (
-    MAX_MESSAGE_LENGTH,
-    escape,
-    for_phone,
-    render,
-    split_text,
-    to_html,
-    to_plain,
-)
+from bot.channels.telegram.format import MAX_MESSAGE_LENGTH, escape, render, split_text, to_html
+from bot.channels.text import for_phone, to_plain
 from tests.fakes.telegram_server import ParseError, parse_html
 
 

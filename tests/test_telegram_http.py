@@ -18,7 +18,7 @@ from telegram import Bot
 from telegram.error import NetworkError, TimedOut
 from telegram.ext import ExtBot
 
-from bot.telegram_http import AiohttpRequest, MessageRateLimiter
+from bot.channels.telegram.http import AiohttpRequest, MessageRateLimiter
 from tests.conftest import TELEGRAM_TOKEN as TOKEN
 from tests.fakes.telegram_server import FakeTelegram
 

@@ -35,7 +35,7 @@ def start_bot(make_settings: Callable[..., Settings], telegram: FakeTelegram, ca
 async def test_kratos_run_logs_what_is_running(
         start_bot: Callable[..., Awaitable[RunningBot]], catalog_db: Path,
         caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="bot.telegram_bot"):
+    with caplog.at_level(logging.INFO, logger="bot.channels.telegram"):
         await start_bot()
     [banner] = [r.getMessage() for r in caplog.records if "KRATOS is starting" in r.getMessage()]
     assert banner.splitlines()[1:] == [
@@ -121,7 +121,8 @@ async def test_an_unreachable_bot_api_is_said_first_with_no_session_dumps(
     code, log = await run_kratos(tmp_path, catalog_db, TELEGRAM_API_BASE_URL=closed)
     assert code == 1
     lines = [line for line in log.splitlines() if " bot." in line or "asyncio" in line]
-    assert "ERROR bot.telegram_bot: cannot reach the Telegram Bot API at " + closed in lines[-1]
+    assert ("ERROR bot.channels.telegram.app: cannot reach the Telegram Bot API at "
+            + closed) in lines[-1]
     assert "bot stopped" not in log
     assert "Unclosed" not in log and "Traceback" not in log
 

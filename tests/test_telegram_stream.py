@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.money import format_soles
+from bot.catalog.money import format_soles
 from tests.conftest import TELEGRAM_TOKEN
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_server import FakeTelegram

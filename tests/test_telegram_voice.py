@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.audio import ffmpeg_executable
-from bot.money import format_soles
-from bot.prompt import SPEECH_PROMPT_MAX_CHARS
+from bot.audio.conversion import ffmpeg_executable
+from bot.catalog.money import format_soles
+from bot.channels.telegram.voice import spoken_duration
+from bot.core.prompt import SPEECH_PROMPT_MAX_CHARS
 from bot.settings import Settings
-from bot.telegram_voice import spoken_duration
 from tests.fakes.openai_server import FakeOpenAI, RecordedRequest
 from tests.fakes.telegram_server import FakeTelegram
 from tests.test_telegram_bot import (

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import CatalogReader
-from bot.sqlguard import validate
-from bot.textfold import FOLD_FUNCTION, fold, inspect_text_columns, sql_fold
+from bot.catalog.reader import CatalogReader
+from bot.catalog.sqlguard import validate
+from bot.catalog.textfold import FOLD_FUNCTION, fold, inspect_text_columns, sql_fold
 
 AUDIFONOS = "SELECT count(*) FROM products WHERE category = 'Audífonos'"
 
@@ -134,7 +134,7 @@ def test_text_without_an_index_is_folded_in_place(catalog_db: Path) -> None:
 
 def test_an_indexed_column_too_large_to_list_keeps_its_index_with_case_variants(
         catalog_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("bot.textfold.MAX_LISTED_VALUES", 10)
+    monkeypatch.setattr("bot.catalog.textfold.MAX_LISTED_VALUES", 10)
     with sqlite3.connect(catalog_db) as conn:
         (sku,) = conn.execute("SELECT sku FROM products LIMIT 1").fetchone()
     sql = f"SELECT name FROM products WHERE sku = '{sku.lower()}'"

@@ -20,10 +20,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.audio import ffmpeg_executable
+from bot.audio.conversion import ffmpeg_executable
+from bot.catalog.money import format_soles
 from bot.channels.run import serve_channels
 from bot.errors import ConfigError
-from bot.money import format_soles
 from bot.settings import Settings
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_server import FakeTelegram

@@ -7,8 +7,8 @@ from contextlib import closing
 from pathlib import Path
 
 from bot.channels.whatsapp.store import WhatsAppStore
+from bot.core.state import open_state
 from bot.migrations import STATE_MIGRATIONS, apply_migrations, migration_files
-from bot.state import open_state
 
 
 async def test_an_existing_state_database_gains_the_tables_and_keeps_its_data(

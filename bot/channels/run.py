@@ -3,7 +3,7 @@
 Telegram (TELEGRAM_BOT_TOKEN) polls, or takes a webhook when WEBHOOK_URL is set; WhatsApp
 (WHATSAPP_ACCESS_TOKEN) always takes a webhook. With WhatsApp configured, both webhooks share
 one HTTP server on WEBHOOK_LISTEN:WEBHOOK_PORT (``bot.channels.web``). Without WhatsApp,
-Telegram runs exactly as ``bot.telegram_bot.run_command`` runs it.
+Telegram runs exactly as ``bot.channels.telegram.app.run_command`` runs it.
 """
 
 from __future__ import annotations
@@ -19,14 +19,17 @@ from urllib.parse import urlsplit
 from telegram.error import InvalidToken, NetworkError
 
 from bot import eventloop
-from bot.banner import describe
-from bot.channels.web import TelegramWebhook, WebhookServer
-from bot.context import build_context
+from bot.channels.banner import describe
+from bot.channels.console import console_command
+from bot.channels.telegram.app import build_application, serve
+from bot.channels.telegram.app import run_command as run_telegram
+from bot.channels.telegram.bot import SHUTDOWN_GRACE
+from bot.channels.telegram.webhook import TelegramWebhook
+from bot.channels.web import WebhookServer
+from bot.core.context import build_context
+from bot.core.housekeeping import purge_forever
 from bot.errors import ConfigError
-from bot.housekeeping import purge_forever
 from bot.settings import Settings
-from bot.telegram_bot import SHUTDOWN_GRACE, build_application, serve
-from bot.telegram_bot import run_command as run_telegram
 
 if TYPE_CHECKING:
     from bot.channels.whatsapp.channel import WhatsAppChannel
@@ -156,11 +159,16 @@ async def _serve_until_signalled(settings: Settings) -> int:
 def run_command(settings: Settings, *, console_fallback: bool = False) -> int:
     """``kratos run``: serve every configured channel until SIGTERM/SIGINT (exit 0).
 
-    Without WhatsApp this is Telegram's own ``run_command`` (with its console fallback and
-    its configuration errors). With WhatsApp, its settings must be complete (exit 2 if not).
+    Without WhatsApp this is Telegram's own ``run_command`` (with its configuration errors),
+    or the console when ``console_fallback`` is set and Telegram is not. With WhatsApp, its settings
+    must be complete (exit 2 if not).
     """
     if not settings.whatsapp_enabled:
-        return run_telegram(settings, console_fallback=console_fallback)
+        if console_fallback and not settings.telegram_bot_token:
+            return console_command(
+                settings,
+                channels="terminal console (TELEGRAM_BOT_TOKEN is not set: no Telegram)")
+        return run_telegram(settings)
     settings.require_whatsapp()
     if settings.telegram_bot_token:
         settings.require_telegram()

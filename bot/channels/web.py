@@ -9,51 +9,14 @@ handshake carries its token in the query string.
 
 from __future__ import annotations
 
-import hmac
 import logging
-from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
-from telegram import Update
-from telegram.ext import Application
-
-from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 #: Largest request body taken: Telegram updates and WhatsApp deliveries are a few KB.
 MAX_BODY_BYTES = 1024 * 1024
-
-
-class TelegramWebhook:
-    """Telegram's webhook route, feeding a running python-telegram-bot Application."""
-
-    def __init__(self, application: Application[Any, Any, Any, Any, Any, Any],
-                 settings: Settings) -> None:
-        self.application = application
-        self.settings = settings
-
-    def add_routes(self, app: web.Application) -> None:
-        """Serve Telegram updates at WEBHOOK_URL's path on ``app``."""
-        path = "/" + urlsplit(self.settings.webhook_url).path.strip("/")
-        app.router.add_post(path, self.deliver)
-
-    async def deliver(self, request: web.Request) -> web.Response:
-        """403 without the right secret; otherwise the update is queued and acknowledged."""
-        secret = request.headers.get(TELEGRAM_SECRET_HEADER, "")
-        if not hmac.compare_digest(secret.encode(), self.settings.webhook_secret.encode()):
-            logger.warning("Telegram webhook call refused: %s secret",
-                           "wrong" if secret else "no")
-            return web.Response(status=403, text="Forbidden")
-        try:
-            update = Update.de_json(await request.json(), self.application.bot)
-        except (ValueError, TypeError, KeyError):
-            logger.warning("Telegram webhook call refused: not an update")
-            return web.Response(status=400, text="Bad Request")
-        await self.application.update_queue.put(update)
-        return web.Response(text="ok")
 
 
 class WebhookServer:

@@ -9,7 +9,7 @@ conversation); different customers' messages concurrently.
 What a customer sees: the message marked read with "typing…" while the answer is written,
 the answer quoting their message, cut into WhatsApp-sized messages. Voice notes are
 transcribed and answered; audio, video and documents with sound become transcripts to ask
-about (``bot.recordings`` decides what is taken and what is said). Typed words stand in for
+about (``bot.audio.recordings`` decides what is taken and what is said). Typed words stand in for
 commands: "reset", "ayuda"/"help", and "stats" for admins.
 """
 
@@ -29,18 +29,19 @@ import httpx
 from pywa_async import WhatsApp
 from pywa_async.errors import ReEngagementMessage, WhatsAppError
 
-from bot import memory, recordings
-from bot.assistant import answer, reset_conversation
-from bot.context import AppContext
+from bot.audio import recordings
+from bot.audio.speech import SpeechUnavailable, Transcript, synthesize_voice, transcribe
+from bot.channels.text import for_phone, to_plain
+from bot.core import memory
+from bot.core.assistant import answer, reset_conversation
+from bot.core.context import AppContext
+from bot.core.language import detect_language
+from bot.core.pacing import ConversationLocks, RateLimit, Verdict
+from bot.core.prompt import speech_prompt
+from bot.core.reply import Conversation, Reply
+from bot.core.stats import format_stats, usage_stats
 from bot.errors import UserFacingError
-from bot.language import detect_language
-from bot.pacing import ConversationLocks, RateLimit, Verdict
-from bot.prompt import speech_prompt
-from bot.reply import Conversation, Reply
 from bot.settings import Settings
-from bot.speech import SpeechUnavailable, Transcript, synthesize_voice, transcribe
-from bot.stats import format_stats, usage_stats
-from bot.telegram_format import for_phone, to_plain
 
 from .delivery import Inbound
 from .format import render

@@ -16,7 +16,7 @@ from typing import Any
 
 from pywa.utils import webhook_updates_validator
 
-from bot.recordings import IncomingMedia
+from bot.audio.recordings import IncomingMedia
 
 logger = logging.getLogger(__name__)
 

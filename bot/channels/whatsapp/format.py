@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from bot.telegram_format import for_phone, split_text
+from bot.channels.text import for_phone, split_text
 
 MAX_TEXT_LENGTH = 4096
 

@@ -19,7 +19,7 @@ import httpx
 from pywa_async import WhatsApp
 from pywa_async.errors import ThrottlingError, WhatsAppError
 
-from bot.audio import check_incoming
+from bot.audio.conversion import check_incoming
 from bot.errors import UserFacingError
 from bot.settings import DEFAULT_GRAPH_API, Settings
 

@@ -1,0 +1,739 @@
+"""``kratos import FILE``: a store's product file becomes a catalog KRATOS can answer from.
+
+Reads CSV/TSV (delimiter sniffed; UTF-8 with or without BOM, UTF-16 with BOM, or the Windows
+code page Excel writes, line by line, so a file mixing them still loads), XLSX (openpyxl in
+read-only mode, which streams rows instead of building the workbook), JSON (an array of objects)
+and JSON Lines. Column roles are found from the headers and a sample of values
+(``bot.catalog.roles``), prices are parsed as shops write them, and rows stream into a new SQLite
+file in batches, so memory stays bounded whatever the file's size.
+
+The catalog is written to a temporary file beside the target and renamed over it only when
+complete (a half-written import never replaces a working catalog); it gets an accent-folding
+FTS5 index, indexes on the role columns, and the roles are recorded in the notes file
+(``catalog.toml``) where the owner can correct them. The store's columns keep their own
+(ASCII-folded) names in table ``products``; KRATOS's key is ``id``.
+
+Loading uses the standard library's sqlite3 directly rather than sqlite-utils: one prepared
+``executemany`` per batch with values already converted is what keeps an import above 50,000
+rows/s; sqlite-utils would add a per-row dict and type detection on top.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import logging
+import os
+import re
+import secrets
+import sqlite3
+import sys
+import time
+import tomllib
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from bot.catalog.money import is_money_column
+from bot.catalog.progress import Progress
+from bot.catalog.roles import (
+    NOTES_SECTION,
+    ROLES,
+    detect,
+    fold,
+    parse_price,
+    price_reader,
+    writes_decimal_comma,
+)
+from bot.errors import RequestRefused
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+#: Marks a catalog this command wrote (``PRAGMA application_id``), so a later import may
+#: replace it while a store's own SQLite file is never overwritten.
+IMPORT_APPLICATION_ID = 0x4B524154  # "KRAT"
+TABLE = "products"
+SAMPLE_ROWS = 2_000
+BATCH_ROWS = 5_000
+SNIFF_BYTES = 256 * 1024
+#: An XLSX is a zip; members that unpack past this are refused before anything is read.
+MAX_XLSX_UNPACKED = 1024 ** 3
+#: A JSON array is read whole; larger files should come as JSON Lines or CSV.
+MAX_JSON_BYTES = 200 * 1024 ** 2
+#: Skipped rows listed one by one in the report; the rest are counted.
+REPORT_SKIPPED = 20
+_DELIMITERS = (";", ",", "\t", "|")
+#: Text columns indexed for full-text search, by role.
+FTS_ROLES = ("name", "brand", "category", "family", "model", "color", "size", "description")
+_INDEXED = (("price",), ("category", "price"), ("family", "price"), ("brand", "price"),
+            ("availability",), ("sku",))
+
+
+class ImportRefused(RequestRefused):
+    """The file cannot be used; the message is one sentence saying why."""
+
+
+@dataclass
+class Recoded:
+    """Lines of a UTF-8 file that were not UTF-8 (read as Windows-1252): how many, the first."""
+
+    count: int = 0
+    lines: list[int] = field(default_factory=list)
+
+    def add(self, number: int) -> None:
+        self.count += 1
+        if len(self.lines) < 10:
+            self.lines.append(number)
+
+
+@dataclass
+class Rows:
+    """A file opened for import: its header, its rows as (line, cells), and how far it got."""
+
+    headers: list[str]
+    rows: Iterator[tuple[int, Sequence[Any]]]
+    total: int | None  # units of ``done`` for the progress bar
+    done: Callable[[], int]
+    unit: str = "B"
+    notes: list[str] = field(default_factory=list)
+    recoded: Recoded = field(default_factory=lambda: Recoded())
+
+
+@dataclass
+class ImportReport:
+    """What an import did: rows loaded and skipped, roles found, what was ambiguous."""
+
+    output: Path
+    notes_path: Path
+    loaded: int
+    skipped: list[tuple[int, str]]
+    skipped_count: int
+    roles: dict[str, str]  # role -> header as the file wrote it
+    columns: dict[str, str]  # header -> column name in the catalog
+    ambiguities: list[str]
+    seconds: float
+    read_as: list[str] = field(default_factory=list)  # how the file was read
+
+    def text(self) -> str:
+        """The report printed after an import, in Spanish."""
+        rate = self.loaded / self.seconds if self.seconds else 0
+        lines = [f"Importé {self.loaded:,} filas en {self.output} ({self.seconds:.1f} s, "
+                 f"{rate:,.0f} filas/s)."]
+        lines += [f"Leído como: {note}." for note in self.read_as]
+        if self.skipped_count:
+            lines.append(f"Omití {self.skipped_count:,} filas:")
+            lines += [f"  línea {line}: {reason}" for line, reason in self.skipped]
+            if self.skipped_count > len(self.skipped):
+                lines.append(f"  … y {self.skipped_count - len(self.skipped):,} más.")
+        lines.append("Columnas:")
+        role_of = {header: role for role, header in self.roles.items()}
+        for header, column in self.columns.items():
+            role = role_of.get(header)
+            lines.append(f"  «{header}» → {column}" + (f" ({role})" if role else ""))
+        lines += [f"Ojo: {note}" for note in self.ambiguities]
+        lines.append(f"Roles guardados en {self.notes_path}: corrígelos allí y vuelve a "
+                     f"importar (o reinicia) para aplicarlos.")
+        return "\n".join(lines)
+
+
+# --- Reading ------------------------------------------------------------------------------------
+
+
+def open_rows(path: Path, sheet: str | None = None) -> Rows:
+    """Open a product file by its content (not its extension); ``ImportRefused`` if unusable."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImportRefused(f"No encuentro el archivo {path}.")
+    size = path.stat().st_size
+    if size == 0:
+        raise ImportRefused(f"El archivo {path.name} está vacío.")
+    with path.open("rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    if head.startswith(b"PK\x03\x04"):
+        return _xlsx_rows(path, sheet)
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise ImportRefused(f"{path.name} es un Excel antiguo (.xls): guárdalo como .xlsx o CSV "
+                            "y vuelve a importarlo.")
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return _csv_rows(path, head, "utf-16")
+    if b"\x00" in head or _junk_share(head) > 0.05:
+        raise ImportRefused(f"{path.name} no es una hoja de cálculo, un CSV ni un JSON que "
+                            "pueda leer (parece un archivo binario).")
+    stripped = head.lstrip(codecs.BOM_UTF8).lstrip()
+    if stripped.startswith((b"[", b"{")):
+        return _json_rows(path, stripped, size)
+    return _csv_rows(path, head, _text_encoding(head))
+
+
+def _junk_share(head: bytes) -> float:
+    """The share of control bytes other than tab, newline and carriage return."""
+    junk = sum(1 for b in head if b < 32 and b not in (9, 10, 13))
+    return junk / max(1, len(head))
+
+
+def _is_utf8(head: bytes) -> bool:
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        # A character cut by the end of the sample is still UTF-8.
+        return error.start >= len(head) - 3
+    return True
+
+
+def _text_encoding(head: bytes) -> str:
+    """"utf-8", "cp1252", or "mixed" when some lines are UTF-8 with accents and some are not."""
+    if _is_utf8(head):
+        return "utf-8"
+    lines = head.splitlines()
+    if len(head) >= SNIFF_BYTES:
+        lines = lines[:-1]  # cut by the sample's end
+    return "mixed" if any(not line.isascii() and _strict_utf8(line) for line in lines) \
+        else "cp1252"
+
+
+def _strict_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _decode(line: bytes, primary: str, recoded: Recoded | None, number: int) -> str:
+    try:
+        return line.decode(primary)
+    except UnicodeDecodeError:
+        if recoded is not None:
+            recoded.add(number)
+        return line.decode("cp1252", errors="replace")
+
+
+def _text_lines(handle: BinaryIO, encoding: str, recoded: Recoded) -> Iterator[str]:
+    """Decoded lines: each is tried as UTF-8 first, then read as Windows-1252.
+
+    Line by line, because files that several programs appended to mix the two. Lines recoded
+    in a file whose start is UTF-8 are listed in ``recoded`` (the report names them).
+    """
+    if encoding == "utf-16":
+        yield from io.TextIOWrapper(handle, encoding="utf-16", newline="")
+        return
+    noted = recoded if encoding in ("utf-8", "mixed") else None
+    first = True
+    for number, line in enumerate(handle, start=1):
+        if first and line.startswith(codecs.BOM_UTF8):
+            line = line[len(codecs.BOM_UTF8):]
+        first = False
+        yield _decode(line, "utf-8", noted, number)
+
+
+def _sniff_delimiter(lines: Sequence[str]) -> str:
+    """The delimiter that splits the first lines into the same number (> 1) of cells."""
+    best, best_score = ",", (0, 0)
+    for delimiter in _DELIMITERS:
+        widths = [len(row) for row in csv.reader(lines, delimiter=delimiter) if row]
+        if not widths:
+            continue
+        width = max(set(widths), key=widths.count)
+        score = (widths.count(width) if width > 1 else 0, width)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _position(handle: BinaryIO, size: int) -> Callable[[], int]:
+    """Bytes read so far (all of them once the file is closed)."""
+    return lambda: size if handle.closed else handle.tell()
+
+
+def _csv_rows(path: Path, head: bytes, encoding: str) -> Rows:
+    handle = path.open("rb")
+    recoded = Recoded()
+    if encoding == "utf-16":
+        sample = head.decode("utf-16", errors="ignore").splitlines()[:50]
+    else:
+        sample = [_decode(line, "utf-8", None, 0) for line in head.splitlines()[:50]]
+        if sample and sample[0].startswith("\ufeff"):
+            sample[0] = sample[0][1:]
+    delimiter = _sniff_delimiter([line for line in sample if line.strip()])
+    reader = csv.reader(_text_lines(handle, encoding, recoded), delimiter=delimiter)
+    headers: list[str] | None = None
+    for cells in reader:
+        if any(cell.strip() for cell in cells):
+            headers = [cell.strip() for cell in cells]
+            break
+    if headers is None:
+        handle.close()
+        raise ImportRefused(f"{path.name} no tiene filas: solo espacios o líneas en blanco.")
+
+    def rows() -> Iterator[tuple[int, Sequence[Any]]]:
+        try:
+            for cells in reader:
+                yield reader.line_num, cells
+        finally:
+            handle.close()
+
+    name = {";": "punto y coma", ",": "coma", "\t": "tabulador", "|": "barra"}[delimiter]
+    size = path.stat().st_size
+    encoding_name = {"utf-8": "UTF-8", "cp1252": "Windows-1252", "utf-16": "UTF-16",
+                     "mixed": "UTF-8 y Windows-1252 mezclados"}[encoding]
+    return Rows(headers, rows(), size, _position(handle, size), "B",
+                notes=[f"CSV separado por {name}, codificación {encoding_name}"],
+                recoded=recoded)
+
+
+def _xlsx_rows(path: Path, sheet: str | None) -> Rows:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except zipfile.BadZipFile:
+        raise ImportRefused(f"{path.name} parece un .xlsx pero está dañado.") from None
+    if unpacked > MAX_XLSX_UNPACKED:
+        raise ImportRefused(
+            f"{path.name} dice descomprimirse en {unpacked / 1024 ** 3:.1f} GB, más de lo que "
+            f"acepto ({MAX_XLSX_UNPACKED // 1024 ** 3} GB): expórtalo como CSV.")
+    import openpyxl  # only imports need it
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises many kinds for a broken file
+        raise ImportRefused(f"{path.name} no se puede abrir como Excel ({error}).") from None
+    if sheet is not None and sheet not in book.sheetnames:
+        book.close()
+        raise ImportRefused(f"{path.name} no tiene la hoja «{sheet}»; tiene: "
+                            f"{', '.join(book.sheetnames)}.")
+    worksheet = book[sheet] if sheet else book.worksheets[0]
+    source = enumerate(worksheet.iter_rows(values_only=True), start=1)
+    headers: list[str] | None = None
+    for _, cells in source:
+        if any(cell not in (None, "") for cell in cells):
+            headers = [str(cell).strip() if cell is not None else "" for cell in cells]
+            break
+    if headers is None:
+        book.close()
+        raise ImportRefused(f"La hoja «{worksheet.title}» de {path.name} está vacía.")
+    done = [0]
+
+    def rows() -> Iterator[tuple[int, Sequence[Any]]]:
+        try:
+            for line, cells in source:
+                done[0] = line
+                yield line, cells
+        finally:
+            book.close()
+
+    total = worksheet.max_row if isinstance(worksheet.max_row, int) else None
+    return Rows(headers, rows(), total, lambda: done[0], "filas",
+                notes=[f"Excel, hoja «{worksheet.title}»"])
+
+
+def _json_rows(path: Path, head: bytes, size: int) -> Rows:
+    lines = head.splitlines()
+    if head.startswith(b"{") and len(lines) > 1 and _object_line(lines[0]) \
+            and _object_line(lines[1]):
+        return _jsonl_rows(path)
+    if size > MAX_JSON_BYTES:
+        raise ImportRefused(f"{path.name} pesa {size / 1024 ** 2:,.0f} MB: un JSON de más de "
+                            f"{MAX_JSON_BYTES // 1024 ** 2} MB debe venir como JSON Lines o CSV.")
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ImportRefused(f"{path.name} no es un JSON válido ({error}).") from None
+    items = _json_items(data)
+    if items is None:
+        raise ImportRefused(f"{path.name} no contiene una lista de productos (objetos JSON).")
+    headers = list(dict.fromkeys(key for item in items if isinstance(item, dict) for key in item))
+    done = [0]
+
+    def rows() -> Iterator[tuple[int, Sequence[Any]]]:
+        for number, item in enumerate(items, start=1):
+            done[0] = number
+            yield number, _cells(item, headers)
+
+    return Rows(headers, rows(), len(items), lambda: done[0], "filas",
+                notes=["JSON: el número de línea es el del producto en la lista"])
+
+
+def _object_line(line: bytes) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
+def _json_items(data: Any) -> list[Any] | None:
+    if isinstance(data, list) and any(isinstance(item, dict) for item in data):
+        return data
+    if isinstance(data, dict):
+        for value in data.values():
+            if isinstance(value, list) and any(isinstance(item, dict) for item in value):
+                return value
+    return None
+
+
+def _cells(item: Any, headers: Sequence[str]) -> list[Any]:
+    if not isinstance(item, dict):
+        return []
+    values = []
+    for header in headers:
+        value = item.get(header)
+        values.append(json.dumps(value, ensure_ascii=False)
+                      if isinstance(value, dict | list) else value)
+    return values
+
+
+def _jsonl_rows(path: Path) -> Rows:
+    handle = path.open("rb")
+    recoded = Recoded()
+    numbered = enumerate(_text_lines(handle, "utf-8", recoded), start=1)
+    buffered: list[tuple[int, Any]] = []
+    for number, line in numbered:
+        if line.strip():
+            buffered.append((number, _json_line(line)))
+        if len(buffered) >= SAMPLE_ROWS:
+            break
+    headers = list(dict.fromkeys(key for _, item in buffered if isinstance(item, dict)
+                                 for key in item))
+
+    def rows() -> Iterator[tuple[int, Sequence[Any]]]:
+        try:
+            for number, item in buffered:
+                yield number, _cells(item, headers)
+            for number, line in numbered:
+                if line.strip():
+                    yield number, _cells(_json_line(line), headers)
+        finally:
+            handle.close()
+
+    size = path.stat().st_size
+    return Rows(headers, rows(), size, _position(handle, size), "B",
+                notes=["JSON Lines"], recoded=recoded)
+
+
+def _json_line(line: str) -> Any:
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
+
+
+# --- Loading ------------------------------------------------------------------------------------
+
+
+def column_names(headers: Sequence[str], price: str | None = None) -> list[str]:
+    """Catalog column names for the file's headers: folded, unique, never ``id``.
+
+    The price column's name says it is money ("PVP" becomes ``precio``), because rows shown to
+    the model and the user are written in soles by their column's name (``bot.catalog.money``).
+    """
+    names: list[str] = []
+    taken = {"id"}
+    for number, header in enumerate(headers, start=1):
+        base = fold(header) or f"columna_{number}"
+        if header == price and not is_money_column(base):
+            base = "precio"
+        if base[0].isdigit():
+            base = f"c_{base}"
+        name, n = base, 2
+        while name in taken:
+            name, n = f"{base}_{n}", n + 1
+        taken.add(name)
+        names.append(name)
+    return names
+
+
+@dataclass
+class _Plan:
+    """How each cell of a row is converted, and which cells a row cannot go without."""
+
+    names: list[str]
+    price: int
+    name: int
+    stock: int | None
+    decimal_comma: bool
+    read_price: Callable[[Any], float | None] = parse_price
+
+
+def _convert(plan: _Plan, cells: Sequence[Any]) -> tuple[list[Any] | None, str]:
+    """One row's values for the catalog, or None and why it was skipped."""
+    width = len(plan.names)
+    values = list(cells)
+    if len(values) != width:
+        values = values[:width] + [None] * (width - len(values))
+    name = values[plan.name]
+    if not name or (type(name) is str and name.isspace()):
+        return (None, "") if not any(values) else (None, "sin nombre de producto")
+    raw = values[plan.price]
+    try:
+        price = plan.read_price(raw)
+    except ValueError:
+        return None, f"precio «{raw}» no es un monto"
+    if price is None:
+        return None, "sin precio"
+    if price < 0:
+        return None, f"precio negativo ({raw})"
+    values[plan.price] = price
+    # Stock needs no work here: its INTEGER column turns "12" (or "12.0") into 12 itself.
+    return values, ""
+
+
+def _plan(headers: list[str], names: list[str], roles: dict[str, str],
+          sample: list[Sequence[Any]]) -> _Plan:
+    index = {header: i for i, header in enumerate(headers)}
+    missing = [role for role in ("name", "price") if role not in roles]
+    if missing:
+        what = " ni ".join({"name": "el nombre del producto", "price": "el precio"}[m]
+                           for m in missing)
+        raise ImportRefused(f"No encontré qué columna tiene {what} (columnas: "
+                            f"{', '.join(h or '(sin título)' for h in headers)}); nómbrala en "
+                            "la fila de títulos, p. ej. «Precio».")
+    price = index[roles["price"]]
+    decimal_comma = writes_decimal_comma(row[price] for row in sample if price < len(row))
+    return _Plan(names=names, price=price, name=index[roles["name"]],
+                 stock=index[roles["stock"]] if "stock" in roles else None,
+                 decimal_comma=decimal_comma, read_price=price_reader(decimal_comma))
+
+
+def _create(conn: sqlite3.Connection, names: list[str], roles: dict[str, str],
+            headers: list[str]) -> None:
+    role_of = {headers.index(header): role for role, header in roles.items()}
+    definitions = ["id INTEGER PRIMARY KEY"]
+    for i, name in enumerate(names):
+        kind = {"price": "REAL", "stock": "INTEGER"}.get(role_of.get(i, ""), "")
+        definitions.append(f'"{name}" {kind}'.rstrip())
+    conn.execute(f"CREATE TABLE {TABLE} ({', '.join(definitions)})")
+
+
+def _finish(conn: sqlite3.Connection, names: list[str], roles: dict[str, str],
+            headers: list[str]) -> None:
+    """Full-text index over the text role columns, indexes on the role columns, statistics."""
+    column = {role: names[headers.index(header)] for role, header in roles.items()}
+    searchable = [column[role] for role in FTS_ROLES if role in column]
+    quoted = ", ".join(f'"{name}"' for name in searchable)
+    conn.execute(f"CREATE VIRTUAL TABLE {TABLE}_fts USING fts5({quoted}, content='{TABLE}', "
+                 f"content_rowid='id', tokenize='unicode61 remove_diacritics 2')")
+    conn.execute(f"INSERT INTO {TABLE}_fts ({TABLE}_fts) VALUES ('rebuild')")
+    for roles_of_index in _INDEXED:
+        if all(role in column for role in roles_of_index):
+            parts = [column[role] for role in roles_of_index]
+            conn.execute(f'CREATE INDEX "{TABLE}_{"_".join(parts)}" ON {TABLE} '
+                         f'({", ".join(chr(34) + p + chr(34) for p in parts)})')
+    # Statistics from a sample of each index: enough for the planner, seconds less at 1M rows.
+    conn.execute("PRAGMA analysis_limit=1000")
+    conn.execute("ANALYZE")
+    conn.execute(f"PRAGMA application_id = {IMPORT_APPLICATION_ID}")
+
+
+def _temporary_beside(path: Path) -> Path:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    return tmp
+
+
+def is_imported_catalog(path: Path) -> bool:
+    """Whether ``path`` is a catalog ``kratos import`` wrote (so another import may replace it)."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            (value,) = conn.execute("PRAGMA application_id").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+    return value == IMPORT_APPLICATION_ID
+
+
+def _load(tmp: Path, source: Rows, names: list[str], plan: _Plan, roles: dict[str, str],
+          buffered: list[tuple[int, Sequence[Any]]], progress: Progress,
+          skipped: list[tuple[int, str]]) -> tuple[int, int]:
+    """Stream every row into ``tmp``; return (loaded, skipped count)."""
+    conn = sqlite3.connect(tmp, isolation_level=None)
+    loaded = skipped_count = 0
+    try:
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=MEMORY",
+                       "cache_size=-32768"):
+            conn.execute(f"PRAGMA {pragma}")
+        _create(conn, names, roles, source.headers)
+        # Blank cells become NULL inside SQLite, cheaper than a Python pass over every cell.
+        insert = (f"INSERT INTO {TABLE} ({', '.join(chr(34) + n + chr(34) for n in names)}) "
+                  f"VALUES ({', '.join(['nullif(?, ' + chr(39) * 2 + ')'] * len(names))})")
+        conn.execute("BEGIN")
+        rows = _chain(buffered, source.rows)
+        last_done = 0
+        while chunk := list(islice(rows, BATCH_ROWS)):
+            batch = []
+            for line, cells in chunk:
+                values, reason = _convert(plan, cells)
+                if values is not None:
+                    batch.append(values)
+                elif reason:
+                    skipped_count += 1
+                    if len(skipped) < REPORT_SKIPPED:
+                        skipped.append((line, reason))
+            conn.executemany(insert, batch)
+            loaded += len(batch)
+            done = source.done()
+            progress.advance(done - last_done)
+            last_done = done
+        if loaded:
+            _finish(conn, names, roles, source.headers)
+        conn.execute("COMMIT")
+        conn.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        conn.close()
+    return loaded, skipped_count
+
+
+def _chain(first: list[tuple[int, Sequence[Any]]],
+           rest: Iterator[tuple[int, Sequence[Any]]]) -> Iterator[tuple[int, Sequence[Any]]]:
+    yield from first
+    yield from rest
+
+
+def import_catalog(file: Path, output: Path, notes_path: Path, *, sheet: str | None = None,
+                   show_progress: bool = True) -> ImportReport:
+    """Import ``file`` into a new catalog at ``output``; ``ImportRefused`` leaves it untouched.
+
+    Roles the notes file already sets for these headers (``[roles]``, by column name) are
+    kept; the rest are detected. The notes file is rewritten with the roles used.
+    """
+    started = time.perf_counter()
+    output = Path(output)
+    if output.exists() and output.stat().st_size and not is_imported_catalog(output):
+        from bot.migrations import is_demo_catalog
+
+        if not is_demo_catalog(output):
+            raise ImportRefused(f"No reemplazo {output}: no es un catálogo que KRATOS haya "
+                                "creado y puede tener datos de la tienda; usa --output.")
+    source = open_rows(file, sheet)
+    try:
+        buffered = list(islice(source.rows, SAMPLE_ROWS))
+    except (csv.Error, UnicodeDecodeError) as error:
+        raise ImportRefused(f"{Path(file).name} no se puede leer como tabla ({error}).") \
+            from None
+    detection = detect(source.headers, [cells for _, cells in buffered])
+    names = column_names(source.headers, detection.columns.get("price"))
+    roles = _with_notes(dict(detection.columns), notes_path, source.headers, names)
+    plan = _plan(source.headers, names, roles, [cells for _, cells in buffered])
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temporary_beside(output)
+    skipped: list[tuple[int, str]] = []
+    progress = Progress(f"Importando {Path(file).name}", source.total, source.unit,
+                        enabled=show_progress)
+    try:
+        loaded, skipped_count = _load(tmp, source, names, plan, roles, buffered, progress,
+                                      skipped)
+        if not loaded:
+            reason = f" (la primera: línea {skipped[0][0]}, {skipped[0][1]})" if skipped else ""
+            raise ImportRefused(f"{Path(file).name} no tiene ninguna fila con nombre y precio"
+                                f"{reason}.")
+        _fsync(tmp)
+        os.replace(tmp, output)
+    except (csv.Error, sqlite3.Error) as error:
+        raise ImportRefused(f"{Path(file).name} no se pudo importar ({error}).") from None
+    finally:
+        progress.close()
+        tmp.unlink(missing_ok=True)
+    ambiguities = list(detection.ambiguities)
+    if source.recoded.count:
+        shown = ", ".join(str(n) for n in source.recoded.lines)
+        more = "…" if source.recoded.count > len(source.recoded.lines) else ""
+        ambiguities.append(f"{source.recoded.count} líneas no estaban en UTF-8 y las leí como "
+                           f"Windows-1252 (líneas {shown}{more})"
+                           "; revisa sus tildes.")
+    write_notes(notes_path, roles, source.headers, names)
+    return ImportReport(output=output, notes_path=notes_path, loaded=loaded, skipped=skipped,
+                        skipped_count=skipped_count, roles=roles,
+                        columns=dict(zip(source.headers, names, strict=True)),
+                        ambiguities=ambiguities, seconds=time.perf_counter() - started,
+                        read_as=source.notes)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _with_notes(detected: dict[str, str], notes_path: Path, headers: list[str],
+                names: list[str]) -> dict[str, str]:
+    """Detected roles (role -> header) with the notes' choices for columns this file has."""
+    try:
+        notes = tomllib.loads(notes_path.read_text(encoding="utf-8")).get(NOTES_SECTION, {}) \
+            if notes_path.is_file() else {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        notes = {}
+    header_of = dict(zip(names, headers, strict=True))
+    roles = dict(detected)
+    for role in ROLES:
+        column = notes.get(role) if isinstance(notes, dict) else None
+        if isinstance(column, str) and column in header_of:
+            header = header_of[column]
+            roles = {r: h for r, h in roles.items() if h != header}
+            roles[role] = header
+    return roles
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key, ensure_ascii=False)
+
+
+def write_notes(path: Path, roles: dict[str, str], headers: list[str], names: list[str]) -> None:
+    """Record the roles (and each column's original header) in the notes file, atomically.
+
+    Other sections of an existing notes file (notes on other tables) are kept, and so are the
+    owner's own notes on this table's columns.
+    """
+    existing: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            existing = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            existing = {}
+    column_of = dict(zip(headers, names, strict=True))
+    lines = ["# Roles of the catalog's columns, written by `kratos import`. Correct a role by",
+             "# naming another column (or \"\" for none), then import again or restart KRATOS.",
+             f"[{NOTES_SECTION}]", f"table = {json.dumps(TABLE)}"]
+    lines += [f"{role} = {json.dumps(column_of[roles[role]], ensure_ascii=False)}"
+              for role in ROLES if role in roles]
+    own = existing.get(TABLE, {}) if isinstance(existing.get(TABLE), dict) else {}
+    lines += ["", f"[{TABLE}]"]
+    for header, name in column_of.items():
+        note = own.get(name) or f"Columna «{header}» del archivo de la tienda" + (
+            "; precio en soles" if roles.get("price") == header else "")
+        lines.append(f"{_toml_key(name)} = {json.dumps(str(note), ensure_ascii=False)}")
+    for table, notes in existing.items():
+        if table in (NOTES_SECTION, TABLE) or not isinstance(notes, dict):
+            continue
+        lines += ["", f"[{_toml_key(table)}]"]
+        lines += [f"{_toml_key(str(k))} = {json.dumps(str(v), ensure_ascii=False)}"
+                  for k, v in notes.items() if not isinstance(v, dict)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temporary_beside(path)
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def import_command(settings: Settings, file: Path, *, output: Path | None = None,
+                   sheet: str | None = None) -> int:
+    """``kratos import FILE``: print the report; 1 with one sentence when the file is unusable."""
+    target = Path(output) if output is not None else settings.catalog_db
+    notes = target.with_suffix(".toml") if output is not None else settings.notes_path
+    try:
+        report = import_catalog(Path(file), target, notes, sheet=sheet)
+    except ImportRefused as error:
+        print(f"kratos: {error}", file=sys.stderr)
+        return 1
+    print(report.text())
+    return 0
+
+
+__all__ = ["ImportRefused", "ImportReport", "import_catalog",
+           "import_command", "open_rows"]

@@ -1,0 +1,689 @@
+"""The catalog, read through a fence: model-written SQL can read catalog tables and nothing else.
+
+Layers, each enough to stop the obvious attacks on its own (see tests/test_catalog.py):
+
+1. ``bot.catalog.sqlguard.validate``: one SELECT over catalog tables with allow-listed functions,
+else
+   ``SqlRefused``. What runs is the SQL the guard regenerated.
+2. The connection: opened ``mode=ro``, ``PRAGMA query_only=ON``, an authorizer that denies every
+   action but reads of catalog tables and allow-listed functions (so no ATTACH, VACUUM INTO,
+   temp views, PRAGMA writes or transactions), and lowered ``setlimit`` limits so that no single
+   value, statement or expression can grow large.
+3. Time: a progress handler aborts a statement past its deadline; ``interrupt()`` backs it up.
+   Either way the caller gets ``QueryTooSlow`` and the connection is idle again at once. One C
+   call cannot be stopped mid-way, so the string functions whose work is the product of two
+   lengths are linear rewrites (``bot.catalog.sqlfunctions``) and LIKE/GLOB patterns are short;
+   should a call still outlive the limit, its connection is abandoned and replaced, so no statement
+   holds a pool connection longer than the time limit plus ``INTERRUPT_GRACE``.
+5. Space: temporary tables and sorts stay in memory (``temp_store=MEMORY``: nothing reaches
+   disk), under SQLite's heap limit; past it the caller gets ``QueryTooBig``.
+4. Caps: at most ``max_rows`` rows (LIMIT in the SQL is not trusted), long cells cut, a byte cap
+   on the whole result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import re
+import sqlite3
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+from bot.catalog.sqlfunctions import register as register_linear_functions
+from bot.catalog.sqlguard import ALLOWED_FUNCTIONS, DIALECT, QueryError, SqlRefused, validate
+from bot.catalog.textfold import FOLD_FUNCTION, TextColumns, inspect_text_columns, sql_fold
+from bot.errors import CatalogError
+from bot.migrations import RECORD_TABLE
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "CatalogReader", "ColumnInfo", "QueryError", "QueryFailed", "QueryResult", "QueryTooBig",
+    "QueryTooSlow",
+    "SqlRefused", "TableInfo", "format_table", "sql_command",
+]
+
+#: Per-connection limits. LENGTH bounds any one value (a string grown by nested replace() or
+#: group_concat() stops at 1 MB with "string or blob too big"); ATTACHED 0 also stops VACUUM,
+#: which attaches its target.
+SQLITE_LIMITS: dict[int, int] = {
+    sqlite3.SQLITE_LIMIT_LENGTH: 1_000_000,
+    sqlite3.SQLITE_LIMIT_SQL_LENGTH: 100_000,
+    sqlite3.SQLITE_LIMIT_ATTACHED: 0,
+    sqlite3.SQLITE_LIMIT_EXPR_DEPTH: 100,
+    sqlite3.SQLITE_LIMIT_COMPOUND_SELECT: 10,
+    sqlite3.SQLITE_LIMIT_FUNCTION_ARG: 16,
+    sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER: 100,
+    # LIKE and GLOB cost the value's length times the pattern's, in one uninterruptible call:
+    # a 1,000-byte pattern on a 1 MB value took 1.4-3.7 s, 100 bytes 0.4-0.6 s, 50 bytes 0.2-0.4 s.
+    sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH: 50,
+}
+#: SQLite's heap limit when none is configured (bytes); it is process-wide, see ``open``.
+DEFAULT_HEAP_BYTES = 64 * 1024 * 1024
+#: VM instructions between two deadline checks (about 0.1 ms of work).
+PROGRESS_STEPS = 10_000
+#: How long past the deadline the event loop waits before it interrupts the statement itself;
+#: with ``INTERRUPT_WAIT`` no statement holds a connection 0.5 s past its time limit.
+INTERRUPT_GRACE = 0.4
+#: How long an interrupted statement may take to stop before its connection is abandoned.
+INTERRUPT_WAIT = 0.05
+#: Queries up to this long are checked by the SQL guard on the event loop: a typical one takes
+#: it under 1 ms, the slowest 500-character ones tried (nested subqueries, 70 ORs) under 5 ms.
+INLINE_CHECK_CHARS = 500
+#: Shadow tables each virtual-table module keeps beside its table ``<name>_<suffix>``.
+SHADOW_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "fts5": ("data", "idx", "content", "docsize", "config"),
+    "fts4": ("content", "segments", "segdir", "docsize", "stat"),
+    "fts3": ("content", "segments", "segdir", "docsize", "stat"),
+    "rtree": ("node", "parent", "rowid"),
+}
+#: SQLite's own schema tables, under every name SQL may use for them.
+SQLITE_SCHEMA_TABLES = (
+    "sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema",
+)
+_VIRTUAL = re.compile(r"^\s*CREATE\s+VIRTUAL\s+TABLE\b.*?\bUSING\s+(\w+)", re.I | re.S)
+_ELLIPSIS = "…"
+
+
+class QueryTooSlow(QueryError):
+    """The statement ran past the time limit and was stopped ``seconds`` after it started."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(
+            f"The query was stopped after {seconds:.1f} s; it is too slow. Avoid cross joins and "
+            "unbounded recursive CTEs, filter earlier, or use products_fts MATCH for text search.",
+            es="La consulta al catálogo tardó demasiado y la detuve.",
+            en="The catalog query took too long, so I stopped it.",
+        )
+
+
+class QueryTooBig(QueryError):
+    """The statement needed more memory (sorts, DISTINCT, temporary tables) than allowed."""
+
+    def __init__(self, limit_bytes: int) -> None:
+        super().__init__(
+            f"The query is too big: it needed more than {limit_bytes // 2**20} MB of memory for "
+            "sorting, grouping or DISTINCT. Avoid cross joins, filter earlier, select fewer "
+            "columns, or add LIMIT.",
+            es="La consulta al catálogo era demasiado grande y la detuve.",
+            en="The catalog query was too big, so I stopped it.",
+        )
+
+
+class QueryFailed(QueryError):
+    """SQLite rejected or failed the statement; ``reason`` is SQLite's own error text."""
+
+    def __init__(self, sqlite_message: str) -> None:
+        super().__init__(
+            sqlite_message,
+            es="La consulta al catálogo falló.",
+            en="The catalog query failed.",
+        )
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """One query's answer, capped; ``sql`` is the statement that actually ran."""
+
+    sql: str
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    truncated: bool  # more rows existed than were returned
+    total: int | None  # total row count when truncated (None if unknown); len(rows) otherwise
+    elapsed_ms: float
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    name: str
+    columns: list[ColumnInfo]
+    is_fts: bool
+    row_count: int
+
+
+@dataclass(frozen=True)
+class _Schema:
+    """What introspection found: tables to show the model, and what the fence may read."""
+
+    tables: list[TableInfo]
+    readable: frozenset[str]  # lower-case; adds FTS shadow tables, which FTS5 reads internally
+    views: frozenset[str]
+    hidden: frozenset[str]  # every other table or view the file has, and SQLite's own
+    #: Text columns, for accent- and case-blind comparisons (bot/catalog/textfold.py).
+    text: TextColumns = field(default_factory=TextColumns)
+
+
+class _Clock:
+    """The running statement's deadline, shared by the event loop and the connection's thread."""
+
+    def __init__(self) -> None:
+        self.deadline = math.inf
+
+
+class _FencedConnection(sqlite3.Connection):
+    """A catalog connection that can only read catalog tables.
+
+    Passed to ``aiosqlite.connect`` as ``factory=``, so everything here runs in aiosqlite's own
+    thread before any query can.
+    """
+
+    def __init__(
+        self, *args: Any, schema: _Schema, clock: _Clock, max_cell_chars: int, heap_bytes: int,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._schema = schema
+        self._clock = clock
+        self._max_cell_chars = max_cell_chars
+        # A second lock besides mode=ro; the authorizer below stops SQL switching it off.
+        self.execute("PRAGMA query_only=ON")
+        # Sorts, DISTINCT and temporary b-trees stay in memory, under the heap limit: on disk
+        # they wrote up to 1.8 GB of unlinked files (no listing shows them) within the time limit.
+        self.execute("PRAGMA temp_store=MEMORY")
+        # Process-wide, and SQLite only ever lowers it: a smaller limit set earlier stays.
+        self.execute(f"PRAGMA hard_heap_limit={int(heap_bytes)}")
+        register_linear_functions(self)
+        for limit, value in SQLITE_LIMITS.items():
+            self.setlimit(limit, value)
+        self.set_authorizer(self._authorize)
+        self.set_progress_handler(self._past_deadline, PROGRESS_STEPS)
+        self.create_function(FOLD_FUNCTION, 1, sql_fold, deterministic=True)
+        # Shape rows as they are fetched, so a huge cell is dropped inside this thread.
+        self.row_factory = self._shape_row
+
+    def _past_deadline(self) -> bool:
+        return time.monotonic() > self._clock.deadline
+
+    def _authorize(
+        self, action: int, arg1: str | None, arg2: str | None, db: str | None, inner: str | None
+    ) -> int:
+        """Allow SELECT, reads of catalog tables and allow-listed functions; deny the rest."""
+        in_view = inner is not None and inner.lower() in self._schema.views
+        if action == sqlite3.SQLITE_SELECT:
+            return sqlite3.SQLITE_OK
+        if action == sqlite3.SQLITE_READ:
+            # db is None and the column "" for count(*): allow by table, not by exact tuple.
+            table = (arg1 or "").lower()
+            if (table in self._schema.readable and db in (None, "main")) or in_view:
+                return sqlite3.SQLITE_OK
+            if arg2 == "" and table not in self._schema.hidden:
+                # A FROM item none of whose columns is read (count(*) over a CTE) is reported
+                # under the CTE's name, which no schema knows; it reveals nothing but a count.
+                return sqlite3.SQLITE_OK
+            if table == "sqlite_master" and arg2 == "ROWID":
+                # Connecting a virtual table (FTS5 on first use, again after a schema change)
+                # reads sqlite_master's rowid; IGNORE lets that work and yields NULL to SQL.
+                return sqlite3.SQLITE_IGNORE
+            return sqlite3.SQLITE_DENY
+        if action == sqlite3.SQLITE_FUNCTION:
+            if (arg2 or "").lower() in ALLOWED_FUNCTIONS or in_view:
+                return sqlite3.SQLITE_OK
+            return sqlite3.SQLITE_DENY
+        if action == sqlite3.SQLITE_RECURSIVE:
+            # Recursive CTEs are allowed; the time limit stops one that never ends.
+            return sqlite3.SQLITE_OK
+        if action == sqlite3.SQLITE_UPDATE and arg1 == "sqlite_master":
+            # The same virtual-table connect is authorized as an UPDATE of sqlite_master's
+            # columns; IGNORE turns that into a no-op, and a real UPDATE of it fails anyway.
+            return sqlite3.SQLITE_IGNORE
+        if action == sqlite3.SQLITE_PRAGMA and arg1 == "data_version" and arg2 is None:
+            # FTS5 reads PRAGMA data_version on every query to notice index changes.
+            return sqlite3.SQLITE_OK
+        return sqlite3.SQLITE_DENY
+
+    def _shape_row(self, cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(_shape_cell(value, self._max_cell_chars) for value in row)
+
+
+def _shape_cell(value: Any, max_chars: int) -> Any:
+    if isinstance(value, str) and len(value) > max_chars:
+        return value[: max_chars - 1] + _ELLIPSIS
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    return value
+
+
+@dataclass(eq=False)
+class _Slot:
+    """One pooled connection and the clock its progress handler reads."""
+
+    conn: aiosqlite.Connection
+    clock: _Clock
+    running: asyncio.Future[Any] | None = None  # the statement in flight, if any
+
+
+class CatalogReader:
+    """Runs model-written SQL against the catalog through every fence.
+
+    ``run`` is safe to call from many tasks at once: a small pool of fenced connections (two by
+    default) lets a fast query pass a slow one, and each query's time limit starts only once it
+    holds a connection, so waiting in line never counts against it.
+    """
+
+    def __init__(
+        self, path: Path, schema: _Schema, *, timeout: float, max_rows: int,
+        max_cell_chars: int, max_bytes: int, heap_bytes: int = DEFAULT_HEAP_BYTES,
+    ) -> None:
+        self.path = path
+        self.allowed_tables: frozenset[str] = frozenset(t.name for t in schema.tables)
+        self._schema = schema
+        self._timeout = timeout
+        self._max_rows = max_rows
+        self._max_cell_chars = max_cell_chars
+        self._max_bytes = max_bytes
+        self._heap_bytes = heap_bytes
+        self._slots: list[_Slot] = []
+        self._idle: asyncio.Queue[_Slot] = asyncio.Queue()
+        # Connections given up on while stuck in one C call; each closes once its call ends.
+        self._abandoned: set[_Slot] = set()
+        self._closing: set[asyncio.Future[Any]] = set()
+
+    @classmethod
+    async def open(
+        cls, path: Path, *, timeout: float = 2.0, max_rows: int = 50, max_cell_chars: int = 300,
+        max_bytes: int = 64_000, connections: int = 2, heap_bytes: int = DEFAULT_HEAP_BYTES,
+    ) -> CatalogReader:
+        """Open the catalog read-only; ``CatalogError`` says in one sentence what is wrong.
+
+        ``heap_bytes`` becomes SQLite's hard heap limit, which is process-wide (SQLite's
+        ``sqlite3_hard_heap_limit64``): it bounds every SQLite allocation in the process, the
+        state database's too, and a statement that reaches it fails with ``QueryTooBig``.
+        """
+        path = Path(path)
+        _check_file(path)
+        schema = await asyncio.to_thread(_inspect, path)
+        reader = cls(
+            path, schema, timeout=timeout, max_rows=max_rows, max_cell_chars=max_cell_chars,
+            max_bytes=max_bytes, heap_bytes=heap_bytes,
+        )
+        try:
+            for _ in range(max(1, connections)):
+                slot = await reader._connect()
+                reader._slots.append(slot)
+                reader._idle.put_nowait(slot)
+        except sqlite3.Error as error:
+            await reader.close()
+            raise CatalogError(f"CATALOG_DB {path} cannot be opened: {error}.") from None
+        logger.debug("catalog %s open: %d tables, %d connections",
+                    path, len(schema.tables), len(reader._slots))
+        return reader
+
+    async def _connect(self) -> _Slot:
+        clock = _Clock()
+        factory = partial(
+            _FencedConnection, schema=self._schema, clock=clock,
+            max_cell_chars=self._max_cell_chars, heap_bytes=self._heap_bytes,
+        )
+        conn = await aiosqlite.connect(
+            _read_only_uri(self.path), uri=True, isolation_level=None, timeout=self._timeout,
+            factory=factory,
+        )
+        return _Slot(conn, clock)
+
+    async def run(
+        self, sql: str, params: Sequence[Any] = (), *, max_rows: int | None = None
+    ) -> QueryResult:
+        """Check and run one SELECT; raise ``SqlRefused``, ``QueryFailed`` or ``QueryTooSlow``."""
+        started = time.perf_counter()
+        cap = max_rows or self._max_rows
+        try:
+            # Short queries are checked on the loop (a thread hand-off would cost more than the
+            # check); a long one can take sqlglot tens of milliseconds: off the loop.
+            text = self._schema.text
+            statement = validate(sql, self.allowed_tables, text) \
+                if len(sql) <= INLINE_CHECK_CHARS \
+                else await asyncio.to_thread(validate, sql, self.allowed_tables, text)
+        except SqlRefused as error:
+            logger.debug("catalog query refused (%s): %s", error.reason, _preview(sql))
+            raise
+        try:
+            columns, fetched = await self._execute(statement, params, cap + 1)
+        except QueryError as error:
+            logger.debug("catalog query failed after %.1f ms (%s): %s",
+                         (time.perf_counter() - started) * 1000, error.reason,
+                         _preview(statement))
+            raise
+        rows = self._within_bytes(fetched[:cap])
+        truncated = len(fetched) > len(rows)
+        total: int | None = len(rows)
+        if len(fetched) > cap:
+            total = await self._count(statement, params)
+        elif truncated:
+            total = len(fetched)
+        elapsed = (time.perf_counter() - started) * 1000
+        logger.debug("catalog query %.1f ms, %d rows%s: %s", elapsed, len(rows),
+                     f" of {total}" if truncated else "", _preview(statement))
+        return QueryResult(statement, columns, rows, truncated, total, elapsed)
+
+    async def tables(self) -> list[TableInfo]:
+        """The catalog tables the model may query, with columns and row counts (read at open)."""
+        return list(self._schema.tables)
+
+    async def close(self) -> None:
+        """Stop any running statement and close every connection, abandoned ones included."""
+        for slot in self._slots:
+            await slot.conn.interrupt()
+            await slot.conn.close()
+        self._slots.clear()
+        stuck = [slot.running for slot in self._abandoned if slot.running is not None]
+        for slot in self._abandoned:
+            await slot.conn.interrupt()
+        if stuck:
+            await asyncio.wait(stuck)
+        if self._closing:
+            await asyncio.wait(self._closing)
+
+    async def _execute(
+        self, sql: str, params: Sequence[Any], fetch: int
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        slot = await self._idle.get()
+        started = time.monotonic()
+        slot.clock.deadline = started + self._timeout
+        # The statement runs as its own task, never cancelled: cancelling an aiosqlite call leaves
+        # SQLite working in its thread, and the cursor cleanup would then wait for it.
+        task = slot.running = asyncio.ensure_future(_fetch(slot.conn, sql, params, fetch))
+        task.add_done_callback(partial(self._release, slot))
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self._timeout + INTERRUPT_GRACE)
+            if not done:
+                await slot.conn.interrupt()
+                done, _ = await asyncio.wait({task}, timeout=INTERRUPT_WAIT)
+        except asyncio.CancelledError:
+            # The caller gave up: stop the work; the slot returns to the pool once it is idle.
+            if not task.done():
+                await slot.conn.interrupt()
+            raise
+        if not done:
+            # Stuck in one long C call that nothing can stop: others must not wait for it.
+            await self._abandon(slot)
+            raise QueryTooSlow(time.monotonic() - started)
+        return self._outcome(task, time.monotonic() - started)
+
+    def _outcome(
+        self, task: asyncio.Future[Any], seconds: float
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """The finished statement's rows, or its failure as a ``QueryError``."""
+        error = task.exception()
+        if error is None:
+            return task.result()
+        if isinstance(error, sqlite3.OperationalError) and str(error) == "interrupted":
+            raise QueryTooSlow(seconds) from None
+        if isinstance(error, MemoryError):
+            # SQLite reports reaching its heap limit as SQLITE_NOMEM.
+            raise QueryTooBig(self._heap_bytes) from None
+        if isinstance(error, sqlite3.Error):
+            raise QueryFailed(str(error)) from None
+        raise error
+
+    async def _abandon(self, slot: _Slot) -> None:
+        """Take ``slot`` out of the pool and put a fresh connection in its place.
+
+        The old connection closes once its call ends (``_release``). Replacements stop at one
+        per pooled connection, so a flood of stuck calls cannot pile up threads; past that the
+        pool simply waits for them.
+        """
+        if len(self._abandoned) >= len(self._slots) or slot not in self._slots:
+            logger.warning("catalog statement stuck past its time limit; waiting for it")
+            return
+        self._slots.remove(slot)
+        self._abandoned.add(slot)
+        logger.warning("catalog statement stuck past its time limit; connection replaced")
+        try:
+            fresh = await self._connect()
+        except sqlite3.Error as error:
+            logger.warning("catalog connection could not be replaced: %s", error)
+            return
+        self._slots.append(fresh)
+        self._idle.put_nowait(fresh)
+
+    def _release(self, slot: _Slot, task: asyncio.Future[Any]) -> None:
+        slot.clock.deadline = math.inf
+        slot.running = None
+        if not task.cancelled():
+            task.exception()  # retrieved here so a caller that gave up leaves no warning
+        if slot in self._slots:
+            self._idle.put_nowait(slot)
+        elif slot in self._abandoned:
+            self._abandoned.discard(slot)
+            closing = asyncio.ensure_future(slot.conn.close())
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
+
+    async def _count(self, statement: str, params: Sequence[Any]) -> int | None:
+        """Total rows of an already-checked statement, or None when that is too slow to know."""
+        counting = await asyncio.to_thread(counting_sql, statement) if not params else \
+            f"SELECT count(*) FROM ({statement})"
+        try:
+            _, rows = await self._execute(counting, params, 1)
+        except QueryError as error:
+            logger.debug("catalog row count unknown: %s", error.reason)
+            return None
+        return int(rows[0][0])
+
+    def _within_bytes(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        kept: list[tuple[Any, ...]] = []
+        size = 0
+        for row in rows:
+            size += sum(len(str(value).encode("utf-8", "replace")) for value in row)
+            if kept and size > self._max_bytes:
+                break
+            kept.append(row)
+        return kept
+
+
+def counting_sql(statement: str) -> str:
+    """A statement that counts the rows ``statement`` returns, cheaply when it safely can.
+
+    In a plain SELECT (no DISTINCT, grouping, aggregate, window, LIMIT or OFFSET) neither the
+    columns nor the ORDER BY change how many rows come back, so they are dropped: SQLite can then
+    count from an index alone instead of reading and sorting every row (a million products,
+    "laptops" without LIMIT: 107 ms before, 1.5 ms after). Any doubt keeps the plain wrapper.
+    """
+    plain = f"SELECT count(*) FROM ({statement})"
+    try:
+        tree = sqlglot.parse_one(statement, dialect=DIALECT)
+    except SqlglotError:
+        return plain
+    if not isinstance(tree, exp.Select) or any(
+        tree.args.get(arg) for arg in ("distinct", "group", "having", "limit", "offset")
+    ):
+        return plain
+    if any(column.find(exp.AggFunc, exp.Window, exp.Placeholder) for column in tree.expressions):
+        return plain
+    # SQLite lets WHERE and JOIN use a column alias; dropping the column would break those.
+    aliases = {column.alias.lower() for column in tree.expressions if column.alias}
+    kept = [tree.args.get(arg) for arg in ("from", "joins", "where")]
+    for part in kept:
+        for node in part if isinstance(part, list) else [part]:
+            if node is not None and any(col.name.lower() in aliases and not col.table
+                                        for col in node.find_all(exp.Column)):
+                return plain
+    tree.set("expressions", [exp.Literal.number(1)])
+    tree.set("order", None)
+    return f"SELECT count(*) FROM ({tree.sql(dialect=DIALECT)})"
+
+
+async def _fetch(
+    conn: aiosqlite.Connection, sql: str, params: Sequence[Any], fetch: int
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    cursor = await conn.execute(sql, tuple(params))
+    finished = False
+    try:
+        rows = await cursor.fetchmany(fetch)
+        columns = [column[0] for column in cursor.description or ()]
+        # Fewer rows than asked for: SQLite reached the end and the statement was reset.
+        finished = len(rows) < fetch
+    finally:
+        if not finished:
+            # Closing resets the statement, which ends its read transaction: a half-read
+            # cursor would keep the catalog file locked against the store's own writes.
+            await cursor.close()
+    return columns, [tuple(row) for row in rows]
+
+
+def _read_only_uri(path: Path) -> str:
+    return f"{path.resolve().as_uri()}?mode=ro"
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise CatalogError(
+            f"CATALOG_DB {path} does not exist: run `kratos seed` to create the demo catalog, "
+            "or point CATALOG_DB at your store's SQLite file."
+        )
+    if path.is_dir():
+        raise CatalogError(
+            f"CATALOG_DB {path} is a directory: point CATALOG_DB at the catalog's SQLite file."
+        )
+    if not os.access(path, os.R_OK):
+        raise CatalogError(f"CATALOG_DB {path} cannot be read: check the file's permissions.")
+
+
+def _inspect(path: Path) -> _Schema:
+    """Read the catalog's schema on a plain read-only connection (introspection needs PRAGMA)."""
+    try:
+        conn = sqlite3.connect(_read_only_uri(path), uri=True)
+        try:
+            return _inspect_connection(conn, path)
+        finally:
+            conn.close()
+    except sqlite3.OperationalError as error:
+        raise CatalogError(f"CATALOG_DB {path} cannot be opened: {error}.") from None
+    except sqlite3.DatabaseError as error:
+        raise CatalogError(
+            f"CATALOG_DB {path} is not a SQLite database, or it is corrupt ({error})."
+        ) from None
+
+
+def _inspect_connection(conn: sqlite3.Connection, path: Path) -> _Schema:
+    entries = conn.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name"
+    ).fetchall()
+    modules: dict[str, str] = {}
+    for kind, name, sql in entries:
+        match = _VIRTUAL.match(sql or "") if kind == "table" else None
+        if match:
+            modules[name.lower()] = match.group(1).lower()
+    shadows = {
+        f"{name}_{suffix}"
+        for name, module in modules.items()
+        for suffix in SHADOW_SUFFIXES.get(module, ())
+    }
+    tables: list[TableInfo] = []
+    views: set[str] = set()
+    for kind, name, _sql in entries:
+        lowered = name.lower()
+        if lowered.startswith("sqlite_") or lowered == RECORD_TABLE or lowered in shadows:
+            continue
+        quoted = '"' + name.replace('"', '""') + '"'
+        try:
+            columns = [
+                ColumnInfo(row[1], row[2] or "")
+                for row in conn.execute(f"PRAGMA table_info({quoted})")
+            ]
+            (count,) = conn.execute(f"SELECT count(*) FROM {quoted}").fetchone()
+        except sqlite3.OperationalError as error:
+            # A virtual table whose module this SQLite lacks, or a broken view: leave it out.
+            logger.warning("catalog %s: table %s is not readable (%s); skipping it",
+                           path, name, error)
+            continue
+        if kind == "view":
+            views.add(lowered)
+        tables.append(TableInfo(name, columns, modules.get(lowered, "").startswith("fts"), count))
+    if not tables:
+        raise CatalogError(
+            f"CATALOG_DB {path} has no tables: run `kratos seed` to create the demo catalog, "
+            "or point CATALOG_DB at your store's SQLite file."
+        )
+    readable = frozenset({t.name.lower() for t in tables} | shadows)
+    hidden = {name.lower() for _kind, name, _sql in entries} | set(SQLITE_SCHEMA_TABLES)
+    text = inspect_text_columns(conn, {t.name: [(c.name, c.type) for c in t.columns]
+                                       for t in tables if not t.is_fts})
+    return _Schema(tables, readable, frozenset(views), frozenset(hidden - readable), text)
+
+
+def _preview(sql: str, limit: int = 200) -> str:
+    flat = " ".join(sql.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + _ELLIPSIS
+
+
+def format_table(result: QueryResult) -> str:
+    """An aligned text table of the result, then "(N rows)" or "(showing N of M rows)"."""
+    header = list(result.columns)
+    body = [[_cell_text(value) for value in row] for row in result.rows]
+    widths = [len(name) for name in header]
+    for row in body:
+        widths = [max(width, len(text)) for width, text in zip(widths, row, strict=True)]
+    numeric = [
+        bool(result.rows) and all(
+            isinstance(row[i], int | float) or row[i] is None for row in result.rows
+        )
+        for i in range(len(header))
+    ]
+
+    def line(cells: list[str]) -> str:
+        parts = [
+            text.rjust(width) if right else text.ljust(width)
+            for text, width, right in zip(cells, widths, numeric, strict=True)
+        ]
+        return " | ".join(parts).rstrip()
+
+    lines = [line(header), "-+-".join("-" * width for width in widths)]
+    lines += [line(row) for row in body]
+    shown = len(result.rows)
+    if not result.truncated:
+        lines.append(f"({shown} row{'' if shown == 1 else 's'})")
+    elif result.total is None:
+        lines.append(f"(showing the first {shown} rows; there are more)")
+    else:
+        lines.append(f"(showing {shown} of {result.total} rows)")
+    return "\n".join(lines)
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    # Keep one row per line, whatever the cell holds.
+    return " ".join(str(value).splitlines())
+
+
+def sql_command(settings: Settings, statement: str) -> int:
+    """`kratos sql`: run one statement through the guard and print a table; 1 if refused."""
+    return asyncio.run(_sql_command(settings, statement))
+
+
+async def _sql_command(settings: Settings, statement: str) -> int:
+    reader = await CatalogReader.open(
+        settings.catalog_db, timeout=settings.sql_timeout, max_rows=settings.sql_max_rows,
+        heap_bytes=settings.sql_memory_mb * 2**20,
+    )
+    try:
+        result = await reader.run(statement)
+    except QueryError as error:
+        print(f"kratos: {error.reason}", file=sys.stderr)
+        return 1
+    finally:
+        await reader.close()
+    print(format_table(result))
+    return 0

@@ -1,0 +1,849 @@
+"""Basic mode: catalog answers without a language model, from a question understood by rules.
+
+Used when no model is configured or the model endpoint is down. ``bot.core.basic_parse`` turns the
+question into a ``Query``; this module turns the query into parameterized SQL (user text only
+ever travels as ``?`` parameters), runs it through the same guarded ``CatalogReader`` the model
+uses, and writes the reply from the rows it got back — nothing is stated that no row says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from bot.catalog.money import format_soles
+from bot.catalog.reader import CatalogReader, QueryResult
+from bot.catalog.roles import CatalogLayout, CatalogRoles, find_roles, layout_for, plural
+from bot.core.basic_parse import Query, Vocabulary, color_words, read, singular, understand
+from bot.core.basic_words import BARE, attribute_text, name_patterns, unit_of
+from bot.core.language import detect_language
+from bot.core.reply import Reply, Turn
+
+logger = logging.getLogger(__name__)
+
+#: Roles basic mode needs (``bot.catalog.roles``); a catalog where they are not found is not guessed
+#: at.
+REQUIRED_COLUMNS = ("id", "name", "price")
+#: Columns an answer's rows carry, when the catalog has them (standard names, see CatalogLayout).
+ROW_COLUMNS = ("id", "sku", "name", "family", "category", "brand", "model", "color", "size",
+               "price", "stock", "availability")
+MAX_PROBES = 8
+VOCABULARY_ROWS = 5000
+OVERVIEW_LINES = 40
+
+_ORDER_SQL = {
+    "price_asc": "price ASC, id ASC",
+    "price_desc": "price DESC, id ASC",
+    "stock_desc": "stock DESC, price ASC, id ASC",
+}
+#: Intents answered with a courtesy, and intents refused (with example questions).
+SMALL_TALK = ("greeting", "help", "thanks", "bye")
+REFUSALS = ("hostile", "offtopic", "unknown", "unsupported")
+_GROUP_COLUMN = {"category": "category", "brand": "brand", "family": "family", "color": "color"}
+#: Texts that name a column: said with the store's own word for it when it has one ("autor").
+_LABELLED = {"brand_of": ("brand", "of"), "fam": ("family", "of"), "color_of": ("color", "of"),
+             "brand": ("brand", "plural"), "category": ("category", "plural"),
+             "family": ("family", "plural"), "color": ("color", "plural"),
+             "each_brand": ("brand", "one"), "each_category": ("category", "one"),
+             "each_family": ("family", "one"), "each_color": ("color", "one")}
+_COLORS = color_words()
+#: A name column's header that says nothing of what the store sells.
+_PLAIN_NAME_WORDS = frozenset({"nombre", "name", "descripcion", "descripción", "titulo", "título",
+                               "title", "producto", "product", "articulo", "item",
+                               "denominacion", "nombre producto", "product name"})
+#: What a question needs that a catalog may lack, by the role that would hold it.
+_DATUM = {"es": {"stock": "el stock", "availability": "la disponibilidad", "brand": "marcas",
+                 "category": "categorías", "family": "familias", "color": "colores"},
+          "en": {"stock": "stock", "availability": "availability", "brand": "brands",
+                 "category": "categories", "family": "families", "color": "colours"}}
+
+_TEXTS: dict[str, dict[str, str]] = {
+    "es": {
+        "found": "Encontré {n} {products}{desc}",
+        "products": "producto|productos",
+        "none": "No encontré productos{desc}.",
+        "no_words": "No encontré nada en el catálogo con «{w}».",
+        "none_exists": "No, no tenemos productos{desc}.",
+        "instead": "Esto es lo que tenemos{desc}:",
+        "no_match": "No encontré productos con {w}; esto es lo más cercano.",
+        "no_data_about": "No tengo ese dato de {name}.",
+        "pick_yes": "Sí: {name} cumple con lo que preguntas.",
+        "pick_no": "No: {name} no cumple con lo que preguntas.",
+        "thanks": "¡De nada! Si necesitas algo más del catálogo, aquí estoy.",
+        "bye": "¡Hasta pronto! Cuando quieras, pregúntame por los productos de la tienda.",
+        "yes": "Sí. ",
+        "best": "Estos son los {k} {order}:",
+        "best_one": "El {order_one} es:",
+        "page": "Productos {a} a {b} de {n}{desc}, {order_page}:",
+        "rank": "El puesto {a} de {n}{desc}, {order_page}:",
+        "page_end": "Ya te mostré los {n} {products}{desc}.",
+        "more": "Escribe «más» para ver otros.",
+        "stock_yes": "Sí, hay stock: {n} {available}{desc}",
+        "available": "producto disponible|productos disponibles",
+        "stock_no": "No hay stock de productos{desc}. Esto es lo que tenemos:",
+        "count": "Hay {n} {products}{desc}.",
+        "count_group": "Hay {n} {groups} distintas{desc}.",
+        "units": "Hay {units} unidades en stock entre {n} {products}{desc}.",
+        "average": "El precio promedio de {n} {products}{desc} es {avg} (de {low} a {high}).",
+        "overview": "Tenemos {n} {groups}{desc}:",
+        "overview_more": "… y {n} más.",
+        "per_group": "El {order} de cada {group}{desc}:",
+        "each_category": "categoría", "each_brand": "marca", "each_family": "familia",
+        "each_color": "color",
+        "pick": "{name} cuesta {price} y está {status}.",
+        "asc": "de menor precio", "desc": "de mayor precio", "stock": "con más stock",
+        "asc_one": "de menor precio", "desc_one": "de mayor precio", "stock_one": "con más stock",
+        "page_asc": "de menor a mayor precio", "page_desc": "de mayor a menor precio",
+        "page_stock": "de más a menos stock",
+        "in_stock": "disponible ({stock} en stock)",
+        "disponible": "disponible", "agotado": "agotado", "por llegar": "por llegar",
+        "category": "categorías", "brand": "marcas", "family": "familias", "color": "colores",
+        "fam": "familia {v}", "brand_of": "marca {v}", "color_of": "color {v}",
+        "between": "entre {a} y {b}", "le": "hasta {b}", "lt": "de menos de {b}",
+        "ge": "desde {a}", "gt": "de más de {a}", "stock_min": "con al menos {s} unidades",
+        "match": "que coinciden con «{w}»", "or": " o ", "ignored": "No reconocí: {w}.",
+        "examples": "Por ejemplo:",
+        "greeting": "¡Hola! Soy el asistente de la tienda: respondo preguntas sobre nuestro "
+                    "catálogo de productos.",
+        "help": "Puedo buscar productos del catálogo por tipo, marca, color, precio y "
+                "disponibilidad, contarlos y ordenarlos por precio.",
+        "offtopic": "Lo siento, solo puedo ayudarte con preguntas sobre el catálogo de la tienda.",
+        "hostile": "No puedo hacer eso: solo consulto el catálogo de productos en modo de lectura; "
+                   "no cambio datos ni muestro nada fuera del catálogo.",
+        "unknown": "No entendí bien tu pregunta sobre el catálogo.",
+        "unsupported": "No tengo esa información: en modo básico solo conozco los productos del "
+                       "catálogo (tipo, marca, color, precio y stock).",
+        "schema": "El modo básico necesita una tabla de productos con nombre y precio, y no la "
+                  "encontré en este catálogo{missing}. Indica sus columnas en la sección "
+                  "[roles] de catalog.toml, o configura el modelo de lenguaje (OPENAI_API_KEY).",
+        "missing": " (faltan: {cols})",
+        "no_data": "No tengo ese dato: el catálogo de la tienda no registra {what}.",
+        "ex_brand": "¿Tienen {brand}?",
+        "ex_price": "{category} de menos de 1,000 soles",
+        "ex_count": "¿Cuántos productos hay disponibles?",
+        "ex_family": "el producto más caro de {family}",
+    },
+    "en": {
+        "found": "I found {n} {products}{desc}",
+        "products": "product|products",
+        "none": "I found no products{desc}.",
+        "no_words": "I found nothing in the catalog matching “{w}”.",
+        "none_exists": "No, we have no products{desc}.",
+        "instead": "This is what we have{desc}:",
+        "no_match": "I found no products with {w}; this is the closest.",
+        "no_data_about": "I don't have that information about {name}.",
+        "pick_yes": "Yes: {name} matches what you asked.",
+        "pick_no": "No: {name} does not match what you asked.",
+        "thanks": "You're welcome! If you need anything else from the catalog, just ask.",
+        "bye": "Goodbye! Ask me about the store's products any time.",
+        "yes": "Yes. ",
+        "best": "Here are the {k} {order}:",
+        "best_one": "The {order_one} is:",
+        "page": "Products {a} to {b} of {n}{desc}, {order_page}:",
+        "rank": "Number {a} of {n}{desc}, {order_page}:",
+        "page_end": "I have already shown all {n} {products}{desc}.",
+        "more": "Say “more” to see others.",
+        "stock_yes": "Yes, in stock: {n} {available}{desc}",
+        "available": "product available|products available",
+        "stock_no": "Nothing in stock{desc}. This is what we have:",
+        "count": "There are {n} {products}{desc}.",
+        "count_group": "There are {n} different {groups}{desc}.",
+        "units": "There are {units} units in stock across {n} {products}{desc}.",
+        "average": "The average price of {n} {products}{desc} is {avg} (from {low} to {high}).",
+        "overview": "We have {n} {groups}{desc}:",
+        "overview_more": "… and {n} more.",
+        "per_group": "The {order} in each {group}{desc}:",
+        "each_category": "category", "each_brand": "brand", "each_family": "family",
+        "each_color": "colour",
+        "pick": "{name} costs {price} and is {status}.",
+        "asc": "lowest-priced", "desc": "highest-priced", "stock": "with the most stock",
+        "asc_one": "lowest-priced one", "desc_one": "highest-priced one",
+        "stock_one": "one with the most stock",
+        "page_asc": "from lowest to highest price", "page_desc": "from highest to lowest price",
+        "page_stock": "from most to least stock",
+        "in_stock": "available ({stock} in stock)",
+        "disponible": "available", "agotado": "sold out", "por llegar": "coming soon",
+        "category": "categories", "brand": "brands", "family": "families", "color": "colours",
+        "fam": "family {v}", "brand_of": "brand {v}", "color_of": "colour {v}",
+        "between": "between {a} and {b}", "le": "up to {b}", "lt": "under {b}",
+        "ge": "from {a}", "gt": "over {a}", "stock_min": "with at least {s} units",
+        "match": "matching “{w}”", "or": " or ", "ignored": "I did not recognise: {w}.",
+        "examples": "For example:",
+        "greeting": "Hi! I am the store's assistant: I answer questions about our product "
+                    "catalog.",
+        "help": "I can look up catalog products by type, brand, colour, price and availability, "
+                "count them and sort them by price.",
+        "offtopic": "Sorry, I can only help with questions about the store's catalog.",
+        "hostile": "I can't do that: I only read the product catalog; I never change data or "
+                   "show anything outside the catalog.",
+        "unknown": "I did not quite understand your question about the catalog.",
+        "unsupported": "I don't have that information: in basic mode I only know the catalog's "
+                       "products (type, brand, colour, price and stock).",
+        "schema": "Basic mode needs a product table with a name and a price, and I did not "
+                  "find one in this catalog{missing}. Name its columns in the [roles] section "
+                  "of catalog.toml, or configure the language model (OPENAI_API_KEY).",
+        "missing": " (missing: {cols})",
+        "no_data": "I don't have that information: the store's catalog does not record {what}.",
+        "ex_brand": "Do you have {brand}?",
+        "ex_price": "{category} under 1,000 soles",
+        "ex_count": "How many products are available?",
+        "ex_family": "the most expensive product in {family}",
+    },
+}
+
+
+def _t(lang: str, key: str, **values: Any) -> str:
+    text = _TEXTS["en" if lang == "en" else "es"][key]
+    return text.format(**values) if values else text
+
+
+def _plural(lang: str, key: str, n: int) -> str:
+    one, many = _t(lang, key).split("|")
+    return one if n == 1 else many
+
+
+def fts_term(word: str) -> str:
+    """One FTS5 term: a quoted word (any FTS syntax stripped), prefix-matched when long enough."""
+    clean = re.sub(r"[^a-z0-9]", "", word.lower())
+    if not clean:
+        return '""'
+    if clean.isdigit() or len(clean) < 4:
+        return f'"{clean}"'
+    return f'"{singular(clean)}"*'
+
+
+def fts_whole_word(word: str) -> str:
+    """An FTS5 query for ``word`` as a whole word (or its singular), never as a prefix.
+
+    Deciding whether a word is a typo needs whole words: "lapto" is the start of "laptop" in
+    many descriptions, yet it is a typo of the category, not a word of the catalog.
+    """
+    clean = re.sub(r"[^a-z0-9]", "", word.lower())
+    if not clean:
+        return '""'
+    # "iphones": the Spanish singular ("iphon") misses an English plural's plain "s".
+    plain = clean[:-1] if clean.endswith("s") and len(clean) > 3 else clean
+    forms = dict.fromkeys((clean, singular(clean), plain))
+    return " OR ".join(f'"{form}"' for form in forms)
+
+
+@dataclass(frozen=True)
+class _Sql:
+    """Where-clause text with its parameters."""
+
+    where: str
+    params: tuple[Any, ...]
+
+
+class BasicEngine:
+    """Basic mode over one catalog; build it once per ``CatalogReader`` with ``load``."""
+
+    def __init__(self, catalog: CatalogReader, vocab: Vocabulary, *, columns: Sequence[str],
+                 fts_columns: Sequence[str], problem: str | None = None,
+                 missing: Sequence[str] = (), layout: CatalogLayout | None = None) -> None:
+        self.catalog = catalog
+        self.vocab = vocab
+        self.columns = tuple(columns)
+        self.fts_columns = tuple(fts_columns)
+        self.problem = problem
+        self.missing = tuple(missing)
+        self.layout = layout or CatalogLayout(columns=self.columns,
+                                              fts_table="products_fts" if fts_columns else None,
+                                              fts_columns=self.fts_columns)
+        #: The FROM source every query reads: the demo's table, or the store's under roles.
+        self.source = self.layout.source
+
+    @classmethod
+    async def load(cls, catalog: CatalogReader, roles: CatalogRoles | None = None,
+                   notes_path: Path | None = None) -> BasicEngine:
+        """Find the catalog's column roles (unless given) and read its vocabulary from them.
+
+        ``notes_path`` (default: beside the catalog) may correct the roles.
+        """
+        if roles is None:
+            notes = notes_path or catalog.path.with_suffix(".toml")
+            roles = await asyncio.to_thread(find_roles, catalog.path, notes)
+        fts = {t.name: [c.name for c in t.columns] for t in await catalog.tables() if t.is_fts}
+        layout = layout_for(roles, fts) if roles is not None else None
+        missing = [c for c in REQUIRED_COLUMNS if layout is None or c not in layout.columns]
+        if layout is None or missing:
+            logger.info("basic mode unavailable: no product table with roles %s", missing)
+            return cls(catalog, Vocabulary.build(families=(), categories=(), brands=(), colors=(),
+                                                 availability=()),
+                       columns=(), fts_columns=(), problem="schema", missing=missing)
+        values: dict[str, list[str]] = {}
+        for column in ("family", "category", "brand", "color", "availability"):
+            values[column] = await _distinct(catalog, layout.source, column) \
+                if column in layout.columns else []
+        vocab = Vocabulary.build(families=values["family"], categories=values["category"],
+                                 brands=values["brand"], colors=values["color"],
+                                 availability=values["availability"],
+                                 group_words=layout.labels,
+                                 product_words=_product_words(layout),
+                                 brand_tails=layout.source != "products")
+        return cls(catalog, vocab, columns=[c for c in ROW_COLUMNS if c in layout.columns],
+                   fts_columns=layout.fts_columns, layout=layout)
+
+    async def answer(self, text: str, history: Sequence[Turn],
+                     language: str | None = None) -> Reply:
+        """Answer one question; follow-ups read the previous answer's query from ``history``."""
+        previous, shown = _previous(history)
+        # A bare "more" or "¿y?" says nothing about its language: keep the conversation's.
+        lang = detect_language(text, default=(previous.lang if previous else language) or "es")
+        if self.problem:
+            return self._refusal("schema", lang)
+        draft = read(text, self.vocab, lang)
+        sql: list[str] = []
+        known = await self._probe(draft.unknown, sql) if not draft.verdict else set()
+        query = understand(draft, self.vocab, known, previous, shown)
+        logger.debug("basic query: %s", query.to_dict())
+        if query.intent in SMALL_TALK:
+            return Reply(text=self._friendly(query.intent, query.lang), engine="basic", sql=sql,
+                          meta={"intent": query.intent, "lang": query.lang})
+        lacking = self._lacking(query)
+        if lacking:
+            return Reply(text=_t(query.lang, "no_data", what=_DATUM[query.lang][lacking]),
+                         engine="basic", refused=True, sql=sql,
+                         meta={"intent": "no_data", "lacking": lacking, "lang": query.lang})
+        if query.intent in REFUSALS:
+            reply = self._refusal(query.intent, query.lang, query.ignored)
+            reply.sql = sql
+            return reply
+        if query.intent == "list":
+            # What the message asks on its own, in case refining the previous answer finds
+            # nothing ("laptops Lenovo", then "¿tienen Samsung?").
+            alone = understand(draft, self.vocab, known) if previous is not None else None
+            reply = await self._list(query, sql, alone)
+        else:
+            handlers = {"count": self._count, "units": self._units, "average": self._average,
+                        "overview": self._overview, "pick": self._pick,
+                        "per_group": self._per_group}
+            reply = await handlers[query.intent](query, sql)
+        reply.sql = sql
+        reply.meta["lang"] = query.lang
+        if query.ignored and not reply.refused:
+            reply.text += "\n" + _t(query.lang, "ignored", w=_quoted(query.lang, query.ignored))
+        return reply
+
+    async def _run(self, sql: list[str], statement: str, params: Sequence[Any] = (),
+                   max_rows: int | None = None) -> QueryResult:
+        result = await self.catalog.run(statement, params, max_rows=max_rows)
+        sql.append(result.sql)
+        return result
+
+    async def _probe(self, words: Sequence[str], sql: list[str]) -> set[str]:
+        """Which unknown words occur anywhere in the catalog's text (so they are not typos)."""
+        found: set[str] = set()
+        for word in list(words)[:MAX_PROBES]:
+            fts = self.layout.fts_table
+            if fts:
+                statement = f"SELECT count(*) AS n FROM {fts} WHERE {fts} MATCH ?"
+                params: tuple[Any, ...] = (fts_whole_word(word),)
+            else:
+                statement = f"SELECT count(*) AS n FROM {self.source} WHERE name LIKE ?"
+                params = (f"%{word}%",)
+            result = await self._run(sql, statement, params)
+            if result.rows and result.rows[0][0]:
+                found.add(word)
+        return found
+
+    def _where(self, q: Query) -> _Sql:
+        conditions: list[str] = []
+        params: list[Any] = []
+        for column, values in (("category", q.categories), ("family", q.families),
+                               ("brand", q.brands), ("color", q.colors),
+                               ("availability", q.availability)):
+            if values and column in self.columns:
+                conditions.append(f"{column} IN ({', '.join('?' * len(values))})")
+                params.extend(values)
+        if q.min_price is not None:
+            conditions.append("price >= ?" if q.min_inclusive else "price > ?")
+            params.append(q.min_price)
+        if q.max_price is not None:
+            conditions.append("price <= ?" if q.max_inclusive else "price < ?")
+            params.append(q.max_price)
+        if q.min_stock is not None:
+            conditions.append("stock >= ?")
+            params.append(q.min_stock)
+        words = [*q.keywords, *q.soft_keywords]
+        fts = self.layout.fts_table
+        if words and fts:
+            expression = " AND ".join(fts_term(w) for w in words)
+            columns = self.layout.fts_name_columns
+            if q.names_only and columns:
+                expression = f"{{{' '.join(columns)}}} : ({expression})"
+            conditions.append(f"id IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)")
+            params.append(expression)
+        elif words:
+            for word in words:
+                conditions.append("name LIKE ?")
+                params.append(f"%{word}%")
+        for attribute in q.attributes:
+            # "27 pulgadas", "256 GB", "aro 29": read in the product's name, never as a price.
+            patterns = name_patterns(attribute)
+            conditions.append("(" + " OR ".join("name LIKE ?" for _ in patterns) + ")")
+            params.extend(patterns)
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        return _Sql(where, tuple(params))
+
+    async def _total(self, q: Query, sql: list[str]) -> tuple[Query, int]:
+        """How many products match; words that only narrowed to nothing are let go."""
+        where = self._where(q)
+        result = await self._run(sql, f"SELECT count(*) AS n FROM {self.source}{where.where}",
+                                 where.params)
+        total = int(result.rows[0][0])
+        if total == 0 and q.soft_keywords:
+            return await self._total(replace(q, soft_keywords=[]), sql)
+        return q, total
+
+    async def _rows(self, q: Query, sql: list[str]) -> QueryResult:
+        where = self._where(q)
+        order = _ORDER_SQL.get(q.order or "price_asc", _ORDER_SQL["price_asc"])
+        return await self._run(
+            sql, f"SELECT {', '.join(self.columns)} FROM {self.source}{where.where}"
+                 f" ORDER BY {order} LIMIT ? OFFSET ?",
+            (*where.params, q.limit, q.offset), max_rows=q.limit)
+
+    async def _list(self, q: Query, sql: list[str], alone: Query | None = None) -> Reply:
+        """A list of products; a yes/no question says "Sí" only when every row satisfies it."""
+        lang, asked = q.lang, q
+        q, total = await self._total(q, sql)
+        if q.stock_check and total == 0 and q.availability:
+            reply = await self._out_of_stock(q, sql)
+            if reply is not None:
+                return reply
+        if total == 0:
+            return await self._nothing(q, sql, alone)
+        if q.offset >= total:
+            return Reply(text=_t(lang, "page_end", n=total, desc=self._describe(q),
+                                 products=_plural(lang, "products", total)),
+                         engine="basic", meta=_meta(q, [], total))
+        result = await self._rows(q, sql)
+        head = self._head(q, total, len(result.rows))
+        if q.exists and not q.stock_check:
+            head = self._yes(asked, q) + head
+        reply = self._rows_reply(q, result, head, total)
+        if q.offset + len(result.rows) < total and q.limit > 1:
+            reply.text += "\n" + _t(lang, "more")
+        return reply
+
+    def _yes(self, asked: Query, q: Query) -> str:
+        """How a yes/no answer starts: "Sí." only when nothing asked for was left out."""
+        lang = q.lang
+        dropped = [w for w in asked.soft_keywords if w not in q.soft_keywords]
+        if dropped:
+            return _t(lang, "no_match", w=_quoted(lang, dropped)) + " "
+        return "" if q.ignored else _t(lang, "yes")
+
+    def _head(self, q: Query, total: int, shown: int) -> str:
+        """The sentence above a list: how many there are, and which of them are shown."""
+        lang = q.lang
+        short = {"price_asc": "asc", "price_desc": "desc", "stock_desc": "stock"}[
+            q.order or "price_asc"]
+        desc = self._describe(q)
+        if q.stock_check and q.availability:
+            head = _t(lang, "stock_yes", n=total, available=_plural(lang, "available", total),
+                      desc=self._describe(replace(q, availability=[])))
+            return head + (":" if total <= q.limit else ". " + _best(lang, shown, short))
+        if q.offset and shown == 1:
+            return _t(lang, "rank", a=q.offset + 1, n=total, desc=desc,
+                      order_page=_t(lang, f"page_{short}"))
+        if q.offset:
+            return _t(lang, "page", a=q.offset + 1, b=q.offset + shown, n=total, desc=desc,
+                      order_page=_t(lang, f"page_{short}"))
+        found = _t(lang, "found", n=total, products=_plural(lang, "products", total), desc=desc)
+        if total <= shown and not (q.limit == 1 and q.order):
+            return found + ":"
+        return found + ". " + _best(lang, shown, short)
+
+    async def _out_of_stock(self, q: Query, sql: list[str]) -> Reply | None:
+        """"¿Hay stock de …?" with none in stock: say so, and show what there is."""
+        others, total = await self._total(replace(q, availability=[], offset=0), sql)
+        if not total:
+            return None
+        result = await self._rows(others, sql)
+        return self._rows_reply(others, result, _t(q.lang, "stock_no", desc=self._describe(q)))
+
+    async def _nothing(self, q: Query, sql: list[str], alone: Query | None) -> Reply:
+        """No product matches: say so plainly, then what the shop does have, when it helps."""
+        lang, desc = q.lang, self._describe(q)
+        no = _t(lang, "none_exists" if q.exists else "none", desc=desc)
+        # First what the question still asks without its narrowest filters ("impresoras de
+        # menos de 700", then "¿Epson?"), then the message on its own when it refined the
+        # previous answer into nothing ("laptops Lenovo", then "¿tienen Samsung?").
+        looser, wordless = _relaxations(q)
+        candidates = looser if q.exists or q.attributes or alone is not None else []
+        if alone is not None and alone != q and _names_things(alone):
+            candidates.append(alone)
+        if wordless is not None and (q.exists or alone is not None):
+            # Last, without the product words nothing has ("¿tienen laptops gamer?": laptops).
+            candidates.append(wordless)
+        for candidate in candidates:
+            other, total = await self._total(candidate, sql)
+            if not total:
+                continue
+            result = await self._rows(other, sql)
+            if candidate is alone:
+                head = f"{no}\n{self._head(other, total, len(result.rows))}"
+                return self._rows_reply(other, result, head, total)
+            head = f"{no}\n{_t(lang, 'instead', desc=self._describe(other))}"
+            reply = self._rows_reply(other, result, head, total)
+            if other.keywords == q.keywords:
+                # Follow-ups go on from what was asked (a price bound, a size still count);
+                # a product word nothing has is let go. "El primero" picks from what was shown.
+                reply.meta = _meta(q, reply.meta["shown_ids"], 0)
+            return reply
+        if q.keywords and not _names_things(replace(q, keywords=[])) and not q.exists:
+            # Only free words, and the catalog has nothing with all of them: most likely not a
+            # catalog question at all ("el mejor equipo de fútbol del Perú").
+            reply = self._refusal("unknown", lang)
+            reply.text = _t(lang, "no_words", w=" ".join(q.keywords)) + "\n" + \
+                self._examples(lang)
+            reply.meta = _meta(q, [], 0)
+            return reply
+        return Reply(text=no + "\n" + self._examples(lang), engine="basic", meta=_meta(q, [], 0))
+
+    def _rows_reply(self, q: Query, result: QueryResult, head: str,
+                    total: int | None = None) -> Reply:
+        lines = [head]
+        for n, row in enumerate(result.rows, start=q.offset + 1):
+            lines.append(f"{n}. {self._line(q.lang, dict(zip(result.columns, row, strict=True)))}")
+        ids = [row[result.columns.index("id")] for row in result.rows]
+        return Reply(text="\n".join(lines), engine="basic", columns=list(result.columns),
+                     rows=list(result.rows),
+                     meta=_meta(q, ids, total if total is not None else len(ids)))
+
+    def _line(self, lang: str, row: dict[str, Any]) -> str:
+        name = str(row["name"])
+        if self.source != "products":
+            # A store's names need not carry the brand or the size: "Paracetamol 500 mg" is
+            # sold by several laboratories, in several presentations.
+            extras = [str(row[key]) for key in ("size", "brand")
+                      if row.get(key) and str(row[key]).lower() not in name.lower()]
+            name += f" ({', '.join(extras)})" if extras else ""
+        return f"{name} — {format_soles(row['price'], lang)} · {_status(lang, row)}"
+
+    def _say(self, lang: str, key: str, **values: Any) -> str:
+        """A text naming a column, in the store's own word for it when it has one (Spanish)."""
+        role, form = _LABELLED.get(key, ("", ""))
+        label = self.layout.labels.get(role) if lang == "es" else None
+        if not label:
+            return _t(lang, key, **values)
+        if form == "of":
+            return f"{label} {values['v']}"
+        return plural(label) if form == "plural" else label
+
+    def _lacking(self, q: Query) -> str | None:
+        """The role a question needs that this catalog does not have, if any."""
+        columns = set(self.columns)
+        if q.intent == "unknown" and "color" not in columns and any(
+                word in _COLORS or singular(word) in _COLORS for word in q.ignored):
+            return "color"
+        if (q.intent == "units" or q.min_stock is not None or q.order == "stock_desc") \
+                and "stock" not in columns:
+            return "stock"
+        if (q.availability or q.stock_check) and "availability" not in columns:
+            return "availability"
+        if q.group and q.intent in ("overview", "per_group", "count") \
+                and q.group not in columns:
+            return q.group
+        return None
+
+    async def _pick(self, q: Query, sql: list[str]) -> Reply:
+        result = await self._run(
+            sql, f"SELECT {', '.join(self.columns)} FROM {self.source} WHERE id = ?", (q.pick,))
+        if not result.rows:
+            return self._refusal("unknown", q.lang)
+        row = dict(zip(result.columns, result.rows[0], strict=True))
+        text = _t(q.lang, "pick", name=row["name"], price=format_soles(row["price"], q.lang),
+                  status=_status(q.lang, row))
+        if q.exists:
+            text = await self._pick_verdict(q, row, sql) + "\n" + text
+        return Reply(text=text, engine="basic", columns=list(result.columns),
+                     rows=list(result.rows), meta=_meta(q, [row["id"]], 1))
+
+    async def _pick_verdict(self, q: Query, row: dict[str, Any], sql: list[str]) -> str:
+        """A yes/no question about one product ("¿el segundo es negro?", "¿tiene garantía?").
+
+        Its colour, brand, price and availability answer yes or no; words looked up in its
+        name and description can only say yes: their absence is "no tengo ese dato".
+        """
+        lang, name = q.lang, row["name"]
+        fields = replace(q, keywords=[], soft_keywords=[], attributes=[])
+        if self._where(fields).where and not await self._holds(fields, row["id"], sql):
+            return _t(lang, "pick_no", name=name)
+        if (q.keywords or q.soft_keywords or q.attributes) and not await self._holds(
+                q, row["id"], sql):
+            return _t(lang, "no_data_about", name=name)
+        return _t(lang, "pick_yes", name=name)
+
+    async def _holds(self, q: Query, product: Any, sql: list[str]) -> bool:
+        """Whether product ``product`` satisfies every filter of ``q``."""
+        where = self._where(q)
+        joiner = " AND " if where.where else " WHERE "
+        result = await self._run(
+            sql, f"SELECT count(*) AS n FROM {self.source}{where.where}{joiner}id = ?",
+            (*where.params, product))
+        return bool(result.rows and result.rows[0][0])
+
+    async def _count(self, q: Query, sql: list[str]) -> Reply:
+        where = self._where(q)
+        column = _GROUP_COLUMN.get(q.group or "")
+        what = f"count(DISTINCT {column})" if column in self.columns else "count(*)"
+        result = await self._run(sql, f"SELECT {what} AS n FROM {self.source}{where.where}",
+                                 where.params)
+        n = int(result.rows[0][0])
+        desc = self._describe(q)
+        if column in self.columns:
+            text = _t(q.lang, "count_group", n=n, groups=self._say(q.lang, q.group or ""),
+                      desc=desc)
+            if q.lang == "es" and _masculine(self.layout.labels.get(q.group or "")):
+                text = text.replace(" distintas", " distintos")
+        else:
+            text = _t(q.lang, "count", n=n, products=_plural(q.lang, "products", n), desc=desc)
+        return Reply(text=text, engine="basic", columns=list(result.columns),
+                     rows=list(result.rows), meta=_meta(q, [], n))
+
+    async def _units(self, q: Query, sql: list[str]) -> Reply:
+        where = self._where(q)
+        result = await self._run(
+            sql, f"SELECT coalesce(sum(stock), 0) AS units, count(*) AS n FROM {self.source}"
+                 f"{where.where}", where.params)
+        units, n = (int(v) for v in result.rows[0])
+        text = _t(q.lang, "units", units=units, n=n, products=_plural(q.lang, "products", n),
+                  desc=self._describe(q))
+        return Reply(text=text, engine="basic", columns=list(result.columns),
+                     rows=list(result.rows), meta=_meta(q, [], n))
+
+    async def _average(self, q: Query, sql: list[str]) -> Reply:
+        where = self._where(q)
+        result = await self._run(
+            sql, "SELECT round(avg(price), 2) AS avg_price, count(*) AS n,"
+                 f" min(price) AS min_price, max(price) AS max_price FROM {self.source}"
+                 f"{where.where}",
+            where.params)
+        avg, n, low, high = result.rows[0]
+        if not n:
+            return Reply(text=_t(q.lang, "none", desc=self._describe(q)), engine="basic",
+                         meta=_meta(q, [], 0))
+        text = _t(q.lang, "average", n=n, products=_plural(q.lang, "products", n),
+                  desc=self._describe(q), avg=format_soles(avg, q.lang),
+                  low=format_soles(low, q.lang), high=format_soles(high, q.lang))
+        return Reply(text=text, engine="basic", columns=list(result.columns),
+                     rows=list(result.rows), meta=_meta(q, [], n))
+
+    async def _overview(self, q: Query, sql: list[str]) -> Reply:
+        column = _GROUP_COLUMN.get(q.group or "", "category")
+        if column not in self.columns:
+            return self._refusal("unsupported", q.lang)
+        where = self._where(q)
+        where_text = where.where + (" AND " if where.where else " WHERE ") + f"{column} IS NOT NULL"
+        result = await self._run(
+            sql, f"SELECT {column}, count(*) AS n FROM {self.source}{where_text}"
+                 f" GROUP BY {column} ORDER BY n DESC, {column}",
+            where.params, max_rows=VOCABULARY_ROWS)
+        if not result.rows:
+            return Reply(text=_t(q.lang, "none", desc=self._describe(q)), engine="basic",
+                         meta=_meta(q, [], 0))
+        lines = [_t(q.lang, "overview", n=len(result.rows),
+                    groups=self._say(q.lang, q.group or column),
+                    desc=self._describe(q))]
+        lines += [f"• {value} ({n})" for value, n in result.rows[:OVERVIEW_LINES]]
+        if len(result.rows) > OVERVIEW_LINES:
+            lines.append(_t(q.lang, "overview_more", n=len(result.rows) - OVERVIEW_LINES))
+        return Reply(text="\n".join(lines), engine="basic", columns=list(result.columns),
+                     rows=list(result.rows), meta=_meta(q, [], len(result.rows)))
+
+    async def _per_group(self, q: Query, sql: list[str]) -> Reply:
+        """The cheapest (or dearest) product of each category, brand, family or colour."""
+        column = _GROUP_COLUMN.get(q.group or "", "category")
+        if column not in self.columns:
+            return self._refusal("unsupported", q.lang)
+        where = self._where(q)
+        inner = where.where + (" AND " if where.where else " WHERE ")
+        order = _ORDER_SQL.get(q.order or "price_asc", _ORDER_SQL["price_asc"])
+        outer = ", ".join(f"p.{c}" for c in self.columns)
+        result = await self._run(
+            sql, f"SELECT {outer} FROM {self.layout.source_as('p')} WHERE p.id = (SELECT id FROM"
+                 f" {self.source}"
+                 f"{inner}{column} = p.{column} ORDER BY {order} LIMIT 1) ORDER BY p.{column}",
+            where.params, max_rows=VOCABULARY_ROWS)
+        if not result.rows:
+            return Reply(text=_t(q.lang, "none", desc=self._describe(q)), engine="basic",
+                         meta=_meta(q, [], 0))
+        short = {"price_asc": "asc_one", "price_desc": "desc_one", "stock_desc": "stock_one"}
+        lines = [_t(q.lang, "per_group", order=_t(q.lang, short[q.order or "price_asc"]),
+                    group=self._say(q.lang, f"each_{column}"), desc=self._describe(q))]
+        index = result.columns.index(column)
+        for row in result.rows:
+            record = dict(zip(result.columns, row, strict=True))
+            lines.append(f"• {row[index]}: {self._line(q.lang, record)}")
+        ids = [row[result.columns.index("id")] for row in result.rows]
+        return Reply(text="\n".join(lines), engine="basic", columns=list(result.columns),
+                     rows=list(result.rows), meta=_meta(q, ids, len(ids)))
+
+    def _describe(self, q: Query) -> str:
+        """The filters in words, e.g. " (Laptops, marca Lenovo, de menos de S/ 3,000.00)"."""
+        lang, parts = q.lang, []
+        joiner = _t(lang, "or")
+        if q.categories:
+            parts.append(joiner.join(q.categories))
+        if q.families:
+            parts.append(self._say(lang, "fam", v=joiner.join(q.families)))
+        if q.brands:
+            parts.append(self._say(lang, "brand_of", v=joiner.join(q.brands)))
+        if q.colors:
+            parts.append(self._say(lang, "color_of", v=joiner.join(q.colors)))
+        if q.availability:
+            parts.append(joiner.join(_availability(lang, a) for a in q.availability))
+        low = format_soles(q.min_price) if q.min_price is not None else None
+        high = format_soles(q.max_price) if q.max_price is not None else None
+        if low and high:
+            parts.append(_t(lang, "between", a=low, b=high))
+        elif high:
+            parts.append(_t(lang, "le" if q.max_inclusive else "lt", b=high))
+        elif low:
+            parts.append(_t(lang, "ge" if q.min_inclusive else "gt", a=low))
+        if q.min_stock is not None:
+            parts.append(_t(lang, "stock_min", s=q.min_stock))
+        parts += [attribute_text(a) for a in q.attributes if unit_of(a) != BARE]
+        # A model number reads with the words it goes with: «iphone 15».
+        words = [*q.keywords, *q.soft_keywords,
+                 *(a.partition(":")[2] for a in q.attributes if unit_of(a) == BARE)]
+        if words:
+            parts.append(_t(lang, "match", w=" ".join(words)))
+        return f" ({', '.join(parts)})" if parts else ""
+
+    def _examples(self, lang: str) -> str:
+        vocab = self.vocab
+        examples = []
+        if vocab.brands:
+            examples.append(_t(lang, "ex_brand", brand=vocab.brands[0]))
+        if vocab.categories:
+            category = vocab.categories[0]
+            examples.append(_t(lang, "ex_price", category=category if lang == "en"
+                               else category.lower()))
+        examples.append(_t(lang, "ex_count"))
+        if vocab.families and len(examples) < 3:
+            examples.append(_t(lang, "ex_family", family=vocab.families[0]))
+        quote = ("“", "”") if lang == "en" else ("«", "»")
+        return "\n".join([_t(lang, "examples"),
+                          *(f"• {quote[0]}{e}{quote[1]}" for e in examples[:3])])
+
+    def _friendly(self, intent: str, lang: str) -> str:
+        if intent in ("thanks", "bye"):
+            return _t(lang, intent)
+        return f"{_t(lang, intent)}\n{self._examples(lang)}"
+
+    def _refusal(self, reason: str, lang: str, ignored: Sequence[str] = ()) -> Reply:
+        if reason == "schema":
+            missing = (_t(lang, "missing", cols=", ".join(self.missing)) if self.missing
+                       else "")
+            text = _t(lang, "schema", missing=missing)
+            return Reply(text=text, engine="basic", refused=True, meta={"intent": reason})
+        text = _t(lang, reason)
+        if ignored and reason == "unknown":
+            text += " " + _t(lang, "ignored", w=_quoted(lang, ignored))
+        return Reply(text=f"{text}\n{self._examples(lang)}", engine="basic", refused=True,
+                     meta={"intent": reason, "lang": lang})
+
+
+async def _distinct(catalog: CatalogReader, source: str, column: str) -> list[str]:
+    """A column's distinct values, most common first."""
+    result = await catalog.run(
+        f"SELECT {column}, count(*) AS n FROM {source} WHERE {column} IS NOT NULL"
+        f" GROUP BY {column} ORDER BY n DESC, {column}", max_rows=VOCABULARY_ROWS)
+    return [str(row[0]) for row in result.rows if str(row[0]).strip()]
+
+
+def _product_words(layout: CatalogLayout) -> list[str]:
+    """The store's nouns for its products: its table's name ("libros") and a telling header of
+    its name column ("Medicamento")."""
+    found = []
+    if layout.table.lower() not in ("products", "productos", "items", "catalogo", "catalog"):
+        found.append(layout.table.replace("_", " "))
+    label = layout.labels.get("name")
+    if label and label not in _PLAIN_NAME_WORDS:
+        found.append(label)
+    return found
+
+
+def _masculine(label: str | None) -> bool:
+    """Whether a column's Spanish word is masculine ("autor", "género"), by its ending."""
+    if not label:
+        return False
+    word = label.split()[-1]
+    return not word.endswith(("a", "ión", "dad", "ial", "ía"))
+
+
+def _previous(history: Sequence[Turn]) -> tuple[Query | None, list[int]]:
+    """The last answer's query (when basic mode wrote it) and the last product list shown.
+
+    An answer that picked one product from a list ("¿cuánto cuesta el segundo?") is passed over:
+    the next follow-up still refines, or picks from, the list before it. So are refusals and
+    small talk.
+    """
+    # A refusal or small talk in between ("¿me prestas 50 soles?", "gracias") does not end
+    # the conversation about the products.
+    skipped = {"pick", "no_data", *SMALL_TALK, *REFUSALS}
+    answers = [turn for turn in history
+               if turn.role == "assistant" and turn.meta.get("intent") not in skipped]
+    if not answers:
+        return None, []
+    query = Query.from_dict(answers[-1].meta.get("query"))
+    for turn in reversed(answers[-3:]):
+        ids = [i for i in turn.meta.get("shown_ids", []) if isinstance(i, int)]
+        if ids:
+            return query, ids
+    return query, []
+
+
+def _quoted(lang: str, words: Sequence[str]) -> str:
+    left, right = ("“", "”") if lang == "en" else ("«", "»")
+    return ", ".join(f"{left}{w}{right}" for w in words)
+
+
+def _meta(q: Query, ids: Sequence[Any], total: int) -> dict[str, Any]:
+    return {"intent": q.intent, "query": q.to_dict(), "shown_ids": list(ids), "total": total}
+
+
+def _availability(lang: str, value: str) -> str:
+    try:
+        return _t(lang, value)
+    except KeyError:
+        return value
+
+
+def _status(lang: str, row: dict[str, Any]) -> str:
+    value = str(row.get("availability") or "")
+    if value == "disponible" and row.get("stock"):
+        return _t(lang, "in_stock", stock=row["stock"])
+    return _availability(lang, value)
+
+
+def _best(lang: str, shown: int, short: str) -> str:
+    """ "Estos son los 5 de menor precio:", or "El de menor precio es:" for one."""
+    if shown == 1:
+        return _t(lang, "best_one", order_one=_t(lang, f"{short}_one"))
+    return _t(lang, "best", k=shown, order=_t(lang, short))
+
+
+def _names_things(q: Query) -> bool:
+    return bool(q.categories or q.families or q.brands or q.keywords)
+
+
+def _relaxations(q: Query) -> tuple[list[Query], Query | None]:
+    """Looser versions of a question that found nothing, to show what the shop does have:
+    without sizes, then without colour, availability and price; and without product words."""
+    looser = [replace(q, attributes=[], offset=0),
+              replace(q, attributes=[], colors=[], availability=[], min_price=None,
+                      max_price=None, min_stock=None, offset=0)]
+    wordless = replace(q, attributes=[], keywords=[], soft_keywords=[], names_only=False,
+                       offset=0)
+    found = [c for c in looser if c != q and _names_things(c)]
+    return found, wordless if wordless != q and _names_things(wordless) else None
