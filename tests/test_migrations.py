@@ -175,7 +175,7 @@ def test_usage_rows_from_before_cached_tokens_count_none(tmp_path):
     with sqlite3.connect(db) as conn:
         conn.execute("INSERT INTO usage (conversation, engine, outcome, prompt_tokens)"
                      " VALUES ('u:1', 'model', 'ok', 1200)")
-    assert "0008_usage_cached_tokens.sql" in apply_migrations(db, STATE_MIGRATIONS)
+    assert "0004_usage_cached_tokens.sql" in apply_migrations(db, STATE_MIGRATIONS)
     with sqlite3.connect(db) as conn:
         row = conn.execute("SELECT prompt_tokens, cached_tokens FROM usage").fetchone()
     assert row == (1200, 0)

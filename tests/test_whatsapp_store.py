@@ -1,4 +1,4 @@
-"""The WhatsApp channel's state: customers' keys and claimed message ids (migration 0009)."""
+"""The WhatsApp channel's state: customers' keys and claimed message ids (migration 0005)."""
 
 from __future__ import annotations
 
@@ -16,14 +16,14 @@ async def test_an_existing_state_database_gains_the_tables_and_keeps_its_data(
 ) -> None:
     db = tmp_path / "state.db"
     names = [path.name for path in migration_files(STATE_MIGRATIONS)]
-    apply_migrations(db, STATE_MIGRATIONS, upto=names[names.index("0009_whatsapp.sql") - 1])
+    apply_migrations(db, STATE_MIGRATIONS, upto=names[names.index("0005_whatsapp.sql") - 1])
     with closing(sqlite3.connect(db)) as conn:
         conn.execute("INSERT INTO users (user_id, username) VALUES (501, 'ana')")
         conn.execute("INSERT INTO messages (conversation, role, content) VALUES"
                      " ('u:501', 'user', 'hola')")
         conn.commit()
 
-    assert apply_migrations(db, STATE_MIGRATIONS)[0] == "0009_whatsapp.sql"
+    assert apply_migrations(db, STATE_MIGRATIONS)[0] == "0005_whatsapp.sql"
     state = await open_state(db)
     try:
         store = WhatsAppStore(state)

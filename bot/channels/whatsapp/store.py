@@ -1,4 +1,4 @@
-"""What the WhatsApp channel keeps in the state database (migration 0009_whatsapp.sql).
+"""What the WhatsApp channel keeps in the state database (migration 0005_whatsapp.sql).
 
 * Customers' keys. Memory, rate limits, budgets and /stats count users by integer ids. A
   WhatsApp customer's id is text (a business-scoped id, or a phone number), so each gets an
