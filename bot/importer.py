@@ -62,6 +62,8 @@ TABLE = "products"
 SAMPLE_ROWS = 2_000
 BATCH_ROWS = 5_000
 SNIFF_BYTES = 256 * 1024
+#: Bytes of a text file decoded in one piece when loading (whole lines).
+DECODE_BYTES = 1024 ** 2
 #: An XLSX is a zip; members that unpack past this are refused before anything is read.
 MAX_XLSX_UNPACKED = 1024 ** 3
 #: A JSON array is read whole; larger files should come as JSON Lines or CSV.
@@ -224,12 +226,21 @@ def _text_lines(handle: BinaryIO, encoding: str, recoded: Recoded) -> Iterator[s
         yield from io.TextIOWrapper(handle, encoding="utf-16", newline="")
         return
     noted = recoded if encoding in ("utf-8", "mixed") else None
-    first = True
-    for number, line in enumerate(handle, start=1):
-        if first and line.startswith(codecs.BOM_UTF8):
-            line = line[len(codecs.BOM_UTF8):]
-        first = False
-        yield _decode(line, "utf-8", noted, number)
+    number = 0
+    # Whole blocks of lines are decoded at once (one call instead of one per line); only a
+    # block that is not all UTF-8 is decoded line by line.
+    while block := handle.read(DECODE_BYTES):
+        if not block.endswith(b"\n"):
+            block += handle.readline()
+        if number == 0 and block.startswith(codecs.BOM_UTF8):
+            block = block[len(codecs.BOM_UTF8):]
+        try:
+            lines = io.StringIO(block.decode("utf-8"), newline="\n").readlines()
+        except UnicodeDecodeError:
+            lines = [_decode(line, "utf-8", noted, number + n)
+                     for n, line in enumerate(io.BytesIO(block), start=1)]
+        number += len(lines)
+        yield from lines
 
 
 def _sniff_delimiter(lines: Sequence[str]) -> str:

@@ -88,6 +88,24 @@ def test_mixed_encodings_load_and_the_report_names_the_lines(tmp_path):
     assert any("líneas 4" in note and "Windows-1252" in note for note in report.ambiguities)
 
 
+def test_lines_across_decoding_blocks_keep_their_numbers_and_text(tmp_path, monkeypatch):
+    # Blocks of 64 bytes: every kind of line below falls across or at a block's edge.
+    monkeypatch.setattr("bot.importer.DECODE_BYTES", 64)
+    expected = [(f"Artículo número {n} con descripción", float(n)) for n in range(1, 40)]
+    lines = [f"{name};{price:g}\n".encode() for name, price in expected]
+    lines[20] = f"{expected[20][0]};{expected[20][1]:g}\n".encode("cp1252")
+    expected[5] = ("Bolsa\nde dos líneas", 6.0)
+    lines[5] = '"Bolsa\nde dos líneas";6\n'.encode()
+    expected[9] = ("Caja\rretorno", 10.0)
+    lines[9] = b'"Caja\rretorno";10\n'
+    report = load(tmp_path, "blocks.csv", codecs.BOM_UTF8 + b"Nombre;Precio\n" + b"".join(lines))
+    assert rows(tmp_path / "catalog.db", "SELECT nombre, precio FROM products ORDER BY id") \
+        == expected
+    # Header is line 1; the recoded row is the 21st product, one line further for the
+    # two-line cell.
+    assert any("líneas 23" in note and "Windows-1252" in note for note in report.ambiguities)
+
+
 def test_json_and_json_lines(tmp_path):
     items = [{"name": "Mouse", "price": 39.9, "brand": "Logitech", "tags": ["usb"]},
              {"name": "Teclado", "price": "S/ 89,90", "brand": "Genius"}]
