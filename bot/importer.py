@@ -493,6 +493,44 @@ def _convert(plan: _Plan, cells: Sequence[Any]) -> tuple[list[Any] | None, str]:
     return values, ""
 
 
+class _Batch(list):
+    """Converted rows of one batch, and how many blank rows it left out (not skips)."""
+
+    blank = 0
+
+
+def _convert_batch(plan: _Plan, chunk: list[tuple[int, Sequence[Any]]],
+                   skipped: list[tuple[int, str]]) -> _Batch:
+    """The chunk's rows for the catalog; skipped rows' reasons go into ``skipped``.
+
+    The usual row (its width, a name, a price read by the column's fast reader) is converted
+    here in one step; any other row goes through ``_convert``, which says why it is skipped.
+    """
+    batch = _Batch()
+    width, name_at, price_at, read = len(plan.names), plan.name, plan.price, plan.read_price
+    for line, cells in chunk:
+        if len(cells) == width:
+            name = cells[name_at]
+            if name and not (type(name) is str and name.isspace()):
+                try:
+                    price = read(cells[price_at])
+                except ValueError:
+                    price = None
+                if price is not None and price >= 0:
+                    values = cells if type(cells) is list else list(cells)
+                    values[price_at] = price
+                    batch.append(values)
+                    continue
+        values, reason = _convert(plan, cells)
+        if values is not None:
+            batch.append(values)
+        elif not reason:
+            batch.blank += 1
+        elif len(skipped) < REPORT_SKIPPED:
+            skipped.append((line, reason))
+    return batch
+
+
 def _plan(headers: list[str], names: list[str], roles: dict[str, str],
           sample: list[Sequence[Any]]) -> _Plan:
     index = {header: i for i, header in enumerate(headers)}
@@ -577,15 +615,8 @@ def _load(tmp: Path, source: Rows, names: list[str], plan: _Plan, roles: dict[st
         rows = _chain(buffered, source.rows)
         last_done = 0
         while chunk := list(islice(rows, BATCH_ROWS)):
-            batch = []
-            for line, cells in chunk:
-                values, reason = _convert(plan, cells)
-                if values is not None:
-                    batch.append(values)
-                elif reason:
-                    skipped_count += 1
-                    if len(skipped) < REPORT_SKIPPED:
-                        skipped.append((line, reason))
+            batch = _convert_batch(plan, chunk, skipped)
+            skipped_count += len(chunk) - len(batch) - batch.blank
             conn.executemany(insert, batch)
             loaded += len(batch)
             done = source.done()
