@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import unicodedata
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -314,3 +315,48 @@ async def test_store_values_get_spanish_plurals_accents_and_typos(bookstore_db, 
         assert reply.meta.get("total") == len(expected), question
     reply = await engine.answer("libros de Cortazr", [])
     assert column(reply, "name") == ["Rayuela"]
+
+
+# --- Words in a store's own names, whatever their accents and case ------------------------------
+
+SHELF = [
+    ("Crónica de una muerte anunciada", "Gabriel García Márquez", "Novela", 38.0),
+    ("CRÓNICA DEL PERÚ ANTIGUO", "Pedro Cieza de León", "Historia", 64.0),
+    ("ÁRBOL DE LA CIENCIA", "Pío Baroja", "Novela", 29.9),
+    ("Cuentos del árbol viejo", "Ana Ruiz", "Infantil", 19.5),
+    ("El túnel", "Ernesto Sábato", "Novela", 27.0),
+    ("Analgésico natural: guía de plantas", "Rosa Díaz", "Salud", 42.0),
+    ("Manual del carpintero", "Luis Soto", "Oficios", 55.0),
+]
+
+
+def folded(text: str) -> str:
+    """The test's own folding: no accents, no case."""
+    return "".join(c for c in unicodedata.normalize("NFD", text)
+                   if not unicodedata.combining(c)).casefold()
+
+
+@pytest.fixture
+def shelf_db(tmp_path: Path) -> Path:
+    path = tmp_path / "estante.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE libros (titulo TEXT, autor TEXT, genero TEXT, precio REAL)")
+        conn.executemany("INSERT INTO libros VALUES (?, ?, ?, ?)", SHELF)
+    return path
+
+
+@pytest.mark.parametrize("question, word", [
+    ("libros de cronica", "cronica"), ("¿tienen algo de CRONICA?", "cronica"),
+    ("arbol", "arbol"), ("libros de ÁRBOL", "arbol"), ("tunel", "tunel"),
+    ("TÚNEL", "tunel"), ("analgesico", "analgesico"), ("ANALGÉSICO", "analgesico"),
+])
+async def test_own_sqlite_names_match_without_accents_or_case(shelf_db, open_engine, question,
+                                                              word):
+    before = sha256(shelf_db)
+    engine = await open_engine(shelf_db)
+    assert engine.layout.fts_table is None  # a store's own file: no index of KRATOS's
+    reply = await engine.answer(question, [])
+    expected = sorted(t for (t,) in query(shelf_db, "SELECT titulo FROM libros")
+                      if word in folded(t))
+    assert expected and sorted(column(reply, "name")) == expected
+    assert sha256(shelf_db) == before
