@@ -360,3 +360,32 @@ async def test_own_sqlite_names_match_without_accents_or_case(shelf_db, open_eng
                       if word in folded(t))
     assert expected and sorted(column(reply, "name")) == expected
     assert sha256(shelf_db) == before
+
+
+# --- Topics a store sells are not off-topic there -----------------------------------------------
+
+async def test_a_pharmacy_answers_about_medicines(pharmacy_db, open_engine):
+    # "medicina" is an off-topic subject elsewhere; here it is what the store sells.
+    engine = await open_engine(pharmacy_db)
+    checks = [
+        ("medicina barata", "SELECT codigo FROM products ORDER BY precio_s LIMIT 1"),
+        ("¿tienen medicina disponible?",
+         "SELECT codigo FROM products WHERE disponible = 'Sí' ORDER BY precio_s LIMIT 5"),
+        ("medicina Genfar", "SELECT codigo FROM products WHERE laboratorio = 'Genfar'"),
+        ("¿qué medicina tienen?", "SELECT codigo FROM products ORDER BY precio_s LIMIT 5"),
+    ]
+    for question, sql in checks:
+        reply = await engine.answer(question, [])
+        assert not reply.refused, question
+        assert sorted(column(reply, "sku")) == sorted(c for (c,) in query(pharmacy_db, sql))
+    reply = await engine.answer("¿cuántas medicinas tienen?", [])
+    ((count,),) = query(pharmacy_db, "SELECT count(*) FROM products")
+    assert reply.meta["total"] == count and f"Hay {count} productos" in reply.text
+
+
+async def test_the_demo_store_still_refuses_doctors_and_medicine(catalog_db, open_engine):
+    engine = await open_engine(catalog_db)
+    for question in ("¿me recomiendas un médico?", "medicina para el dolor",
+                     "¿qué libro me recomiendas?", "¿quién es el mejor doctor?"):
+        reply = await engine.answer(question, [])
+        assert reply.refused and reply.meta.get("intent") == "offtopic", question
