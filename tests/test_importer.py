@@ -78,6 +78,20 @@ def test_blank_and_bad_prices_are_skipped_with_their_line(tmp_path):
     assert "Omití 4 filas" in text and "línea 4: precio «gratis» no es un monto" in text
 
 
+def test_skips_past_the_listed_ones_are_counted_and_blank_rows_are_not_skips(tmp_path):
+    good = [f"Producto {n},{n}.5" for n in range(200)]
+    bad = [f"Malo {n},gratis" for n in range(25)]
+    lines = [line for pair in zip(good, bad, strict=False) for line in pair] + good[25:]
+    lines[10:10] = [",", "", " , "]  # two blank rows (not skips), one without a name
+    lines.append("Corto")  # a short row: no price
+    report = load(tmp_path, "many.csv", ("Nombre,Precio\n" + "\n".join(lines) + "\n").encode())
+    assert report.loaded == 200
+    assert report.skipped_count == 27 and len(report.skipped) == 20
+    assert report.skipped[0] == (3, "precio «gratis» no es un monto")
+    assert rows(tmp_path / "catalog.db", "SELECT count(*), sum(precio) FROM products") == [
+        (200, sum(n + 0.5 for n in range(200)))]
+
+
 def test_mixed_encodings_load_and_the_report_names_the_lines(tmp_path):
     content = (b"Nombre;Precio\nAceite de oliva;25\n" + "Leche evaporada;3,9\n"
                .encode("cp1252") + "Azúcar;4\n".encode("cp1252") + "Té verde;6\n".encode())
@@ -86,6 +100,24 @@ def test_mixed_encodings_load_and_the_report_names_the_lines(tmp_path):
     names = [n for (n,) in rows(tmp_path / "catalog.db", "SELECT nombre FROM products")]
     assert names == ["Aceite de oliva", "Leche evaporada", "Azúcar", "Té verde"]
     assert any("líneas 4" in note and "Windows-1252" in note for note in report.ambiguities)
+
+
+def test_lines_across_decoding_blocks_keep_their_numbers_and_text(tmp_path, monkeypatch):
+    # Blocks of 64 bytes: every kind of line below falls across or at a block's edge.
+    monkeypatch.setattr("bot.importer.DECODE_BYTES", 64)
+    expected = [(f"Artículo número {n} con descripción", float(n)) for n in range(1, 40)]
+    lines = [f"{name};{price:g}\n".encode() for name, price in expected]
+    lines[20] = f"{expected[20][0]};{expected[20][1]:g}\n".encode("cp1252")
+    expected[5] = ("Bolsa\nde dos líneas", 6.0)
+    lines[5] = '"Bolsa\nde dos líneas";6\n'.encode()
+    expected[9] = ("Caja\rretorno", 10.0)
+    lines[9] = b'"Caja\rretorno";10\n'
+    report = load(tmp_path, "blocks.csv", codecs.BOM_UTF8 + b"Nombre;Precio\n" + b"".join(lines))
+    assert rows(tmp_path / "catalog.db", "SELECT nombre, precio FROM products ORDER BY id") \
+        == expected
+    # Header is line 1; the recoded row is the 21st product, one line further for the
+    # two-line cell.
+    assert any("líneas 23" in note and "Windows-1252" in note for note in report.ambiguities)
 
 
 def test_json_and_json_lines(tmp_path):

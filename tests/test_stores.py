@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import unicodedata
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -314,3 +315,77 @@ async def test_store_values_get_spanish_plurals_accents_and_typos(bookstore_db, 
         assert reply.meta.get("total") == len(expected), question
     reply = await engine.answer("libros de Cortazr", [])
     assert column(reply, "name") == ["Rayuela"]
+
+
+# --- Words in a store's own names, whatever their accents and case ------------------------------
+
+SHELF = [
+    ("Crónica de una muerte anunciada", "Gabriel García Márquez", "Novela", 38.0),
+    ("CRÓNICA DEL PERÚ ANTIGUO", "Pedro Cieza de León", "Historia", 64.0),
+    ("ÁRBOL DE LA CIENCIA", "Pío Baroja", "Novela", 29.9),
+    ("Cuentos del árbol viejo", "Ana Ruiz", "Infantil", 19.5),
+    ("El túnel", "Ernesto Sábato", "Novela", 27.0),
+    ("Analgésico natural: guía de plantas", "Rosa Díaz", "Salud", 42.0),
+    ("Manual del carpintero", "Luis Soto", "Oficios", 55.0),
+]
+
+
+def folded(text: str) -> str:
+    """The test's own folding: no accents, no case."""
+    return "".join(c for c in unicodedata.normalize("NFD", text)
+                   if not unicodedata.combining(c)).casefold()
+
+
+@pytest.fixture
+def shelf_db(tmp_path: Path) -> Path:
+    path = tmp_path / "estante.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE libros (titulo TEXT, autor TEXT, genero TEXT, precio REAL)")
+        conn.executemany("INSERT INTO libros VALUES (?, ?, ?, ?)", SHELF)
+    return path
+
+
+@pytest.mark.parametrize("question, word", [
+    ("libros de cronica", "cronica"), ("¿tienen algo de CRONICA?", "cronica"),
+    ("arbol", "arbol"), ("libros de ÁRBOL", "arbol"), ("tunel", "tunel"),
+    ("TÚNEL", "tunel"), ("analgesico", "analgesico"), ("ANALGÉSICO", "analgesico"),
+])
+async def test_own_sqlite_names_match_without_accents_or_case(shelf_db, open_engine, question,
+                                                              word):
+    before = sha256(shelf_db)
+    engine = await open_engine(shelf_db)
+    assert engine.layout.fts_table is None  # a store's own file: no index of KRATOS's
+    reply = await engine.answer(question, [])
+    expected = sorted(t for (t,) in query(shelf_db, "SELECT titulo FROM libros")
+                      if word in folded(t))
+    assert expected and sorted(column(reply, "name")) == expected
+    assert sha256(shelf_db) == before
+
+
+# --- Topics a store sells are not off-topic there -----------------------------------------------
+
+async def test_a_pharmacy_answers_about_medicines(pharmacy_db, open_engine):
+    # "medicina" is an off-topic subject elsewhere; here it is what the store sells.
+    engine = await open_engine(pharmacy_db)
+    checks = [
+        ("medicina barata", "SELECT codigo FROM products ORDER BY precio_s LIMIT 1"),
+        ("¿tienen medicina disponible?",
+         "SELECT codigo FROM products WHERE disponible = 'Sí' ORDER BY precio_s LIMIT 5"),
+        ("medicina Genfar", "SELECT codigo FROM products WHERE laboratorio = 'Genfar'"),
+        ("¿qué medicina tienen?", "SELECT codigo FROM products ORDER BY precio_s LIMIT 5"),
+    ]
+    for question, sql in checks:
+        reply = await engine.answer(question, [])
+        assert not reply.refused, question
+        assert sorted(column(reply, "sku")) == sorted(c for (c,) in query(pharmacy_db, sql))
+    reply = await engine.answer("¿cuántas medicinas tienen?", [])
+    ((count,),) = query(pharmacy_db, "SELECT count(*) FROM products")
+    assert reply.meta["total"] == count and f"Hay {count} productos" in reply.text
+
+
+async def test_the_demo_store_still_refuses_doctors_and_medicine(catalog_db, open_engine):
+    engine = await open_engine(catalog_db)
+    for question in ("¿me recomiendas un médico?", "medicina para el dolor",
+                     "¿qué libro me recomiendas?", "¿quién es el mejor doctor?"):
+        reply = await engine.answer(question, [])
+        assert reply.refused and reply.meta.get("intent") == "offtopic", question

@@ -62,6 +62,8 @@ TABLE = "products"
 SAMPLE_ROWS = 2_000
 BATCH_ROWS = 5_000
 SNIFF_BYTES = 256 * 1024
+#: Bytes of a text file decoded in one piece when loading (whole lines).
+DECODE_BYTES = 1024 ** 2
 #: An XLSX is a zip; members that unpack past this are refused before anything is read.
 MAX_XLSX_UNPACKED = 1024 ** 3
 #: A JSON array is read whole; larger files should come as JSON Lines or CSV.
@@ -224,12 +226,21 @@ def _text_lines(handle: BinaryIO, encoding: str, recoded: Recoded) -> Iterator[s
         yield from io.TextIOWrapper(handle, encoding="utf-16", newline="")
         return
     noted = recoded if encoding in ("utf-8", "mixed") else None
-    first = True
-    for number, line in enumerate(handle, start=1):
-        if first and line.startswith(codecs.BOM_UTF8):
-            line = line[len(codecs.BOM_UTF8):]
-        first = False
-        yield _decode(line, "utf-8", noted, number)
+    number = 0
+    # Whole blocks of lines are decoded at once (one call instead of one per line); only a
+    # block that is not all UTF-8 is decoded line by line.
+    while block := handle.read(DECODE_BYTES):
+        if not block.endswith(b"\n"):
+            block += handle.readline()
+        if number == 0 and block.startswith(codecs.BOM_UTF8):
+            block = block[len(codecs.BOM_UTF8):]
+        try:
+            lines = io.StringIO(block.decode("utf-8"), newline="\n").readlines()
+        except UnicodeDecodeError:
+            lines = [_decode(line, "utf-8", noted, number + n)
+                     for n, line in enumerate(io.BytesIO(block), start=1)]
+        number += len(lines)
+        yield from lines
 
 
 def _sniff_delimiter(lines: Sequence[str]) -> str:
@@ -482,6 +493,44 @@ def _convert(plan: _Plan, cells: Sequence[Any]) -> tuple[list[Any] | None, str]:
     return values, ""
 
 
+class _Batch(list):
+    """Converted rows of one batch, and how many blank rows it left out (not skips)."""
+
+    blank = 0
+
+
+def _convert_batch(plan: _Plan, chunk: list[tuple[int, Sequence[Any]]],
+                   skipped: list[tuple[int, str]]) -> _Batch:
+    """The chunk's rows for the catalog; skipped rows' reasons go into ``skipped``.
+
+    The usual row (its width, a name, a price read by the column's fast reader) is converted
+    here in one step; any other row goes through ``_convert``, which says why it is skipped.
+    """
+    batch = _Batch()
+    width, name_at, price_at, read = len(plan.names), plan.name, plan.price, plan.read_price
+    for line, cells in chunk:
+        if len(cells) == width:
+            name = cells[name_at]
+            if name and not (type(name) is str and name.isspace()):
+                try:
+                    price = read(cells[price_at])
+                except ValueError:
+                    price = None
+                if price is not None and price >= 0:
+                    values = cells if type(cells) is list else list(cells)
+                    values[price_at] = price
+                    batch.append(values)
+                    continue
+        values, reason = _convert(plan, cells)
+        if values is not None:
+            batch.append(values)
+        elif not reason:
+            batch.blank += 1
+        elif len(skipped) < REPORT_SKIPPED:
+            skipped.append((line, reason))
+    return batch
+
+
 def _plan(headers: list[str], names: list[str], roles: dict[str, str],
           sample: list[Sequence[Any]]) -> _Plan:
     index = {header: i for i, header in enumerate(headers)}
@@ -566,15 +615,8 @@ def _load(tmp: Path, source: Rows, names: list[str], plan: _Plan, roles: dict[st
         rows = _chain(buffered, source.rows)
         last_done = 0
         while chunk := list(islice(rows, BATCH_ROWS)):
-            batch = []
-            for line, cells in chunk:
-                values, reason = _convert(plan, cells)
-                if values is not None:
-                    batch.append(values)
-                elif reason:
-                    skipped_count += 1
-                    if len(skipped) < REPORT_SKIPPED:
-                        skipped.append((line, reason))
+            batch = _convert_batch(plan, chunk, skipped)
+            skipped_count += len(chunk) - len(batch) - batch.blank
             conn.executemany(insert, batch)
             loaded += len(batch)
             done = source.done()

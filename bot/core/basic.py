@@ -19,6 +19,7 @@ from typing import Any
 from bot.catalog.money import format_soles
 from bot.catalog.reader import CatalogReader, QueryResult
 from bot.catalog.roles import CatalogLayout, CatalogRoles, find_roles, layout_for, plural
+from bot.catalog.textfold import FOLD_FUNCTION, fold
 from bot.core.basic_parse import Query, Vocabulary, color_words, read, singular, understand
 from bot.core.basic_words import BARE, attribute_text, name_patterns, unit_of
 from bot.core.language import detect_language
@@ -232,6 +233,12 @@ def fts_whole_word(word: str) -> str:
     return " OR ".join(f'"{form}"' for form in forms)
 
 
+#: A product name containing a pattern, blind to accents and case on both sides (SQLite's own
+#: LIKE folds ASCII case only): "analgesico" finds "Analgésico", "LIBRO" finds "libró". The
+#: pattern given must be folded with ``fold``.
+NAME_LIKE = f"{FOLD_FUNCTION}(name) LIKE ?"
+
+
 @dataclass(frozen=True)
 class _Sql:
     """Where-clause text with its parameters."""
@@ -345,8 +352,8 @@ class BasicEngine:
                 statement = f"SELECT count(*) AS n FROM {fts} WHERE {fts} MATCH ?"
                 params: tuple[Any, ...] = (fts_whole_word(word),)
             else:
-                statement = f"SELECT count(*) AS n FROM {self.source} WHERE name LIKE ?"
-                params = (f"%{word}%",)
+                statement = f"SELECT count(*) AS n FROM {self.source} WHERE {NAME_LIKE}"
+                params = (fold(f"%{word}%"),)
             result = await self._run(sql, statement, params)
             if result.rows and result.rows[0][0]:
                 found.add(word)
@@ -381,13 +388,13 @@ class BasicEngine:
             params.append(expression)
         elif words:
             for word in words:
-                conditions.append("name LIKE ?")
-                params.append(f"%{word}%")
+                conditions.append(NAME_LIKE)
+                params.append(fold(f"%{word}%"))
         for attribute in q.attributes:
             # "27 pulgadas", "256 GB", "aro 29": read in the product's name, never as a price.
             patterns = name_patterns(attribute)
-            conditions.append("(" + " OR ".join("name LIKE ?" for _ in patterns) + ")")
-            params.extend(patterns)
+            conditions.append("(" + " OR ".join(NAME_LIKE for _ in patterns) + ")")
+            params.extend(fold(pattern) for pattern in patterns)
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         return _Sql(where, tuple(params))
 

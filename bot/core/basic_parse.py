@@ -308,6 +308,9 @@ _TOPIC = re.compile(
     r"|\d+\s*[-+*/x]\s*\d+\s*(?:=|\?|$)"
     r"|\b(?:cuanto es|what is|what's|calcula|calculate)\s+\d+(?:[.,]\d+)?\s*(?:por|mas|menos|"
     r"entre|dividido|times|plus|minus|divided|multiplied|x|\*|\+|-|/)\s*(?:by\s+|para\s+)?\d+")
+#: The single words among the off-topic subjects ("medicina", "libro"), for close forms.
+_TOPIC_WORDS = frozenset(w for w in re.findall(r"(?<=[(:|])[a-z]+(?=[|)])",
+                                                _TOPIC.pattern.split(")\\b")[0]))
 _GREETING = _wordset("""hola holi buenas buenos dias tardes noches hi hello hey good morning
 afternoon evening saludos que tal como estas how are you gracias thanks thank muchas chau adios
 bye ok okay vale genial perfecto listo kratos bot asistente assistant start chao nos vemos
@@ -426,8 +429,7 @@ class Vocabulary:
                    colors=tuple(colors), availability=tuple(availability),
                    index={k: tuple(v) for k, v in index.items()}, lexicon=frozenset(lexicon),
                    surfaces=surfaces, max_phrase=max((len(k) for k in index), default=1),
-                   own_words=frozenset(w for key, terms in index.items() for w in key
-                                       if any(kind == "generic" for kind, _ in terms)))
+                   own_words=_sold_words(index, (*families, *categories)))
 
     def correct(self, word: str) -> str | None:
         """The known word one typo away from ``word``, when there is exactly one best.
@@ -460,6 +462,15 @@ class Vocabulary:
         return ranked[0][1][1]
 
 
+def _sold_words(index: Mapping[tuple[str, ...], Sequence[Term]],
+                values: Sequence[str]) -> frozenset[str]:
+    """Words for what the store sells: its product nouns and its families' and categories'
+    words (singular, folded), e.g. "medicamento", "analgesico", "libro", "novela"."""
+    generic = {w for key, terms in index.items() if any(kind == "generic" for kind, _ in terms)
+               for w in key}
+    return frozenset(generic | {w for value in values for w in phrase_key(value) if len(w) >= 4})
+
+
 def _index_store_words(add: Any, group_words: Mapping[str, str],
                        product_words: Sequence[str]) -> None:
     """The store's words for its columns ("autor") and for its products ("libro")."""
@@ -468,6 +479,12 @@ def _index_store_words(add: Any, group_words: Mapping[str, str],
             add(phrase_key(word), ("group", group))
     for word in product_words:
         add(phrase_key(word), ("generic", ""))
+    # A subject word that is a close form of the store's noun for its products means its
+    # products too: "medicina" in a pharmacy whose products are "medicamentos".
+    nouns = frozenset(w for word in product_words for w in phrase_key(word))
+    for topic in _TOPIC_WORDS:
+        if _close_form(topic, nouns):
+            add((topic,), ("generic", ""))
 
 
 def _index_fixed(add: Any) -> None:
@@ -632,8 +649,24 @@ def read(text: str, vocab: Vocabulary, lang: str) -> Draft:
 
 
 def _off_topic(flat: str, vocab: Vocabulary) -> bool:
-    """An off-topic subject, unless it is what this store sells ("libro" in a bookstore)."""
-    return any(singular(match.group(0)) not in vocab.own_words for match in _TOPIC.finditer(flat))
+    """An off-topic subject, unless it is what this store sells ("libro" in a bookstore,
+    "medicinas" in a pharmacy whose products are "medicamentos")."""
+    return any(not _sold_here(match.group(0), vocab) for match in _TOPIC.finditer(flat))
+
+
+def _sold_here(topic: str, vocab: Vocabulary) -> bool:
+    """Whether a topic word (folded) is, or is a close form of, a word for what the store
+    sells: the same word, or one that starts like it ("medicina" and "medicamento", "libro"
+    and "libreria"; the stem is the word's first five letters at most, four at least)."""
+    word = singular(topic)
+    return word in vocab.own_words or _close_form(word, vocab.own_words)
+
+
+def _close_form(word: str, words: frozenset[str]) -> bool:
+    """Whether one of ``words`` starts with ``word``'s stem (its first five letters at most,
+    four at least; a shorter word must be equal)."""
+    stem = min(5, len(word) - 1)
+    return word.isalpha() and stem >= 4 and any(own.startswith(word[:stem]) for own in words)
 
 
 def color_words() -> frozenset[str]:
