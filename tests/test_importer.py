@@ -104,7 +104,7 @@ def test_mixed_encodings_load_and_the_report_names_the_lines(tmp_path):
 
 def test_lines_across_decoding_blocks_keep_their_numbers_and_text(tmp_path, monkeypatch):
     # Blocks of 64 bytes: every kind of line below falls across or at a block's edge.
-    monkeypatch.setattr("bot.importer.DECODE_BYTES", 64)
+    monkeypatch.setattr("bot.catalog.importer.DECODE_BYTES", 64)
     expected = [(f"Artículo número {n} con descripción", float(n)) for n in range(1, 40)]
     lines = [f"{name};{price:g}\n".encode() for name, price in expected]
     lines[20] = f"{expected[20][0]};{expected[20][1]:g}\n".encode("cp1252")
