@@ -11,17 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from telegram.error import InvalidToken, NetworkError
-
 from bot import eventloop
 from bot.channels.banner import describe
 from bot.channels.console import console_command
-from bot.channels.telegram.app import build_application, serve
+from bot.channels.telegram.app import build_application, exit_code, serve, stop_on_signals
 from bot.channels.telegram.app import run_command as run_telegram
 from bot.channels.telegram.bot import SHUTDOWN_GRACE
 from bot.channels.telegram.webhook import TelegramWebhook
@@ -136,24 +133,12 @@ async def serve_channels(settings: Settings, stop: asyncio.Event,
 
 
 async def _serve_until_signalled(settings: Settings) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
     try:
-        await serve_channels(settings, stop)
-    except InvalidToken:
-        raise ConfigError("Telegram refused TELEGRAM_BOT_TOKEN: check it with @BotFather.") \
-            from None
-    except NetworkError as error:
-        logger.error("cannot reach the Telegram Bot API at %s: %s",
-                     settings.telegram_api_base_url, error)
-        return 1
+        return await exit_code(settings, serve_channels(settings, stop_on_signals()))
     except OSError as error:
         raise ConfigError(f"Cannot listen on WEBHOOK_LISTEN:WEBHOOK_PORT "
                           f"({settings.webhook_listen}:{settings.webhook_port}): "
                           f"{error.strerror or error}.") from None
-    return 0
 
 
 def run_command(settings: Settings, *, console_fallback: bool = False) -> int:

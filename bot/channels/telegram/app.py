@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -216,13 +217,20 @@ async def serve(application: KratosApplication, stop: asyncio.Event,
             logger.info("bot stopped")
 
 
-async def _serve_until_signalled(settings: Settings) -> int:
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM, for ``serve`` and the other channels to wait on."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
+async def exit_code(settings: Settings, serving: Awaitable[None]) -> int:
+    """Await ``serving`` and give ``kratos run``'s exit code: 0, or 1 when the Bot API is out of
+    reach (logged with its cause). A token Telegram refuses raises ``ConfigError`` (exit 2)."""
     try:
-        await serve(build_application(settings), stop)
+        await serving
     except InvalidToken:
         raise ConfigError("Telegram refused TELEGRAM_BOT_TOKEN: check it with @BotFather.") \
             from None
@@ -231,6 +239,10 @@ async def _serve_until_signalled(settings: Settings) -> int:
                      settings.telegram_api_base_url, error)
         return 1
     return 0
+
+
+async def _serve_until_signalled(settings: Settings) -> int:
+    return await exit_code(settings, serve(build_application(settings), stop_on_signals()))
 
 
 def run_command(settings: Settings) -> int:
