@@ -366,6 +366,9 @@ class CatalogRoles:
     ambiguities: tuple[str, ...] = ()
     source: str = "detected"  # "detected", or "notes" when the notes file set roles
     id_column: str | None = None  # the table's INTEGER PRIMARY KEY (its rowid), if it has one
+    #: Columns with no role that sort the products into a few named groups ("Especie" with
+    #: Perro/Gato, "Género" with Hombre/Mujer): customers name their values as filters.
+    others: tuple[str, ...] = ()
 
     def column(self, role: str) -> str | None:
         return self.columns.get(role)
@@ -438,13 +441,37 @@ def find_roles(db_path: Path, notes_path: Path | None = None) -> CatalogRoles | 
         _, table, found = best
         states = _availability_values(conn, table, found.columns.get("availability"))
         id_column = _rowid_column(conn, table)
+        others = _grouping_columns(conn, table, [c for c in tables[table]
+                                                 if c not in found.columns.values()
+                                                 and c != id_column])
     except sqlite3.Error as error:
         logger.warning("column roles of %s not found: %s", db_path, error)
         return None
     finally:
         conn.close()
     return CatalogRoles(table, dict(found.columns), states, found.ambiguities,
-                        "notes" if notes else "detected", id_column)
+                        "notes" if notes else "detected", id_column, others)
+
+
+#: A grouping column has at most this many distinct values, each at most this long.
+GROUPING_VALUES, GROUPING_LENGTH = 30, 40
+
+
+def _grouping_columns(conn: sqlite3.Connection, table: str, columns: Sequence[str]) -> tuple[
+        str, ...]:
+    """The columns among ``columns`` whose sampled values are a few short words that repeat:
+    text only, 2 to ``GROUPING_VALUES`` distinct values, fewer than the rows that have one."""
+    found = []
+    for column in columns:
+        quoted = _quoted(column)
+        distinct, filled, longest, numbers = conn.execute(
+            f"SELECT count(DISTINCT v), count(v), max(length(v)),"
+            f" sum(typeof(v) IN ('integer', 'real')) FROM (SELECT {quoted} AS v"
+            f" FROM {_quoted(table)} LIMIT {SAMPLE_ROWS * 10})").fetchone()
+        if 2 <= distinct <= GROUPING_VALUES and distinct < filled and not numbers \
+                and (longest or 0) <= GROUPING_LENGTH:
+            found.append(column)
+    return tuple(found)
 
 
 def _rowid_column(conn: sqlite3.Connection, table: str) -> str | None:
@@ -508,6 +535,8 @@ class CatalogLayout:
     fts_name_columns: tuple[str, ...] = ()
     labels: dict[str, str] = field(default_factory=dict)
     table: str = "products"
+    #: Grouping columns with no role (``CatalogRoles.others``): (name in the source, label).
+    groupings: tuple[tuple[str, str], ...] = ()
 
     def source_as(self, alias: str) -> str:
         """The source under another alias (for a correlated subquery)."""
@@ -535,6 +564,10 @@ def layout_for(roles: CatalogRoles, fts: dict[str, list[str]]) -> CatalogLayout:
                          if r in roles.columns and roles.columns[r].lower() in fts_columns)
     identity = roles.table == "products" and all(s == n for s, n in zip(selects, present,
                                                                          strict=True))
+    groupings = () if identity else tuple(
+        (f"grouping_{n}", role_label(column)) for n, column in enumerate(roles.others, 1))
+    selects += [f"{_quoted(column)} AS {name}"
+                for column, (name, _) in zip(roles.others, groupings, strict=False)]
     # Rows without a price cannot be listed, ordered or averaged: the source leaves them out.
     source = "products" if identity else (
         f"(SELECT {', '.join(selects)} FROM {_quoted(roles.table)}"
@@ -543,7 +576,7 @@ def layout_for(roles: CatalogRoles, fts: dict[str, list[str]]) -> CatalogLayout:
               if fold(column) != role}
     return CatalogLayout(source=source, columns=tuple(present), fts_table=fts_table,
                          fts_columns=fts_columns, fts_name_columns=name_columns, labels=labels,
-                         table=roles.table)
+                         table=roles.table, groupings=groupings)
 
 
 def _expression(roles: CatalogRoles, name: str) -> str | None:

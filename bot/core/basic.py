@@ -20,8 +20,16 @@ from bot.catalog.money import format_soles
 from bot.catalog.reader import CatalogReader, QueryResult
 from bot.catalog.roles import CatalogLayout, CatalogRoles, find_roles, layout_for, plural
 from bot.catalog.textfold import FOLD_FUNCTION, fold
-from bot.core.basic_parse import Query, Vocabulary, color_words, read, singular, understand
-from bot.core.basic_words import BARE, attribute_text, name_patterns, unit_of
+from bot.core.basic_parse import (
+    Query,
+    Vocabulary,
+    color_words,
+    read,
+    singular,
+    understand,
+)
+from bot.core.basic_parse import words as folded_words
+from bot.core.basic_words import BARE, attribute_text, name_patterns, read_attributes, unit_of
 from bot.core.language import detect_language
 from bot.core.reply import Reply, Turn
 
@@ -264,6 +272,8 @@ class BasicEngine:
                                               fts_columns=self.fts_columns)
         #: The FROM source every query reads: the demo's table, or the store's under roles.
         self.source = self.layout.source
+        #: The size or presentation column's values ("M", "1 kg", "pack x6"), when it has one.
+        self.sizes: tuple[str, ...] = ()
 
     @classmethod
     async def load(cls, catalog: CatalogReader, roles: CatalogRoles | None = None,
@@ -287,14 +297,22 @@ class BasicEngine:
         for column in ("family", "category", "brand", "color", "availability"):
             values[column] = await _distinct(catalog, layout.source, column) \
                 if column in layout.columns else []
+        groupings = {name: await _distinct(catalog, layout.source, name)
+                     for name, _ in layout.groupings}
         vocab = Vocabulary.build(families=values["family"], categories=values["category"],
                                  brands=values["brand"], colors=values["color"],
                                  availability=values["availability"],
                                  group_words=layout.labels,
                                  product_words=_product_words(layout),
-                                 brand_tails=layout.source != "products")
-        return cls(catalog, vocab, columns=[c for c in ROW_COLUMNS if c in layout.columns],
-                   fts_columns=layout.fts_columns, layout=layout)
+                                 brand_tails=layout.source != "products",
+                                 roles=layout.columns,
+                                 text_words=await _name_words(catalog, layout.source),
+                                 groupings=groupings)
+        engine = cls(catalog, vocab, columns=[c for c in ROW_COLUMNS if c in layout.columns],
+                     fts_columns=layout.fts_columns, layout=layout)
+        if "size" in layout.columns:
+            engine.sizes = tuple(await _distinct(catalog, layout.source, "size"))
+        return engine
 
     async def answer(self, text: str, history: Sequence[Turn],
                      language: str | None = None) -> Reply:
@@ -359,6 +377,16 @@ class BasicEngine:
                 found.add(word)
         return found
 
+    def _groupings(self, q: Query) -> dict[str, list[str]]:
+        """The grouping columns' values a query asks for, by column ("grouping_1": ["Perro"])."""
+        names = {name for name, _ in self.layout.groupings}
+        found: dict[str, list[str]] = {}
+        for item in q.groupings:
+            column, _, value = item.partition("=")
+            if column in names:
+                found.setdefault(column, []).append(value)
+        return found
+
     def _where(self, q: Query) -> _Sql:
         conditions: list[str] = []
         params: list[Any] = []
@@ -368,6 +396,9 @@ class BasicEngine:
             if values and column in self.columns:
                 conditions.append(f"{column} IN ({', '.join('?' * len(values))})")
                 params.extend(values)
+        for column, values in self._groupings(q).items():
+            conditions.append(f"{column} IN ({', '.join('?' * len(values))})")
+            params.extend(values)
         if q.min_price is not None:
             conditions.append("price >= ?" if q.min_inclusive else "price > ?")
             params.append(q.min_price)
@@ -391,12 +422,23 @@ class BasicEngine:
                 conditions.append(NAME_LIKE)
                 params.append(fold(f"%{word}%"))
         for attribute in q.attributes:
-            # "27 pulgadas", "256 GB", "aro 29": read in the product's name, never as a price.
-            patterns = name_patterns(attribute)
-            conditions.append("(" + " OR ".join(NAME_LIKE for _ in patterns) + ")")
-            params.extend(fold(pattern) for pattern in patterns)
+            condition = self._attribute(attribute)
+            conditions.append(condition.where)
+            params.extend(condition.params)
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         return _Sql(where, tuple(params))
+
+    def _attribute(self, attribute: str) -> _Sql:
+        """ "27 pulgadas", "256 GB", "aro 29": read in the product's name, never as a price;
+        "talla M", "3 litros" also in the store's size column ("M", "3 L")."""
+        patterns = name_patterns(attribute)
+        tests = [NAME_LIKE for _ in patterns]
+        params = [fold(pattern) for pattern in patterns]
+        sizes = sizes_with(attribute, self.sizes)
+        if sizes:
+            tests.append(f"size IN ({', '.join('?' * len(sizes))})")
+            params.extend(sizes)
+        return _Sql("(" + " OR ".join(tests) + ")", tuple(params))
 
     async def _total(self, q: Query, sql: list[str]) -> tuple[Query, int]:
         """How many products match; words that only narrowed to nothing are let go."""
@@ -708,6 +750,7 @@ class BasicEngine:
             parts.append(self._say(lang, "color_of", v=joiner.join(q.colors)))
         if q.availability:
             parts.append(joiner.join(_availability(lang, a) for a in q.availability))
+        parts += [joiner.join(values) for values in self._groupings(q).values()]
         low = format_soles(q.min_price) if q.min_price is not None else None
         high = format_soles(q.max_price) if q.max_price is not None else None
         if low and high:
@@ -766,6 +809,29 @@ async def _distinct(catalog: CatalogReader, source: str, column: str) -> list[st
         f"SELECT {column}, count(*) AS n FROM {source} WHERE {column} IS NOT NULL"
         f" GROUP BY {column} ORDER BY n DESC, {column}", max_rows=VOCABULARY_ROWS)
     return [str(row[0]) for row in result.rows if str(row[0]).strip()]
+
+
+async def _name_words(catalog: CatalogReader, source: str) -> set[str]:
+    """The words (folded, four letters or more) of the first ``VOCABULARY_ROWS`` product names,
+    for typo correction."""
+    result = await catalog.run(f"SELECT name FROM {source} LIMIT {VOCABULARY_ROWS}",
+                               max_rows=VOCABULARY_ROWS)
+    return {word for (name,) in result.rows for word in folded_words(str(name or ""))
+            if len(word) >= 4 and word.isalpha()}
+
+
+def sizes_with(attribute: str, sizes: Sequence[str]) -> list[str]:
+    """The values of a size column that state ``attribute``: read with the same units as a
+    question ("3 L" holds "volume:3", "1,5 kg" "weight:1.5"), or equal to its value ("M" and
+    "28" for "talla M", "talla 28" or a bare 28)."""
+    unit, _, value = attribute.partition(":")
+    found = []
+    for size in sizes:
+        text = fold(size).strip()
+        read = read_attributes(text)[1] + read_attributes(f"talla {text}")[1]
+        if attribute in read or (unit in ("size", BARE) and text == value):
+            found.append(size)
+    return found
 
 
 def _product_words(layout: CatalogLayout) -> list[str]:
@@ -841,7 +907,7 @@ def _best(lang: str, shown: int, short: str) -> str:
 
 
 def _names_things(q: Query) -> bool:
-    return bool(q.categories or q.families or q.brands or q.keywords)
+    return bool(q.categories or q.families or q.brands or q.keywords or q.groupings)
 
 
 def _relaxations(q: Query) -> tuple[list[Query], Query | None]:

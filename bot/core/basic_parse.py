@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from bot.catalog.money import MAX_SOLES
 from bot.core import basic_words
 from bot.core.basic_words import FUNCTION_WORDS, expand_shorthand, read_attributes
+from bot.core.spanish import is_spanish_word
 
 DEFAULT_LIMIT = 5
 MAX_LIMIT = 20
@@ -68,6 +69,10 @@ _SYNONYM_TYPES = (
     "gorra gorro cap hat jockey",
     "lente_de_sol lentes gafas anteojos sunglasses gafas_de_sol glasses",
     "mochila backpack morral",
+    # Everyday words for what many kinds of shops sell, whatever their catalog calls it.
+    "alimento comida",
+    "medicamento medicina remedio farmaco",
+    "prenda ropa vestimenta",
 )
 _SYNONYM_FAMILIES = (
     "electronica electronico electronics electronic tecnologia tech technology",
@@ -391,19 +396,29 @@ class Vocabulary:
     max_phrase: int = 1
     #: Words that name this store's products: an off-topic pattern ("libro") does not apply.
     own_words: frozenset[str] = field(default_factory=frozenset, repr=False)
+    #: Words of the store's product names: typos of them are corrected too ("shampo").
+    text_words: frozenset[str] = field(default_factory=frozenset, repr=False)
 
     @classmethod
     def build(cls, *, families: Sequence[str], categories: Sequence[str], brands: Sequence[str],
               colors: Sequence[str], availability: Sequence[str],
               group_words: Mapping[str, str] | None = None,
-              product_words: Sequence[str] = (), brand_tails: bool = False) -> Vocabulary:
+              product_words: Sequence[str] = (), brand_tails: bool = False,
+              roles: Collection[str] | None = None,
+              text_words: Collection[str] = (),
+              groupings: Mapping[str, Sequence[str]] | None = None) -> Vocabulary:
         """Index the catalog's values, their singular forms and the fixed shop lexicon.
 
         ``group_words`` maps a group (category, brand, family, color) to the store's own word
         for its column ("autor", "laboratorio", "género"), so "¿qué autores tienen?" lists them.
         ``product_words`` are the store's nouns for its products ("libro", "medicamento"): they
         mean "any product". With ``brand_tails``, a brand of several words is also known by its
-        last ones ("García Márquez", "Márquez" for "Gabriel García Márquez").
+        last ones ("García Márquez", "Márquez" for "Gabriel García Márquez"). ``roles`` are the
+        catalog's columns (standard names; None: all of them): a typo is never corrected into a
+        word that only asks about a column the store lacks ("dolor" is not "color" there).
+        ``text_words`` are words of the store's product names ("shampoo", "paracetamol"), known
+        to typo correction only. ``groupings`` maps a grouping column of the store's (see
+        ``CatalogLayout.groupings``) to its values ("Perro", "Gato"), read as filters.
         """
         index: dict[tuple[str, ...], list[Term]] = {}
 
@@ -419,17 +434,20 @@ class Vocabulary:
                 add(phrase_key(phrase), ("availability", value))
         _index_values(add, "family", families, _SYNONYM_FAMILIES)
         _index_values(add, "category", categories, _SYNONYM_TYPES)
+        _index_groupings(add, index, groupings or {})
         for brand in brands:
             _index_brand(add, brand, brand_tails)
         for color in colors:
             _index_color(add, color)
         lexicon = {w for key in index for w in key} | _STOPWORDS | set(_UNITS)
-        surfaces = _surfaces(lexicon)
+        names = {singular(w) for w in text_words if w.isalpha()} - lexicon
+        surfaces = _surfaces((lexicon | names) - _unanswerable(index, roles))
         return cls(families=tuple(families), categories=tuple(categories), brands=tuple(brands),
                    colors=tuple(colors), availability=tuple(availability),
                    index={k: tuple(v) for k, v in index.items()}, lexicon=frozenset(lexicon),
                    surfaces=surfaces, max_phrase=max((len(k) for k in index), default=1),
-                   own_words=_sold_words(index, (*families, *categories)))
+                   own_words=_sold_words(index, (*families, *categories)),
+                   text_words=frozenset(names))
 
     def correct(self, word: str) -> str | None:
         """The known word one typo away from ``word``, when there is exactly one best.
@@ -460,6 +478,22 @@ class Vocabulary:
             if len(meanings) > 1:
                 return None
         return ranked[0][1][1]
+
+
+def _unanswerable(index: Mapping[tuple[str, ...], Sequence[Term]],
+                  roles: Collection[str] | None) -> set[str]:
+    """Words whose every meaning needs a column the catalog lacks ("color" without colours,
+    "marca" without brands, "unidades" without stock): no typo is corrected into them."""
+    if roles is None:
+        return set()
+    needs = {("group", role): role for role in _GROUP_ROLES}
+    needs.update({("intent", "units"): "stock", ("order", "stock_desc"): "stock",
+                  ("stockq", ""): "availability"})
+    return {key[0] for key, terms in index.items() if len(key) == 1 and all(
+        term in needs and needs[term] not in roles for term in terms)}
+
+
+_GROUP_ROLES = ("category", "brand", "family", "color")
 
 
 def _sold_words(index: Mapping[tuple[str, ...], Sequence[Term]],
@@ -536,6 +570,17 @@ def _surfaces(lexicon: Iterable[str]) -> dict[str, str]:
     return surfaces
 
 
+def _index_groupings(add: Any, index: Mapping[tuple[str, ...], Any],
+                     groupings: Mapping[str, Sequence[str]]) -> None:
+    """A grouping column's values ("Perro", "Mujer") as ``grouping`` terms "column=value",
+    unless the words already mean something else ("Otro", "Nuevo") or nothing ("de")."""
+    for name, values in groupings.items():
+        for value in values:
+            key = phrase_key(value)
+            if key and key not in index and not all(w in _STOPWORDS for w in key):
+                add(key, ("grouping", f"{name}={value}"))
+
+
 def _index_values(add: Any, kind: str, values: Sequence[str], groups: Sequence[str]) -> None:
     """Index catalog values of one kind, their head word, and any synonym group they belong to."""
     heads: dict[str, list[str]] = {}
@@ -567,6 +612,8 @@ class Query:
     brands: list[str] = field(default_factory=list)
     colors: list[str] = field(default_factory=list)
     availability: list[str] = field(default_factory=list)
+    #: Values of the store's grouping columns, as "column=value" ("grouping_1=Perro").
+    groupings: list[str] = field(default_factory=list)
     min_price: float | None = None
     min_inclusive: bool = True
     max_price: float | None = None
@@ -800,7 +847,7 @@ def _match(vocab: Vocabulary, tokens: Sequence[str]) -> list[_Item]:
 # Words that say whether one product or several are wanted ("¿cuál es...?" vs "¿cuáles son...?").
 _PLURALITY = {"es": -1, "is": -1, "son": 1, "are": 1, "ones": 1}
 _ADJECTIVE_ORDER = re.compile(r"^(?:barat|car|economic|costos)[oa]s?$")
-_VALUE_KINDS = ("category", "family", "brand", "color", "availability")
+_VALUE_KINDS = ("category", "family", "brand", "color", "availability", "grouping")
 _FLAG_KINDS = ("more", "followup", "exist", "cue", "unsupported", "stockq", "filler", "generic",
                "prep")
 # A first word that makes the message a yes/no question ("¿alguna Sony?", "any from Apple?").
@@ -826,7 +873,7 @@ class Reading:
     @property
     def names_things(self) -> bool:
         """It names a product type, family or brand."""
-        return bool(self.q.categories or self.q.families or self.q.brands)
+        return bool(self.q.categories or self.q.families or self.q.brands or self.q.groupings)
 
     @property
     def subject(self) -> bool:
@@ -874,13 +921,18 @@ def read_words(draft: Draft, vocab: Vocabulary,
                known: set[str]) -> tuple[list[str], dict[str, str]]:
     """The message's words with one-letter typos corrected, and what the user typed instead.
 
-    A word the catalog's text contains (``known``) is never "corrected".
+    A word the catalog's text contains (``known``) is never "corrected", nor is a Spanish word
+    ("dolor", "calor", "pollos"): it is looked for as written. A word corrected into a word of
+    the store's names ("shampo" -> "shampoo") joins ``known``.
     """
     tokens: list[str] = []
     originals: dict[str, str] = {}
     for token in draft.tokens:
-        if token in draft.unknown and token not in known:
+        if token in draft.unknown and token not in known \
+                and not is_spanish_word(token, (singular(token),)):
             fixed = vocab.correct(token)
+            if fixed and singular(fixed) in vocab.text_words:
+                known.add(fixed)
             if fixed:
                 originals.setdefault(fixed, token)
                 token = fixed
@@ -999,6 +1051,7 @@ def _settle(r: Reading, draft: Draft) -> None:
     q = r.q
     q.categories, q.families, q.brands = r.values["category"], r.values["family"], r.values["brand"]
     q.colors, q.availability = r.values["color"], r.values["availability"]
+    q.groupings = r.values["grouping"]
     _apply_bounds(q, draft.bounds)
     q.attributes = basic_words.replace_attributes([], [*draft.attributes, *q.attributes])
     q.stock_check = "stockq" in r.flags
@@ -1115,7 +1168,7 @@ def _next_content(items: Sequence[_Item], n: int) -> str:
         kinds = item.kinds()
         if item.surface == ("de",) or item.surface == ("of",):
             continue
-        if kinds & {"category", "family", "brand", "generic"}:
+        if kinds & {"category", "family", "brand", "generic", "grouping"}:
             return "subject"
         for kind in ("order", "more", "filler"):
             if kind in kinds:
@@ -1175,7 +1228,7 @@ def _merge(previous: Query, new: Query, count: int | None, *, explicit_intent: b
         merged.categories, merged.families = new.categories, []
     if new.families:
         merged.families, merged.categories = new.families, []
-    for name in ("brands", "colors", "availability", "keywords", "soft_keywords"):
+    for name in ("brands", "colors", "availability", "groupings", "keywords", "soft_keywords"):
         if getattr(new, name):
             setattr(merged, name, getattr(new, name))
     _merge_bounds(merged, new)
