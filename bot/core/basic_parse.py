@@ -513,7 +513,7 @@ def _index_store_words(add: Any, group_words: Mapping[str, str],
             add(phrase_key(word), ("group", group))
     for word in product_words:
         add(phrase_key(word), ("generic", ""))
-    # A subject word that is a close form of the store's noun for its products means its
+    # A subject word that is a synonym of the store's noun for its products means its
     # products too: "medicina" in a pharmacy whose products are "medicamentos".
     nouns = frozenset(w for word in product_words for w in phrase_key(word))
     for topic in _TOPIC_WORDS:
@@ -702,18 +702,21 @@ def _off_topic(flat: str, vocab: Vocabulary) -> bool:
 
 
 def _sold_here(topic: str, vocab: Vocabulary) -> bool:
-    """Whether a topic word (folded) is, or is a close form of, a word for what the store
-    sells: the same word, or one that starts like it ("medicina" and "medicamento", "libro"
-    and "libreria"; the stem is the word's first five letters at most, four at least)."""
+    """Whether a topic word (folded) is, or is a synonym of, a word for what the store sells
+    ("medicina" and "medicamento"; "médico" is not "medicamento", however alike they look)."""
     word = singular(topic)
     return word in vocab.own_words or _close_form(word, vocab.own_words)
 
 
 def _close_form(word: str, words: frozenset[str]) -> bool:
-    """Whether one of ``words`` starts with ``word``'s stem (its first five letters at most,
-    four at least; a shorter word must be equal)."""
-    stem = min(5, len(word) - 1)
-    return word.isalpha() and stem >= 4 and any(own.startswith(word[:stem]) for own in words)
+    """Whether ``word`` (singular) is one of ``words`` or shares a synonym group with one."""
+    word = singular(word)
+    return word in words or any(word in group and group & words for group in _SYNONYM_SETS)
+
+
+#: The synonym groups of product types and families, as sets of singular words.
+_SYNONYM_SETS = tuple(frozenset(singular(w) for w in group.split())
+                      for group in (*_SYNONYM_TYPES, *_SYNONYM_FAMILIES))
 
 
 def color_words() -> frozenset[str]:
