@@ -248,6 +248,26 @@ async def test_clothing_store_lists_its_colours(clothing_db, open_engine):
     assert all(f"• {colour} ({n})" in reply.text for colour, n in colours)
 
 
+async def test_clothing_store_lists_its_sizes(clothing_db, open_engine):
+    engine = await open_engine(clothing_db)
+    reply = await ask(engine, "q tallas hay")
+    sizes = query(clothing_db, "SELECT talla, count(*) FROM products GROUP BY talla")
+    assert sorted(reply.rows) == sorted(sizes)
+    assert reply.text.startswith(f"Tenemos {len(sizes)} tallas")
+
+
+async def test_clothing_store_names_each_size_shown(clothing_db, open_engine):
+    # "Polo básico algodón" holds the letter "l" but does not say the size "L".
+    engine = await open_engine(clothing_db)
+    reply = await ask(engine, "polos blancos")
+    expected = query(clothing_db, "SELECT producto, talla FROM products WHERE tipo = 'Polos' "
+                                  "AND color = 'Blanco' ORDER BY precio, rowid")
+    lines = reply.text.splitlines()[1:]
+    assert len(lines) == len(expected)
+    for line, (name, size) in zip(lines, expected, strict=True):
+        assert f"{name} ({size})" in line
+
+
 # --- A corner shop: JSON Lines with presentations ---------------------------------------------
 
 GROCERY = [
@@ -304,6 +324,7 @@ GROCERY_QUESTIONS = [
     (("arroz de 5 kilos",),
      SHOP_ROWS + "producto LIKE 'Arroz%' AND presentacion = '5 kg'" + SHOP_ORDER, check_list),
     (("leches",), SHOP_ROWS + "producto LIKE 'Leche%'" + SHOP_ORDER, check_list),
+    (("yogur",), SHOP_ROWS + "producto LIKE 'Yogurt%'" + SHOP_ORDER, check_list),
 ]
 
 

@@ -53,10 +53,12 @@ _ORDER_SQL = {
 #: Intents answered with a courtesy, and intents refused (with example questions).
 SMALL_TALK = ("greeting", "help", "thanks", "bye")
 REFUSALS = ("hostile", "offtopic", "unknown", "unsupported")
-_GROUP_COLUMN = {"category": "category", "brand": "brand", "family": "family", "color": "color"}
+_GROUP_COLUMN = {"category": "category", "brand": "brand", "family": "family", "color": "color",
+                 "size": "size"}
 #: Texts that name a column: said with the store's own word for it when it has one ("autor").
 _LABELLED = {"brand_of": ("brand", "of"), "fam": ("family", "of"), "color_of": ("color", "of"),
              "brand": ("brand", "plural"), "category": ("category", "plural"),
+             "size": ("size", "plural"), "each_size": ("size", "one"),
              "family": ("family", "plural"), "color": ("color", "plural"),
              "each_brand": ("brand", "one"), "each_category": ("category", "one"),
              "each_family": ("family", "one"), "each_color": ("color", "one")}
@@ -67,9 +69,11 @@ _PLAIN_NAME_WORDS = frozenset({"nombre", "name", "descripcion", "descripción", 
                                "denominacion", "nombre producto", "product name"})
 #: What a question needs that a catalog may lack, by the role that would hold it.
 _DATUM = {"es": {"stock": "el stock", "availability": "la disponibilidad", "brand": "marcas",
-                 "category": "categorías", "family": "familias", "color": "colores"},
+                 "category": "categorías", "family": "familias", "color": "colores",
+                 "size": "tallas ni presentaciones"},
           "en": {"stock": "stock", "availability": "availability", "brand": "brands",
-                 "category": "categories", "family": "families", "color": "colours"}}
+                 "category": "categories", "family": "families", "color": "colours",
+                 "size": "sizes or presentations"}}
 
 _TEXTS: dict[str, dict[str, str]] = {
     "es": {
@@ -103,7 +107,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "overview_more": "… y {n} más.",
         "per_group": "El {order} de cada {group}{desc}:",
         "each_category": "categoría", "each_brand": "marca", "each_family": "familia",
-        "each_color": "color",
+        "each_color": "color", "each_size": "talla",
         "pick": "{name} cuesta {price} y está {status}.",
         "asc": "de menor precio", "desc": "de mayor precio", "stock": "con más stock",
         "asc_one": "de menor precio", "desc_one": "de mayor precio", "stock_one": "con más stock",
@@ -112,6 +116,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "in_stock": "disponible ({stock} en stock)",
         "disponible": "disponible", "agotado": "agotado", "por llegar": "por llegar",
         "category": "categorías", "brand": "marcas", "family": "familias", "color": "colores",
+        "size": "tallas",
         "fam": "familia {v}", "brand_of": "marca {v}", "color_of": "color {v}",
         "between": "entre {a} y {b}", "le": "hasta {b}", "lt": "de menos de {b}",
         "ge": "desde {a}", "gt": "de más de {a}", "stock_min": "con al menos {s} unidades",
@@ -168,7 +173,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "overview_more": "… and {n} more.",
         "per_group": "The {order} in each {group}{desc}:",
         "each_category": "category", "each_brand": "brand", "each_family": "family",
-        "each_color": "colour",
+        "each_color": "colour", "each_size": "size",
         "pick": "{name} costs {price} and is {status}.",
         "asc": "lowest-priced", "desc": "highest-priced", "stock": "with the most stock",
         "asc_one": "lowest-priced one", "desc_one": "highest-priced one",
@@ -178,6 +183,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "in_stock": "available ({stock} in stock)",
         "disponible": "available", "agotado": "sold out", "por llegar": "coming soon",
         "category": "categories", "brand": "brands", "family": "families", "color": "colours",
+        "size": "sizes",
         "fam": "family {v}", "brand_of": "brand {v}", "color_of": "colour {v}",
         "between": "between {a} and {b}", "le": "up to {b}", "lt": "under {b}",
         "ge": "from {a}", "gt": "over {a}", "stock_min": "with at least {s} units",
@@ -573,7 +579,7 @@ class BasicEngine:
             # A store's names need not carry the brand or the size: "Paracetamol 500 mg" is
             # sold by several laboratories, in several presentations.
             extras = [str(row[key]) for key in ("size", "brand")
-                      if row.get(key) and str(row[key]).lower() not in name.lower()]
+                      if row.get(key) and not _says(name, str(row[key]))]
             name += f" ({', '.join(extras)})" if extras else ""
         return f"{name} — {format_soles(row['price'], lang)} · {_status(lang, row)}"
 
@@ -844,6 +850,15 @@ def _product_words(layout: CatalogLayout) -> list[str]:
     if label and label not in _PLAIN_NAME_WORDS:
         found.append(label)
     return found
+
+
+def _says(name: str, value: str) -> bool:
+    """Whether a product name already says ``value`` in whole words ("Polo básico algodón"
+    does not say the size "L"; "Martillo Stanley" says the brand "Stanley")."""
+    said = folded_words(name)
+    wanted = folded_words(value)
+    return bool(wanted) and any(said[i:i + len(wanted)] == wanted
+                                for i in range(len(said) - len(wanted) + 1))
 
 
 def _masculine(label: str | None) -> bool:

@@ -127,6 +127,7 @@ _FIXED: dict[str, dict[str, str]] = {
         "brand": "marca brand fabricante manufacturer",
         "family": "familia family families departamento seccion section linea",
         "color": "color colour",
+        "size": "talla size presentacion medida tamano",
     },
     "generic": {"": "producto articulo item product cosa todo catalogo catalog everything "
                     "anything something algo stuff thing mercaderia lo_que_tienen what_you_have"},
@@ -471,10 +472,12 @@ class Vocabulary:
                     found[key] = (rank, shown)
         if not found:
             return None
-        ranked = sorted(found.items(), key=lambda item: item[1][0])
+        # A word that says nothing ("your") loses a tie to a word of the store ("yogurt").
+        ranked = sorted(found.items(), key=lambda item: (item[1][0], item[0] in _STOPWORDS))
         best = ranked[0][1][0]
         if len(ranked) > 1 and ranked[1][1][0] == best:
-            meanings = {self.index.get((k,), (("stop", k),)) for k, (r, _) in ranked if r == best}
+            meanings = {self.index.get((k,), (("stop", k),)) for k, (r, _) in ranked
+                        if r == best and (k not in _STOPWORDS or k == ranked[0][0])}
             if len(meanings) > 1:
                 return None
         return ranked[0][1][1]
@@ -486,7 +489,7 @@ def _unanswerable(index: Mapping[tuple[str, ...], Sequence[Term]],
     "marca" without brands, "unidades" without stock): no typo is corrected into them."""
     if roles is None:
         return set()
-    needs = {("group", role): role for role in _GROUP_ROLES}
+    needs = {("group", role): role for role in (*_GROUP_ROLES, "size")}
     needs.update({("intent", "units"): "stock", ("order", "stock_desc"): "stock",
                   ("stockq", ""): "availability"})
     return {key[0] for key, terms in index.items() if len(key) == 1 and all(
@@ -1161,7 +1164,7 @@ def build_query(decision: str, r: Reading, draft: Draft, previous: Query | None,
 
 
 _GROUP_FIELD = {"category": "categories", "brand": "brands", "family": "families",
-                "color": "colors"}
+                "color": "colors", "size": "attributes"}
 _FOLLOWABLE = {"list", "count", "average", "units", "overview", "pick", "per_group"}
 
 
