@@ -216,6 +216,8 @@ CLOTHES_QUESTIONS = [
     (("shorts pa hombre",),
      CLOTHES_ROWS + "tipo = 'Shorts' AND genero = 'Hombre'" + CLOTHES_ORDER, check_list),
     (("casacs",), CLOTHES_ROWS + "tipo = 'Casacas'" + CLOTHES_ORDER, check_list),
+    (("polos de dama",),
+     CLOTHES_ROWS + "tipo = 'Polos' AND genero = 'Mujer'" + CLOTHES_ORDER, check_list),
     (("lo mas caro q tienen",),
      CLOTHES_ROWS + "1 ORDER BY precio DESC, rowid LIMIT 1", check_one),
 ]
@@ -325,6 +327,10 @@ GROCERY_QUESTIONS = [
      SHOP_ROWS + "producto LIKE 'Arroz%' AND presentacion = '5 kg'" + SHOP_ORDER, check_list),
     (("leches",), SHOP_ROWS + "producto LIKE 'Leche%'" + SHOP_ORDER, check_list),
     (("yogur",), SHOP_ROWS + "producto LIKE 'Yogurt%'" + SHOP_ORDER, check_list),
+    (("inca cola",), SHOP_ROWS + "marca = 'Inca Kola'" + SHOP_ORDER, check_list),
+    (("leche gloria de 400",),
+     SHOP_ROWS + "producto LIKE 'Leche%' AND marca = 'Gloria' AND presentacion = '400 g'",
+     check_one),
 ]
 
 

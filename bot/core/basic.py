@@ -829,13 +829,17 @@ async def _name_words(catalog: CatalogReader, source: str) -> set[str]:
 def sizes_with(attribute: str, sizes: Sequence[str]) -> list[str]:
     """The values of a size column that state ``attribute``: read with the same units as a
     question ("3 L" holds "volume:3", "1,5 kg" "weight:1.5"), or equal to its value ("M" and
-    "28" for "talla M", "talla 28" or a bare 28)."""
+    "28" for "talla M", "talla 28" or a bare 28), or starting with a bare number ("400 g" for
+    "de 400")."""
     unit, _, value = attribute.partition(":")
     found = []
     for size in sizes:
         text = fold(size).strip()
         read = read_attributes(text)[1] + read_attributes(f"talla {text}")[1]
-        if attribute in read or (unit in ("size", BARE) and text == value):
+        # "de 400" is the "400 g" presentation: its number, whatever its unit.
+        first = folded_words(text)[:1]
+        if attribute in read or (unit in ("size", BARE) and text == value) or (
+                unit == BARE and first == [value]):
             found.append(size)
     return found
 

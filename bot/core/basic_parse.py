@@ -86,6 +86,12 @@ _SYNONYM_COLORS = (
     "plateado plata silver", "dorado oro gold", "rosado rosa pink", "amarillo yellow",
     "morado violeta lila purple", "naranja anaranjado orange", "marron brown", "beige",
 )
+# Everyday words for the groups clothes and other goods are sold in.
+_SYNONYM_GROUPINGS = (
+    "mujer dama femenino femenina women woman",
+    "hombre caballero varon masculino men man",
+    "nino nina infantil kids",
+)
 _SYNONYM_AVAILABILITY = {
     "disponible": "disponible available en_stock in_stock con_stock stock_disponible "
                   "en_existencia hay_stock tienen_stock tiene_stock todavia_hay aun_hay "
@@ -399,6 +405,8 @@ class Vocabulary:
     own_words: frozenset[str] = field(default_factory=frozenset, repr=False)
     #: Words of the store's product names: typos of them are corrected too ("shampo").
     text_words: frozenset[str] = field(default_factory=frozenset, repr=False)
+    #: Values of several words, run together ("incakola"), for typos across words.
+    joined: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, *, families: Sequence[str], categories: Sequence[str], brands: Sequence[str],
@@ -448,7 +456,9 @@ class Vocabulary:
                    index={k: tuple(v) for k, v in index.items()}, lexicon=frozenset(lexicon),
                    surfaces=surfaces, max_phrase=max((len(k) for k in index), default=1),
                    own_words=_sold_words(index, (*families, *categories)),
-                   text_words=frozenset(names))
+                   text_words=frozenset(names),
+                   joined={"".join(key): key for key, terms in index.items()
+                           if len(key) > 1 and any(kind in _NAMING for kind, _ in terms)})
 
     def correct(self, word: str) -> str | None:
         """The known word one typo away from ``word``, when there is exactly one best.
@@ -497,6 +507,8 @@ def _unanswerable(index: Mapping[tuple[str, ...], Sequence[Term]],
 
 
 _GROUP_ROLES = ("category", "brand", "family", "color")
+#: Kinds of values that name what is sold (a typo across their words is corrected).
+_NAMING = ("category", "brand", "family", "grouping")
 
 
 def _sold_words(index: Mapping[tuple[str, ...], Sequence[Term]],
@@ -581,7 +593,13 @@ def _index_groupings(add: Any, index: Mapping[tuple[str, ...], Any],
         for value in values:
             key = phrase_key(value)
             if key and key not in index and not all(w in _STOPWORDS for w in key):
-                add(key, ("grouping", f"{name}={value}"))
+                term = ("grouping", f"{name}={value}")
+                add(key, term)
+                for group in _SYNONYM_GROUPINGS:
+                    members = [phrase_key(word) for word in group.split()]
+                    if key in members:
+                        for member in members:
+                            add(member, term)
 
 
 def _index_values(add: Any, kind: str, values: Sequence[str], groups: Sequence[str]) -> None:
@@ -943,7 +961,34 @@ def read_words(draft: Draft, vocab: Vocabulary,
                 originals.setdefault(fixed, token)
                 token = fixed
         tokens.append(token)
-    return tokens, originals
+    return _fix_phrases(tokens, vocab), originals
+
+
+def _fix_phrases(tokens: Sequence[str], vocab: Vocabulary) -> list[str]:
+    """Words that are, run together, one typo away from a value of several words: "inca
+    cola" is the brand "Inca Kola" (each word alone is fine, so no word is corrected)."""
+    fixed: list[str] = []
+    i = 0
+    while i < len(tokens):
+        size, target = _phrase_typo(tokens, i, vocab)
+        fixed.extend(target or tokens[i:i + 1])
+        i += size or 1
+    return fixed
+
+
+def _phrase_typo(tokens: Sequence[str], i: int,
+                 vocab: Vocabulary) -> tuple[int, tuple[str, ...] | None]:
+    """The value of two or three words that ``tokens[i:]`` misspells, and how many it takes."""
+    for n in (3, 2):
+        run = tuple(singular(t) for t in tokens[i:i + n])
+        joined = "".join(run)
+        if len(run) < n or run in vocab.index or len(joined) < 6:
+            continue
+        found = {key for phrase, key in vocab.joined.items()
+                 if phrase != joined and within_one_edit(joined, phrase)}
+        if len(found) == 1:
+            return n, found.pop()
+    return 0, None
 
 
 def find_constraints(draft: Draft, vocab: Vocabulary, tokens: Sequence[str], known: set[str],
