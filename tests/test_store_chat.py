@@ -143,6 +143,10 @@ PET_QUESTIONS = [
      PET_ROWS + "categoria = 'Alimento' AND especie = 'Gato'" + PET_ORDER + " LIMIT 1",
      check_one),
     (("articulos de higiene",), PET_ROWS + "categoria = 'Higiene'" + PET_ORDER, check_list),
+    (("kiero comida pa mi perrito",),
+     PET_ROWS + "categoria = 'Alimento' AND especie = 'Perro'" + PET_ORDER, check_list),
+    (("juguetes pa gatitos",),
+     PET_ROWS + "categoria = 'Juguetes' AND especie = 'Gato'" + PET_ORDER, check_list),
 ]
 
 
@@ -328,6 +332,10 @@ GROCERY_QUESTIONS = [
     (("leches",), SHOP_ROWS + "producto LIKE 'Leche%'" + SHOP_ORDER, check_list),
     (("yogur",), SHOP_ROWS + "producto LIKE 'Yogurt%'" + SHOP_ORDER, check_list),
     (("inca cola",), SHOP_ROWS + "marca = 'Inca Kola'" + SHOP_ORDER, check_list),
+    (("ay gaseosas?",), SHOP_ROWS + "producto LIKE 'Gaseosa%'" + SHOP_ORDER, check_list),
+    (("m das el precio del azucar",), SHOP_ROWS + "producto LIKE 'Azúcar%'", check_one),
+    (("aceite de litro",),
+     SHOP_ROWS + "producto LIKE 'Aceite%' AND presentacion = '1 L'", check_one),
     (("leche gloria de 400",),
      SHOP_ROWS + "producto LIKE 'Leche%' AND marca = 'Gloria' AND presentacion = '400 g'",
      check_one),

@@ -774,6 +774,9 @@ def _numbers_to_digits(text: str) -> str:
                   lambda m: str(round(float(m.group(1).replace(",", ".")) * 1000)), text)
     text = re.sub(r"\b(?:un par de|un par|a couple of|a couple|par de)\b", "2 ", text)
     text = re.sub(r"\bmedia docena\b", "6", text)
+    # "aceite de litro", "arroz de un kilo": one of the unit.
+    text = re.sub(r"\b(?:de|un|una)\s+(?:un\s+)?(litros?|kilos?|kg|galon|galones)\b", r"de 1 \1",
+                  text)
     text = re.sub(r"\b(?:una|a) (docena|dozen)\b", r"\1", text)
     text = re.sub(rf"\b({_TENS})\s+y\s+(?=(?:uno|una|dos|tres|cuatro|cinco|seis|siete|ocho|"
                   r"nueve)\b)", r"\1 ", text)
@@ -952,6 +955,12 @@ def read_words(draft: Draft, vocab: Vocabulary,
     tokens: list[str] = []
     originals: dict[str, str] = {}
     for token in draft.tokens:
+        if token in draft.unknown and token not in known:
+            plain = _undiminished(token, vocab)
+            if plain:
+                originals.setdefault(plain, token)
+                known.add(plain)
+                token = plain
         if token in draft.unknown and token not in known \
                 and not is_spanish_word(token, (singular(token),)):
             fixed = vocab.correct(token)
@@ -962,6 +971,27 @@ def read_words(draft: Draft, vocab: Vocabulary,
                 token = fixed
         tokens.append(token)
     return _fix_phrases(tokens, vocab), originals
+
+
+#: Diminutive endings and what they replace: "perrito" is "perro", "cafecito" "cafe", "panecito"
+#: "pan", "cosita" "cosa".
+_DIMINUTIVES = (("ecito", ("",)), ("ecita", ("",)), ("cito", ("", "e")), ("cita", ("", "e")),
+                ("ito", ("o", "e", "")), ("ita", ("a", "e", "")))
+
+
+def _undiminished(word: str, vocab: Vocabulary) -> str | None:
+    """The store's word a diminutive stands for ("perritos" -> "perros"), or None."""
+    plural = word.endswith("s") and not word.endswith("ss")
+    base = word[:-1] if plural else word
+    for ending, replacements in _DIMINUTIVES:
+        stem = base.removesuffix(ending)
+        if stem == base or len(stem) < 2:
+            continue
+        for tail in replacements:
+            plain = stem + tail
+            if (plain,) in vocab.index or plain in vocab.text_words:
+                return plain + ("s" if plural else "")
+    return None
 
 
 def _fix_phrases(tokens: Sequence[str], vocab: Vocabulary) -> list[str]:
@@ -1081,7 +1111,9 @@ def _take_number_or_word(r: Reading, items: Sequence[_Item], n: int, known: set[
             n == len(items) - 1 and n > 0
             and (before in _COUNT_BEFORE or "order" in items[n - 1].kinds()))):
         r.count = 1
-    elif "word" in kinds and item.surface[0] not in _GREETING:
+    elif "word" in kinds and item.surface[0] not in _GREETING and (
+            len(item.surface[0]) > 1 or item.surface[0] in known):
+        # A lone letter the catalog does not have ("m das el precio") says nothing.
         # "hola, ¿tienen...?": a courtesy is neither a product word nor an unknown one.
         word = item.surface[0]
         if word in known and n and "prep" in items[n - 1].kinds() and r.values["category"]:
