@@ -54,8 +54,8 @@ def shown(reply: Reply) -> list[tuple[str, float]]:
 
 def check_list(reply: Reply, expected: list[tuple[str, float]]) -> None:
     """The answer lists the first of ``expected`` (in the order given), names and prices in its
-    text, and counts all of them."""
-    assert not reply.refused, reply.text
+    text, and counts all of them; every word of the question was understood."""
+    assert not reply.refused and "No reconocí" not in reply.text, reply.text
     assert expected, "the test's own SQL found nothing"
     rows = shown(reply)
     assert rows == expected[:len(rows)] and len(rows) == min(len(expected), 5), reply.text
@@ -65,8 +65,8 @@ def check_list(reply: Reply, expected: list[tuple[str, float]]) -> None:
 
 
 def check_one(reply: Reply, expected: list[tuple[str, float]]) -> None:
-    """The answer shows exactly the one product ``expected`` holds."""
-    assert not reply.refused, reply.text
+    """The answer shows exactly the one product ``expected`` holds, every word understood."""
+    assert not reply.refused and "No reconocí" not in reply.text, reply.text
     assert len(expected) == 1 and shown(reply) == expected, reply.text
     assert expected[0][0] in reply.text and soles(expected[0][1]) in reply.text
 
@@ -334,6 +334,9 @@ GROCERY_QUESTIONS = [
     (("inca cola",), SHOP_ROWS + "marca = 'Inca Kola'" + SHOP_ORDER, check_list),
     (("ay gaseosas?",), SHOP_ROWS + "producto LIKE 'Gaseosa%'" + SHOP_ORDER, check_list),
     (("m das el precio del azucar",), SHOP_ROWS + "producto LIKE 'Azúcar%'", check_one),
+    (("agua de 625 ml",), SHOP_ROWS + "presentacion = '625 ml'", check_one),
+    (("atun de 170 gr",), SHOP_ROWS + "producto LIKE 'Atún%' AND presentacion = '170 g'",
+     check_one),
     (("aceite de litro",),
      SHOP_ROWS + "producto LIKE 'Aceite%' AND presentacion = '1 L'", check_one),
     (("leche gloria de 400",),
@@ -365,3 +368,35 @@ async def test_corner_shop_counts_a_category(grocery_db, open_engine):
     reply = await ask(engine, "cuantos productos de limpieza hay")
     ((count,),) = query(grocery_db, "SELECT count(*) FROM products WHERE categoria = 'Limpieza'")
     assert reply.meta["total"] == count and f"Hay {count} productos" in reply.text
+
+
+# --- The hardware store of tests/test_stores.py, asked in chat ----------------------------------
+
+@pytest.fixture
+def hardware_db(tmp_path: Path) -> Path:
+    from tests.test_stores import HARDWARE
+
+    return imported(tmp_path, "ferreteria.csv",
+                    lambda path: path.write_bytes(HARDWARE.encode("cp1252")))
+
+
+HARDWARE_ROWS = "SELECT descripcion, precio_venta FROM products WHERE "
+
+HARDWARE_QUESTIONS = [
+    # The name says "blanco": the other gender of a word of the store is that word.
+    (("pintura blanca",), HARDWARE_ROWS + "descripcion LIKE 'Pintura%blanco%'", check_one),
+    (("cinta metrica de 5 metros",), HARDWARE_ROWS + "descripcion LIKE 'Cinta métrica 5 m'",
+     check_one),
+    # "ll" and "y" sound alike in Peru: "martiyo" is "martillo".
+    (("martiyo",), HARDWARE_ROWS + "descripcion LIKE 'Martillo%' ORDER BY precio_venta",
+     check_list),
+    (("tienen martillos stanley?",),
+     HARDWARE_ROWS + "descripcion LIKE 'Martillo%' AND marca = 'Stanley'", check_one),
+]
+
+
+@pytest.mark.parametrize(("questions", "sql", "check"), HARDWARE_QUESTIONS,
+                         ids=[q[0][-1] for q in HARDWARE_QUESTIONS])
+async def test_hardware_store_in_chat(hardware_db, open_engine, questions, sql, check):
+    engine = await open_engine(hardware_db)
+    check(await ask(engine, *questions), query(hardware_db, sql))

@@ -407,6 +407,8 @@ class Vocabulary:
     text_words: frozenset[str] = field(default_factory=frozenset, repr=False)
     #: Values of several words, run together ("incakola"), for typos across words.
     joined: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    #: How each correction target sounds (``sound``) -> the targets: "martiyo" is "martillo".
+    sounds: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, *, families: Sequence[str], categories: Sequence[str], brands: Sequence[str],
@@ -451,6 +453,9 @@ class Vocabulary:
         lexicon = {w for key in index for w in key} | _STOPWORDS | set(_UNITS)
         names = {singular(w) for w in text_words if w.isalpha()} - lexicon
         surfaces = _surfaces((lexicon | names) - _unanswerable(index, roles))
+        sounds: dict[str, set[str]] = {}
+        for surface, key in surfaces.items():
+            sounds.setdefault(sound(surface), set()).add(key)
         return cls(families=tuple(families), categories=tuple(categories), brands=tuple(brands),
                    colors=tuple(colors), availability=tuple(availability),
                    index={k: tuple(v) for k, v in index.items()}, lexicon=frozenset(lexicon),
@@ -458,7 +463,8 @@ class Vocabulary:
                    own_words=_sold_words(index, (*families, *categories)),
                    text_words=frozenset(names),
                    joined={"".join(key): key for key, terms in index.items()
-                           if len(key) > 1 and any(kind in _NAMING for kind, _ in terms)})
+                           if len(key) > 1 and any(kind in _NAMING for kind, _ in terms)},
+                   sounds={k: frozenset(v) for k, v in sounds.items()})
 
     def correct(self, word: str) -> str | None:
         """The known word one typo away from ``word``, when there is exactly one best.
@@ -481,7 +487,7 @@ class Vocabulary:
                 if key not in found or rank < found[key][0]:
                     found[key] = (rank, shown)
         if not found:
-            return None
+            return self._by_sound(word)
         # A word that says nothing ("your") loses a tie to a word of the store ("yogurt").
         ranked = sorted(found.items(), key=lambda item: (item[1][0], item[0] in _STOPWORDS))
         best = ranked[0][1][0]
@@ -491,6 +497,20 @@ class Vocabulary:
             if len(meanings) > 1:
                 return None
         return ranked[0][1][1]
+
+    def _by_sound(self, word: str) -> str | None:
+        """The one known word that sounds like ``word`` ("zapatiyas" -> "zapatillas")."""
+        keys = self.sounds.get(sound(word), frozenset())
+        return next(iter(keys)) if len(keys) == 1 and len(word) >= 5 else None
+
+
+def sound(word: str) -> str:
+    """How a Spanish word sounds, spelled one way: "ll" and "y", "v" and "b", "z", "ce"/"ci"
+    and "s", "qu"/"c"/"k", a silent "h", double letters ("martiyo" and "martillo" sound alike)."""
+    text = word.replace("ch", "0").replace("ll", "y").replace("qu", "k")
+    text = re.sub(r"c(?=[ei])", "s", text).replace("c", "k").replace("z", "s").replace("v", "b")
+    text = re.sub(r"(.)\1", r"\1", text.replace("h", ""))
+    return text.replace("0", "ch")
 
 
 def _unanswerable(index: Mapping[tuple[str, ...], Sequence[Term]],
@@ -509,6 +529,14 @@ def _unanswerable(index: Mapping[tuple[str, ...], Sequence[Term]],
 _GROUP_ROLES = ("category", "brand", "family", "color")
 #: Kinds of values that name what is sold (a typo across their words is corrected).
 _NAMING = ("category", "brand", "family", "grouping")
+
+
+def _words_of_store(word: str, vocab: Vocabulary) -> bool:
+    """Whether ``word`` is a word of the store's names or of its values (not of the fixed
+    lexicon: "marcas" is no product word)."""
+    key = singular(word)
+    return key in vocab.text_words or any(
+        kind in (*_NAMING, "color") for kind, _ in vocab.index.get((key,), ()))
 
 
 def _sold_words(index: Mapping[tuple[str, ...], Sequence[Term]],
@@ -956,7 +984,7 @@ def read_words(draft: Draft, vocab: Vocabulary,
     originals: dict[str, str] = {}
     for token in draft.tokens:
         if token in draft.unknown and token not in known:
-            plain = _undiminished(token, vocab)
+            plain = _undiminished(token, vocab) or _other_gender(token, vocab)
             if plain:
                 originals.setdefault(plain, token)
                 known.add(plain)
@@ -991,6 +1019,15 @@ def _undiminished(word: str, vocab: Vocabulary) -> str | None:
             plain = stem + tail
             if (plain,) in vocab.index or plain in vocab.text_words:
                 return plain + ("s" if plural else "")
+    return None
+
+
+def _other_gender(word: str, vocab: Vocabulary) -> str | None:
+    """The store's word in the other gender ("blanca" -> "blanco", "gatas" -> "gatos")."""
+    for ending, other in (("as", "os"), ("os", "as"), ("a", "o"), ("o", "a")):
+        if word.endswith(ending) and len(word) > 3:
+            form = word[: -len(ending)] + other
+            return form if _words_of_store(form, vocab) else None
     return None
 
 
