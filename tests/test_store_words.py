@@ -155,3 +155,12 @@ async def test_a_doctor_is_not_a_medicine_in_a_pharmacy(pharmacy_db, open_engine
     reply = await engine.answer("medicinas baratas", [])
     ((count,),) = query(pharmacy_db, "SELECT count(*) FROM products")
     assert reply.meta["total"] == count
+
+
+async def test_sizes_where_no_size_is_recorded(tmp_path, open_engine):
+    # "tallas" is the plural of "talla", not "talla S"; this store records no sizes.
+    path = import_csv(tmp_path, "ropa", PLAIN_CLOTHES)
+    engine = await open_engine(path)
+    reply = await engine.answer("¿qué tallas tienen?", [])
+    assert reply.refused and reply.text == ("No tengo ese dato: el catálogo de la tienda no "
+                                            "registra tallas ni presentaciones.")
