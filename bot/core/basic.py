@@ -31,8 +31,8 @@ from bot.core.basic_parse import (
 from bot.core.basic_parse import words as folded_words
 from bot.core.basic_words import BARE, attribute_text, name_patterns, read_attributes, unit_of
 from bot.core.language import detect_language
-from bot.core.spanish import spanish_words
 from bot.core.reply import Reply, Turn
+from bot.core.spanish import spanish_words
 
 logger = logging.getLogger(__name__)
 
