@@ -32,7 +32,6 @@ from bot.core.basic_parse import words as folded_words
 from bot.core.basic_words import BARE, attribute_text, name_patterns, read_attributes, unit_of
 from bot.core.language import detect_language
 from bot.core.reply import Reply, Turn
-from bot.core.spanish import spanish_words
 
 logger = logging.getLogger(__name__)
 
@@ -304,8 +303,6 @@ class BasicEngine:
         for column in ("family", "category", "brand", "color", "availability"):
             values[column] = await _distinct(catalog, layout.source, column) \
                 if column in layout.columns else []
-        # Read the Spanish word list now, off the event loop, not during the first answer.
-        await asyncio.to_thread(spanish_words)
         groupings = {name: await _distinct(catalog, layout.source, name)
                      for name, _ in layout.groupings}
         vocab = Vocabulary.build(families=values["family"], categories=values["category"],

@@ -5,8 +5,9 @@ pollos?" of "polos": each word is Spanish as written. Basic mode asks ``is_spani
 correcting a word that neither its vocabulary nor the store's text knows.
 
 The word list is pyspellchecker's Spanish dictionary (about 86,000 words with their frequency in
-OpenSubtitles, every entry a dictionary word); it is read once, on first use, and kept folded
-(lower case, no accents), since customers often leave accents out.
+OpenSubtitles, every entry a dictionary word); it is read once, when a word first needs it (a
+question without typos never does: `kratos ask` stays quick), in about 0.1 s, and kept folded
+(lower case, no accents; about 11 MB), since customers often leave accents out.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ _PACKAGE, _RESOURCE = "spellchecker", "resources/es.json.gz"
 
 
 def _fold(word: str) -> str:
+    if word.isascii():
+        # Most entries: no accent to take off (and a third of the list's reading time saved).
+        return word.lower()
     decomposed = unicodedata.normalize("NFKD", word.lower())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
