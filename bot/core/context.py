@@ -16,13 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import aiosqlite
-
 from bot.catalog.reader import CatalogReader
 from bot.catalog.roles import CatalogRoles, find_roles
 from bot.core.basic import BasicEngine
 from bot.core.prompt import CatalogProfile, profile_catalog
-from bot.core.state import open_state
+from bot.core.state import StateConnection, open_state
 from bot.errors import KratosError
 from bot.migrations import CATALOG_MIGRATIONS, apply_migrations, is_demo_catalog
 from bot.settings import Settings
@@ -83,7 +81,7 @@ def damage(path: Path) -> str | None:
 class AppContext:
     settings: Settings
     catalog: CatalogReader
-    state: aiosqlite.Connection
+    state: StateConnection
     llm: AsyncOpenAI | None
     profile: CatalogProfile
     #: Basic mode's vocabulary, read from the catalog on first use (see ``basic_engine``).

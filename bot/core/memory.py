@@ -2,8 +2,10 @@
 
 Every function takes the aiosqlite connection explicitly. Writes that must land together are
 single statements, because tasks share one connection and a multi-statement transaction could
-interleave with another task's writes. Reads use ``execute_fetchall``: one trip to the
-connection's thread instead of two.
+interleave with another task's writes. The statements every answer makes (its history, its
+transcript, the exchange, the usage row, the user's last-seen time) are short and indexed: they
+go through ``StateConnection``'s quick methods, on the event loop. The rest use
+``execute_fetchall`` (one trip to the connection's thread instead of two) or ``execute``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import aiosqlite
 
 from bot.core.reply import Turn
+from bot.core.state import StateConnection
 
 logger = logging.getLogger(__name__)
 
@@ -37,17 +40,17 @@ def _iso(moment: datetime) -> str:
 
 
 async def load_history(
-    conn: aiosqlite.Connection, conversation: str, *, token_budget: int, ttl_days: int
+    conn: StateConnection, conversation: str, *, token_budget: int, ttl_days: int
 ) -> list[Turn]:
     """The most recent turns that fit the token budget, oldest first.
 
     A conversation idle for longer than ``ttl_days`` is forgotten (and deleted) instead.
     """
-    rows = list(await conn.execute_fetchall(
+    rows = await conn.quick_fetchall(
         "SELECT role, content, meta, created_at FROM messages WHERE conversation = ?"
         " ORDER BY id DESC LIMIT ?",
         (conversation, HISTORY_ROWS_SCANNED),
-    ))
+    )
     if not rows:
         return []
     cutoff = _iso(datetime.now(UTC) - timedelta(days=ttl_days))
@@ -71,11 +74,11 @@ async def load_history(
 
 
 async def remember_exchange(
-    conn: aiosqlite.Connection, conversation: str, question: str, answer: str,
+    conn: StateConnection, conversation: str, question: str, answer: str,
     meta: dict[str, Any] | None = None,
 ) -> None:
     """Store a question and its answer together (one statement, so both or neither)."""
-    await conn.execute(
+    await conn.quick_execute(
         "INSERT INTO messages (conversation, role, content, meta) VALUES (?, 'user', ?, NULL),"
         " (?, 'assistant', ?, ?)",
         (conversation, question, conversation, answer,
@@ -148,9 +151,10 @@ async def save_transcript(
 
 
 async def load_transcript(
-    conn: aiosqlite.Connection, conversation: str
+    conn: StateConnection, conversation: str
 ) -> SharedTranscript | None:
-    rows = await conn.execute_fetchall(
+    """The transcript shared in the conversation, if any."""
+    rows = await conn.quick_fetchall(
         "SELECT source_name, content FROM transcripts WHERE conversation = ?", (conversation,)
     )
     return next((SharedTranscript(row["source_name"], row["content"]) for row in rows), None)
@@ -171,8 +175,9 @@ class UsageRecord:
     cached_tokens: int = 0  # of prompt_tokens, served from the provider's prompt cache
 
 
-async def record_usage(conn: aiosqlite.Connection, usage: UsageRecord) -> None:
-    await conn.execute(
+async def record_usage(conn: StateConnection, usage: UsageRecord) -> None:
+    """Store one answer's usage row (engine, outcome, tokens, SQL, latency)."""
+    await conn.quick_execute(
         "INSERT INTO usage (conversation, user_id, chat_id, engine, outcome, prompt_tokens,"
         " completion_tokens, model_calls, sql, latency_ms, cached_tokens)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -183,10 +188,10 @@ async def record_usage(conn: aiosqlite.Connection, usage: UsageRecord) -> None:
     )
 
 
-async def tokens_used_today(conn: aiosqlite.Connection, user_id: int) -> int:
+async def tokens_used_today(conn: StateConnection, user_id: int) -> int:
     """Model tokens this user spent since midnight UTC."""
     start = _iso(datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0))
-    rows = await conn.execute_fetchall(
+    rows = await conn.quick_fetchall(
         "SELECT coalesce(sum(prompt_tokens + completion_tokens), 0) FROM usage"
         " WHERE user_id = ? AND created_at >= ?",
         (user_id, start),
@@ -195,10 +200,10 @@ async def tokens_used_today(conn: aiosqlite.Connection, user_id: int) -> int:
 
 
 async def touch_user(
-    conn: aiosqlite.Connection, user_id: int, username: str | None, language: str | None
+    conn: StateConnection, user_id: int, username: str | None, language: str | None
 ) -> None:
     """Remember who a user is and when they were last seen (for /stats)."""
-    await conn.execute(
+    await conn.quick_execute(
         "INSERT INTO users (user_id, username, language) VALUES (?, ?, ?)"
         " ON CONFLICT (user_id) DO UPDATE SET username = coalesce(excluded.username, username),"
         " language = coalesce(excluded.language, language), last_seen = excluded.last_seen",

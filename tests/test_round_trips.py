@@ -1,0 +1,213 @@
+"""What one answer costs in hand-offs to SQLite's threads, and what keeps that cheap safe.
+
+Every aiosqlite call wakes another thread that must take the GIL back; 200 customers at once
+spent more in those wake-ups than in SQLite (``make bench``, figure 2). An answer's own
+statements in the state database run on the event loop through a quick connection that never
+waits for a lock, a catalog query is one trip, and a statement already checked is not parsed
+again. The tests count the trips by wrapping each connection's ``_execute``, the one method
+through which aiosqlite hands work to its thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+
+from bot.catalog import reader as reader_module
+from bot.catalog.reader import CHECKED_STATEMENTS, CatalogReader
+from bot.catalog.sqlguard import SqlRefused
+from bot.core import memory
+from bot.core.assistant import answer
+from bot.core.context import build_context
+from bot.core.reply import Conversation
+from bot.core.state import QUICK_CHECKPOINT_WRITES, StateConnection, open_state
+from tests.fakes.openai_server import FakeOpenAI
+
+CHEAPEST = "SELECT name, price FROM products ORDER BY price ASC LIMIT 3"
+
+
+def count_trips(conn: aiosqlite.Connection) -> list[str]:
+    """Record every call ``conn`` hands to its thread (by the function's name)."""
+    trips: list[str] = []
+    handed = conn._execute
+
+    async def counting(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        trips.append(getattr(fn, "__name__", repr(fn)))
+        return await handed(fn, *args, **kwargs)
+
+    conn._execute = counting  # type: ignore[method-assign]
+    return trips
+
+
+@pytest.fixture
+async def state(tmp_path: Path) -> AsyncIterator[StateConnection]:
+    conn = await open_state(tmp_path / "state.db")
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+async def reader(catalog_db: Path) -> AsyncIterator[CatalogReader]:
+    opened = await CatalogReader.open(catalog_db, timeout=2.0)
+    yield opened
+    await opened.close()
+
+
+# --- One answer ---------------------------------------------------------------------------
+
+
+async def test_a_one_call_answer_makes_one_trip_to_a_thread(make_settings, catalog_db,
+                                                            tmp_path) -> None:
+    async with FakeOpenAI() as model:
+        settings = make_settings(OPENAI_API_KEY=model.api_key, OPENAI_BASE_URL=model.base_url,
+                                 OPENAI_MAX_RETRIES="0")
+        app = await build_context(settings)
+        try:
+            state_trips = count_trips(app.state)
+            catalog_trips = [count_trips(slot.conn) for slot in app.catalog._slots]
+            for number in range(3):
+                model.tool_call("run_sql", {"query": CHEAPEST, "intro": "Lo más barato:"})
+                reply = await answer(app, Conversation.private(700 + number), "lo más barato")
+                assert reply.engine == "model" and not reply.failed and reply.rows
+            history = await memory.load_history(app.state, "u:700", token_budget=1000,
+                                                ttl_days=30)
+            state_trips, catalog_trips = list(state_trips), [list(t) for t in catalog_trips]
+        finally:
+            await app.close()
+    # History, transcript, exchange and usage: all on the loop. The query: one trip each.
+    assert state_trips == []
+    assert sorted(name for trips in catalog_trips for name in trips) == ["_fetch"] * 3
+    assert history[0].content == "lo más barato"
+    with sqlite3.connect(tmp_path / "state.db") as conn:
+        assert conn.execute("SELECT count(*) FROM usage").fetchone()[0] == 3
+
+
+# --- The quick connection ------------------------------------------------------------------
+
+
+async def test_quick_statements_do_not_wait_for_a_lock_nor_block_the_loop(
+        state: StateConnection, tmp_path: Path) -> None:
+    # Another process holds the write lock (a `kratos` command, an operator's sqlite3 shell).
+    other = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticking = asyncio.create_task(ticker())
+    try:
+        writing = asyncio.create_task(
+            memory.remember_exchange(state, "tg:1", "¿tienen laptops?", "Sí, tenemos."))
+        started = time.monotonic()
+        await asyncio.sleep(0.3)
+        # The write waits on the thread connection (busy timeout), not on the loop.
+        assert not writing.done()
+        assert ticks >= 10, ticks
+        # Reads are not blocked by a writer in WAL mode, so they stay on the loop.
+        assert await memory.load_history(state, "tg:2", token_budget=100, ttl_days=30) == []
+        other.execute("COMMIT")
+        await asyncio.wait_for(writing, 5)
+        assert time.monotonic() - started < 5
+    finally:
+        ticking.cancel()
+        other.close()
+    turns = await memory.load_history(state, "tg:1", token_budget=1000, ttl_days=30)
+    assert [turn.content for turn in turns] == ["¿tienen laptops?", "Sí, tenemos."]
+
+
+async def test_quick_statement_errors_are_raised_as_before(state: StateConnection) -> None:
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        await state.quick_execute("INSERT INTO nowhere VALUES (1)")
+    with pytest.raises(sqlite3.IntegrityError):
+        await state.quick_execute(
+            "INSERT INTO messages (conversation, role, content) VALUES ('x', 'nobody', 'y')")
+
+
+async def test_quick_writes_keep_the_wal_from_growing(state: StateConnection,
+                                                      tmp_path: Path) -> None:
+    wal = tmp_path / "state.db-wal"
+    sizes = []
+    for number in range(8 * QUICK_CHECKPOINT_WRITES):
+        await memory.record_usage(state, memory.UsageRecord(
+            conversation=f"tg:{number}", user_id=number, chat_id=number, engine="model",
+            outcome="ok", sql=("SELECT name FROM products " + "x" * 500,), latency_ms=1.0))
+        if number % QUICK_CHECKPOINT_WRITES == QUICK_CHECKPOINT_WRITES - 1:
+            await asyncio.sleep(0.05)  # the checkpoint runs on the thread connection
+            sizes.append(wal.stat().st_size)
+    # Checkpointed, the WAL is written again from its start: its size stops growing.
+    assert sizes[-1] <= 2 * sizes[1], sizes
+    with sqlite3.connect(tmp_path / "state.db") as conn:
+        assert conn.execute("SELECT count(*) FROM usage").fetchone()[0] \
+            == 8 * QUICK_CHECKPOINT_WRITES
+
+
+# --- The catalog --------------------------------------------------------------------------
+
+
+async def test_a_catalog_query_is_one_trip(reader: CatalogReader, catalog_db: Path) -> None:
+    trips = [count_trips(slot.conn) for slot in reader._slots]
+    few = await reader.run(CHEAPEST)
+    many = await reader.run("SELECT name FROM products ORDER BY id", max_rows=5)
+    with sqlite3.connect(catalog_db) as conn:
+        assert few.rows == conn.execute(CHEAPEST).fetchall()
+        total = conn.execute("SELECT count(*) FROM products").fetchone()[0]
+    assert few.columns == ["name", "price"]
+    assert len(many.rows) == 5 and many.truncated and many.total == total
+    # Fetched and reset in one trip each; the cut list's count is one more query.
+    assert [name for slot_trips in trips for name in slot_trips] == ["_fetch"] * 3
+
+
+async def test_a_half_read_query_leaves_no_read_transaction(reader: CatalogReader,
+                                                            catalog_db: Path) -> None:
+    await reader.run("SELECT name FROM products ORDER BY id", max_rows=2)
+    # A cursor left open would hold a read transaction: a writer could not checkpoint past it.
+    with sqlite3.connect(catalog_db, isolation_level=None) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("UPDATE products SET price = price WHERE id = 1")
+        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    assert busy == 0
+
+
+async def test_a_checked_statement_is_not_parsed_again(reader: CatalogReader,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    checked: list[str] = []
+    real = reader_module.validate
+
+    def counting(sql: str, *args: Any) -> str:
+        checked.append(sql)
+        return real(sql, *args)
+
+    monkeypatch.setattr(reader_module, "validate", counting)
+    first = await reader.run(CHEAPEST)
+    again = await reader.run(CHEAPEST)
+    assert first.rows == again.rows and first.sql == again.sql
+    assert checked == [CHEAPEST]
+    # A refusal is not remembered as accepted: it is checked, and refused, every time.
+    for _ in range(2):
+        with pytest.raises(SqlRefused):
+            await reader.run("DELETE FROM products")
+    assert checked.count("DELETE FROM products") == 2
+
+
+async def test_remembered_checks_are_bounded_and_belong_to_one_catalog(
+        reader: CatalogReader, catalog_db: Path) -> None:
+    for limit in range(CHECKED_STATEMENTS + 10):
+        await reader.run(f"SELECT name FROM products LIMIT {limit + 1}")
+    assert len(reader._checked) == CHECKED_STATEMENTS
+    assert "SELECT name FROM products LIMIT 1" not in reader._checked  # the oldest went first
+    other = await CatalogReader.open(catalog_db, timeout=2.0)
+    try:
+        assert other._checked == {}
+    finally:
+        await other.close()
