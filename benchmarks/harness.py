@@ -74,6 +74,24 @@ def answer_from_rows(sql: str = FIXED_SQL) -> Callable[[dict[str, Any]], ToolCal
     return respond
 
 
+def answer_from_rows_varied() -> Callable[[dict[str, Any]], ToolCalls]:
+    """Like ``answer_from_rows``, but every call writes a statement never seen before.
+
+    The bot remembers the statements its SQL guard accepted; with this model none is found
+    there, so every answer pays the whole check, as when every customer asks something else.
+    """
+    calls = 0
+
+    def respond(body: dict[str, Any]) -> ToolCalls:
+        nonlocal calls
+        calls += 1
+        sql = ("SELECT name, price, availability FROM products WHERE category = 'Laptops' "
+               f"AND price > {calls % 100_000} ORDER BY price ASC LIMIT 5")
+        return answer_from_rows(sql)(body)
+
+    return respond
+
+
 def tool_then_reply(sql: str = FIXED_SQL, text: str = FIXED_REPLY
                     ) -> Callable[[dict[str, Any]], Reply | ToolCalls]:
     """A model that always asks for the rows of ``sql`` once and then answers ``text``."""

@@ -447,7 +447,7 @@ async def test_without_a_model_key_help_promises_no_voice_and_examples_come_from
 
     for text in (start.plain, helped.plain):
         assert "¿Tienen bicicletas?" in text
-        assert "¿Qué productos Monark tienen?" in text
+        assert "¿Tienen algo de Monark?" in text
         assert "Dame laptops" not in text and "notas de voz" not in text.replace(
             "las notas de voz, audios y videos necesitan el servicio de voz", "")
     assert "Entiendo preguntas escritas y fotos con tu pregunta escrita en el texto." \

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.catalog import money
-from bot.catalog.money import amounts_in_text, is_money_column
+from bot.catalog.columns import STANDARD, ResultColumns
+from bot.catalog.money import amounts_in_text
 from bot.catalog.reader import QueryResult
 
 #: The tool; what its words mean is one rule of the system prompt (``WORDS_RULE``), which
@@ -56,8 +57,6 @@ MAX_WORDS_CHARS = 500
 MAX_LINES = 50
 CELL_CHARS = 200
 PLACEHOLDER = re.compile(r"\{([^{}\n]{1,64})\}")
-NAME_COLUMNS = ("name", "nombre", "product", "producto")
-AVAILABILITY_COLUMNS = ("availability", "disponibilidad")
 
 DEFAULTS = {
     "es": {"intro": "Esto es lo que encontré ({count}):",
@@ -108,9 +107,12 @@ def _texts(language: str) -> dict[str, str]:
     return DEFAULTS["en" if language.startswith("en") else "es"]
 
 
-def _cell(column: str, value: Any) -> str:
+def _cell(column: str, value: Any, reading: ResultColumns = STANDARD) -> str:
     """A value as the user reads it: money in soles, other decimals to two places."""
-    if isinstance(value, float) and not is_money_column(column):
+    if reading.is_money(column):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return money.format_soles(value)
+    elif isinstance(value, float):
         return f"{value:.2f}".rstrip("0").rstrip(".")
     return money.format_cell(column, value, CELL_CHARS)
 
@@ -120,23 +122,26 @@ def _grounded(text: str, known: set[int]) -> bool:
     return all(amount in known for amount in amounts_in_text(text))
 
 
-def _row_line(columns: Sequence[str], row: Sequence[Any]) -> str:
+def _row_line(columns: Sequence[str], row: Sequence[Any],
+              reading: ResultColumns = STANDARD) -> str:
     """One row as one line: "• name — S/ 1,299.90 (disponible)", or "• column: value, ..."."""
     values = {c.lower(): v for c, v in zip(columns, row, strict=False)}
-    name = next((values[c] for c in NAME_COLUMNS if values.get(c) is not None), None)
+    name = next((values[c] for c in reading.names if values.get(c) is not None), None)
     if name is None:
         if len(columns) == 1:
-            return f"• {_cell(columns[0], row[0])}"
-        return "• " + ", ".join(f"{c}: {_cell(c, v)}" for c, v in zip(columns, row, strict=False))
+            return f"• {_cell(columns[0], row[0], reading)}"
+        return "• " + ", ".join(f"{c}: {_cell(c, v, reading)}"
+                                for c, v in zip(columns, row, strict=False))
     line = f"• {name}"
     for column, value in zip(columns, row, strict=False):
-        if is_money_column(column) and value is not None:
-            line += f" — {_cell(column, value)}"
-    availability = next((values[c] for c in AVAILABILITY_COLUMNS if values.get(c)), None)
+        if reading.is_money(column) and value is not None:
+            line += f" — {_cell(column, value, reading)}"
+    availability = next((values[c] for c in reading.availability if values.get(c)), None)
     return f"{line} ({availability})" if availability else line
 
 
-def fill_placeholders(template: str, columns: Sequence[str], row: Sequence[Any]) -> str | None:
+def fill_placeholders(template: str, columns: Sequence[str], row: Sequence[Any],
+                      reading: ResultColumns = STANDARD) -> str | None:
     """``template`` with each ``{column}`` replaced by the row's value; None if one is missing."""
     values = {c.lower(): (c, v) for c, v in zip(columns, row, strict=False)}
     missing = False
@@ -147,7 +152,7 @@ def fill_placeholders(template: str, columns: Sequence[str], row: Sequence[Any])
         if found is None or found[1] is None:
             missing = True
             return ""
-        return _cell(*found)
+        return _cell(*found, reading)
 
     filled = PLACEHOLDER.sub(substitute, template)
     return None if missing else filled
@@ -159,25 +164,28 @@ def _is_empty(result: QueryResult) -> bool:
 
 
 def write_reply(words: ReplyWords, result: QueryResult, *, language: str,
-                known: set[int]) -> str:
+                known: set[int], reading: ResultColumns = STANDARD) -> str:
     """The reply to the user from ``result`` and the model's ``words``.
 
     ``known`` holds the amounts (in cents) the model's words may state: those of the rows, the
-    question and earlier answers. Words stating any other amount are not used.
+    question and earlier answers. Words stating any other amount are not used. ``reading``
+    says which columns hold the name, the price and the availability.
     """
     texts = _texts(language)
-    known = known | _result_amounts(result)
+    known = known | result_amounts(result, reading)
     if _is_empty(result):
         empty = words.empty_reply
         return empty if empty and _grounded(empty, known) else texts["empty"]
     if len(result.rows) == 1 and words.one_row_reply and _grounded(words.one_row_reply, known):
-        filled = fill_placeholders(words.one_row_reply, result.columns, result.rows[0])
+        filled = fill_placeholders(words.one_row_reply, result.columns, result.rows[0],
+                                   reading)
         if filled:
             return filled
     count = result.total if result.truncated and result.total else len(result.rows)
     intro = words.intro if words.intro and _grounded(words.intro, known) else \
         texts["intro"].format(count=count)
-    lines = [intro, *(_row_line(result.columns, row) for row in result.rows[:MAX_LINES])]
+    lines = [intro, *(_row_line(result.columns, row, reading)
+                      for row in result.rows[:MAX_LINES])]
     shown = min(len(result.rows), MAX_LINES)
     if result.truncated or shown < len(result.rows):
         total = result.total if result.total is not None else f"{len(result.rows)}+"
@@ -185,11 +193,11 @@ def write_reply(words: ReplyWords, result: QueryResult, *, language: str,
     return "\n".join(lines)
 
 
-def _result_amounts(result: QueryResult) -> set[int]:
+def result_amounts(result: QueryResult, reading: ResultColumns = STANDARD) -> set[int]:
     """Every amount in soles (cents) in the money columns of ``result``."""
     found: set[int] = set()
     for index, column in enumerate(result.columns):
-        if is_money_column(column):
+        if reading.is_money(column):
             found.update(money.to_cents(row[index]) for row in result.rows
                          if isinstance(row[index], int | float)
                          and not isinstance(row[index], bool))
@@ -197,7 +205,8 @@ def _result_amounts(result: QueryResult) -> set[int]:
 
 
 def direct_reply(calls: Sequence[tuple[str, object]], results: Sequence[QueryResult | None],
-                 *, language: str, known: set[int]) -> str | None:
+                 *, language: str, known: set[int],
+                 reading: ResultColumns = STANDARD) -> str | None:
     """The reply KRATOS writes for one model message's tool calls, or None for a second call.
 
     ``calls`` are (name, arguments) pairs and ``results`` their results in the same order (None
@@ -212,5 +221,6 @@ def direct_reply(calls: Sequence[tuple[str, object]], results: Sequence[QueryRes
         words = reply_words(arguments) if name == "run_sql" else None
         if words is None or result is None:
             return None
-        parts.append(write_reply(words, result, language=language, known=known))
+        parts.append(write_reply(words, result, language=language, known=known,
+                                 reading=reading))
     return "\n\n".join(parts)

@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 
 from bot.catalog.reader import CatalogReader, TableInfo
+from bot.catalog.roles import CatalogRoles
 from bot.errors import KratosError
 from bot.settings import Settings
 
@@ -32,7 +33,7 @@ TEXTS = {
         "understand": "Entiendo {things}.",
         "and": " y ",
         "kind": "¿Tienen {value}?",
-        "brand": "¿Qué productos {value} tienen?",
+        "brand": "¿Tienen algo de {value}?",
         "name": "¿Cuánto cuesta {value}?",
         "cheapest": "¿Cuál es el producto más barato?",
         "other": "🙂 Eso no lo puedo leer. {understand} Pregúntame por productos, precios o "
@@ -57,7 +58,7 @@ TEXTS = {
         "understand": "I understand {things}.",
         "and": " and ",
         "kind": "Do you have {value}?",
-        "brand": "Which {value} products do you have?",
+        "brand": "Do you have anything by {value}?",
         "name": "How much is {value}?",
         "cheapest": "What is the cheapest product?",
         "other": "🙂 I can't read that. {understand} Ask me about products, prices or stock.",
@@ -149,22 +150,36 @@ async def _most_common(catalog: CatalogReader, table: TableInfo, column: str) ->
     return next((v for v in values if v and len(v) <= EXAMPLE_CHARS), None)
 
 
-async def catalog_examples(catalog: CatalogReader, language: str) -> list[str]:
+async def catalog_examples(catalog: CatalogReader, language: str,
+                           roles: CatalogRoles | None = None) -> list[str]:
     """Up to three example questions built from the catalog's own kinds, brands and names.
 
-    Read from the largest table (the products): its most common category or type, brand and
-    product name. A catalog with none of those columns gets one generic question.
+    With the catalog's column roles (``bot.catalog.roles``), from its product table's category
+    (or family), brand (maker, laboratory, author...) and name columns, whatever the store
+    calls them; without them, from the largest table's columns with the usual names. A
+    catalog with none of those gets one generic question.
     """
     tables = [t for t in await catalog.tables() if not t.is_fts]
     if not tables:
         return [say("cheapest", language)]
-    main = max(tables, key=lambda t: t.row_count)
+    by_name = {t.name: t for t in tables}
+    main = by_name.get(roles.table) if roles is not None else None
+    if main is None:
+        main, roles = max(tables, key=lambda t: t.row_count), None
     examples = []
-    for key, names in (("kind", KIND_COLUMNS), ("brand", BRAND_COLUMNS),
-                       ("name", NAME_COLUMNS)):
-        column = _column(main, names)
+    for key, column in _example_columns(main, roles):
         value = await _most_common(catalog, main, column) if column else None
         if value:
             shown = value.lower() if key == "kind" else value
             examples.append(say(key, language, value=shown))
     return examples or [say("cheapest", language)]
+
+
+def _example_columns(table: TableInfo, roles: CatalogRoles | None
+                     ) -> list[tuple[str, str | None]]:
+    """(example kind, column) pairs: from the roles when known, else by the usual names."""
+    if roles is not None:
+        return [("kind", roles.column("category") or roles.column("family")),
+                ("brand", roles.column("brand")), ("name", roles.column("name"))]
+    return [("kind", _column(table, KIND_COLUMNS)), ("brand", _column(table, BRAND_COLUMNS)),
+            ("name", _column(table, NAME_COLUMNS))]

@@ -19,7 +19,8 @@ import openai
 from openai import AsyncOpenAI, AsyncStream
 
 from bot.catalog import money
-from bot.catalog.money import amount_cents, amounts_in_text, format_soles, is_money_column
+from bot.catalog.columns import STANDARD, ResultColumns
+from bot.catalog.money import amount_cents, amounts_in_text, format_soles
 from bot.catalog.reader import CatalogReader, QueryResult
 from bot.core.answer_rows import RUN_SQL_TOOL, direct_reply
 from bot.core.completion import (
@@ -80,6 +81,8 @@ class ToolLoopState:
     completion_tokens: int = 0
     cached_tokens: int = 0  # of prompt_tokens, read from the provider's prompt cache
     model_calls: int = 0
+    #: Which result columns hold the name, the price and the availability (the store's roles).
+    reading: ResultColumns = STANDARD
 
     @property
     def answer_rows(self) -> QueryResult | None:
@@ -90,16 +93,21 @@ class ToolLoopState:
         return self.results[-1] if self.results else None
 
 
-def format_cell(column: str, value: Any) -> str:
+def format_cell(column: str, value: Any, reading: ResultColumns = STANDARD) -> str:
+    """One cell as the model and the user read it: money in soles, long text cut."""
+    if reading.is_money(column) and isinstance(value, int | float) \
+            and not isinstance(value, bool):
+        return format_soles(value)
     return money.format_cell(column, value, MODEL_CELL_CHARS)
 
 
-def rows_for_model(result: QueryResult) -> str:
+def rows_for_model(result: QueryResult, reading: ResultColumns = STANDARD) -> str:
     """A compact, pipe-separated table with money already formatted."""
     if not result.rows:
         return "0 rows."
     lines = [" | ".join(result.columns)]
-    lines += [" | ".join(format_cell(c, v) for c, v in zip(result.columns, row, strict=False))
+    lines += [" | ".join(format_cell(c, v, reading)
+                         for c, v in zip(result.columns, row, strict=False))
               for row in result.rows]
     if result.truncated:
         total = f"{result.total}" if result.total is not None else "more than that"
@@ -109,11 +117,11 @@ def rows_for_model(result: QueryResult) -> str:
     return "\n".join(lines)
 
 
-def result_prices(result: QueryResult) -> set[int]:
+def result_prices(result: QueryResult, reading: ResultColumns = STANDARD) -> set[int]:
     """Every amount in soles (cents) a result holds."""
     prices: set[int] = set()
     for index, column in enumerate(result.columns):
-        if not is_money_column(column):
+        if not reading.is_money(column):
             continue
         for row in result.rows:
             value = row[index]
@@ -123,33 +131,36 @@ def result_prices(result: QueryResult) -> set[int]:
     return prices
 
 
-def rebuild_from_rows(result: QueryResult | None, language: str) -> str:
+def rebuild_from_rows(result: QueryResult | None, language: str,
+                      reading: ResultColumns = STANDARD) -> str:
     """A plain reply written by code from the rows, used when the model's text can't be trusted."""
     english = language.startswith("en")
     if result is None or not result.rows:
         return "I found no matching products." if english else \
             "No encontré productos que coincidan."
-    columns = [c.lower() for c in result.columns]
     header = (f"Here is what I found ({result.total or len(result.rows)}):" if english
               else f"Esto es lo que encontré ({result.total or len(result.rows)}):")
     lines = [header]
     for row in result.rows[:10]:
-        values = dict(zip(columns, row, strict=False))
-        name = values.get("name") or values.get("nombre")
-        if name is not None:
-            line = f"• {name}"
-            for column, value in zip(result.columns, row, strict=False):
-                if is_money_column(column) and value is not None:
-                    line += f" — {format_cell(column, value)}"
-            for key in ("availability", "disponibilidad"):
-                if values.get(key):
-                    line += f" ({values[key]})"
-        else:
-            line = "• " + ", ".join(
-                f"{c}: {format_cell(c, v)}" for c, v in zip(result.columns, row, strict=False)
-            )
-        lines.append(line)
+        lines.append(_plain_line(result.columns, row, reading))
     return "\n".join(lines)
+
+
+def _plain_line(columns: Sequence[str], row: Sequence[Any], reading: ResultColumns) -> str:
+    values = {c.lower(): v for c, v in zip(columns, row, strict=False)}
+    name = next((values[c] for c in reading.names if values.get(c) is not None), None)
+    if name is None:
+        return "• " + ", ".join(
+            f"{c}: {format_cell(c, v, reading)}" for c, v in zip(columns, row, strict=False))
+    line = f"• {name}"
+    for column, value in zip(columns, row, strict=False):
+        if reading.is_money(column) and value is not None:
+            line += f" — {format_cell(column, value, reading)}"
+    for key in reading.availability:
+        if values.get(key):
+            line += f" ({values[key]})"
+            break
+    return line
 
 
 async def _run_tool_call(catalog: CatalogReader, arguments: str, state: ToolLoopState) -> str:
@@ -167,7 +178,7 @@ async def _run_tool_call(catalog: CatalogReader, arguments: str, state: ToolLoop
         logger.info("model SQL refused or failed: %s", reason)
         return f"Error: {reason}"
     state.results.append(result)
-    return rows_for_model(result)
+    return rows_for_model(result, state.reading)
 
 
 def _argument(arguments: str, name: str) -> object:
@@ -245,7 +256,7 @@ async def answer_with_model(
         *_history_messages(history),
         {"role": "user", "content": question},
     ]
-    state = ToolLoopState(max_tokens=max_tokens)
+    state = ToolLoopState(max_tokens=max_tokens, reading=ResultColumns.of(profile.roles))
     asked = Asked(language=language, said=_said_amounts(question, history), preview=preview)
     outcome = await _tool_loop(client, catalog, model, messages, state, max_tool_calls, asked)
     if isinstance(outcome, Declined):
@@ -297,7 +308,8 @@ async def _tool_loop(
             return declined
         ran = await _run_tool_calls(catalog, message, messages, state, max_tool_calls)
         text = direct_reply([(call.name, call.arguments) for call in message.tool_calls], ran,
-                            language=asked.language, known=asked.said)
+                            language=asked.language, known=asked.said,
+                            reading=state.reading)
         if text:
             return Answered(text)
     return await _complete(client, model, messages, state, allow_tools=False,
@@ -355,8 +367,8 @@ async def _final_text(
         return message.content, {}
     if state.results:
         logger.warning("model reply %s; reply rebuilt from rows", problem)
-        return rebuild_from_rows(state.answer_rows, language), {"rebuilt": True,
-                                                                "rebuilt_why": problem}
+        rebuilt = rebuild_from_rows(state.answer_rows, language, state.reading)
+        return rebuilt, {"rebuilt": True, "rebuilt_why": problem}
     if message.cut and message.content:
         logger.info("model reply cut at the token limit; asking for a shorter one")
         retry = await _complete(client, model, [
@@ -387,7 +399,7 @@ def _grounded(
 ) -> tuple[str, dict[str, Any]]:
     """Every amount in soles the text states must be one the rows (or the user) gave; else the
     reply is rebuilt from the rows."""
-    fetched = set().union(*(result_prices(r) for r in state.results))
+    fetched = set().union(*(result_prices(r, state.reading) for r in state.results))
     known = fetched | set(amounts_in_text(question))
     for turn in history:
         known.update(turn.meta.get("prices", []))
@@ -396,7 +408,7 @@ def _grounded(
     if unknown and not meta.get("rebuilt"):
         logger.warning("model stated amounts no row holds (%s); reply rebuilt from rows",
                        ", ".join(format_soles(a / 100) for a in unknown))
-        text = rebuild_from_rows(state.answer_rows, language)
+        text = rebuild_from_rows(state.answer_rows, language, state.reading)
         meta["rebuilt"] = True
         meta["rebuilt_why"] = "amounts no row holds"
     return text, meta
@@ -420,7 +432,7 @@ def _grown_text(asked: Asked, state: ToolLoopState) -> Callable[[str], None] | N
         return None
     known = set(asked.said)
     for result in state.results:
-        known |= result_prices(result)
+        known |= result_prices(result, state.reading)
     return GroundedPreview(asked.preview, known).grow
 
 

@@ -421,7 +421,7 @@ async def start_command(update: Update, context: KratosContext) -> None:
     language = conversation.language
     capabilities = Capabilities.of(context.bot_data.settings)
     async with context.bot_data.locks.hold(conversation.key):
-        examples = await catalog_examples(context.app.catalog, language)
+        examples = await catalog_examples(context.app.catalog, language, context.app.roles)
         await send_text(update.effective_message,
                         say("start", language, username=context.bot.username,
                             examples="\n".join(f"• {e}" for e in examples),
@@ -438,7 +438,8 @@ async def help_command(update: Update, context: KratosContext) -> None:
              if conversation.user_id in context.bot_data.settings.admin_user_ids else "")
     async with context.bot_data.locks.hold(conversation.key):
         media = media_help(Capabilities.of(context.bot_data.settings), language,
-                           await catalog_examples(context.app.catalog, language))
+                           await catalog_examples(context.app.catalog, language,
+                                                  context.app.roles))
         await send_text(update.effective_message,
                         say("help", language, username=context.bot.username, admin=admin,
                             media=media))
