@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 
 from bot.catalog.columns import STANDARD, ResultColumns
-from bot.catalog.money import format_soles
-from bot.catalog.roles import CatalogRoles
+from bot.catalog.money import format_soles, to_cents
+from bot.catalog.roles import CatalogRoles, find_roles
 from bot.core.assistant import answer
 from bot.core.context import AppContext, build_context
+from bot.core.evaluation import catalog_facts, shows_catalog
 from bot.core.reply import Conversation
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -123,3 +124,16 @@ def test_the_price_column_is_money_alone_and_under_amount_aggregates() -> None:
         assert not reading.is_money(column), column
     assert not STANDARD.is_money("pvp")
     assert reading.names[0] == "titulo" and STANDARD.names[0] == "name"
+
+
+def test_eval_knows_a_stores_product_names_and_prices(gift_shop: Path) -> None:
+    roles = find_roles(gift_shop)
+    facts = catalog_facts(gift_shop, roles)
+    assert set(facts.names) == {title.lower() for _, title, _, _ in GIFTS}
+    assert facts.prices == {to_cents(price) for _, _, price, _ in GIFTS}
+    # An answer that shows a product is not a refusal, by its name or by its price alone.
+    assert shows_catalog("Tenemos la Taza mágica.", facts)
+    assert shows_catalog(f"Cuesta {format_soles(149.0)}.", facts)
+    assert not shows_catalog("Solo hablo de la tienda.", facts)
+    # The employees' table names no products: a salary is not a price.
+    assert to_cents(1800) not in facts.prices

@@ -42,7 +42,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bot.catalog.money import amounts_in_text, is_money_column, to_cents
+from bot.catalog.columns import ResultColumns
+from bot.catalog.money import amounts_in_text, to_cents
+from bot.catalog.roles import CatalogRoles
 from bot.catalog.seed import build_demo_catalog
 from bot.core.assistant import answer
 from bot.core.basic_parse import fold
@@ -407,26 +409,31 @@ class CatalogFacts:
 NAME_COLUMNS = ("name", "nombre", "title", "titulo", "título", "descripcion_corta")
 
 
-def catalog_facts(catalog: Path) -> CatalogFacts:
-    """Product names (columns called name/nombre/…) and prices (money columns) of every table
-    that names its rows (so a table of totals adds no "prices")."""
+def catalog_facts(catalog: Path, roles: CatalogRoles | None = None) -> CatalogFacts:
+    """Product names and prices: with the catalog's roles, its product table's name and price
+    columns and the columns named like them; without, those of every table with a column
+    called name/nombre/… (so a table of totals adds no "prices")."""
     conn = sqlite3.connect(f"{catalog.resolve().as_uri()}?mode=ro", uri=True)
+    reading = ResultColumns.of(roles)
     names: set[str] = set()
     prices: set[int] = set()
     try:
         tables = [r[0] for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE '%VIRTUAL%'"
             " AND name NOT LIKE 'sqlite_%'")]
+        if roles is not None and roles.table in tables:
+            tables = [roles.table]
         for table in tables:
             columns = [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
-            if not any(column.lower() in NAME_COLUMNS for column in columns):
+            named = (*NAME_COLUMNS, *reading.names)
+            if not any(column.lower() in named for column in columns):
                 continue
             for column in columns:
-                wanted = column.lower() in NAME_COLUMNS or is_money_column(column)
-                if not wanted:
+                is_name = column.lower() in named
+                if not (is_name or reading.is_money(column)):
                     continue
                 for (value,) in conn.execute(f'SELECT DISTINCT "{column}" FROM "{table}"'):
-                    if isinstance(value, str) and column.lower() in NAME_COLUMNS:
+                    if isinstance(value, str) and is_name:
                         names.add(value.lower())
                     elif isinstance(value, int | float) and not isinstance(value, bool):
                         prices.add(to_cents(value))
@@ -454,7 +461,7 @@ async def run_eval(app: AppContext, questions: list[Question]) -> EvalReport:
     """Ask every question through the assistant core and grade the answers."""
     catalog = Path(app.catalog.path)
     start_hash = await asyncio.to_thread(_sha256, catalog)
-    facts = await asyncio.to_thread(catalog_facts, catalog)
+    facts = await asyncio.to_thread(catalog_facts, catalog, app.roles)
     conversations: dict[str, Conversation] = {}
     outcomes: list[Outcome] = []
     for number, question in enumerate(questions, start=1):
