@@ -63,10 +63,13 @@ async def whatsapp_channel(settings: Settings, *, alone: bool = True
                 app.state, settings.conversation_ttl_days, settings.purge_interval))
             logger.info("%s", await describe(app, channels=whatsapp_line(settings),
                                              logs=f"stderr at {settings.log_level}"))
+            eventloop.settle_heap()
         else:
             logger.info("also serving %s", whatsapp_line(settings))
         yield WhatsAppChannel(settings, app, build_client(settings, http), store)
     finally:
+        if alone:
+            eventloop.unsettle_heap()
         if purge is not None:
             purge.cancel()
             await asyncio.gather(purge, return_exceptions=True)

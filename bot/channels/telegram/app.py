@@ -95,6 +95,7 @@ async def _post_init(application: KratosApplication) -> None:
                                      logs=f"stderr at {data.settings.log_level}"))
     # A re-imported or replaced catalog is picked up while serving.
     data.app.watch_catalog()
+    eventloop.settle_heap()
     for language in COMMANDS:
         await _set_commands(application.bot, language)
         for admin in sorted(data.settings.admin_user_ids):
@@ -103,6 +104,7 @@ async def _post_init(application: KratosApplication) -> None:
 
 async def _post_shutdown(application: KratosApplication) -> None:
     """Close the databases and the model client."""
+    eventloop.unsettle_heap()
     data = application.bot_data
     if data.purge_task is not None:
         data.purge_task.cancel()
