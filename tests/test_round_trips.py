@@ -211,3 +211,47 @@ async def test_remembered_checks_are_bounded_and_belong_to_one_catalog(
         assert other._checked == {}
     finally:
         await other.close()
+
+
+async def test_writes_queued_together_are_committed_together(state: StateConnection,
+                                                             tmp_path: Path) -> None:
+    statements: list[str] = []
+    assert state._quick is not None
+    state._quick.set_trace_callback(statements.append)
+    await asyncio.gather(*(memory.remember_exchange(state, f"tg:{n}", "¿hay laptops?", "Sí.")
+                           for n in range(100)))
+    commits = statements.count("COMMIT")
+    assert 1 <= commits <= 3, commits
+    with sqlite3.connect(tmp_path / "state.db") as conn:
+        assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] == 200
+
+
+async def test_a_failing_write_fails_alone_in_its_batch(state: StateConnection,
+                                                        tmp_path: Path) -> None:
+    good = memory.remember_exchange(state, "tg:1", "¿hay laptops?", "Sí.")
+    bad = state.quick_execute(
+        "INSERT INTO messages (conversation, role, content) VALUES ('x', 'nobody', 'y')")
+    also_good = memory.record_usage(state, memory.UsageRecord(
+        conversation="tg:1", user_id=1, chat_id=1, engine="basic", outcome="ok"))
+    outcomes = await asyncio.gather(good, bad, also_good, return_exceptions=True)
+    assert outcomes[0] is None and outcomes[2] is None
+    assert isinstance(outcomes[1], sqlite3.IntegrityError)
+    with sqlite3.connect(tmp_path / "state.db") as conn:
+        assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] == 2
+        assert conn.execute("SELECT count(*) FROM usage").fetchone()[0] == 1
+
+
+async def test_writes_handed_to_the_thread_keep_their_order(state: StateConnection,
+                                                            tmp_path: Path) -> None:
+    other = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    writes = [asyncio.create_task(memory.remember_exchange(state, "tg:1", f"pregunta {n}",
+                                                           f"respuesta {n}"))
+              for n in range(5)]
+    await asyncio.sleep(0.2)
+    assert not any(write.done() for write in writes)
+    other.execute("COMMIT")
+    other.close()
+    await asyncio.wait_for(asyncio.gather(*writes), 5)
+    turns = await memory.load_history(state, "tg:1", token_budget=10_000, ttl_days=30)
+    assert [turn.content for turn in turns][::2] == [f"pregunta {n}" for n in range(5)]

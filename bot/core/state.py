@@ -46,7 +46,11 @@ class StateConnection(aiosqlite.Connection):
       instead, which waits up to ``BUSY_TIMEOUT_MS`` as every other statement does;
     - it never checkpoints (``wal_autocheckpoint`` 0), so no fsync happens on the loop: the
       thread connection checkpoints the WAL after every ``QUICK_CHECKPOINT_WRITES`` quick
-      writes. With ``synchronous=NORMAL`` a WAL commit is a write to the page cache.
+      writes. With ``synchronous=NORMAL`` a WAL commit is a write to the page cache;
+    - writes are committed together: those queued while the loop runs other tasks go into one
+      transaction at the loop's next turn (a burst's answers write their rows in a few commits
+      instead of three each). Each caller still returns only once its write is committed, and
+      a statement that fails fails alone, as it would on its own.
 
     Everything else (purges, stats, migrations of chats) keeps using the aiosqlite methods.
     Only the event loop's thread may call the quick methods.
@@ -58,6 +62,8 @@ class StateConnection(aiosqlite.Connection):
         self._quick: sqlite3.Connection | None = None
         self._writes_since_checkpoint = 0
         self._checkpoints: set[asyncio.Task[None]] = set()
+        self._queued: list[tuple[str, Sequence[Any], asyncio.Future[int]]] = []
+        self._fallbacks: set[asyncio.Task[None]] = set()
 
     def open_quick(self) -> None:
         """Open the quick connection (once the database is migrated and in WAL mode)."""
@@ -80,18 +86,67 @@ class StateConnection(aiosqlite.Connection):
         return list(await self.execute_fetchall(sql, parameters))
 
     async def quick_execute(self, sql: str, parameters: Sequence[Any] = ()) -> int:
-        """Run one short write on the event loop (or on the thread if locked); rows changed."""
-        if self._quick is not None:
+        """Run one short write, committed with the others queued this turn; rows changed.
+
+        Raises what the statement raises on its own (``sqlite3.Error``).
+        """
+        if self._quick is None:
+            cursor = await self.execute(sql, parameters)
+            return cursor.rowcount
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[int] = loop.create_future()
+        if not self._queued:
+            loop.call_soon(self._commit_queued)
+        self._queued.append((sql, parameters, done))
+        return await done
+
+    def _commit_queued(self) -> None:
+        """Run the queued writes in one transaction on the loop; on a locked database, hand
+        them to the thread connection in order."""
+        queued, self._queued = self._queued, []
+        quick = self._quick
+        if quick is None:
+            self._hand_over(queued)
+            return
+        try:
+            quick.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode not in _BUSY_CODES:
+                _settle([(done, error) for _, _, done in queued])
+                return
+            self._hand_over(queued)
+            return
+        outcomes: list[tuple[asyncio.Future[int], int | BaseException]] = []
+        for sql, parameters, done in queued:
             try:
-                changed = self._quick.execute(sql, parameters).rowcount
-            except sqlite3.OperationalError as error:
-                if error.sqlite_errorcode not in _BUSY_CODES:
-                    raise
-            else:
+                outcomes.append((done, quick.execute(sql, parameters).rowcount))
+            except sqlite3.Error as error:
+                outcomes.append((done, error))  # SQLite undid that statement alone
+        try:
+            quick.execute("COMMIT")
+        except sqlite3.Error as error:
+            if quick.in_transaction:
+                quick.execute("ROLLBACK")
+            outcomes = [(done, error) for done, _ in outcomes]
+        else:
+            for _ in queued:
                 self._count_write()
-                return changed
-        cursor = await self.execute(sql, parameters)
-        return cursor.rowcount
+        _settle(outcomes)
+
+    def _hand_over(self, queued: list[tuple[str, Sequence[Any], asyncio.Future[int]]]) -> None:
+        task = asyncio.get_running_loop().create_task(self._write_on_thread(queued))
+        self._fallbacks.add(task)
+        task.add_done_callback(self._fallbacks.discard)
+
+    async def _write_on_thread(self, queued: list[tuple[str, Sequence[Any],
+                                                        asyncio.Future[int]]]) -> None:
+        for sql, parameters, done in queued:
+            try:
+                cursor = await self.execute(sql, parameters)
+            except (sqlite3.Error, ValueError) as error:
+                _settle([(done, error)])
+            else:
+                _settle([(done, cursor.rowcount)])
 
     def _count_write(self) -> None:
         self._writes_since_checkpoint += 1
@@ -110,13 +165,26 @@ class StateConnection(aiosqlite.Connection):
             logger.debug("state database checkpoint skipped: %s", error)
 
     async def close(self) -> None:
-        """Close both connections (pending checkpoints first)."""
-        for task in list(self._checkpoints):
+        """Close both connections (queued writes and pending checkpoints first)."""
+        if self._queued:
+            self._commit_queued()
+        for task in [*self._fallbacks, *self._checkpoints]:
             await asyncio.gather(task, return_exceptions=True)
         if self._quick is not None:
             self._quick.close()
             self._quick = None
         await super().close()
+
+
+def _settle(outcomes: Sequence[tuple[asyncio.Future[int], int | BaseException]]) -> None:
+    """Give each waiting writer its row count or its error (unless it stopped waiting)."""
+    for done, outcome in outcomes:
+        if done.done():
+            continue
+        if isinstance(outcome, BaseException):
+            done.set_exception(outcome)
+        else:
+            done.set_result(outcome)
 
 
 def migrate_state(path: Path) -> list[str]:
