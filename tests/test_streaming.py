@@ -197,3 +197,20 @@ async def test_a_server_that_refuses_to_stream_is_asked_again_without(app, paced
     streamed, whole = paced.chat_requests[1:]
     assert streamed["stream"] is True and "stream" not in whole
     assert shown.texts == [] and reply.model_calls == 3
+
+
+async def test_a_server_that_refused_to_stream_is_not_asked_to_stream_again(app, paced,
+                                                                             catalog_db):
+    final = f"Te recomiendo la {cheapest(catalog_db)[0]}, es la más económica de las tres."
+    paced.streams_refused = True
+    for _ in range(3):
+        paced.tool_call("run_sql", {"query": LAPTOPS})
+        paced.reply(final)
+    replies = [await answer(app, Conversation.private(300 + n), "¿cuál me recomiendas?",
+                            preview=Shown()) for n in range(3)]
+    assert all(r.engine == "model" and r.text == final for r in replies)
+    asked_to_stream = [r.get("stream") is True for r in paced.chat_requests]
+    # One refused stream in all: the first answer's; every later reply is asked for whole.
+    assert asked_to_stream.count(True) == 1 and asked_to_stream[1] is True
+    assert len(paced.chat_requests) == 7
+    assert [r.model_calls for r in replies] == [3, 2, 2]

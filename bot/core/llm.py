@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -438,13 +439,15 @@ def _grown_text(asked: Asked, state: ToolLoopState) -> Callable[[str], None] | N
 
 async def _complete(
     client: AsyncOpenAI, model: str, messages: list[dict[str, Any]], state: ToolLoopState,
-    *, allow_tools: bool, on_text: Callable[[str], None] | None = None,
+    *, allow_tools: bool, on_text: Callable[[str], None] | None = None, counted: bool = False,
 ) -> ModelMessage:
     """One chat completion; every way it can fail becomes ModelUnavailable.
 
     With ``on_text`` the completion is streamed and ``on_text`` gets the text as it grows.
+    ``counted``: the call was already counted (a stream asked for whole instead).
     """
-    state.model_calls += 1
+    if not counted:
+        state.model_calls += 1
     body = {"model": model, "messages": messages, "tools": TOOLS,
             "tool_choice": "auto" if allow_tools else "none"}
     if state.max_tokens is not None:
@@ -480,9 +483,21 @@ def _read_completion(response: object, state: ToolLoopState) -> ModelMessage:
     return message
 
 
+#: Clients whose server refused a streamed request: their later calls ask for the whole reply
+#: at once, rather than each paying for one more refused request first.
+_UNSTREAMED: weakref.WeakSet[AsyncOpenAI] = weakref.WeakSet()
+
+
 async def _stream(client: AsyncOpenAI, body: dict[str, Any], state: ToolLoopState,
                   on_text: Callable[[str], None]) -> ModelMessage:
-    """One streamed chat completion (``bot.core.model_stream``), failures as ModelUnavailable."""
+    """One streamed chat completion (``bot.core.model_stream``), failures as ModelUnavailable.
+
+    A server that refuses to stream (400) is asked again without streaming, and not asked to
+    stream again while this process runs.
+    """
+    if client in _UNSTREAMED:
+        return await _complete(client, str(body["model"]), body["messages"], state,
+                               allow_tools=body["tool_choice"] != "none", counted=True)
     try:
         stream = await client.post("/chat/completions", cast_to=object,
                                    body={**body, **STREAM_FIELDS}, stream=True,
@@ -490,8 +505,9 @@ async def _stream(client: AsyncOpenAI, body: dict[str, Any], state: ToolLoopStat
         streamed = await read_stream(stream, on_text)
     except openai.BadRequestError as error:
         # A server that cannot stream (or refuses stream_options) can still answer whole.
-        logger.warning("model server refused a streamed request (%s); asking without streaming",
-                       error.status_code)
+        logger.warning("model server refused a streamed request (%s); asking without streaming"
+                       " from now on", error.status_code)
+        _UNSTREAMED.add(client)
         return await _complete(client, str(body["model"]), body["messages"], state,
                                allow_tools=body["tool_choice"] != "none")
     except openai.OpenAIError as error:

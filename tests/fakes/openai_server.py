@@ -207,6 +207,8 @@ class FakeOpenAI:
                  tokens_per_second: float = 0.0) -> None:
         self.latency = latency  # seconds before answering; for a stream, to its first token
         self.tokens_per_second = tokens_per_second  # pace of a stream's pieces; 0: at once
+        #: A server that cannot stream: 400 to ``stream: true`` (or its ``stream_options``).
+        self.streams_refused = False
         self.port = port
         self.models = list(models)
         self.personality = PERSONALITIES[personality] if isinstance(personality, str) \
@@ -394,6 +396,9 @@ class FakeOpenAI:
         refused = self._refused_body(endpoint, body)
         if refused is not None:
             return refused
+        if self.streams_refused and _streaming(body):
+            return _error(400, "Unrecognized request argument supplied: stream_options",
+                          code="invalid_request_error")
         if endpoint != "speech" and self.latency:
             await asyncio.sleep(self.latency)
         try:
