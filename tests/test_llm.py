@@ -161,7 +161,22 @@ async def test_object_arguments_run_and_go_back_as_a_string(serve, make_settings
     assert reply.sql == [TOP] and reply.rows[0][0] == first
     sent = fake.chat_requests[1]["messages"]
     assert isinstance(sent[-2]["tool_calls"][0]["function"]["arguments"], str)
-    assert reply.prompt_tokens == 0  # this family sends no usage: nothing counted, no failure
+    # This family sends no usage: the tokens are estimated (about 4 characters a token), so a
+    # daily budget still holds; the prompt alone is over a thousand tokens.
+    sent = sum(len(json.dumps([r["messages"], r["tools"]], ensure_ascii=False))
+               for r in fake.chat_requests)
+    assert reply.prompt_tokens == pytest.approx(sent / 4, rel=0.05) and reply.prompt_tokens > 1000
+    assert 0 < reply.completion_tokens < 100
+
+
+async def test_a_daily_budget_bounds_a_server_that_reports_no_usage(serve, make_settings):
+    fake, app = await serve(make_settings, "llamacpp", DAILY_TOKEN_BUDGET="2500")
+    for _ in range(4):
+        fake.reply("¡Hola! ¿Qué producto buscas?")
+    replies = [await answer(app, ANA, "hola") for _ in range(4)]
+    # Each greeting costs about 1,300 estimated tokens: the third is over the budget.
+    assert [r.refused for r in replies] == [False, False, True, True]
+    assert len(fake.chat_requests) == 2
 
 
 # 3. Tool calls written as text (Ollama, vLLM without a tool parser).

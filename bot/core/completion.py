@@ -67,6 +67,7 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0  # of prompt_tokens, from the provider's prompt cache (when reported)
+    reported: bool = True  # False: the server sent no counts (llama.cpp, some proxies)
 
 
 def read_completion(response: object) -> tuple[ModelMessage, Usage]:
@@ -101,13 +102,14 @@ def _first_choice(response: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_usage(usage: object) -> Usage:
-    """Token counts; a server that sends no ``usage`` (or odd values) counts nothing."""
+    """Token counts; ``reported`` is False when the server sent none (no ``usage``, odd
+    values, or zero tokens both ways, which no real completion has)."""
     if not isinstance(usage, dict):
-        return Usage()
+        return Usage(reported=False)
     details = usage.get("prompt_tokens_details")
     cached = _count(details.get("cached_tokens")) if isinstance(details, dict) else 0
-    return Usage(_count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")),
-                 cached)
+    prompt, completion = _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens"))
+    return Usage(prompt, completion, cached, reported=bool(prompt or completion))
 
 
 def _count(value: object) -> int:

@@ -32,7 +32,7 @@ from bot.core.completion import (
     strip_reasoning,
 )
 from bot.core.endpoint import failure_cause
-from bot.core.memory import SharedTranscript
+from bot.core.memory import SharedTranscript, estimate_tokens
 from bot.core.model_stream import STREAM_FIELDS, MalformedStream, read_stream
 from bot.core.prompt import CatalogProfile, context_message, system_prompt
 from bot.core.reply import Reply, Turn
@@ -462,7 +462,7 @@ async def _complete(
         response = await client.post("/chat/completions", cast_to=object, body=body)
     except (openai.OpenAIError, ValueError) as error:  # ValueError: a body that is not JSON
         raise _failure(client, body, error) from error
-    return _read_completion(response, state)
+    return _read_completion(response, state, body)
 
 
 def _failure(client: AsyncOpenAI, body: dict[str, Any], error: Exception) -> ModelUnavailable:
@@ -473,10 +473,22 @@ def _failure(client: AsyncOpenAI, body: dict[str, Any], error: Exception) -> Mod
     return ModelUnavailable(f"model request failed: {cause}")
 
 
-def _read_completion(response: object, state: ToolLoopState) -> ModelMessage:
+def _read_completion(response: object, state: ToolLoopState,
+                     body: dict[str, Any] | None = None) -> ModelMessage:
     """The first choice's message of a chat completion's JSON, in one shape
-    (``bot.core.completion``); its usage added to ``state``."""
+    (``bot.core.completion``); its usage added to ``state``.
+
+    A server that reports no usage is counted by estimate (about four characters a token, of
+    the request's messages and tools and of the reply), so ``DAILY_TOKEN_BUDGET`` still bounds
+    what its users spend (``body`` is the request; without it nothing is counted).
+    """
     message, usage = read_completion(response)
+    if not usage.reported and body is not None:
+        sent = json.dumps([body.get("messages"), body.get("tools")], ensure_ascii=False)
+        written = message.content + "".join(c.name + c.arguments for c in message.tool_calls)
+        state.prompt_tokens += estimate_tokens(sent)
+        state.completion_tokens += estimate_tokens(written)
+        return message
     state.prompt_tokens += usage.prompt_tokens
     state.completion_tokens += usage.completion_tokens
     state.cached_tokens += usage.cached_tokens
@@ -516,4 +528,4 @@ async def _stream(client: AsyncOpenAI, body: dict[str, Any], state: ToolLoopStat
         raise ModelUnavailable("model streamed a malformed reply") from error
     if any(not call.id or not call.name for call in streamed.calls):
         raise ModelUnavailable("model streamed a malformed tool call")
-    return _read_completion(streamed.as_completion(), state)
+    return _read_completion(streamed.as_completion(), state, body)
