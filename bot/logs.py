@@ -5,8 +5,9 @@ redaction happens in the formatter: whatever a library writes, the token never r
 Every configured secret is blotted out whatever its length (a 5-character WEBHOOK_SECRET was
 once printed whole).
 
-At DEBUG, python-telegram-bot logs whole updates and Bot API calls, customers' messages
-included; unless LOG_MESSAGES is on, those parts of its records are replaced by ``[hidden]``.
+At DEBUG, python-telegram-bot logs whole updates and Bot API calls, and pywa every Graph API
+request and response, customers' messages and numbers included; unless LOG_MESSAGES is on,
+those parts of their records are replaced by ``[hidden]``.
 """
 
 from __future__ import annotations
@@ -27,10 +28,15 @@ CONTENT_RECORDS: dict[str, tuple[int, ...]] = {
     "Processing update %s": (0,),
     "Dropping pending update: %s": (0,),
     "Webhook received data: %s": (0,),
+    # pywa 4 (api.py, server.py; its update logger puts "[hash] [endpoint] " before these).
+    "Making %s request to %s with kwargs: %s": (2,),
+    "Response code %d from %s: %s": (2,),
+    "Received raw update: %s": (0,),
+    "] preview=%r": (1,),
 }
 #: Libraries whose other DEBUG records may hold a message inside a structure: PTB's updates
-#: and parameters, aiosqlite's operations (the SQL and its parameters: questions, answers).
-CONTENT_LOGGERS = frozenset({"telegram", "aiosqlite"})
+#: and parameters, pywa's requests, aiosqlite's operations (the SQL and its parameters).
+CONTENT_LOGGERS = frozenset({"telegram", "aiosqlite", "pywa", "pywa_async"})
 #: KRATOS's own DEBUG records that echo what a customer wrote.
 OWN_CONTENT_RECORDS: dict[str, tuple[int, ...]] = {"basic query: %s": (0,)}
 
@@ -47,7 +53,7 @@ class HideMessages(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno > logging.DEBUG or not record.args:
             return True
-        known = {**CONTENT_RECORDS, **OWN_CONTENT_RECORDS}.get(str(record.msg))
+        known = _known_record(str(record.msg))
         from_library = record.name.split(".", 1)[0] in CONTENT_LOGGERS
         if known is None and not from_library:
             return True
@@ -59,6 +65,15 @@ class HideMessages(logging.Filter):
             for index, arg in enumerate(args)
         )
         return True
+
+
+def _known_record(message: str) -> tuple[int, ...] | None:
+    """The content arguments of a known record, also behind a prefix a logger adapter adds."""
+    known = OWN_CONTENT_RECORDS.get(message) or CONTENT_RECORDS.get(message)
+    if known is None:
+        known = next((args for text, args in CONTENT_RECORDS.items()
+                      if message.endswith(text)), None)
+    return known
 
 
 class RedactingFormatter(logging.Formatter):

@@ -61,3 +61,22 @@ def test_log_messages_on_keeps_them(capsys):
     configure_logging("DEBUG", log_messages=True)
     logging.getLogger("telegram.ext.Application").debug("Processing update %s", "hola 4111")
     assert "hola 4111" in capsys.readouterr().err
+
+
+def test_customer_words_are_hidden_from_pywa_debug_records(capsys):
+    configure_logging("DEBUG")
+    api = logging.getLogger("pywa_async.api")
+    api.debug("Making %s request to %s with kwargs: %s", "POST", "/123/messages",
+              {"json": {"to": "51987654321", "text": {"body": "su tarjeta 4111 llegó"}}})
+    api.debug("Response code %d from %s: %s", 200, "/123/messages",
+              '{"contacts":[{"wa_id":"51987654321"}],"messages":[{"id":"wamid.X"}]}')
+    server = logging.LoggerAdapter(logging.getLogger("pywa.server"), {})
+    server.debug("[ab12cd34] [/webhook] Received raw update: %s",
+                 '{"entry":[{"changes":[{"value":{"messages":[{"text":{"body":"4111"}}]}}]}]}')
+    logging.getLogger("pywa.server").debug("[%s] preview=%r", "/webhook", '{"text": "4111"}')
+    logging.getLogger("pywa").debug("Some later record %s", {"body": "4111"})
+    err = capsys.readouterr().err
+    assert "4111" not in err and "51987654321" not in err
+    assert err.count("[hidden: LOG_MESSAGES=off]") == 5
+    assert "Making POST request to /123/messages" in err
+    assert "Response code 200 from /123/messages" in err
