@@ -166,3 +166,45 @@ async def test_the_model_answers_again_once_a_later_check_passes(context, caplog
     assert "the model answers again" in caplog.text
     assert (await answer(app, ANA, "hola")).text == "¡Hola!"
     await fake.stop()
+
+
+async def test_an_endpoint_that_stops_answering_is_taken_down_then_back(fake, context, caplog):
+    app = await context(OPENAI_API_KEY=fake.api_key, OPENAI_BASE_URL=fake.base_url,
+                        ANSWER_TIMEOUT="0.5")
+    assert await app.check_model_endpoint() is None
+    assert app.endpoint is not None
+    app.endpoint.every = 0.2
+    fake.latency = 3.0  # the server still accepts requests, and never answers in time
+    with caplog.at_level(logging.INFO, logger="bot.core.endpoint"):
+        for _ in range(3):
+            started = time.monotonic()
+            reply = await answer(app, ANA, "¿cuál es el producto más caro?")
+            assert reply.engine == "basic" and time.monotonic() - started >= 0.5
+        asked = len(fake.chat_requests)
+        # Three questions in a row without an answer: the next goes to basic mode at once.
+        started = time.monotonic()
+        reply = await answer(app, ANA, "¿cuál es el producto más barato?")
+        assert reply.engine == "basic" and time.monotonic() - started < 0.4
+        assert len(fake.chat_requests) == asked
+        assert "ANSWER_TIMEOUT (0.5 s) (3 questions in a row)" in caplog.text
+        # Back: the check asks for a chat (the models list alone answered all along).
+        fake.latency = 0.0
+        fake.responder(lambda _body: "¡Hola! ¿Qué producto buscas?")
+        for _ in range(100):
+            if app.chat_model is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert app.chat_model is app.llm
+        assert "the model answers again" in caplog.text
+    assert (await answer(app, ANA, "hola")).engine == "model"
+
+
+async def test_one_failed_question_does_not_take_the_endpoint_down(fake, context):
+    app = await context(OPENAI_API_KEY=fake.api_key, OPENAI_BASE_URL=fake.base_url)
+    assert await app.check_model_endpoint() is None
+    fake.responder(lambda _body: "¡Hola!")
+    for _ in range(3):
+        fake.fail(500, message="overloaded")
+        assert (await answer(app, ANA, "hola")).engine == "basic"
+        assert (await answer(app, ANA, "hola")).engine == "model"
+    assert app.chat_model is app.llm

@@ -113,17 +113,20 @@ async def _answer_with_engines(
         transcript = await memory.load_transcript(app.state, conversation.key)
         try:
             async with asyncio.timeout(settings.answer_timeout):
-                return await answer_with_model(
+                reply = await answer_with_model(
                     client, app.catalog, app.profile,
                     model=settings.openai_model, question=question, history=history,
                     language=language, max_tool_calls=settings.max_tool_calls,
                     transcript=transcript, max_tokens=settings.model_max_tokens,
                     preview=preview,
                 )
+            app.note_model_outcome(None)
+            return reply
         except (ModelUnavailable, TimeoutError) as error:
             logger.warning("model unavailable for %s, using basic mode: %s", conversation.key,
                            error or f"no whole answer within ANSWER_TIMEOUT "
                                     f"({settings.answer_timeout:g} s)")
+            app.note_model_outcome(error)
             model_failed = True
     try:
         engine = await app.basic_engine()

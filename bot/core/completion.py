@@ -33,6 +33,14 @@ class ModelUnavailable(KratosError):
     """The model endpoint failed after its retries, or answered something unusable."""
 
 
+class ModelRequestFailed(ModelUnavailable):
+    """The request itself failed (refused, timed out, an HTTP error): ``cause`` says why."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(f"model request failed: {cause}")
+        self.cause = cause
+
+
 @dataclass(frozen=True)
 class ToolCall:
     """One tool call; ``arguments`` is always JSON text, as the API sends it."""

@@ -104,6 +104,22 @@ class AppContext:
             return None
         return self.llm
 
+    def note_model_outcome(self, failure: BaseException | None) -> None:
+        """Tell the endpoint's watch how a question's model call went (None: it answered);
+        failed requests and ANSWER_TIMEOUT in a row take the endpoint down for a while."""
+        if self.endpoint is None:
+            return
+        from bot.core.completion import ModelRequestFailed
+
+        if isinstance(failure, ModelRequestFailed):
+            self.endpoint.failed(failure.cause)
+        elif isinstance(failure, TimeoutError):
+            self.endpoint.failed(
+                f"no whole answer within ANSWER_TIMEOUT ({self.settings.answer_timeout:g} s)")
+        else:
+            # Answered, if with something unusable: the endpoint itself is up.
+            self.endpoint.answered()
+
     async def check_model_endpoint(self) -> str | None:
         """Check the chat model endpoint once and log one sentence; the problem, or None."""
         if self.llm is None:

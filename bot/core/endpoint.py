@@ -22,6 +22,9 @@ logger = logging.getLogger(__name__)
 
 #: While the start-up check fails, the endpoint is checked again this often (seconds).
 RECHECK_SECONDS = 60.0
+#: Questions in a row whose model request failed (an error, no answer in time) after which the
+#: endpoint is taken as down: later questions go to basic mode at once, not after a timeout.
+FAILURES_TO_TRIP = 3
 #: The request the check sends: the answer's own shape (a tool), a few tokens.
 PING = [{"role": "user", "content": "ping"}]
 
@@ -105,12 +108,14 @@ def _message(error: openai.APIStatusError) -> str:
 
 
 async def probe(client: AsyncOpenAI, model: str, *, tools: list[dict[str, Any]],
-                timeout: float) -> str | None:
+                timeout: float, chat: bool = False) -> str | None:
     """None when the endpoint serves ``model``; else the cause in one sentence.
 
     The models list answers first (no tokens spent): a model it names is served. A server
     without that list, or one that names the model differently (Ollama's ``llama3.1`` is listed
-    as ``llama3.1:latest``), gets one small chat request with the answer's tools.
+    as ``llama3.1:latest``), gets one small chat request with the answer's tools. With
+    ``chat`` the chat request is always sent: a server can list its models and still not
+    answer chats in time.
     """
     url = str(client.base_url).rstrip("/")
     try:
@@ -121,7 +126,7 @@ async def probe(client: AsyncOpenAI, model: str, *, tools: list[dict[str, Any]],
         served = []
     except (openai.OpenAIError, ValueError) as error:
         return failure_cause(error, url=url, model=model, timeout=timeout)
-    if model in served:
+    if model in served and not chat:
         return None
     body = {"model": model, "messages": PING, "tools": tools, "tool_choice": "none"}
     try:
@@ -146,8 +151,9 @@ async def _served_models(client: AsyncOpenAI, timeout: float) -> list[str]:
 
 
 class EndpointWatch:
-    """Whether the chat model may be asked: off (basic mode) from a failed start-up check
-    until a later check passes; checks repeat every ``every`` seconds while it is off."""
+    """Whether the chat model may be asked: off (basic mode) from a failed start-up check, or
+    from ``FAILURES_TO_TRIP`` questions in a row whose request failed, until a later check
+    passes; checks repeat every ``every`` seconds while it is off."""
 
     def __init__(self, client: AsyncOpenAI, model: str, *, tools: list[dict[str, Any]],
                  timeout: float, every: float = RECHECK_SECONDS) -> None:
@@ -155,6 +161,22 @@ class EndpointWatch:
         self.timeout, self.every = timeout, every
         self.problem: str | None = None
         self._task: asyncio.Task[None] | None = None
+        self._failures = 0
+
+    def failed(self, cause: str) -> None:
+        """A question's model request failed (``cause``, one sentence); after
+        ``FAILURES_TO_TRIP`` in a row the endpoint is taken as down and checked again."""
+        self._failures += 1
+        if self.problem is not None or self._failures < FAILURES_TO_TRIP:
+            return
+        self.problem = cause
+        logger.error("model endpoint: %s (%d questions in a row). Answering in basic mode "
+                     "until it answers (checked every %g s).", cause, self._failures, self.every)
+        self._task = asyncio.create_task(self._recheck(), name="model-endpoint-check")
+
+    def answered(self) -> None:
+        """A question's model request was answered."""
+        self._failures = 0
 
     @property
     def url(self) -> str:
@@ -176,10 +198,11 @@ class EndpointWatch:
         while self.problem is not None:
             await asyncio.sleep(self.every)
             problem = await probe(self.client, self.model, tools=self.tools,
-                                  timeout=self.timeout)
+                                  timeout=self.timeout, chat=True)
             if problem is None:
                 logger.info("model endpoint answers now: %s at %s; the model answers again",
                             self.model, self.url)
+                self._failures = 0
             elif problem != self.problem:
                 logger.error("model endpoint: %s", problem)
             self.problem = problem

@@ -26,6 +26,7 @@ from bot.catalog.reader import CatalogReader, QueryResult
 from bot.core.answer_rows import RUN_SQL_TOOL, direct_reply
 from bot.core.completion import (
     ModelMessage,
+    ModelRequestFailed,
     ModelUnavailable,
     ToolCall,
     read_completion,
@@ -465,12 +466,12 @@ async def _complete(
     return _read_completion(response, state, body)
 
 
-def _failure(client: AsyncOpenAI, body: dict[str, Any], error: Exception) -> ModelUnavailable:
+def _failure(client: AsyncOpenAI, body: dict[str, Any], error: Exception) -> ModelRequestFailed:
     """The failure of one request, naming its true cause (``bot.core.endpoint``)."""
     url = str(client.base_url).rstrip("/")
     cause = failure_cause(error, url=url, model=str(body.get("model")), timeout=client.timeout
                           if isinstance(client.timeout, int | float) else None)
-    return ModelUnavailable(f"model request failed: {cause}")
+    return ModelRequestFailed(cause)
 
 
 def _read_completion(response: object, state: ToolLoopState,
