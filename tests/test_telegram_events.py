@@ -548,3 +548,46 @@ async def test_a_page_link_is_not_media_and_a_link_inside_a_question_stays_a_que
     assert question.plain == "Sí, lo tenemos."
     assert media_site.served["blog"].requests == 1  # only the page link was fetched
     assert openai.transcription_requests == []
+
+
+async def test_an_image_sent_as_a_file_is_a_photo(
+    start_bot: StartBot, telegram: FakeTelegram, openai: FakeOpenAI, jpeg: bytes,
+    catalog_db: Path,
+) -> None:
+    name = catalog_value(catalog_db, LAPTOP_SQL.replace("name, price", "name"))
+    price = catalog_value(catalog_db, LAPTOP_SQL.replace("name, price", "price"))
+    answer = f"Lo más parecido que tenemos es {name}, a {format_soles(price)}."
+    openai.reply("laptop negra Lenovo 15 pulgadas")
+    openai.tool_call("run_sql", {"query": LAPTOP_SQL})
+    openai.reply(answer)
+    await start_bot(VISION_MODEL="gpt-4o-mini")
+
+    sent = telegram.push_media(5401, 5401, "document", jpeg, mime_type="image/jpeg",
+                               file_name="IMG_2041.jpg", caption="¿tienen esto?")
+    [reply] = await telegram.wait_for_messages(1, chat_id=5401)
+
+    assert reply.plain == answer
+    look = openai.chat_requests[0]
+    image_part = look["messages"][-1]["content"][1]
+    assert base64.b64decode(image_part["image_url"]["url"].split(",", 1)[1]) == jpeg
+    [get_file] = telegram.calls_to("getFile")
+    assert get_file.params["file_id"] == sent["message"]["document"]["file_id"]
+
+
+async def test_without_vision_an_image_file_is_answered_as_a_photo(
+    start_bot: StartBot, telegram: FakeTelegram, openai: FakeOpenAI, jpeg: bytes,
+) -> None:
+    openai.reply("¡Claro! ¿Buscas una laptop para estudiar o para trabajar?")
+    await start_bot()
+    telegram.push_media(5501, 5501, "document", jpeg, mime_type="image/png",
+                        file_name="captura.png")
+    telegram.push_media(5502, 5502, "document", jpeg, mime_type="image/jpeg",
+                        file_name="foto.jpg", caption="¿cuál es la laptop más barata?")
+    [bare] = await telegram.wait_for_messages(1, chat_id=5501)
+    [asked] = await telegram.wait_for_messages(1, chat_id=5502)
+    assert bare.plain.startswith("📷 Recibí tu foto, pero aquí no puedo ver imágenes.")
+    assert asked.plain == "¡Claro! ¿Buscas una laptop para estudiar o para trabajar?"
+    assert telegram.calls_to("getFile") == []
+    [call] = model_calls(openai)  # the caption's question; the bare image asks nothing
+    assert call.json is not None
+    assert call.json["messages"][-1]["content"] == "¿cuál es la laptop más barata?"

@@ -5,6 +5,7 @@ real AsyncOpenAI client against the fake OpenAI API, real SQLite and real OGG/Op
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import os
@@ -425,9 +426,9 @@ async def test_a_recording_becomes_a_transcript_to_ask_about(
     [transcript] = await whatsapp.wait_for_messages(1, to=CUSTOMER)
     await whatsapp.deliver(run.hook, whatsapp.delivery(
         whatsapp.document(CUSTOMER, pdf, "catalogo.pdf", "application/pdf"),
-        whatsapp.message(CUSTOMER, "image", {"id": "1", "mime_type": "image/jpeg"}),
+        whatsapp.message(CUSTOMER, "sticker", {"id": "1", "mime_type": "image/webp"}),
         whatsapp.message(CUSTOMER, "reaction", {"message_id": "wamid.x", "emoji": "👍"})))
-    _, pdf_reply, image_reply = await whatsapp.wait_for_messages(3, to=CUSTOMER)
+    _, pdf_reply, sticker_reply = await whatsapp.wait_for_messages(3, to=CUSTOMER)
     await asyncio.sleep(0.3)
 
     assert transcript.text.startswith(
@@ -436,7 +437,7 @@ async def test_a_recording_becomes_a_transcript_to_ask_about(
     assert state_rows(run.settings, "SELECT source_name, content FROM transcripts") == [
         ("reunión de ventas.mp3", meeting)]
     assert pdf_reply.text.startswith("Ese archivo no es de audio ni de video.")
-    assert image_reply.text.startswith("Por ahora entiendo mensajes de texto")
+    assert sticker_reply.text.startswith("🙂 Eso no lo puedo leer. Entiendo preguntas escritas")
     assert len(whatsapp.sent_to(CUSTOMER)) == 3  # the reaction needs no answer
     assert ("download", pdf, f"Bearer {ACCESS_TOKEN}") not in whatsapp.requests
 
@@ -591,3 +592,57 @@ async def test_the_daily_token_budget_is_per_whatsapp_customer(
     assert first.text == other.text == "Tenemos laptops y celulares."
     assert second.text == "Llegaste al límite de consultas de hoy. Vuelve mañana, ¡gracias!"
     assert len(openai.chat_requests) == 2
+
+
+def small_jpeg(tmp_path: Path) -> bytes:
+    """A real 160x120 JPEG made with the bundled ffmpeg."""
+    path = tmp_path / "photo.jpg"
+    subprocess.run([ffmpeg_executable(), "-hide_banner", "-nostdin", "-loglevel", "error",
+                    "-f", "lavfi", "-i", "testsrc=size=160x120", "-frames:v", "1", str(path)],
+                   check=True, capture_output=True, timeout=60)
+    return path.read_bytes()
+
+
+async def test_a_photo_with_vision_is_described_and_searched(
+    start: Callable[..., Awaitable[Running]], whatsapp: FakeWhatsApp, openai: FakeOpenAI,
+    catalog_db: Path, tmp_path: Path,
+) -> None:
+    jpeg = small_jpeg(tmp_path)
+    name, price = (catalog_value(catalog_db, "SELECT name FROM products ORDER BY price DESC"
+                                 " LIMIT 1"),
+                   catalog_value(catalog_db, "SELECT max(price) FROM products"))
+    openai.reply("laptop gamer negra")
+    openai.tool_call("run_sql", {"query": MOST_EXPENSIVE_SQL})
+    openai.reply(f"Lo más parecido es {name}, a {format_soles(price)}.")
+    run = await start(**model_settings(openai), VISION_MODEL="gpt-4o-mini")
+    media_id = whatsapp.add_media(jpeg, "image/jpeg")
+
+    await whatsapp.deliver(run.hook, whatsapp.delivery(whatsapp.message(
+        CUSTOMER, "image", {"id": media_id, "mime_type": "image/jpeg", "sha256": "x",
+                            "caption": "¿tienen esta?"})))
+    [answered] = await whatsapp.wait_for_messages(1, to=CUSTOMER)
+
+    assert answered.text == f"Lo más parecido es {name}, a {format_soles(price)}."
+    look, search, _ = openai.chat_requests
+    assert look["model"] == "gpt-4o-mini"
+    url = look["messages"][-1]["content"][1]["image_url"]["url"]
+    assert base64.b64decode(url.split(",", 1)[1]) == jpeg
+    assert search["messages"][-1]["content"].startswith("¿tienen esta?")
+    assert "laptop gamer negra" in search["messages"][-1]["content"]
+    assert ("download", media_id, f"Bearer {ACCESS_TOKEN}") in whatsapp.requests
+
+
+async def test_without_vision_a_photos_caption_is_the_question(
+    start: Callable[..., Awaitable[Running]], whatsapp: FakeWhatsApp, catalog_db: Path,
+) -> None:
+    run = await start()  # basic mode: no model, no vision
+    name = catalog_value(catalog_db, "SELECT name FROM products ORDER BY price DESC LIMIT 1")
+    await whatsapp.deliver(run.hook, whatsapp.delivery(
+        whatsapp.message(CUSTOMER, "image", {"id": "77", "mime_type": "image/jpeg",
+                                             "caption": MOST_EXPENSIVE}),
+        whatsapp.message("PE.2", "image", {"id": "78", "mime_type": "image/jpeg"})))
+    [asked] = await whatsapp.wait_for_messages(1, to=CUSTOMER)
+    [bare] = await whatsapp.wait_for_messages(1, to="PE.2")
+    assert name in asked.text
+    assert bare.text.startswith("📷 Recibí tu foto, pero aquí no puedo ver imágenes.")
+    assert not [r for r in whatsapp.requests if r[0] == "download"]

@@ -1,9 +1,10 @@
 """Everything else a Telegram chat can send: photos, stickers, edits, upgrades and links.
 
 A photo's caption is a question; with a vision model (VISION_MODEL) the photo itself is looked
-at and the catalog searched for what it shows (``bot.core.vision``). Stickers, GIFs, locations,
-contacts, polls and dice get one friendly line saying what the bot understands, in private
-chats, and silence in groups unless they reply to the bot; they never reach the model. A
+at and the catalog searched for what it shows (``bot.core.vision``). An image sent as a file is
+a photo too. Stickers, GIFs, locations, contacts, polls and dice get one friendly line saying
+what the bot understands, in private chats, and silence in groups unless they reply to the bot;
+they never reach the model. A
 corrected latest question is answered again by editing the earlier answer. A group's memory
 follows it when it becomes a supergroup. A link to a recording is fetched
 (``bot.audio.media_fetch``) and handled as a sent file.
@@ -85,15 +86,26 @@ async def _answer(update: Update, context: KratosContext, conversation: Conversa
             await answer_and_send(update, context, conversation, question, received=received)
 
 
-async def _photo_bytes(message: Message, context: KratosContext) -> bytes | None:
-    """The largest size of the photo Telegram lets the bot download, or None."""
-    limit = context.bot_data.settings.telegram_download_limit
+def _image_file_id(message: Message, limit: int) -> str | None:
+    """The file to look at: the photo's largest size Telegram lets the bot download, or an
+    image sent as a file ("send as file" keeps it uncompressed); None when too big."""
+    document = message.document
+    if document is not None:
+        fits = document.file_size is None or document.file_size <= limit
+        return document.file_id if fits else None
     sizes = [p for p in message.photo if p.file_size is None or p.file_size <= limit]
     if not sizes:
         return None
-    largest = max(sizes, key=lambda p: p.width * p.height)
+    return max(sizes, key=lambda p: p.width * p.height).file_id
+
+
+async def _photo_bytes(message: Message, context: KratosContext) -> bytes | None:
+    """The photo's (or image file's) bytes, or None."""
+    file_id = _image_file_id(message, context.bot_data.settings.telegram_download_limit)
+    if file_id is None:
+        return None
     try:
-        telegram_file = await context.bot.get_file(largest.file_id)
+        telegram_file = await context.bot.get_file(file_id)
         return bytes(await telegram_file.download_as_bytearray(
             read_timeout=PHOTO_DOWNLOAD_TIMEOUT))
     except TelegramError as error:
@@ -330,7 +342,9 @@ def add_event_handlers(application: KratosApplication) -> None:
     """Register the handlers for photos, for stickers, GIFs, locations and the like, and edits."""
     new = filters.UpdateType.MESSAGE
     for_us = _ForTheBot()
-    application.add_handler(MessageHandler(new & filters.PHOTO & for_us, photo_message))
+    # An image sent as a file is a photo too (a GIF sent so is an animation: not a photo).
+    photos = filters.PHOTO | (filters.Document.IMAGE & ~filters.ANIMATION)
+    application.add_handler(MessageHandler(new & photos & for_us, photo_message))
     application.add_handler(MessageHandler(new & OTHER_CONTENT & for_us, other_message))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, chat_migrated))
     # Before the text handler (bot.channels.telegram.bot): a link to a recording is not a question.

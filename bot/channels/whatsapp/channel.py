@@ -23,7 +23,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from pywa_async import WhatsApp
@@ -34,6 +34,11 @@ from bot.audio.speech import SpeechUnavailable, Transcript, synthesize_voice, tr
 from bot.channels.text import for_phone, to_plain
 from bot.core import memory
 from bot.core.assistant import answer, reset_conversation
+from bot.core.capabilities import (
+    Capabilities,
+    other_message_line,
+    photo_without_vision_line,
+)
 from bot.core.context import AppContext
 from bot.core.language import detect_language
 from bot.core.pacing import ConversationLocks, RateLimit, Verdict
@@ -47,6 +52,9 @@ from .delivery import Inbound
 from .format import render
 from .graph import MAX_MEDIA_BYTES, download_media, with_retries
 from .store import WhatsAppStore
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +87,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "slow_down": "Vas muy rápido 🙂 Espera un momento y vuelve a escribirme.",
         "admins_only": "Eso es solo para administradores.",
         "failed": "Perdona, algo falló al responderte. Inténtalo de nuevo en un momento.",
-        "unsupported": "Por ahora entiendo mensajes de texto, notas de voz, audios, videos y "
-                       "documentos con sonido. Escríbeme tu pregunta 🙂",
     },
     "en": {
         "help": "I answer questions about the store's catalog: products, prices, stock and "
@@ -98,8 +104,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "slow_down": "You're going fast 🙂 Please wait a moment and write again.",
         "admins_only": "That is for admins only.",
         "failed": "Sorry, something went wrong while answering. Please try again in a moment.",
-        "unsupported": "For now I understand text, voice notes, audio, videos and documents "
-                       "with sound. Please type your question 🙂",
     },
 }
 
@@ -241,12 +245,15 @@ class WhatsAppChannel:
             await self._command(command, inbound, conversation, typing)
         elif inbound.kind == "text":
             await self._answer(inbound, conversation, inbound.text, typing, received)
+        elif inbound.kind == "image":
+            await self._photo(inbound, conversation, typing, received)
         elif inbound.media is not None and inbound.media.is_question:
             await self._voice(inbound, conversation, typing, received)
         elif inbound.media is not None:
             await self._recording(inbound, conversation, typing)
         else:
-            await self.send_text(inbound, say("unsupported", conversation.language), typing)
+            line = other_message_line(Capabilities.of(self.settings), conversation.language)
+            await self.send_text(inbound, line, typing)
 
     def is_allowed(self, inbound: Inbound) -> bool:
         """Empty WHATSAPP_ALLOWED_USERS admits everyone; admins are always admitted."""
@@ -379,6 +386,45 @@ class WhatsAppChannel:
                         media.kind, type(error).__name__)
             await self.send_text(inbound, error.user_message(conversation.language))
             return None
+
+    async def _photo(self, inbound: Inbound, conversation: Conversation, typing: _Typing,
+                     received: float) -> None:
+        """A photo: its caption is a question; with a vision model, what it shows is searched
+        for in the catalog (``bot.core.vision``); without, a bare photo gets one line."""
+        language = conversation.language
+        llm = self.app.llm
+        if not Capabilities.of(self.settings).photos or llm is None:
+            if inbound.text.strip():
+                await self._answer(inbound, conversation, inbound.text, typing, received)
+            else:
+                await self.send_text(inbound, photo_without_vision_line(language), typing)
+            return
+        try:
+            description = await self._look_at(inbound, llm, language)
+        except UserFacingError as error:
+            logger.info("whatsapp message %s: photo not described: %s", inbound.message_id,
+                        type(error).__name__)
+            await self.send_text(inbound, error.user_message(language), typing)
+            return
+        from bot.core.vision import photo_question
+
+        await self._answer(inbound, conversation,
+                           photo_question(description, inbound.text, language), typing,
+                           received)
+
+    async def _look_at(self, inbound: Inbound, llm: AsyncOpenAI, language: str) -> str:
+        """What the vision model sees in the message's photo; raises ``UserFacingError``."""
+        # Imported with the model: a WhatsApp bot in basic mode never loads its SDK.
+        from bot.core.vision import describe_photo
+
+        media = inbound.media
+        assert media is not None
+        async with self.media_slots:
+            with tempfile.TemporaryDirectory(prefix="kratos-whatsapp-") as scratch:
+                path = await download_media(self.wa, media.file_id, Path(scratch) / "photo",
+                                            recording=False)
+                image = path.read_bytes()
+        return await describe_photo(llm, self.settings.vision_model, image, language=language)
 
     async def _voice(self, inbound: Inbound, conversation: Conversation, typing: _Typing,
                      received: float) -> None:

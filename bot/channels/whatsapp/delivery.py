@@ -21,7 +21,7 @@ from bot.audio.recordings import IncomingMedia
 logger = logging.getLogger(__name__)
 
 #: Message types whose content is a file with sound that may be transcribed.
-MEDIA_TYPES = ("audio", "video", "document")
+MEDIA_TYPES = ("audio", "video", "document", "image")
 #: Message types that ask nothing: a reaction, a deleted or an edited earlier message (a
 #: business cannot edit its answer on WhatsApp), a system notice (a changed phone number).
 SILENT_TYPES = frozenset({"reaction", "revoke", "edit", "system"})
@@ -33,7 +33,7 @@ class Inbound:
 
     ``identity`` is the business-scoped user id when WhatsApp sends one, else the phone number;
     replies go to it. ``kind`` is ``text``, ``voice``, ``audio``, ``video``, ``document``,
-    ``silent`` (nothing to answer) or ``other`` (a type KRATOS does not read: images,
+    ``image``, ``silent`` (nothing to answer) or ``other`` (a type KRATOS does not read:
     stickers, locations…). ``timestamp`` is Unix seconds, as WhatsApp stamped it.
     """
 

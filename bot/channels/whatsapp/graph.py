@@ -70,20 +70,23 @@ def build_client(settings: Settings, http: httpx.AsyncClient) -> WhatsApp:
 
 async def download_media(wa: WhatsApp, media_id: str, path: Path, *,
                          mime_type: str | None = None, file_name: str | None = None,
-                         limit_bytes: int = MAX_MEDIA_BYTES) -> Path:
+                         limit_bytes: int = MAX_MEDIA_BYTES, recording: bool = True) -> Path:
     """Fetch a message's media into ``path``.
 
     The size the media URL lookup reports is checked before downloading, and the bytes
-    received while downloading (``MediaTooBig``, with the customer's sentence). Any API or
-    connection failure is ``DownloadFailed``.
+    received while downloading (``MediaTooBig``, with the customer's sentence); a
+    ``recording`` must also be audio or video by its type or name (``UnsupportedMedia``).
+    Any API or connection failure is ``DownloadFailed``.
     """
     try:
         info = await wa.get_media_url(media_id)
     except (WhatsAppError, httpx.HTTPError, KeyError) as error:
         logger.warning("media %s: URL lookup failed: %s", media_id, _brief(error))
         raise DownloadFailed() from error
-    check_incoming(size=info.file_size, limit_bytes=limit_bytes, mime_type=mime_type,
-                   file_name=file_name)
+    # Type and name say nothing (None) for a photo: only its size is checked.
+    check_incoming(size=info.file_size, limit_bytes=limit_bytes,
+                   mime_type=mime_type if recording else None,
+                   file_name=file_name if recording else None)
     received = 0
     try:
         with path.open("wb") as out:
