@@ -74,15 +74,22 @@ def test_a_phone_only_sender_of_an_older_payload_is_keyed_by_phone_number() -> N
 
 def test_kinds_kratos_does_not_read_and_groups() -> None:
     fake = FakeWhatsApp()
-    image = fake.message("PE.1", "image", {"id": "1", "mime_type": "image/jpeg"})
+    sticker = fake.message("PE.1", "sticker", {"id": "1", "mime_type": "image/webp"})
+    image = fake.message("PE.1", "image", {"id": "2", "mime_type": "image/jpeg",
+                                           "caption": "¿tienen esta?"})
     reaction = fake.message("PE.1", "reaction", {"message_id": "wamid.x", "emoji": "👍"})
     deleted = fake.message("PE.1", "revoke", {"original_message_id": "wamid.y"})
     edited = fake.message("PE.1", "edit", {"original_message_id": "wamid.z", "message": {
         "type": "text", "text": {"body": "¿y la más barata?"}}})
     poll = fake.message("PE.1", "unsupported", {"type": "poll"})
     in_group = {**fake.text("PE.1", "hola"), "group_id": "120363"}
-    messages, _ = parse_delivery(fake.delivery(image, reaction, deleted, edited, poll, in_group))
-    assert [m.kind for m in messages] == ["other", "silent", "silent", "silent", "other"]
+    messages, _ = parse_delivery(fake.delivery(sticker, image, reaction, deleted, edited, poll,
+                                               in_group))
+    assert [m.kind for m in messages] == ["other", "image", "silent", "silent", "silent",
+                                          "other"]
+    photo = messages[1]
+    assert photo.text == "¿tienen esta?" and photo.media is not None
+    assert photo.media.file_id == "2"
 
 
 def test_failed_statuses_are_reported_with_their_code() -> None:
