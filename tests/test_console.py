@@ -277,3 +277,23 @@ def test_banner_names_the_webhook_channel_without_its_path():
         "WEBHOOK_LISTEN": "127.0.0.1"})
     assert telegram_channel(settings, "shop_bot") == (
         "Telegram @shop_bot by webhook bot.example.com, listening on 127.0.0.1:8080")
+
+
+def test_the_console_greeting_gives_examples_from_the_stores_own_catalog(tmp_path, catalog_db):
+    from tests.test_stores import BOOKS
+
+    books = tmp_path / "libreria.db"
+    with sqlite3.connect(books) as conn:
+        conn.execute("CREATE TABLE libros (titulo TEXT, autor TEXT, editorial TEXT,"
+                     " genero TEXT, precio REAL, unidades INTEGER)")
+        conn.executemany("INSERT INTO libros VALUES (?, ?, ?, ?, ?, ?)", BOOKS)
+    conn.close()
+    env = console_env(tmp_path, catalog_db, CATALOG_DB=str(books))
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "--env-file", os.devnull, "console"],
+        input="/salir\n", capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr
+    greeting = done.stdout.split("Ejemplos: ", 1)[1].splitlines()[0]
+    assert "laptop" not in greeting.lower()
+    authors = {author for _, author, *_ in BOOKS}
+    assert any(f"«¿Tienen algo de {author}?»" in greeting for author in authors), greeting

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bot.channels.banner import describe
 from bot.core.assistant import answer, reset_conversation
+from bot.core.capabilities import catalog_examples
 from bot.core.context import AppContext, build_context
 from bot.core.reply import Conversation
 from bot.logs import close_log_files, log_to_file
@@ -35,8 +36,7 @@ QUIT_WORDS = ("/salir", "/exit", "/quit")
 RESET_DONE = "Listo, empecemos de nuevo."
 GREETING = (
     "KRATOS — pregúntame por los productos de la tienda (escribe /reset para empezar de nuevo, "
-    "/salir o Ctrl-C para terminar).\nEjemplos: «¿cuál es el producto más caro?», «cinco "
-    "productos baratos», «dame laptops».\n"
+    "/salir o Ctrl-C para terminar).\nEjemplos: {examples}.\n"
 )
 
 
@@ -149,7 +149,8 @@ def chat(runner: asyncio.Runner, app: AppContext, conversation: Conversation) ->
     Lines are read in the main thread, outside the event loop, so Ctrl-C stops the chat at
     once (a KeyboardInterrupt from ``input``, or from ``runner.run`` mid-answer).
     """
-    print(GREETING)
+    examples = runner.run(catalog_examples(app.catalog, "es", app.roles))
+    print(GREETING.format(examples=", ".join(f"«{e}»" for e in examples)))
     interactive = sys.stdin.isatty()
     while True:
         try:
