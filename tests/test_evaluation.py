@@ -119,6 +119,10 @@ def test_unordered_gold_compares_multisets():
                         [(2, "b"), (1, "a"), (2, "b")])[0]
     passed, reason = compare_rows(["id"], [(1,), (2,), (2,)], ["id"], [(1,), (2,)])
     assert not passed and "expected 3 rows" in reason
+    # Ids read as ids, prices keep their cents.
+    assert reason == "expected 3 rows [1, 2, 2], got 2 [1, 2]"
+    _, reason = compare_rows(["name", "price"], [("A", 12.5)], ["name", "price"], [("A", 13)])
+    assert reason == "expected 1 rows [('A', 12.5)], got 1 [('A', 13)]"
 
 
 def test_ordered_gold_needs_the_same_order():

@@ -384,7 +384,12 @@ def compare_rows(
 
 
 def _show(rows: Sequence[tuple[Any, ...]], limit: int = 6) -> str:
-    cells = [row[0] if len(row) == 1 else row for row in rows[:limit]]
+    """Rows as a short list; whole numbers (compared as floats, ``_value``) shown whole."""
+    def cell(value: Any) -> Any:
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+
+    cells = [cell(row[0]) if len(row) == 1 else tuple(cell(v) for v in row)
+             for row in rows[:limit]]
     return repr(cells)[:-1] + (", …]" if len(rows) > limit else "]")
 
 
