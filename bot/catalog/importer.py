@@ -26,16 +26,18 @@ import io
 import json
 import logging
 import os
+import queue
 import re
 import secrets
 import sqlite3
 import sys
+import threading
 import time
 import tomllib
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -73,6 +75,11 @@ REPORT_SKIPPED = 20
 _DELIMITERS = (";", ",", "\t", "|")
 #: Text columns indexed for full-text search, by role.
 FTS_ROLES = ("name", "brand", "category", "family", "model", "color", "size", "description")
+#: A private scratch file until it is renamed into place: no journal or syncing needed.
+_SCRATCH_PRAGMAS = ("journal_mode=OFF", "synchronous=OFF", "temp_store=MEMORY",
+                    "cache_size=-32768")
+#: FTS5's shadow tables for an external-content table (no ``_content``).
+_FTS_SHADOWS = ("data", "idx", "docsize", "config")
 _INDEXED = (("price",), ("category", "price"), ("family", "price"), ("brand", "price"),
             ("availability",), ("sku",))
 
@@ -499,13 +506,63 @@ class _Batch(list):
     blank = 0
 
 
+#: A price in the usual shape of its column, for which reading the whole batch at once
+#: (``_usual_prices``) gives exactly what ``roles.price_reader`` gives value by value: an
+#: optional "S/" (or "S/."), digits, and for a comma-decimal column optional point thousands
+#: before one decimal comma; for a point-decimal column, one optional decimal point.
+_USUAL_PRICE = {True: re.compile(r"(?:[Ss]/[. ]*)?\d+(?:(?:\.\d+)*,\d+)?"),
+                False: re.compile(r"(?:[Ss]/[. ]*)?\d+(?:\.\d+)?")}
+_PRICE_PREFIX = re.compile(r"^[Ss]/[. ]*", re.MULTILINE)
+_DECIMAL_COMMA = str.maketrans(",", ".", ".")
+
+
+def _usual_prices(plan: _Plan, chunk: list[tuple[int, Sequence[Any]]]) -> list[float] | None:
+    """Every row's price read in a few C calls, or None when any is not in the usual shape.
+
+    The prices of a million rows take one regular-expression match each, then one prefix
+    removal, one ``str.translate`` and ``float`` for the whole batch, instead of a Python
+    function call per price. Any other batch is read row by row (``_convert_row``).
+    """
+    at = plan.price
+    try:
+        raw = [cells[at] for _, cells in chunk]
+        if not all(map(_USUAL_PRICE[plan.decimal_comma].fullmatch, raw)):
+            return None
+    except (IndexError, TypeError):  # a short row, or a cell that is not text (XLSX, JSON)
+        return None
+    text = _PRICE_PREFIX.sub("", "\n".join(raw))
+    if plan.decimal_comma:
+        text = text.translate(_DECIMAL_COMMA)
+    return list(map(float, text.split("\n")))
+
+
 def _convert_batch(plan: _Plan, chunk: list[tuple[int, Sequence[Any]]],
                    skipped: list[tuple[int, str]]) -> _Batch:
     """The chunk's rows for the catalog; skipped rows' reasons go into ``skipped``.
 
-    The usual row (its width, a name, a price read by the column's fast reader) is converted
-    here in one step; any other row goes through ``_convert``, which says why it is skipped.
+    The usual row (its width, a name, a price in the column's usual shape) is converted
+    here in one step; any other row goes through ``_convert_row``.
     """
+    prices = _usual_prices(plan, chunk)
+    if prices is None:
+        return _convert_rows(plan, chunk, skipped)
+    batch = _Batch()
+    width, name_at, price_at = len(plan.names), plan.name, plan.price
+    for (line, cells), price in zip(chunk, prices, strict=True):
+        if len(cells) == width:
+            name = cells[name_at]
+            if name and not (type(name) is str and name.isspace()):
+                values = cells if type(cells) is list else list(cells)
+                values[price_at] = price
+                batch.append(values)
+                continue
+        _convert_row(plan, line, cells, batch, skipped)
+    return batch
+
+
+def _convert_rows(plan: _Plan, chunk: list[tuple[int, Sequence[Any]]],
+                  skipped: list[tuple[int, str]]) -> _Batch:
+    """``_convert_batch`` for a chunk whose prices are read one by one."""
     batch = _Batch()
     width, name_at, price_at, read = len(plan.names), plan.name, plan.price, plan.read_price
     for line, cells in chunk:
@@ -521,14 +578,20 @@ def _convert_batch(plan: _Plan, chunk: list[tuple[int, Sequence[Any]]],
                     values[price_at] = price
                     batch.append(values)
                     continue
-        values, reason = _convert(plan, cells)
-        if values is not None:
-            batch.append(values)
-        elif not reason:
-            batch.blank += 1
-        elif len(skipped) < REPORT_SKIPPED:
-            skipped.append((line, reason))
+        _convert_row(plan, line, cells, batch, skipped)
     return batch
+
+
+def _convert_row(plan: _Plan, line: int, cells: Sequence[Any], batch: _Batch,
+                 skipped: list[tuple[int, str]]) -> None:
+    """Add one unusual row to ``batch``, count it as blank, or record why it is skipped."""
+    values, reason = _convert(plan, cells)
+    if values is not None:
+        batch.append(values)
+    elif not reason:
+        batch.blank += 1
+    elif len(skipped) < REPORT_SKIPPED:
+        skipped.append((line, reason))
 
 
 def _plan(headers: list[str], names: list[str], roles: dict[str, str],
@@ -558,24 +621,114 @@ def _create(conn: sqlite3.Connection, names: list[str], roles: dict[str, str],
     conn.execute(f"CREATE TABLE {TABLE} ({', '.join(definitions)})")
 
 
-def _finish(conn: sqlite3.Connection, names: list[str], roles: dict[str, str],
+def _fts_declaration(searchable: Sequence[str]) -> str:
+    """The full-text table over ``searchable`` (its content is table ``products``)."""
+    quoted = ", ".join(f'"{name}"' for name in searchable)
+    return (f"CREATE VIRTUAL TABLE {TABLE}_fts USING fts5({quoted}, content='{TABLE}', "
+            f"content_rowid='id', tokenize='unicode61 remove_diacritics 2')")
+
+
+class _FullTextBuild(threading.Thread):
+    """Builds the full-text index of the loaded rows into a private side file.
+
+    SQLite lets one connection write a file at a time, and building the role indexes and the
+    FTS5 index one after the other leaves a core idle: this thread reads the committed rows
+    (the catalog is in WAL mode by then, so reading does not block the index builder) and
+    writes the FTS5 index into ``side``, with the GIL released for the whole statement. The
+    catalog then takes the finished index's shadow tables (``_copy_full_text``). An error is
+    kept in ``error`` for the caller, which waits for the thread either way.
+    """
+
+    def __init__(self, catalog: Path, side: Path, searchable: Sequence[str]) -> None:
+        super().__init__(name="kratos-import-fts", daemon=True)
+        self.catalog, self.side, self.searchable = catalog, side, list(searchable)
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._build()
+        except BaseException as error:  # handed to the importing thread, which reports it
+            self.error = error
+
+    def _build(self) -> None:
+        conn = sqlite3.connect(self.side, isolation_level=None)
+        try:
+            for pragma in _SCRATCH_PRAGMAS:
+                conn.execute(f"PRAGMA {pragma}")
+            conn.execute("ATTACH DATABASE ? AS catalog", (str(self.catalog),))
+            conn.execute(_fts_declaration(self.searchable))
+            quoted = ", ".join(f'"{name}"' for name in self.searchable)
+            conn.execute("BEGIN")
+            conn.execute(f"INSERT INTO {TABLE}_fts (rowid, {quoted}) "
+                         f"SELECT id, {quoted} FROM catalog.{TABLE}")
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+
+def _copy_full_text(conn: sqlite3.Connection, searchable: Sequence[str]) -> None:
+    """Create the catalog's FTS5 table and fill it with the index built in schema ``side``.
+
+    Both tables are declared identically, so their shadow tables (``_data``, ``_idx``,
+    ``_docsize``, ``_config``, FTS5's documented on-disk format) are interchangeable; the
+    copy moves pages of blobs and re-tokenizes nothing.
+    """
+    conn.execute(_fts_declaration(searchable))
+    for shadow in _FTS_SHADOWS:
+        conn.execute(f"DELETE FROM main.{TABLE}_fts_{shadow}")
+        conn.execute(f"INSERT INTO main.{TABLE}_fts_{shadow} "
+                     f"SELECT * FROM side.{TABLE}_fts_{shadow}")
+
+
+def _finish(conn: sqlite3.Connection, tmp: Path, names: list[str], roles: dict[str, str],
             headers: list[str]) -> None:
-    """Full-text index over the text role columns, indexes on the role columns, statistics."""
+    """Full-text index over the text role columns, indexes on the role columns, statistics.
+
+    Called with the rows loaded in an open transaction; returns with everything committed
+    and the file back in rollback-journal mode (one file, nothing beside it).
+    """
     column = {role: names[headers.index(header)] for role, header in roles.items()}
     searchable = [column[role] for role in FTS_ROLES if role in column]
-    quoted = ", ".join(f'"{name}"' for name in searchable)
-    conn.execute(f"CREATE VIRTUAL TABLE {TABLE}_fts USING fts5({quoted}, content='{TABLE}', "
-                 f"content_rowid='id', tokenize='unicode61 remove_diacritics 2')")
-    conn.execute(f"INSERT INTO {TABLE}_fts ({TABLE}_fts) VALUES ('rebuild')")
-    for roles_of_index in _INDEXED:
-        if all(role in column for role in roles_of_index):
-            parts = [column[role] for role in roles_of_index]
-            conn.execute(f'CREATE INDEX "{TABLE}_{"_".join(parts)}" ON {TABLE} '
-                         f'({", ".join(chr(34) + p + chr(34) for p in parts)})')
+    conn.execute("COMMIT")
+    side = _side_file(tmp)
+    conn.execute("PRAGMA journal_mode=WAL")
+    builder = _FullTextBuild(tmp, side, searchable)
+    builder.start()
+    try:
+        conn.execute("BEGIN")
+        for roles_of_index in _INDEXED:
+            if all(role in column for role in roles_of_index):
+                parts = [column[role] for role in roles_of_index]
+                conn.execute(f'CREATE INDEX "{TABLE}_{"_".join(parts)}" ON {TABLE} '
+                             f'({", ".join(chr(34) + p + chr(34) for p in parts)})')
+        conn.execute("COMMIT")
+    finally:
+        builder.join()
+    if builder.error is not None:
+        raise builder.error
+    conn.execute("ATTACH DATABASE ? AS side", (str(side),))
+    conn.execute("BEGIN")
+    _copy_full_text(conn, searchable)
     # Statistics from a sample of each index: enough for the planner, seconds less at 1M rows.
     conn.execute("PRAGMA analysis_limit=1000")
     conn.execute("ANALYZE")
     conn.execute(f"PRAGMA application_id = {IMPORT_APPLICATION_ID}")
+    conn.execute("COMMIT")
+    conn.execute("DETACH DATABASE side")
+    conn.execute("PRAGMA journal_mode=DELETE")
+
+
+def _side_file(tmp: Path) -> Path:
+    """The full-text builder's private file beside the catalog's temporary file."""
+    return tmp.with_name(tmp.name + ".fts")
+
+
+def _remove_scratch(tmp: Path) -> None:
+    """Delete the temporary catalog and everything SQLite or the builder left beside it."""
+    side = _side_file(tmp)
+    for path in (tmp, side):
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 def _temporary_beside(path: Path) -> Path:
@@ -597,37 +750,99 @@ def is_imported_catalog(path: Path) -> bool:
     return value == IMPORT_APPLICATION_ID
 
 
+class _RowWriter(threading.Thread):
+    """Writes converted batches into the catalog while the importing thread reads the next.
+
+    Reading and converting rows is Python work that holds the GIL; inserting is SQLite's C
+    work, which releases it inside each statement. A batch goes in as multi-row INSERT
+    statements (as many rows as SQLite's parameter limit allows) rather than one statement
+    a row, because a thread that needs the GIL back after every row would wait for the
+    reading thread's switch interval each time. The queue holds at most ``QUEUE_BATCHES``
+    batches, so memory stays bounded. After an error the thread keeps taking batches (and
+    drops them) so the reader never blocks; ``error`` says what went wrong.
+    """
+
+    QUEUE_BATCHES = 4
+
+    def __init__(self, conn: sqlite3.Connection, names: list[str]) -> None:
+        super().__init__(name="kratos-import-rows", daemon=True)
+        self.conn = conn
+        self.batches: queue.Queue[list[Sequence[Any]] | None] = queue.Queue(self.QUEUE_BATCHES)
+        self.error: BaseException | None = None
+        columns = ", ".join(f'"{name}"' for name in names)
+        # Blank cells become NULL inside SQLite, cheaper than a Python pass over every cell.
+        self._head = f"INSERT INTO {TABLE} ({columns}) VALUES "
+        self._row = f"({', '.join(['nullif(?, ' + chr(39) * 2 + ')'] * len(names))})"
+        limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        self.per_statement = max(1, min(BATCH_ROWS, limit // max(1, len(names))))
+        self._statements: dict[int, str] = {}
+
+    def put(self, batch: list[Sequence[Any]] | None) -> None:
+        """Queue a batch (``None`` ends the load); waits while the queue is full."""
+        self.batches.put(batch)
+
+    def run(self) -> None:
+        while (batch := self.batches.get()) is not None:
+            if self.error is not None:
+                continue
+            try:
+                self._write(batch)
+            except BaseException as error:  # handed to the importing thread, which reports it
+                self.error = error
+
+    def _write(self, batch: list[Sequence[Any]]) -> None:
+        step = self.per_statement
+        for start in range(0, len(batch), step):
+            rows = batch[start:start + step]
+            sql = self._statements.get(len(rows))
+            if sql is None:
+                sql = self._statements[len(rows)] = self._head + ",".join([self._row] * len(rows))
+            self.conn.execute(sql, list(chain.from_iterable(rows)))
+
+
 def _load(tmp: Path, source: Rows, names: list[str], plan: _Plan, roles: dict[str, str],
           buffered: list[tuple[int, Sequence[Any]]], progress: Progress,
           skipped: list[tuple[int, str]]) -> tuple[int, int]:
     """Stream every row into ``tmp``; return (loaded, skipped count)."""
-    conn = sqlite3.connect(tmp, isolation_level=None)
-    loaded = skipped_count = 0
+    # The row writer uses the connection only while this thread waits for it (join).
+    conn = sqlite3.connect(tmp, isolation_level=None, check_same_thread=False)
     try:
-        for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=MEMORY",
-                       "cache_size=-32768"):
+        for pragma in _SCRATCH_PRAGMAS:
             conn.execute(f"PRAGMA {pragma}")
         _create(conn, names, roles, source.headers)
-        # Blank cells become NULL inside SQLite, cheaper than a Python pass over every cell.
-        insert = (f"INSERT INTO {TABLE} ({', '.join(chr(34) + n + chr(34) for n in names)}) "
-                  f"VALUES ({', '.join(['nullif(?, ' + chr(39) * 2 + ')'] * len(names))})")
         conn.execute("BEGIN")
-        rows = _chain(buffered, source.rows)
-        last_done = 0
-        while chunk := list(islice(rows, BATCH_ROWS)):
-            batch = _convert_batch(plan, chunk, skipped)
-            skipped_count += len(chunk) - len(batch) - batch.blank
-            conn.executemany(insert, batch)
-            loaded += len(batch)
-            done = source.done()
-            progress.advance(done - last_done)
-            last_done = done
+        writer = _RowWriter(conn, names)
+        writer.start()
+        try:
+            loaded, skipped_count = _feed(writer, source, plan, buffered, progress, skipped)
+        finally:
+            writer.put(None)
+            writer.join()
+        if writer.error is not None:
+            raise writer.error
         if loaded:
-            _finish(conn, names, roles, source.headers)
-        conn.execute("COMMIT")
-        conn.execute("PRAGMA journal_mode=DELETE")
+            _finish(conn, tmp, names, roles, source.headers)
+        else:
+            conn.execute("COMMIT")
     finally:
         conn.close()
+    return loaded, skipped_count
+
+
+def _feed(writer: _RowWriter, source: Rows, plan: _Plan,
+          buffered: list[tuple[int, Sequence[Any]]], progress: Progress,
+          skipped: list[tuple[int, str]]) -> tuple[int, int]:
+    """Read and convert every row, handing batches to ``writer``; (loaded, skipped count)."""
+    loaded = skipped_count = last_done = 0
+    rows = _chain(buffered, source.rows)
+    while writer.error is None and (chunk := list(islice(rows, BATCH_ROWS))):
+        batch = _convert_batch(plan, chunk, skipped)
+        skipped_count += len(chunk) - len(batch) - batch.blank
+        writer.put(batch)
+        loaded += len(batch)
+        done = source.done()
+        progress.advance(done - last_done)
+        last_done = done
     return loaded, skipped_count
 
 
@@ -680,7 +895,7 @@ def import_catalog(file: Path, output: Path, notes_path: Path, *, sheet: str | N
         raise ImportRefused(f"{Path(file).name} no se pudo importar ({error}).") from None
     finally:
         progress.close()
-        tmp.unlink(missing_ok=True)
+        _remove_scratch(tmp)
     ambiguities = list(detection.ambiguities)
     if source.recoded.count:
         shown = ", ".join(str(n) for n in source.recoded.lines)
