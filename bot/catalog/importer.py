@@ -13,9 +13,12 @@ FTS5 index, indexes on the role columns, and the roles are recorded in the notes
 (``catalog.toml``) where the owner can correct them. The store's columns keep their own
 (ASCII-folded) names in table ``products``; KRATOS's key is ``id``.
 
-Loading uses the standard library's sqlite3 directly rather than sqlite-utils: one prepared
-``executemany`` per batch with values already converted is what keeps an import above 50,000
-rows/s; sqlite-utils would add a per-row dict and type detection on top.
+Loading uses the standard library's sqlite3 directly rather than sqlite-utils: prepared
+multi-row INSERTs of values already converted are what keep an import above 50,000 rows/s;
+sqlite-utils would add a per-row dict and type detection on top. Two cores are used: the
+importing thread reads and converts rows while a writer thread inserts the previous batch
+(SQLite releases the GIL while it works), and afterwards the full-text index is built by a
+second connection into a private side file while the role indexes are built, then copied in.
 """
 
 from __future__ import annotations
