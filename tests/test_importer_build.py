@@ -8,6 +8,7 @@ import os
 import random
 import shutil
 import sqlite3
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -62,10 +63,11 @@ def _leftovers(directory: Path) -> list[str]:
 def test_many_batches_load_in_file_order_with_an_index_equal_to_one_built_in_place(tmp_path):
     count = 3 * importer.BATCH_ROWS + 123  # several batches through the writer's queue
     written = _store_csv(tmp_path / "store.csv", count)
+    interval = sys.getswitchinterval()
     report = import_catalog(tmp_path / "store.csv", tmp_path / "catalog.db",
                             tmp_path / "catalog.toml", show_progress=False)
     db = tmp_path / "catalog.db"
-    assert report.loaded == count
+    assert report.loaded == count and sys.getswitchinterval() == interval
     stored = _rows(db, "SELECT id, descripcion, marca, familia, precio_venta FROM products "
                        "ORDER BY id")
     assert stored == [(n + 1, name, brand or None, family, price)
@@ -155,8 +157,10 @@ def test_a_failure_writing_rows_leaves_the_working_catalog_and_says_one_sentence
     # A real SQLite failure inside the row writer: the scratch file may not grow past 8 pages.
     monkeypatch.setattr(importer, "_SCRATCH_PRAGMAS",
                         (*importer._SCRATCH_PRAGMAS, "max_page_count=8"))
+    interval = sys.getswitchinterval()
     err = _import_fails(tmp_path, capsys)
     assert err == "kratos: store.csv no se pudo importar (database or disk is full).\n"
+    assert sys.getswitchinterval() == interval  # the interpreter's setting is given back
     assert (tmp_path / "catalog.db").read_bytes() == before
     assert _leftovers(tmp_path) == []
 
