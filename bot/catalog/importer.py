@@ -664,7 +664,7 @@ class _FullTextBuild(threading.Thread):
         try:
             for pragma in _SCRATCH_PRAGMAS:
                 conn.execute(f"PRAGMA {pragma}")
-            conn.execute("ATTACH DATABASE ? AS catalog", (str(self.catalog),))
+            conn.execute("ATTACH DATABASE ? AS catalog", (str(self.catalog.resolve()),))
             conn.execute(_fts_declaration(self.searchable))
             quoted = ", ".join(f'"{name}"' for name in self.searchable)
             conn.execute("BEGIN")
@@ -715,7 +715,7 @@ def _finish(conn: sqlite3.Connection, tmp: Path, names: list[str], roles: dict[s
         builder.join()
     if builder.error is not None:
         raise builder.error
-    conn.execute("ATTACH DATABASE ? AS side", (str(side),))
+    conn.execute("ATTACH DATABASE ? AS side", (str(side.resolve()),))
     conn.execute("BEGIN")
     _copy_full_text(conn, searchable)
     # Statistics from a sample of each index: enough for the planner, seconds less at 1M rows.
