@@ -679,7 +679,7 @@ def _copy_full_text(conn: sqlite3.Connection, searchable: Sequence[str]) -> None
     """Create the catalog's FTS5 table and fill it with the index built in schema ``side``.
 
     Both tables are declared identically, so their shadow tables (``_data``, ``_idx``,
-    ``_docsize``, ``_config``, FTS5's documented on-disk format) are interchangeable; the
+    ``_docsize``, ``_config``: the shadow tables FTS5 documents) are interchangeable; the
     copy moves pages of blobs and re-tokenizes nothing.
     """
     conn.execute(_fts_declaration(searchable))
