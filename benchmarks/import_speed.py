@@ -99,7 +99,7 @@ def run(quick: bool = False) -> Figure:
     ]
     figure.notes.append(
         "kratos import in its own process per run (one thread reads and converts prices while "
-        "a second inserts batches of 5,000; then the role indexes and, from a second "
+        "a second inserts batches of 1,000; then the role indexes and, from a second "
         "connection into a side file, the FTS5 index, built at once and the index copied in; "
         "ANALYZE, fsync, rename); the CSV "
         "(7 columns, comma-decimal prices with 'S/', blank brands) is generated once into "
