@@ -72,10 +72,10 @@ def test_blank_and_bad_prices_are_skipped_with_their_line(tmp_path):
     content = b"Nombre,Precio\nA,10\nB,\nC,gratis\n,5\nD,-3\nE,7.5\n"
     report = load(tmp_path, "skip.csv", content)
     assert report.loaded == 2
-    assert report.skipped == [(3, "sin precio"), (4, "precio «gratis» no es un monto"),
-                              (5, "sin nombre de producto"), (6, "precio negativo (-3)")]
+    assert report.skipped == [(3, "«B»: sin precio"), (4, "«C»: precio «gratis» no es un monto"),
+                              (5, "sin nombre de producto"), (6, "«D»: precio negativo (-3)")]
     text = report.text()
-    assert "Omití 4 filas" in text and "línea 4: precio «gratis» no es un monto" in text
+    assert "Omití 4 filas" in text and "línea 4: «C»: precio «gratis» no es un monto" in text
 
 
 def test_skips_past_the_listed_ones_are_counted_and_blank_rows_are_not_skips(tmp_path):
@@ -87,7 +87,7 @@ def test_skips_past_the_listed_ones_are_counted_and_blank_rows_are_not_skips(tmp
     report = load(tmp_path, "many.csv", ("Nombre,Precio\n" + "\n".join(lines) + "\n").encode())
     assert report.loaded == 200
     assert report.skipped_count == 27 and len(report.skipped) == 20
-    assert report.skipped[0] == (3, "precio «gratis» no es un monto")
+    assert report.skipped[0] == (3, "«Malo 0»: precio «gratis» no es un monto")
     assert rows(tmp_path / "catalog.db", "SELECT count(*), sum(precio) FROM products") == [
         (200, sum(n + 0.5 for n in range(200)))]
 
@@ -260,5 +260,7 @@ def test_cli_prints_the_report(tmp_path, capsys):
                  "--output", str(tmp_path / "shop.db")])
     out = capsys.readouterr().out
     assert code == 0
-    assert "Importé 1 filas" in out and "línea 3: sin precio" in out
-    assert "«Precio» → precio (price)" in out and "«Marca» → marca (brand)" in out
+    assert "Importé 1 fila en" in out and "Omití 1 fila:" in out
+    assert "línea 3: «Silla»: sin precio" in out
+    assert "«Precio» → precio (precio en soles; price)" in out
+    assert "«Marca» → marca (marca; brand)" in out

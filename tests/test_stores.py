@@ -71,7 +71,7 @@ def hardware_db(tmp_path: Path) -> Path:
     source.write_bytes(HARDWARE.encode("cp1252"))
     output = tmp_path / "ferreteria.db"
     report = import_catalog(source, output, tmp_path / "ferreteria.toml", show_progress=False)
-    assert report.loaded == 9 and report.skipped == [(11, "sin precio")]
+    assert report.loaded == 9 and report.skipped == [(11, "«Sin precio»: sin precio")]
     return output
 
 

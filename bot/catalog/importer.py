@@ -141,11 +141,11 @@ class ImportReport:
     def text(self) -> str:
         """The report printed after an import, in Spanish."""
         rate = self.loaded / self.seconds if self.seconds else 0
-        lines = [f"Importé {self.loaded:,} filas en {self.output} ({self.seconds:.1f} s, "
+        lines = [f"Importé {_rows(self.loaded)} en {self.output} ({self.seconds:.1f} s, "
                  f"{rate:,.0f} filas/s)."]
         lines += [f"Leído como: {note}." for note in self.read_as]
         if self.skipped_count:
-            lines.append(f"Omití {self.skipped_count:,} filas:")
+            lines.append(f"Omití {_rows(self.skipped_count)}:")
             lines += [f"  línea {line}: {reason}" for line, reason in self.skipped]
             if self.skipped_count > len(self.skipped):
                 lines.append(f"  … y {self.skipped_count - len(self.skipped):,} más.")
@@ -153,11 +153,26 @@ class ImportReport:
         role_of = {header: role for role, header in self.roles.items()}
         for header, column in self.columns.items():
             role = role_of.get(header)
-            lines.append(f"  «{header}» → {column}" + (f" ({role})" if role else ""))
+            lines.append(f"  «{header}» → {column}"
+                         + (f" ({ROLE_NAMES.get(role, role)}; {role})" if role else ""))
         lines += [f"Ojo: {note}" for note in self.ambiguities]
         lines.append(f"Roles guardados en {self.notes_path}: corrígelos allí y vuelve a "
                      f"importar (o reinicia) para aplicarlos.")
         return "\n".join(lines)
+
+
+#: Each role as the report names it for the owner (the notes file keeps the English keys).
+ROLE_NAMES = {
+    "name": "nombre del producto", "price": "precio en soles", "category": "categoría",
+    "family": "familia", "brand": "marca", "model": "modelo", "color": "color",
+    "size": "presentación o talla", "stock": "unidades en stock",
+    "availability": "disponibilidad", "description": "descripción", "sku": "código",
+    "image": "foto",
+}
+
+
+def _rows(count: int) -> str:
+    return f"{count:,} fila" if count == 1 else f"{count:,} filas"
 
 
 # --- Reading ------------------------------------------------------------------------------------
@@ -496,14 +511,15 @@ def _convert(plan: _Plan, cells: Sequence[Any]) -> tuple[list[Any] | None, str]:
     if not name or (type(name) is str and name.isspace()):
         return (None, "") if not any(values) else (None, "sin nombre de producto")
     raw = values[plan.price]
+    product = f"«{str(name).strip()[:60]}»"
     try:
         price = plan.read_price(raw)
     except ValueError:
-        return None, f"precio «{raw}» no es un monto"
+        return None, f"{product}: precio «{raw}» no es un monto"
     if price is None:
-        return None, "sin precio"
+        return None, f"{product}: sin precio"
     if price < 0:
-        return None, f"precio negativo ({raw})"
+        return None, f"{product}: precio negativo ({raw})"
     values[plan.price] = price
     # Stock needs no work here: its INTEGER column turns "12" (or "12.0") into 12 itself.
     return values, ""
@@ -975,8 +991,10 @@ def write_notes(path: Path, roles: dict[str, str], headers: list[str], names: li
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
             existing = {}
     column_of = dict(zip(headers, names, strict=True))
-    lines = ["# Roles of the catalog's columns, written by `kratos import`. Correct a role by",
-             "# naming another column (or \"\" for none), then import again or restart KRATOS.",
+    lines = ["# Qué guarda cada columna del catálogo (sus roles), escrito por `kratos import`.",
+             "# Para corregir un rol, escribe el nombre de otra columna (o \"\" para ninguno) y",
+             "# vuelve a importar o reinicia KRATOS. Los roles:",
+             *(f"#   {role} = {ROLE_NAMES[role]}" for role in ROLES),
              f"[{NOTES_SECTION}]", f"table = {json.dumps(TABLE)}"]
     lines += [f"{role} = {json.dumps(column_of[roles[role]], ensure_ascii=False)}"
               for role in ROLES if role in roles]
