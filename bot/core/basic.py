@@ -325,7 +325,8 @@ class BasicEngine:
         """Answer one question; follow-ups read the previous answer's query from ``history``."""
         previous, shown = _previous(history)
         # A bare "more" or "¿y?" says nothing about its language: keep the conversation's.
-        lang = detect_language(text, default=(previous.lang if previous else language) or "es")
+        lang = detect_language(_without_sql(text),
+                               default=(previous.lang if previous else language) or "es")
         if self.problem:
             return self._refusal("schema", lang)
         draft = read(text, self.vocab, lang)
@@ -871,6 +872,19 @@ def _masculine(label: str | None) -> bool:
         return False
     word = label.split()[-1]
     return not word.endswith(("a", "ión", "dad", "ial", "ía"))
+
+
+#: SQL's own words: "DROP TABLE products" or "select * from" say nothing of the writer's
+#: language, and a shop in Peru answers in Spanish unless the rest is English prose.
+_SQL_WORDS = re.compile(
+    r"\b(?:select|from|where|drop|table|delete|insert|into|update|set|values|union|all|and|or|"
+    r"not|null|order|by|limit|join|alter|create|truncate|pragma|products?|productos)\b",
+    re.IGNORECASE)
+
+
+def _without_sql(text: str) -> str:
+    """The message without SQL keywords, for telling its language."""
+    return _SQL_WORDS.sub(" ", text)
 
 
 def _previous(history: Sequence[Turn]) -> tuple[Query | None, list[int]]:

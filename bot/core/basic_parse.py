@@ -718,7 +718,7 @@ def read(text: str, vocab: Vocabulary, lang: str) -> Draft:
         return Draft(lang=lang, verdict="hostile")
     if _CREATIVE.search(flat):
         return Draft(lang=lang, verdict="offtopic")
-    rest, attributes = read_attributes(_numbers_to_digits(expand_shorthand(flat)))
+    rest, attributes = read_attributes(_numbers_to_digits(_negated_stock(expand_shorthand(flat))))
     rest, bounds = _price_bounds(rest)
     tokens = _TOKEN.findall(rest)
     draft = Draft(lang=lang, tokens=tokens, bounds=bounds, attributes=attributes,
@@ -742,6 +742,21 @@ def read(text: str, vocab: Vocabulary, lang: str) -> Draft:
         item.surface[0] for item in _match(vocab, tokens)
         if item.kinds() == {"word"} and item.surface[0] not in _GREETING))
     return draft
+
+
+#: "no tienen stock", "no están disponibles", "no hay en stock": the sold-out state.
+_NO_STOCK = re.compile(r"\bno\s+(?:tienen|tiene|tenemos|hay|quedan|queda|estan|esta|cuentan con)"
+                       r"\s+(?:en\s+|con\s+)?(?:stock|disponibles?|existencias?)\b")
+#: "¿cuáles no hay?", "¿qué celulares no tienen?": a question word, maybe a noun, then the "no".
+_WHICH_NOT = re.compile(r"\b(cuales|que)((?:\s+[a-z]+)?)\s+no\s+(?:hay|tienen|tiene|quedan|"
+                        r"queda|estan|venden)\b(?!\s+(?:de|en|con)\b)")
+
+
+def _negated_stock(text: str) -> str:
+    """Questions about what is out of stock, said with "no", as the sold-out state: "¿qué
+    productos no tienen stock?" asks for "productos agotados", never for those in stock."""
+    text = _NO_STOCK.sub(" agotado ", text)
+    return _WHICH_NOT.sub(lambda m: f"{m.group(1)}{m.group(2)} agotado", text)
 
 
 def _off_topic(flat: str, vocab: Vocabulary) -> bool:
