@@ -90,6 +90,11 @@ _TEXTS: dict[str, dict[str, str]] = {
         "thanks": "¡De nada! Si necesitas algo más del catálogo, aquí estoy.",
         "bye": "¡Hasta pronto! Cuando quieras, pregúntame por los productos de la tienda.",
         "yes": "Sí. ",
+        "sold_out_one": "Lo tenemos, pero está agotado.",
+        "sold_out_all": "Los tenemos, pero los {n} están agotados.",
+        "some_sold_out": "Sí, hay {a} {available}; {b} {sold}.",
+        "one_available": "disponible|disponibles",
+        "one_sold_out": "está agotado|están agotados",
         "best": "Estos son los {k} {order}:",
         "best_one": "El {order_one} es:",
         "page": "Productos {a} a {b} de {n}{desc}, {order_page}:",
@@ -156,6 +161,11 @@ _TEXTS: dict[str, dict[str, str]] = {
         "thanks": "You're welcome! If you need anything else from the catalog, just ask.",
         "bye": "Goodbye! Ask me about the store's products any time.",
         "yes": "Yes. ",
+        "sold_out_one": "We carry it, but it is sold out.",
+        "sold_out_all": "We carry them, but all {n} are sold out.",
+        "some_sold_out": "Yes, {a} {available}; {b} {sold}.",
+        "one_available": "available|available",
+        "one_sold_out": "is sold out|are sold out",
         "best": "Here are the {k} {order}:",
         "best_one": "The {order_one} is:",
         "page": "Products {a} to {b} of {n}{desc}, {order_page}:",
@@ -479,21 +489,41 @@ class BasicEngine:
             return Reply(text=_t(lang, "page_end", n=total, desc=self._describe(q),
                                  products=_plural(lang, "products", total)),
                          engine="basic", meta=_meta(q, [], total))
+        sold_out = await self._sold_out(q, total, sql) if q.exists else None
         result = await self._rows(q, sql)
         head = self._head(q, total, len(result.rows))
         if q.exists and not q.stock_check:
-            head = self._yes(asked, q) + head
+            head = self._yes(asked, q, total, sold_out) + head
         reply = self._rows_reply(q, result, head, total)
         if q.offset + len(result.rows) < total and q.limit > 1:
             reply.text += "\n" + _t(lang, "more")
         return reply
 
-    def _yes(self, asked: Query, q: Query) -> str:
-        """How a yes/no answer starts: "Sí." only when nothing asked for was left out."""
+    async def _sold_out(self, q: Query, total: int, sql: list[str]) -> int | None:
+        """How many of the ``total`` products a "¿hay…?" question found are not available, when
+        some are (None when all are available, or the question is about availability)."""
+        if q.availability or q.stock_check or "availability" not in self.columns:
+            return None
+        where = self._where(replace(q, availability=["disponible"]))
+        result = await self._run(sql, f"SELECT count(*) AS n FROM {self.source}{where.where}",
+                                 where.params)
+        missing = total - int(result.rows[0][0])
+        return missing or None
+
+    def _yes(self, asked: Query, q: Query, total: int = 0, sold_out: int | None = None) -> str:
+        """How a yes/no answer starts: "Sí." only when nothing asked for was left out and
+        something found can be bought; "Lo tenemos, pero está agotado." when nothing can."""
         lang = q.lang
+        if sold_out is not None and sold_out >= total:
+            return _t(lang, "sold_out_one" if total == 1 else "sold_out_all", n=total) + " "
         dropped = [w for w in asked.soft_keywords if w not in q.soft_keywords]
         if dropped:
             return _t(lang, "no_match", w=_quoted(lang, dropped)) + " "
+        if sold_out is not None:
+            available = total - sold_out
+            return _t(lang, "some_sold_out", a=available, b=sold_out,
+                      available=_plural(lang, "one_available", available),
+                      sold=_plural(lang, "one_sold_out", sold_out)) + " "
         return "" if q.ignored else _t(lang, "yes")
 
     def _head(self, q: Query, total: int, shown: int) -> str:
