@@ -17,9 +17,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from bot.core.basic import BasicEngine
 from bot.core.reply import Reply
-from tests.test_store_chat import ask, imported, open_engine, query, shown, soles
+from tests.test_store_chat import ask, imported, open_engine, query
 
 __all__ = ["open_engine"]
 

@@ -125,6 +125,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "fam": "familia {v}", "brand_of": "marca {v}", "color_of": "color {v}",
         "between": "entre {a} y {b}", "le": "hasta {b}", "lt": "de menos de {b}",
         "ge": "desde {a}", "gt": "de más de {a}", "stock_min": "con al menos {s} unidades",
+        "except": "excepto {v}",
         "match": "que coinciden con «{w}»", "or": " o ", "ignored": "No reconocí: {w}.",
         "examples": "Por ejemplo:",
         "greeting": "¡Hola! Soy el asistente de la tienda: respondo preguntas sobre nuestro "
@@ -197,6 +198,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "fam": "family {v}", "brand_of": "brand {v}", "color_of": "colour {v}",
         "between": "between {a} and {b}", "le": "up to {b}", "lt": "under {b}",
         "ge": "from {a}", "gt": "over {a}", "stock_min": "with at least {s} units",
+        "except": "except {v}",
         "match": "matching “{w}”", "or": " or ", "ignored": "I did not recognise: {w}.",
         "examples": "For example:",
         "greeting": "Hi! I am the store's assistant: I answer questions about our product "
@@ -404,18 +406,26 @@ class BasicEngine:
                 found.setdefault(column, []).append(value)
         return found
 
-    def _where(self, q: Query) -> _Sql:
+    def _values_where(self, q: Query) -> tuple[list[str], list[Any]]:
+        """Conditions on the columns of values: the ones asked for, and the ones left out."""
         conditions: list[str] = []
         params: list[Any] = []
-        for column, values in (("category", q.categories), ("family", q.families),
-                               ("brand", q.brands), ("color", q.colors),
-                               ("availability", q.availability)):
-            if values and column in self.columns:
+        groupings = self._groupings(q)
+        wanted = {"category": q.categories, "family": q.families, "brand": q.brands,
+                  "color": q.colors, "availability": q.availability, **groupings}
+        for column, values in wanted.items():
+            if values and (column in self.columns or column in groupings):
                 conditions.append(f"{column} IN ({', '.join('?' * len(values))})")
                 params.extend(values)
-        for column, values in self._groupings(q).items():
-            conditions.append(f"{column} IN ({', '.join('?' * len(values))})")
-            params.extend(values)
+        for column, values in _excluded(q).items():
+            if column in self.columns:
+                conditions.append(f"coalesce({column}, '') NOT IN "
+                                  f"({', '.join('?' * len(values))})")
+                params.extend(values)
+        return conditions, params
+
+    def _where(self, q: Query) -> _Sql:
+        conditions, params = self._values_where(q)
         if q.min_price is not None:
             conditions.append("price >= ?" if q.min_inclusive else "price > ?")
             params.append(q.min_price)
@@ -785,6 +795,10 @@ class BasicEngine:
             parts.append(self._say(lang, "brand_of", v=joiner.join(q.brands)))
         if q.colors:
             parts.append(self._say(lang, "color_of", v=joiner.join(q.colors)))
+        for column, values in _excluded(q).items():
+            key = {"brand": "brand_of", "color": "color_of", "family": "fam"}.get(column)
+            what = joiner.join(values)
+            parts.append(_t(lang, "except", v=self._say(lang, key, v=what) if key else what))
         if q.availability:
             parts.append(joiner.join(_availability(lang, a) for a in q.availability))
         parts += [joiner.join(values) for values in self._groupings(q).values()]
@@ -937,6 +951,15 @@ def _previous(history: Sequence[Turn]) -> tuple[Query | None, list[int]]:
         if ids:
             return query, ids
     return query, []
+
+
+def _excluded(q: Query) -> dict[str, list[str]]:
+    """The values a query leaves out, by column ("brand": ["Gloria"])."""
+    found: dict[str, list[str]] = {}
+    for item in q.excluded:
+        column, _, value = item.partition("=")
+        found.setdefault(column, []).append(value)
+    return found
 
 
 def _quoted(lang: str, words: Sequence[str]) -> str:

@@ -165,6 +165,15 @@ _FIXED: dict[str, dict[str, str]] = {
                         "mas_reciente recien_llegado mas_nuevo mas_nueva ultimo_modelo "
                         "newer recent"},
     "prep": {"": "para for con with de of compatible compatible_con"},
+    # What comes after these is left out: "leche que no sea Gloria", "todas menos Samsung".
+    "except": {"": "que_no_sea que_no_sean no_sea no_sean que_no_es que_no_son menos excepto "
+                   "salvo aparte_de fuera_de sin except excluding other_than not_from"},
+    # "¿y de otra marca?": the previous answer's brand (colour...) left out.
+    "other": {"brand": "otra_marca otras_marcas otro_fabricante another_brand other_brands "
+                       "other_brand different_brand",
+              "color": "otro_color otros_colores another_color other_colors other_colours "
+                       "another_colour",
+              "category": "otro_tipo otros_tipos otra_categoria otras_categorias"},
 }
 
 
@@ -672,6 +681,10 @@ class Query:
     soft_keywords: list[str] = field(default_factory=list)
     attributes: list[str] = field(default_factory=list)
     names_only: bool = False
+    #: Values left out, as "column=value" ("brand=Gloria"): "leche que no sea Gloria".
+    excluded: list[str] = field(default_factory=list)
+    #: "otra marca", "otro color": the columns whose previous values a follow-up leaves out.
+    others: list[str] = field(default_factory=list)
     order: str | None = None
     limit: int = DEFAULT_LIMIT
     offset: int = 0
@@ -955,7 +968,7 @@ class Reading:
         """It narrows, orders, counts or pages whatever is being looked at."""
         q = self.q
         return any((q.colors, q.availability, q.order, self.bounds, self.count, self.intent,
-                    q.group, q.soft_keywords, q.attributes))
+                    q.group, q.soft_keywords, q.attributes, q.excluded, q.others))
 
     @property
     def off_catalog(self) -> bool:
@@ -1101,9 +1114,33 @@ def _take_values(r: Reading, items: Sequence[_Item], n: int) -> None:
             # "funda para celular": the second type only describes the first.
             r.q.soft_keywords.append(item.surface[-1])
             continue
+        if kind in _EXCLUDABLE and _excepted(items, n):
+            r.q.excluded.append(f"{kind}={value}")
+            continue
         r.values[kind].append(value)
+    if "other" in item.kinds():
+        r.q.others.append(item.value("other") or "")
     if item.kinds() & {"category", "generic"}:
         r.plural_score += 1 if item.plural else -1
+
+
+_EXCLUDABLE = ("category", "family", "brand", "color")
+#: What may stand between "que no sea" and the value it leaves out: "que no sea de la marca".
+_BETWEEN_EXCEPT = frozenset({"article", "group", "prep", "stop", "except"})
+
+
+def _excepted(items: Sequence[_Item], n: int) -> bool:
+    """Whether the value at ``items[n]`` follows an exclusion ("menos Gloria", "que no sean
+    de la marca Gloria", "sin Gloria ni Laive"), with only small words between."""
+    for item in reversed(items[max(0, n - 4):n]):
+        kinds = item.kinds()
+        if "except" in kinds:
+            return True
+        if not kinds <= _BETWEEN_EXCEPT and item.surface[-1] not in ("ni", "nor", "y", "o"):
+            return False
+        if kinds & set(_EXCLUDABLE):
+            return False
+    return False
 
 
 def _take_order(r: Reading, items: Sequence[_Item], n: int) -> None:
@@ -1353,6 +1390,22 @@ def _merge_bounds(merged: Query, new: Query) -> None:
         merged.min_stock = new.min_stock
 
 
+_OTHER_FIELD = {"brand": "brands", "color": "colors", "category": "categories"}
+
+
+def _merge_exclusions(merged: Query, previous: Query, new: Query) -> None:
+    """"¿y de otra marca?": the brand shown before is left out; a value named again is not."""
+    excluded = [*previous.excluded, *new.excluded]
+    for kind in new.others:
+        name = _OTHER_FIELD.get(kind)
+        if name and not getattr(new, name):
+            excluded += [f"{kind}={v}" for v in getattr(previous, name)]
+            setattr(merged, name, [])
+    named = {f"{kind}={v}" for kind, name in _OTHER_FIELD.items() for v in getattr(merged, name)}
+    merged.excluded = [e for e in dict.fromkeys(excluded) if e not in named]
+    merged.others = []
+
+
 def _merge(previous: Query, new: Query, count: int | None, *, explicit_intent: bool) -> Query:
     """A follow-up: the previous filters, with what the new message says on top."""
     # "¿tienen impresoras de menos de 700?" then "¿y Epson?": still a yes/no question.
@@ -1367,6 +1420,7 @@ def _merge(previous: Query, new: Query, count: int | None, *, explicit_intent: b
         if getattr(new, name):
             setattr(merged, name, getattr(new, name))
     _merge_bounds(merged, new)
+    _merge_exclusions(merged, previous, new)
     if new.attributes:
         merged.attributes = basic_words.replace_attributes(previous.attributes, new.attributes)
     elif new.keywords:
