@@ -560,7 +560,9 @@ def layout_for(roles: CatalogRoles, fts: dict[str, list[str]]) -> CatalogLayout:
         selects.append(expression if expression == name else f"{expression} AS {name}")
     fts_table = f"{roles.table}_fts" if f"{roles.table}_fts" in fts else None
     fts_columns = tuple(c.lower() for c in fts.get(fts_table or "", []))
-    name_columns = tuple(roles.columns[r].lower() for r in ("name", "brand", "category", "family")
+    # A presentation or model names a product as much as its name does: "arroz en saco".
+    name_columns = tuple(roles.columns[r].lower() for r in ("name", "brand", "category", "family",
+                                                            "model", "size")
                          if r in roles.columns and roles.columns[r].lower() in fts_columns)
     identity = roles.table == "products" and all(s == n for s, n in zip(selects, present,
                                                                          strict=True))

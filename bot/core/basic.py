@@ -24,6 +24,7 @@ from bot.core.basic_parse import (
     Query,
     Vocabulary,
     color_words,
+    numbers_to_digits,
     read,
     singular,
     understand,
@@ -879,8 +880,11 @@ def sizes_with(attribute: str, sizes: Sequence[str]) -> list[str]:
     unit, _, value = attribute.partition(":")
     found = []
     for size in sizes:
-        text = fold(size).strip()
+        text = numbers_to_digits(fold(size).strip())
         read = read_attributes(text)[1] + read_attributes(f"talla {text}")[1]
+        if not text[:1].isdigit():
+            # "Kg", "Docena", "Botella 1 L": a unit without a number is one of it.
+            read += read_attributes(f"1 {text}")[1]
         # "de 400" is the "400 g" presentation: its number, whatever its unit.
         first = folded_words(text)[:1]
         if attribute in read or (unit in ("size", BARE) and text == value) or (

@@ -141,9 +141,11 @@ _FIXED: dict[str, dict[str, str]] = {
                    "alternative sugerencia suggestion recomendacion recommendation"},
     "more": {"": "mas more otro otra other others another siguiente next resto rest adicional "
                  "additional demas los_demas las_demas"},
-    "followup": {"": "esos esas estos estas ellos ellas those these them they de_esos of_those "
-                     "entre_ellos among_them among_those solo solamente only just pero but "
+    "followup": {"": "esos esas estos estas ellos ellas those these them they pero but "
                      "tambien also"},
+    # Words that narrow what was shown: "solo las de lata" keeps the milk and wants cans.
+    "narrow": {"": "de_esos de_esas of_those entre_ellos entre_ellas among_them among_those "
+                   "solo solamente only just"},
     "ordinal": {"1": "primero primera primer first 1ro 1st", "2": "segundo segunda second 2do 2nd",
                 "3": "tercero tercera tercer third 3ro 3rd", "4": "cuarto cuarta fourth 4to 4th",
                 "5": "quinto quinta fifth 5to 5th", "-1": "ultimo ultima last"},
@@ -830,6 +832,7 @@ def _numbers_to_digits(text: str) -> str:
                   lambda m: str(round(float(m.group(1).replace(",", ".")) * 1000)), text)
     text = re.sub(r"\b(?:un par de|un par|a couple of|a couple|par de)\b", "2 ", text)
     text = re.sub(r"\bmedia docena\b", "6", text)
+    text = _spoken_quantities(text)
     # "aceite de litro", "arroz de un kilo": one of the unit.
     text = re.sub(r"\b(?:de|un|una)\s+(?:un\s+)?(litros?|kilos?|kg|galon|galones)\b", r"de 1 \1",
                   text)
@@ -853,6 +856,32 @@ def _numbers_to_digits(text: str) -> str:
 
     text = re.sub(rf"\b({_TENS}) uno\b", lambda m: str(_UNITS[m.group(1)] + 1), text)
     return _NUMBER_RUN.sub(value, text)
+
+
+#: Quantities said in words, as a presentation writes them: "litro y medio" is "1.5 litros",
+#: "medio kilo" and "1/2 kg" are "500 g", "six pack" and "pack de 6" are "pack 6".
+_SPOKEN_QUANTITIES = (
+    (r"\b(?:(\d+)|un|una)?\s*(litros?|kilos?|kg|galon(?:es)?)\s+y\s+medio\b",
+     lambda m: f"{m.group(1) or 1}.5 {m.group(2)}"),
+    (r"\b(?:medio|1/2)\s*(?:kilo|kg|kilogramo)s?\b", lambda m: "500 g"),
+    (r"\b(?:un\s+)?cuarto\s+de\s+kilo\b|\b1/4\s*(?:kilo|kg)\b", lambda m: "250 g"),
+    (r"\b(?:medio|1/2)\s*litros?\b", lambda m: "500 ml"),
+    (r"\bsix\s*pack\b|\bsixpack\b", lambda m: "pack 6"),
+    (r"\b(?:el|la|por|x|a)\s+(kilo|kg|litro)\b", lambda m: f"1 {m.group(1)}"),
+)
+
+
+def _spoken_quantities(text: str) -> str:
+    """Quantities said in words, in numbers and units (see ``_SPOKEN_QUANTITIES``)."""
+    for pattern, number in _SPOKEN_QUANTITIES:
+        text = re.sub(pattern, number, text)
+    return text
+
+
+def numbers_to_digits(text: str) -> str:
+    """Number words and quantities said in words as digits: "six pack" -> "pack 6", "una
+    docena" -> "12", "litro y medio" -> "1.5 litro" (folded text in, folded text out)."""
+    return _numbers_to_digits(text)
 
 
 def _to_number(raw: str, multiplier: str | None) -> float:
@@ -931,8 +960,8 @@ def _match(vocab: Vocabulary, tokens: Sequence[str]) -> list[_Item]:
 _PLURALITY = {"es": -1, "is": -1, "son": 1, "are": 1, "ones": 1}
 _ADJECTIVE_ORDER = re.compile(r"^(?:barat|car|economic|costos)[oa]s?$")
 _VALUE_KINDS = ("category", "family", "brand", "color", "availability", "grouping")
-_FLAG_KINDS = ("more", "followup", "exist", "cue", "unsupported", "stockq", "filler", "generic",
-               "prep")
+_FLAG_KINDS = ("more", "followup", "narrow", "exist", "cue", "unsupported", "stockq", "filler",
+               "generic", "prep")
 # A first word that makes the message a yes/no question ("¿alguna Sony?", "any from Apple?").
 _VAGUE = frozenset({"algo", "something", "anything"})
 _EXIST_OPENERS = frozenset({"alguna", "alguno", "algun", "algunas", "algunos", "any"})
@@ -1179,6 +1208,8 @@ def _take_cues(r: Reading, items: Sequence[_Item], n: int) -> None:
         # "algo más barato": "something" names nothing, so it cannot start a new search.
         flags = (flags - {"generic"}) | {"vague"}
     r.flags.update(flags)
+    if "narrow" in flags:
+        r.flags.add("followup")
 
 
 def _take_number_or_word(r: Reading, items: Sequence[_Item], n: int, known: set[str],
@@ -1325,7 +1356,8 @@ def build_query(decision: str, r: Reading, draft: Draft, previous: Query | None,
         return _page(previous, r.count, lang)
     if decision == "refine" and previous is not None:
         return _merge(previous, q, r.count, explicit_intent=r.intent is not None or q.order
-                      is not None or r.count is not None or bool(r.flags & {"show", "cue"}))
+                      is not None or r.count is not None or bool(r.flags & {"show", "cue"}),
+                      narrow="narrow" in r.flags)
     return q
 
 
@@ -1406,8 +1438,10 @@ def _merge_exclusions(merged: Query, previous: Query, new: Query) -> None:
     merged.others = []
 
 
-def _merge(previous: Query, new: Query, count: int | None, *, explicit_intent: bool) -> Query:
-    """A follow-up: the previous filters, with what the new message says on top."""
+def _merge(previous: Query, new: Query, count: int | None, *, explicit_intent: bool,
+           narrow: bool = False) -> Query:
+    """A follow-up: the previous filters, with what the new message says on top. With
+    ``narrow`` ("solo las de lata"), its product words narrow the previous ones."""
     # "¿tienen impresoras de menos de 700?" then "¿y Epson?": still a yes/no question.
     exists = new.exists or (previous.exists and not explicit_intent)
     merged = replace(previous, offset=0, pick=None, lang=new.lang, ignored=new.ignored,
@@ -1419,6 +1453,8 @@ def _merge(previous: Query, new: Query, count: int | None, *, explicit_intent: b
     for name in ("brands", "colors", "availability", "groupings", "keywords", "soft_keywords"):
         if getattr(new, name):
             setattr(merged, name, getattr(new, name))
+    if narrow and new.keywords:
+        merged.keywords = list(dict.fromkeys([*previous.keywords, *new.keywords]))
     _merge_bounds(merged, new)
     _merge_exclusions(merged, previous, new)
     if new.attributes:
