@@ -330,7 +330,7 @@ async def test_phones_tell_alike_lines_apart(phones_db, open_engine, question):
     reply = await ask(engine, question)
     understood(reply)
     lines = [line for line in reply.text.splitlines() if line[:1].isdigit()]
-    texts = [line.split(". ", 1)[1] for line in lines]
+    texts = [line.split(". ", 1)[1].split(" — ")[0] for line in lines]
     assert len(lines) == len(reply.rows) and len(set(texts)) == len(texts), reply.text
 
 
@@ -341,6 +341,15 @@ async def test_phones_answer_the_colour_asked(phones_db, open_engine):
     colour = query(phones_db, f"SELECT color FROM products WHERE id = {second}")[0][0]
     reply = await ask(engine, "celus hasta 1000 lucas", "el segundo de que color es?")
     assert colour.lower() in reply.text.lower(), reply.text
+
+
+async def test_bodega_says_which_size_was_picked(bodega_db, open_engine):
+    engine = await open_engine(bodega_db)
+    first = await ask(engine, "inca kola")
+    third = ids(first)[2]
+    size = query(bodega_db, f"SELECT presentacion FROM products WHERE id = {third}")[0][0]
+    reply = await ask(engine, "inca kola", "el tercero cuanto cuesta")
+    assert size in reply.text, reply.text
 
 
 # --- 11. Complaints and service questions --------------------------------------------------

@@ -64,6 +64,8 @@ _LABELLED = {"brand_of": ("brand", "of"), "fam": ("family", "of"), "color_of": (
              "each_brand": ("brand", "one"), "each_category": ("category", "one"),
              "each_family": ("family", "one"), "each_color": ("color", "one")}
 _COLORS = color_words()
+#: Columns that may tell apart products whose names read alike, in the order tried.
+_TELLING = ("color", "size", "model", "sku")
 #: A name column's header that says nothing of what the store sells.
 _PLAIN_NAME_WORDS = frozenset({"nombre", "name", "descripcion", "descripción", "titulo", "título",
                                "title", "producto", "product", "articulo", "item",
@@ -607,23 +609,43 @@ class BasicEngine:
 
     def _rows_reply(self, q: Query, result: QueryResult, head: str,
                     total: int | None = None) -> Reply:
+        records = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
+        telling = self._telling(records)
         lines = [head]
-        for n, row in enumerate(result.rows, start=q.offset + 1):
-            lines.append(f"{n}. {self._line(q.lang, dict(zip(result.columns, row, strict=True)))}")
+        for n, record in enumerate(records, start=q.offset + 1):
+            lines.append(f"{n}. {self._line(q.lang, record, telling)}")
         ids = [row[result.columns.index("id")] for row in result.rows]
         return Reply(text="\n".join(lines), engine="basic", columns=list(result.columns),
                      rows=list(result.rows),
                      meta=_meta(q, ids, total if total is not None else len(ids)))
 
-    def _line(self, lang: str, row: dict[str, Any]) -> str:
+    def _telling(self, records: Sequence[dict[str, Any]]) -> tuple[str, ...]:
+        """The columns that tell apart rows whose names would read alike: two "Galaxy A15
+        128GB" at the same price differ in their colour, two "Inca Kola" in their size."""
+        keys: tuple[str, ...] = ()
+        distinct = len({self._name(r) for r in records})
+        for key in _TELLING:
+            if distinct == len(records):
+                break
+            if key in self.columns:
+                more = len({self._name(r, (*keys, key)) for r in records})
+                if more > distinct:
+                    keys, distinct = (*keys, key), more
+        return keys
+
+    def _name(self, row: dict[str, Any], more: Sequence[str] = ()) -> str:
+        """A product's name with what its name does not say: the size and brand in a store's
+        own catalog ("Paracetamol 500 mg" is sold by several laboratories, in several
+        presentations), and the columns ``more`` names."""
         name = str(row["name"])
-        if self.source != "products":
-            # A store's names need not carry the brand or the size: "Paracetamol 500 mg" is
-            # sold by several laboratories, in several presentations.
-            extras = [str(row[key]) for key in ("size", "brand")
-                      if row.get(key) and not _says(name, str(row[key]))]
-            name += f" ({', '.join(extras)})" if extras else ""
-        return f"{name} — {format_soles(row['price'], lang)} · {_status(lang, row)}"
+        keys = ("size", "brand") if self.source != "products" else ()
+        extras = [str(row[key]) for key in dict.fromkeys((*keys, *more))
+                  if row.get(key) and not _says(name, str(row[key]))]
+        return name + (f" ({', '.join(extras)})" if extras else "")
+
+    def _line(self, lang: str, row: dict[str, Any], more: Sequence[str] = ()) -> str:
+        return (f"{self._name(row, more)} — {format_soles(row['price'], lang)}"
+                f" · {_status(lang, row)}")
 
     def _say(self, lang: str, key: str, **values: Any) -> str:
         """A text naming a column, in the store's own word for it when it has one (Spanish)."""
@@ -657,8 +679,13 @@ class BasicEngine:
         if not result.rows:
             return self._refusal("unknown", q.lang)
         row = dict(zip(result.columns, result.rows[0], strict=True))
-        text = _t(q.lang, "pick", name=row["name"], price=format_soles(row["price"], q.lang),
+        text = _t(q.lang, "pick", name=self._name(row), price=format_soles(row["price"], q.lang),
                   status=_status(q.lang, row))
+        asked = _GROUP_COLUMN.get(q.group or "")
+        if asked in self.columns and row.get(asked):
+            # "¿el segundo de qué color es?": the answer names what was asked first.
+            label = self._say(q.lang, f"each_{asked}")
+            text = f"{label[:1].upper()}{label[1:]}: {row[asked]}. {text}"
         if q.exists:
             text = await self._pick_verdict(q, row, sql) + "\n" + text
         return Reply(text=text, engine="basic", columns=list(result.columns),

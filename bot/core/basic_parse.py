@@ -1196,6 +1196,9 @@ def _take_cues(r: Reading, items: Sequence[_Item], n: int) -> None:
         r.flags.add("show")
     if "intent" in kinds:
         r.intent = item.value("intent")
+    if "group" in kinds and r.q.order and item.surface[0] == "que":
+        # "lo más caro que venden": a relative clause after a superlative, not "what kinds".
+        kinds = kinds - {"group"}
     if "group" in kinds:
         r.group = item.value("group")
         if n and items[n - 1].surface[-1] in ("cada", "each", "every", "por", "per"):
