@@ -53,7 +53,7 @@ _ORDER_SQL = {
 }
 #: Intents answered with a courtesy, and intents refused (with example questions).
 SMALL_TALK = ("greeting", "help", "thanks", "bye")
-REFUSALS = ("hostile", "offtopic", "unknown", "unsupported")
+REFUSALS = ("hostile", "offtopic", "unknown", "unsupported", "complaint")
 _GROUP_COLUMN = {"category": "category", "brand": "brand", "family": "family", "color": "color",
                  "size": "size"}
 #: Texts that name a column: said with the store's own word for it when it has one ("autor").
@@ -139,6 +139,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "hostile": "No puedo hacer eso: solo consulto el catálogo de productos en modo de lectura; "
                    "no cambio datos ni muestro nada fuera del catálogo.",
         "unknown": "No entendí bien tu pregunta sobre el catálogo.",
+        "complaint": "Lamento mucho lo ocurrido. Por este chat solo puedo consultar el catálogo "
+                     "y no puedo atender reclamos, cambios ni devoluciones: por favor comunícate "
+                     "directamente con la tienda para que te ayuden.",
+        "no_such": "No, no tenemos {w}.",
         "unsupported": "No tengo esa información: en modo básico solo conozco los productos del "
                        "catálogo (tipo, marca, color, precio y stock).",
         "schema": "El modo básico necesita una tabla de productos con nombre y precio, y no la "
@@ -212,6 +216,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "hostile": "I can't do that: I only read the product catalog; I never change data or "
                    "show anything outside the catalog.",
         "unknown": "I did not quite understand your question about the catalog.",
+        "complaint": "I am very sorry about that. In this chat I can only look up the catalog "
+                     "and cannot handle claims, exchanges or refunds: please contact the store "
+                     "directly so they can help you.",
+        "no_such": "No, we don't have {w}.",
         "unsupported": "I don't have that information: in basic mode I only know the catalog's "
                        "products (type, brand, colour, price and stock).",
         "schema": "Basic mode needs a product table with a name and a price, and I did not "
@@ -876,6 +884,10 @@ class BasicEngine:
             text = _t(lang, "schema", missing=missing)
             return Reply(text=text, engine="basic", refused=True, meta={"intent": reason})
         text = _t(lang, reason)
+        if reason == "complaint":
+            # An upset customer gets an apology and where to turn, not examples of questions.
+            return Reply(text=text, engine="basic", refused=True,
+                         meta={"intent": reason, "lang": lang})
         if ignored and reason == "unknown":
             text += " " + _t(lang, "ignored", w=_quoted(lang, ignored))
         return Reply(text=f"{text}\n{self._examples(lang)}", engine="basic", refused=True,

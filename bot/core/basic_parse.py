@@ -162,6 +162,7 @@ _FIXED: dict[str, dict[str, str]] = {
                         "mas_popular mejor_valorado mejor_calificado top_rated rating resena "
                         "review calificacion opinion oferta descuento promocion promo on_sale "
                         "liquidacion envio delivery shipping despacho horario tienda_fisica "
+                        "atienden atiende abren abierto cierran open_today opening_hours "
                         "direccion ubicacion metodo_de_pago medios_de_pago pago tarjeta yape plin "
                         "cuota devolucion reembolso factura boleta novedades newest latest "
                         "mas_reciente recien_llegado mas_nuevo mas_nueva ultimo_modelo "
@@ -306,6 +307,12 @@ _HOSTILE = tuple(re.compile(p) for p in (
 # Write verbs that, next to anything from the catalog, ask for a change ("borra las laptops").
 _WRITE = re.compile(r"\b(?:borr|elimin|suprim|actualiz|modific|insert|agreg|anad|delet|remov|"
                     r"updat|modify|wipe|erase)\w*")
+#: A complaint about a purchase or the shop: answered with an apology and where to turn.
+_COMPLAINT = re.compile(
+    r"\b(?:estaf\w*|ladron\w*|rob(?:aron|o)\b|malogr\w*|defectuos\w*|fallad\w*|reclam\w*|"
+    r"queja\w*|quejar\w*|denunci\w*|indecopi|pesim\w*|"
+    r"vino (?:roto|rota|mal)|me (?:vendieron|dieron) (?:algo )?(?:roto|malo|falso)|"
+    r"scam\w*|rip.?off|defective|complain\w*)\b")
 _CREATIVE = re.compile(
     r"\b(?:poema|poem|poesia|poetry|chiste|joke|broma|cuento|story|ensayo|essay|cancion|song|"
     r"rap|haiku|adivinanza|riddle|carta de amor|love letter|traduce|traducir|translate|horoscopo|"
@@ -733,6 +740,8 @@ def read(text: str, vocab: Vocabulary, lang: str) -> Draft:
         return Draft(lang=lang, verdict="hostile")
     if _CREATIVE.search(flat):
         return Draft(lang=lang, verdict="offtopic")
+    if _COMPLAINT.search(flat):
+        return Draft(lang=lang, verdict="complaint")
     rest, attributes = read_attributes(_numbers_to_digits(_negated_stock(expand_shorthand(flat))))
     rest, bounds = _price_bounds(rest)
     tokens = _TOKEN.findall(rest)
