@@ -33,6 +33,7 @@ from bot.core.basic_parse import words as folded_words
 from bot.core.basic_words import BARE, attribute_text, name_patterns, read_attributes, unit_of
 from bot.core.language import detect_language
 from bot.core.reply import Reply, Turn
+from bot.core.spanish import is_spanish_word
 
 logger = logging.getLogger(__name__)
 
@@ -365,6 +366,12 @@ class BasicEngine:
             return Reply(text=_t(query.lang, "no_data", what=_DATUM[query.lang][lacking]),
                          engine="basic", refused=True, sql=sql,
                          meta={"intent": "no_data", "lacking": lacking, "lang": query.lang})
+        if _asks_for_a_name(query):
+            # "¿tienes huawei?": a name the store does not have deserves a plain no.
+            words = " ".join(w[:1].upper() + w[1:] for w in query.ignored)
+            return Reply(text=_t(query.lang, "no_such", w=words) + "\n" +
+                         self._examples(query.lang), engine="basic", sql=sql,
+                         meta={**_meta(query, [], 0), "lang": query.lang})
         if query.intent in REFUSALS:
             reply = self._refusal(query.intent, query.lang, query.ignored)
             reply.sql = sql
@@ -994,6 +1001,13 @@ def _previous(history: Sequence[Turn]) -> tuple[Query | None, list[int]]:
         if ids:
             return query, ids
     return query, []
+
+
+def _asks_for_a_name(q: Query) -> bool:
+    """"¿Tienen huawei?": a yes/no question whose only unknown words are no Spanish words, so
+    most likely a brand or model the store does not carry (not a word basic mode missed)."""
+    return (q.intent == "unknown" and q.exists and 0 < len(q.ignored) <= 2
+            and not any(is_spanish_word(w, (singular(w),)) for w in q.ignored))
 
 
 def _excluded(q: Query) -> dict[str, list[str]]:

@@ -1356,7 +1356,7 @@ def build_query(decision: str, r: Reading, draft: Draft, previous: Query | None,
     """The query to run for ``decide``'s verdict."""
     q, lang = r.q, draft.lang
     if decision in ("unknown", "unsupported"):
-        return replace(Query(intent=decision, lang=lang), ignored=q.ignored)
+        return replace(Query(intent=decision, lang=lang), ignored=q.ignored, exists=q.exists)
     if decision == "pick":
         index = _pick_index(r, shown)
         assert index is not None
