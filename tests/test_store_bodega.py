@@ -311,6 +311,21 @@ async def test_bodega_knows_everyday_words(bodega_db, open_engine):
     beers = "producto LIKE 'Cerveza%'"
     lists(bodega_db, await ask(engine, "chela"), beers)
     lists(bodega_db, await ask(engine, "tienen chelas?"), beers)
+    lists(bodega_db, await ask(engine, "cerveza helada hay?"), beers)
+    # A cola is a "gaseosa" whatever its name says; biscuits called "Soda" are not.
+    colas = "categoria = 'Bebidas' AND (producto LIKE '%kola%' OR producto LIKE '%cola%'" \
+            " OR producto LIKE '%Gaseosa%')"
+    lists(bodega_db, await ask(engine, "q gaseosas tienes"), colas)
+    lists(bodega_db, await ask(engine, "tienes gaseosa de 3 litros"),
+          colas + " AND presentacion LIKE '%3 L'")
+
+
+async def test_phones_find_a_product_line_by_its_maker(phones_db, open_engine):
+    engine = await open_engine(phones_db)
+    lists(phones_db, await ask(engine, "cargador pa iphone"),
+          "descripcion LIKE 'Cargador%' AND marca = 'Apple'")
+    # The product line itself is still what "iphone" finds.
+    lists(phones_db, await ask(engine, "iphones"), "descripcion LIKE '%iPhone%'")
 
 
 async def test_phones_say_no_to_a_brand_they_lack(phones_db, open_engine):

@@ -30,7 +30,15 @@ from bot.core.basic_parse import (
     understand,
 )
 from bot.core.basic_parse import words as folded_words
-from bot.core.basic_words import BARE, attribute_text, name_patterns, read_attributes, unit_of
+from bot.core.basic_words import (
+    BARE,
+    MAKERS,
+    attribute_text,
+    name_patterns,
+    read_attributes,
+    related_words,
+    unit_of,
+)
 from bot.core.language import detect_language
 from bot.core.reply import Reply, Turn
 from bot.core.spanish import is_spanish_word
@@ -256,6 +264,15 @@ def fts_term(word: str) -> str:
     return f'"{singular(clean)}"*'
 
 
+def _fts_related(word: str, whole: bool = False) -> str:
+    """An FTS5 query for ``word`` or any word related to it ("gaseosa" or "cola"); a word of
+    several ("adaptador de corriente") must have them all."""
+    one = fts_whole_word if whole else fts_term
+    forms = [" AND ".join(one(part) for part in w.split())
+             for w in related_words(word, singular)]
+    return forms[0] if len(forms) == 1 else "(" + " OR ".join(f"({f})" for f in forms) + ")"
+
+
 def fts_whole_word(word: str) -> str:
     """An FTS5 query for ``word`` as a whole word (or its singular), never as a prefix.
 
@@ -405,7 +422,7 @@ class BasicEngine:
             fts = self.layout.fts_table
             if fts:
                 statement = f"SELECT count(*) AS n FROM {fts} WHERE {fts} MATCH ?"
-                params: tuple[Any, ...] = (fts_whole_word(word),)
+                params: tuple[Any, ...] = (_fts_related(word, whole=True),)
             else:
                 statement = f"SELECT count(*) AS n FROM {self.source} WHERE {NAME_LIKE}"
                 params = (fold(f"%{word}%"),)
@@ -456,7 +473,7 @@ class BasicEngine:
         words = [*q.keywords, *q.soft_keywords]
         fts = self.layout.fts_table
         if words and fts:
-            expression = " AND ".join(fts_term(w) for w in words)
+            expression = " AND ".join(_fts_related(w) for w in words)
             columns = self.layout.fts_name_columns
             if q.names_only and columns:
                 expression = f"{{{' '.join(columns)}}} : ({expression})"
@@ -464,8 +481,9 @@ class BasicEngine:
             params.append(expression)
         elif words:
             for word in words:
-                conditions.append(NAME_LIKE)
-                params.append(fold(f"%{word}%"))
+                forms = related_words(word, singular)
+                conditions.append("(" + " OR ".join(NAME_LIKE for _ in forms) + ")")
+                params.extend(fold(f"%{form}%") for form in forms)
         for attribute in q.attributes:
             condition = self._attribute(attribute)
             conditions.append(condition.where)
@@ -493,6 +511,12 @@ class BasicEngine:
         total = int(result.rows[0][0])
         if total == 0 and q.soft_keywords:
             return await self._total(replace(q, soft_keywords=[]), sql)
+        makers = q.keywords[:1] + [MAKERS.get(w, MAKERS.get(singular(w), w))
+                                   for w in q.keywords[1:]]
+        if total == 0 and makers != q.keywords and not q.attributes:
+            # "cargador pa iphone": no charger says "iPhone", the one by Apple is meant (a
+            # product line named after another product, with no model number to honour).
+            return await self._total(replace(q, keywords=makers), sql)
         return q, total
 
     async def _rows(self, q: Query, sql: list[str]) -> QueryResult:

@@ -28,6 +28,8 @@ _DATA = _load(WORDS_FILE)
 SHORTHAND: dict[str, str] = dict(_DATA["shorthand"])
 FUNCTION_WORDS = frozenset(_DATA["function_words"]["words"].split())
 _UNITS: dict[str, dict[str, list[str]]] = dict(_DATA["units"])
+_RELATED: dict[str, list[str]] = {k: list(v) for k, v in _DATA.get("related", {}).items()}
+MAKERS: dict[str, str] = dict(_DATA.get("makers", {}))
 _SHORTHAND_RE = re.compile(
     r"(?<![\w/])(?:" + "|".join(
         r"\s+".join(re.escape(part) for part in key.split())
@@ -105,3 +107,10 @@ def replace_attributes(previous: Sequence[str], new: Sequence[str]) -> list[str]
             unit = units[0]
         merged[unit] = f"{unit}:{value}"
     return list(merged.values())
+
+
+def related_words(word: str, singular: Any = None) -> list[str]:
+    """``word`` and the words that mean the same in a shop ("gaseosa": "cola", "kola"...), from
+    the ``[related]`` table; ``singular`` (a function) finds the entry of a plural."""
+    key = word if word in _RELATED or singular is None else singular(word)
+    return [word, *(w for w in _RELATED.get(key, []) if w != word)]
