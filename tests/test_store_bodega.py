@@ -416,6 +416,11 @@ async def test_phones_answer_both_questions(phones_db, open_engine):
     low = query(phones_db, "SELECT descripcion FROM products WHERE descripcion LIKE"
                            " 'Celular%' ORDER BY precio_s LIMIT 1")[0][0]
     assert high in reply.text and low in reply.text, reply.text
+    reply = await ask(engine, "el samsung mas barato y el mas caro")
+    for order in ("", " DESC"):
+        name = query(phones_db, "SELECT descripcion FROM products WHERE marca = 'Samsung'"
+                                f" ORDER BY precio_s{order} LIMIT 1")[0][0]
+        assert name in reply.text, reply.text
 
 
 # --- 8. Follow-ups keep their subject ------------------------------------------------------

@@ -363,7 +363,29 @@ class BasicEngine:
 
     async def answer(self, text: str, history: Sequence[Turn],
                      language: str | None = None) -> Reply:
-        """Answer one question; follow-ups read the previous answer's query from ``history``."""
+        """Answer one message; follow-ups read the previous answer's query from ``history``.
+
+        Two questions in one message ("¿cuál es el más caro y cuál el más barato?") get both
+        answers, the second read as a follow-up of the first.
+        """
+        first, second = _two_questions(text)
+        if not second or self.problem:
+            return await self._answer_one(text, history, language)
+        one = await self._answer_one(first, history, language)
+        if one.refused:
+            return await self._answer_one(text, history, language)
+        turns = [*history, Turn("user", first), Turn("assistant", one.text, one.meta)]
+        two = await self._answer_one(second, turns, language)
+        if two.refused:
+            return one
+        same = one.columns == two.columns
+        return Reply(text=f"{one.text}\n\n{two.text}", engine="basic", sql=one.sql + two.sql,
+                     columns=one.columns, rows=one.rows + two.rows if same else one.rows,
+                     meta=two.meta)
+
+    async def _answer_one(self, text: str, history: Sequence[Turn],
+                          language: str | None = None) -> Reply:
+        """Answer one question."""
         previous, shown = _previous(history)
         # A bare "more" or "¿y?" says nothing about its language: keep the conversation's.
         lang = detect_language(_without_sql(text),
@@ -990,6 +1012,20 @@ def _masculine(label: str | None) -> bool:
         return False
     word = label.split()[-1]
     return not word.endswith(("a", "ión", "dad", "ial", "ía"))
+
+
+#: Where a second question starts in a message: "… y cuál el más barato", "… y el más barato",
+#: "… y cuánto cuesta".
+_SECOND_QUESTION = re.compile(r"\s+y\s+(?=(?:cu[aá]l(?:es)?|cu[aá]nt[oa]s?|(?:el|la|los|las)"
+                              r"\s+(?:m[aá]s|menos))\b)", re.IGNORECASE)
+
+
+def _two_questions(text: str) -> tuple[str, str]:
+    """The message's first question and its second one ("" when it asks only one)."""
+    match = _SECOND_QUESTION.search(text)
+    if match is None or not text[:match.start()].strip():
+        return text, ""
+    return text[:match.start()], text[match.end():]
 
 
 #: SQL's own words: "DROP TABLE products" or "select * from" say nothing of the writer's
