@@ -213,6 +213,8 @@ async def test_bodega_leaves_out_a_category_and_keeps_price_bounds(bodega_db, op
     (("celulares samsung", "y de otra marca?"),
      "descripcion LIKE 'Celular%' AND marca <> 'Samsung'"),
     (("audifonos que no sean jbl",), "descripcion LIKE 'Aud%' AND marca <> 'JBL'"),
+    (("celulares que no sean samsung ni xiaomi",),
+     "descripcion LIKE 'Celular%' AND marca NOT IN ('Samsung', 'Xiaomi')"),
     (("celulares samsung negros", "y en otro color?"),
      "descripcion LIKE 'Celular%' AND marca = 'Samsung' AND color <> 'Negro'"),
 ], ids=lambda q: " / ".join(q) if isinstance(q, tuple) else "")

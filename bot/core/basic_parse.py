@@ -1169,16 +1169,21 @@ _BETWEEN_EXCEPT = frozenset({"article", "group", "prep", "stop", "except"})
 
 def _excepted(items: Sequence[_Item], n: int) -> bool:
     """Whether the value at ``items[n]`` follows an exclusion ("menos Gloria", "que no sean
-    de la marca Gloria", "sin Gloria ni Laive"), with only small words between."""
-    for item in reversed(items[max(0, n - 4):n]):
-        kinds = item.kinds()
+    de la marca Gloria", "que no sean Samsung ni Xiaomi"), with only small words between."""
+    for i in range(n - 1, max(-1, n - 7), -1):
+        kinds, word = items[i].kinds(), items[i].surface[-1]
         if "except" in kinds:
             return True
-        if not kinds <= _BETWEEN_EXCEPT and item.surface[-1] not in ("ni", "nor", "y", "o"):
-            return False
         if kinds & set(_EXCLUDABLE):
+            # Another value left out, joined to this one: "Samsung ni Xiaomi".
+            if items[i + 1].surface[-1] not in _JOINERS:
+                return False
+        elif not (kinds <= _BETWEEN_EXCEPT or word in _JOINERS):
             return False
     return False
+
+
+_JOINERS = frozenset({"ni", "nor", "y", "o", "and", "or"})
 
 
 def _take_order(r: Reading, items: Sequence[_Item], n: int) -> None:
