@@ -437,3 +437,19 @@ async def test_phones_answer_both_questions(phones_db, open_engine):
 async def test_bodega_follow_ups_keep_their_subject(bodega_db, open_engine, questions, where):
     engine = await open_engine(bodega_db)
     lists(bodega_db, await ask(engine, *questions), where)
+
+
+@pytest.mark.parametrize(("questions", "where", "biggest"), [
+    (("inca kola", "la mas grande?"), "marca = 'Inca Kola'", True),
+    (("la coca cola mas chica",), "marca = 'Coca-Cola'", False),
+    (("el arroz mas grande",), "producto LIKE 'Arroz%' AND presentacion <> 'Kg'", True),
+], ids=lambda q: " / ".join(q) if isinstance(q, tuple) else "")
+async def test_bodega_reads_size_superlatives(bodega_db, open_engine, questions, where, biggest):
+    engine = await open_engine(bodega_db)
+    reply = await ask(engine, *questions)
+    understood(reply)
+    litres = {"ml": 0.001, "L": 1.0, "g": 0.001, "kg": 1.0}
+    sizes = {i: float(size.split()[-2]) * litres[size.split()[-1]] for i, size in query(
+        bodega_db, f"SELECT id, presentacion FROM products WHERE {where}")}
+    want = (max if biggest else min)(sizes, key=sizes.__getitem__)
+    assert ids(reply) == [want], reply.text

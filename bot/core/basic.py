@@ -130,6 +130,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "asc_one": "de menor precio", "desc_one": "de mayor precio", "stock_one": "con más stock",
         "page_asc": "de menor a mayor precio", "page_desc": "de mayor a menor precio",
         "page_stock": "de más a menos stock",
+        "big": "de mayor tamaño", "big_one": "de mayor tamaño",
+        "page_big": "de mayor a menor tamaño",
+        "small": "de menor tamaño", "small_one": "de menor tamaño",
+        "page_small": "de menor a mayor tamaño",
         "in_stock": "disponible ({stock} en stock)",
         "disponible": "disponible", "agotado": "agotado", "por llegar": "por llegar",
         "category": "categorías", "brand": "marcas", "family": "familias", "color": "colores",
@@ -207,6 +211,9 @@ _TEXTS: dict[str, dict[str, str]] = {
         "stock_one": "one with the most stock",
         "page_asc": "from lowest to highest price", "page_desc": "from highest to lowest price",
         "page_stock": "from most to least stock",
+        "big": "biggest", "big_one": "biggest one", "page_big": "from biggest to smallest",
+        "small": "smallest", "small_one": "smallest one",
+        "page_small": "from smallest to biggest",
         "in_stock": "available ({stock} in stock)",
         "disponible": "available", "agotado": "sold out", "por llegar": "coming soon",
         "category": "categories", "brand": "brands", "family": "families", "color": "colours",
@@ -542,6 +549,8 @@ class BasicEngine:
         return q, total
 
     async def _rows(self, q: Query, sql: list[str]) -> QueryResult:
+        if q.order in _SIZE_ORDERS:
+            return await self._rows_by_size(q, sql)
         where = self._where(q)
         order = _ORDER_SQL.get(q.order or "price_asc", _ORDER_SQL["price_asc"])
         return await self._run(
@@ -584,6 +593,21 @@ class BasicEngine:
         missing = total - int(result.rows[0][0])
         return missing or None
 
+    async def _rows_by_size(self, q: Query, sql: list[str]) -> QueryResult:
+        """Rows from biggest to smallest presentation (or the reverse), read from the size
+        column or else the name ("Botella 3 L" > "1.5 L" > "500 ml"); rows whose size reads
+        as no quantity come last."""
+        where = self._where(q)
+        result = await self._run(
+            sql, f"SELECT {', '.join(self.columns)} FROM {self.source}{where.where}"
+                 f" ORDER BY {_ORDER_SQL['price_asc']}", where.params, max_rows=VOCABULARY_ROWS)
+        records = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
+        sign = -1 if q.order == "size_desc" else 1
+        ranked = sorted(range(len(records)), key=lambda i: (
+            (0, sign * size) if (size := quantity(records[i])) is not None else (1, 0)))
+        rows = [result.rows[i] for i in ranked][q.offset:q.offset + q.limit]
+        return replace(result, rows=rows, truncated=False, total=len(rows))
+
     def _yes(self, asked: Query, q: Query, total: int = 0, sold_out: int | None = None) -> str:
         """How a yes/no answer starts: "Sí." only when nothing asked for was left out and
         something found can be bought; "Lo tenemos, pero está agotado." when nothing can."""
@@ -603,7 +627,8 @@ class BasicEngine:
     def _head(self, q: Query, total: int, shown: int) -> str:
         """The sentence above a list: how many there are, and which of them are shown."""
         lang = q.lang
-        short = {"price_asc": "asc", "price_desc": "desc", "stock_desc": "stock"}[
+        short = {"price_asc": "asc", "price_desc": "desc", "stock_desc": "stock",
+                 "size_desc": "big", "size_asc": "small"}[
             q.order or "price_asc"]
         desc = self._describe(q)
         if q.stock_check and q.availability:
@@ -861,7 +886,8 @@ class BasicEngine:
         if not result.rows:
             return Reply(text=_t(q.lang, "none", desc=self._describe(q)), engine="basic",
                          meta=_meta(q, [], 0))
-        short = {"price_asc": "asc_one", "price_desc": "desc_one", "stock_desc": "stock_one"}
+        short = {"price_asc": "asc_one", "price_desc": "desc_one", "stock_desc": "stock_one",
+                 "size_desc": "asc_one", "size_asc": "asc_one"}
         lines = [_t(q.lang, "per_group", order=_t(q.lang, short[q.order or "price_asc"]),
                     group=self._say(q.lang, f"each_{column}"), desc=self._describe(q))]
         index = result.columns.index(column)
@@ -1061,6 +1087,27 @@ def _previous(history: Sequence[Turn]) -> tuple[Query | None, list[int]]:
         if ids:
             return query, ids
     return query, []
+
+
+_SIZE_ORDERS = ("size_desc", "size_asc")
+#: Units a presentation's quantity is compared in: litres and kilos (millilitres and grams
+#: are thousandths of them), inches, gigabytes.
+_BASE_UNITS = {"volume": 1.0, "millilitres": 0.001, "weight": 1.0, "grams": 0.001,
+               "inch": 1.0, "storage": 1.0, "terabytes": 1000.0}
+
+
+def quantity(row: dict[str, Any]) -> float | None:
+    """How much a product holds, from its size (else its name): "Botella 1.5 L" -> 1.5,
+    "Lata 400 g" -> 0.4, "Saco 5 kg" -> 5.0; None when neither says a quantity."""
+    for text in (row.get("size"), row.get("name")):
+        if not text:
+            continue
+        attributes = read_attributes(numbers_to_digits(fold(str(text))))[1]
+        for attribute in attributes:
+            unit, _, value = attribute.partition(":")
+            if unit in _BASE_UNITS:
+                return float(value) * _BASE_UNITS[unit]
+    return None
 
 
 def _asks_for_a_name(q: Query) -> bool:

@@ -119,6 +119,10 @@ _FIXED: dict[str, dict[str, str]] = {
                       "highest_price gama_alta high_end premium precio_maximo maximum_price "
                       "de_mayor_a_menor high_to_low highest_first higher_priced high_priced",
         "stock_desc": "mas_stock mayor_stock most_stock more_stock mas_unidades most_units",
+        # The size of a presentation ("Botella 3 L" is bigger than "Botella 500 ml").
+        "size_desc": "mas_grande mas_grandes mayor_tamano mas_grandote biggest largest",
+        "size_asc": "mas_chico mas_chica mas_chicos mas_chicas mas_pequeno mas_pequena "
+                    "mas_pequenos mas_pequenas menor_tamano mas_chiquito mas_chiquita smallest",
     },
     "intent": {
         "count": "cuantos cuantas how_many numero_de cantidad_de number_of count total_de",
