@@ -207,6 +207,11 @@ async def test_bodega_leaves_out_a_category_and_keeps_price_bounds(bodega_db, op
     lists(bodega_db, await ask(engine, "bebidas de menos de 3 soles"),
           "categoria = 'Bebidas' AND precio < 3")
     lists(bodega_db, await ask(engine, "agua sin gas"), "producto LIKE '%sin Gas%'")
+    # A word of the names is left out too: "que no sea light", "menos el de fresa".
+    lists(bodega_db, await ask(engine, "leche que no sea light"),
+          "producto LIKE '%Leche%' AND producto NOT LIKE '%Light%'")
+    lists(bodega_db, await ask(engine, "yogurt menos el de fresa"),
+          "producto LIKE 'Yogurt%' AND producto NOT LIKE '%Fresa%'")
 
 
 @pytest.mark.parametrize(("questions", "where"), [

@@ -513,6 +513,13 @@ class BasicEngine:
                 forms = related_words(word, singular)
                 conditions.append("(" + " OR ".join(NAME_LIKE for _ in forms) + ")")
                 params.extend(fold(f"%{form}%") for form in forms)
+        unwanted = _excluded(q).get("word", [])
+        if unwanted and fts:
+            conditions.append(f"id NOT IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)")
+            params.append(" OR ".join(_fts_related(w) for w in unwanted))
+        for word in unwanted if not fts else []:
+            conditions.append(f"NOT {NAME_LIKE}")
+            params.append(fold(f"%{word}%"))
         for attribute in q.attributes:
             condition = self._attribute(attribute)
             conditions.append(condition.where)
@@ -912,7 +919,7 @@ class BasicEngine:
             parts.append(self._say(lang, "color_of", v=joiner.join(q.colors)))
         for column, values in _excluded(q).items():
             key = {"brand": "brand_of", "color": "color_of", "family": "fam"}.get(column)
-            what = joiner.join(values)
+            what = joiner.join(values) if column != "word" else _quoted(lang, values)
             parts.append(_t(lang, "except", v=self._say(lang, key, v=what) if key else what))
         if q.availability:
             parts.append(joiner.join(_availability(lang, a) for a in q.availability))

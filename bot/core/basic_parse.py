@@ -1156,7 +1156,7 @@ def _take_values(r: Reading, items: Sequence[_Item], n: int) -> None:
             # "funda para celular": the second type only describes the first.
             r.q.soft_keywords.append(item.surface[-1])
             continue
-        if kind in _EXCLUDABLE and _excepted(items, n):
+        if kind in _EXCLUDABLE and _excepted(items, n) is not None:
             r.q.excluded.append(f"{kind}={value}")
             continue
         r.values[kind].append(value)
@@ -1171,20 +1171,20 @@ _EXCLUDABLE = ("category", "family", "brand", "color")
 _BETWEEN_EXCEPT = frozenset({"article", "group", "prep", "stop", "except"})
 
 
-def _excepted(items: Sequence[_Item], n: int) -> bool:
-    """Whether the value at ``items[n]`` follows an exclusion ("menos Gloria", "que no sean
-    de la marca Gloria", "que no sean Samsung ni Xiaomi"), with only small words between."""
+def _excepted(items: Sequence[_Item], n: int) -> str | None:
+    """The exclusion word the value at ``items[n]`` follows ("menos Gloria", "que no sean de la
+    marca Gloria", "que no sean Samsung ni Xiaomi"), with only small words between; or None."""
     for i in range(n - 1, max(-1, n - 7), -1):
         kinds, word = items[i].kinds(), items[i].surface[-1]
         if "except" in kinds:
-            return True
-        if kinds & set(_EXCLUDABLE):
+            return word
+        if kinds & set(_EXCLUDABLE) or (kinds == {"word"} and i < n - 1):
             # Another value left out, joined to this one: "Samsung ni Xiaomi".
             if items[i + 1].surface[-1] not in _JOINERS:
-                return False
+                return None
         elif not (kinds <= _BETWEEN_EXCEPT or word in _JOINERS):
-            return False
-    return False
+            return None
+    return None
 
 
 _JOINERS = frozenset({"ni", "nor", "y", "o", "and", "or"})
@@ -1257,7 +1257,10 @@ def _take_number_or_word(r: Reading, items: Sequence[_Item], n: int, known: set[
         # A lone letter the catalog does not have ("m das el precio") says nothing.
         # "hola, ¿tienen...?": a courtesy is neither a product word nor an unknown one.
         word = item.surface[0]
-        if word in known and n and "prep" in items[n - 1].kinds() and r.values["category"]:
+        if word in known and _excepted(items, n) not in (None, "sin", "without"):
+            # "leche que no sea light": a word of the names left out ("agua sin gas" keeps it).
+            r.q.excluded.append(f"word={word}")
+        elif word in known and n and "prep" in items[n - 1].kinds() and r.values["category"]:
             # "zapatillas pa correr": a use, looked for but let go when nothing has it.
             r.q.soft_keywords.append(word)
         elif word in known:
