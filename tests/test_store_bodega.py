@@ -222,10 +222,21 @@ async def test_bodega_leaves_out_a_category_and_keeps_price_bounds(bodega_db, op
      "descripcion LIKE 'Celular%' AND marca NOT IN ('Samsung', 'Xiaomi')"),
     (("celulares samsung negros", "y en otro color?"),
      "descripcion LIKE 'Celular%' AND marca = 'Samsung' AND color <> 'Negro'"),
+
 ], ids=lambda q: " / ".join(q) if isinstance(q, tuple) else "")
 async def test_phones_leave_out_what_is_excluded(phones_db, open_engine, questions, where):
     engine = await open_engine(phones_db)
     lists(phones_db, await ask(engine, *questions), where)
+
+
+async def test_phones_other_colour_than_the_one_shown(phones_db, open_engine):
+    engine = await open_engine(phones_db)
+    reply = await ask(engine, "el celular mas barato", "hay de otro color?")
+    understood(reply)
+    want = expected_ids(phones_db, "descripcion LIKE 'Celular%' AND color <> (SELECT color FROM"
+                                   " products WHERE descripcion LIKE 'Celular%'"
+                                   " ORDER BY precio_s LIMIT 1)")
+    assert ids(reply) == want[:1], reply.text
 
 
 # --- 2. What is out of stock -------------------------------------------------------------------

@@ -403,6 +403,8 @@ class BasicEngine:
         sql: list[str] = []
         known = await self._probe(draft.unknown, sql) if not draft.verdict else set()
         query = understand(draft, self.vocab, known, previous, shown)
+        if query.others:
+            query = await self._other_than_shown(query, shown, sql)
         logger.debug("basic query: %s", query.to_dict())
         if query.intent in SMALL_TALK:
             return Reply(text=self._friendly(query.intent, query.lang), engine="basic", sql=sql,
@@ -437,6 +439,20 @@ class BasicEngine:
         if query.ignored and not reply.refused:
             reply.text += "\n" + _t(query.lang, "ignored", w=_quoted(query.lang, query.ignored))
         return reply
+
+    async def _other_than_shown(self, q: Query, shown: Sequence[int],
+                                sql: list[str]) -> Query:
+        """"¿Hay en otro color?" after a list that asked for no colour: the colours (brands...)
+        of the products shown are the ones left out."""
+        excluded = list(q.excluded)
+        for column in q.others:
+            if column in self.columns and shown:
+                result = await self._run(
+                    sql, f"SELECT DISTINCT {column} FROM {self.source} WHERE id IN"
+                         f" ({', '.join('?' * len(shown))}) AND {column} IS NOT NULL",
+                    tuple(shown))
+                excluded += [f"{column}={value}" for (value,) in result.rows]
+        return replace(q, excluded=list(dict.fromkeys(excluded)), others=[])
 
     async def _run(self, sql: list[str], statement: str, params: Sequence[Any] = (),
                    max_rows: int | None = None) -> QueryResult:

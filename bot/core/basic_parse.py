@@ -1452,14 +1452,18 @@ _OTHER_FIELD = {"brand": "brands", "color": "colors", "category": "categories"}
 def _merge_exclusions(merged: Query, previous: Query, new: Query) -> None:
     """"¿y de otra marca?": the brand shown before is left out; a value named again is not."""
     excluded = [*previous.excluded, *new.excluded]
+    unresolved = []
     for kind in new.others:
         name = _OTHER_FIELD.get(kind)
-        if name and not getattr(new, name):
+        if name and getattr(previous, name) and not getattr(new, name):
             excluded += [f"{kind}={v}" for v in getattr(previous, name)]
             setattr(merged, name, [])
+        elif name and not getattr(new, name):
+            # Nothing asked before says which: the products shown do (see BasicEngine).
+            unresolved.append(kind)
     named = {f"{kind}={v}" for kind, name in _OTHER_FIELD.items() for v in getattr(merged, name)}
     merged.excluded = [e for e in dict.fromkeys(excluded) if e not in named]
-    merged.others = []
+    merged.others = unresolved
 
 
 def _merge(previous: Query, new: Query, count: int | None, *, explicit_intent: bool,
