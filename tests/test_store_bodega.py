@@ -469,3 +469,42 @@ async def test_bodega_reads_size_superlatives(bodega_db, open_engine, questions,
         bodega_db, f"SELECT id, presentacion FROM products WHERE {where}")}
     want = (max if biggest else min)(sizes, key=sizes.__getitem__)
     assert ids(reply) == [want], reply.text
+
+
+# --- Follow-ups about other products drop the brand or availability talked about -------------
+
+@pytest.mark.parametrize(("questions", "where"), [
+    (("hay leche gloria?", "y el arroz?"), "producto LIKE '%Arroz%'"),
+    (("q productos no tienen stock", "tienes huevos?"), "producto LIKE '%Huevo%'"),
+], ids=lambda value: " / ".join(value) if isinstance(value, tuple) else "")
+async def test_bodega_a_follow_up_about_other_products_starts_over(
+        bodega_db, open_engine, questions, where):
+    engine = await open_engine(bodega_db)
+    reply = await ask(engine, *questions)
+    lists(bodega_db, reply, where)
+    assert "Gloria" not in reply.text.splitlines()[0]
+
+
+async def test_bodega_the_cheapest_of_another_product_after_a_brand(bodega_db, open_engine):
+    engine = await open_engine(bodega_db)
+    reply = await ask(engine, "hay leche gloria?", "cual es el arroz mas barato")
+    understood(reply)
+    want = expected_ids(bodega_db, "producto LIKE '%Arroz%'")
+    assert ids(reply) == want[:1] and reply.meta["total"] == len(want), reply.text
+    assert not reply.text.startswith("No"), reply.text
+
+
+async def test_bodega_a_sold_out_list_then_a_product_asked_for_by_its_presentation(
+        bodega_db, open_engine):
+    engine = await open_engine(bodega_db)
+    reply = await ask(engine, "q productos no tienen stock", "tienes leche gloria en six pack?")
+    lists(bodega_db, reply, "producto LIKE '%Leche%' AND marca = 'Gloria'"
+                            " AND presentacion LIKE 'Six pack%'")
+    assert reply.text.startswith("Sí.")
+
+
+async def test_bodega_a_price_bound_carried_over_still_gets_its_no(bodega_db, open_engine):
+    engine = await open_engine(bodega_db)
+    reply = await ask(engine, "cosas de menos de 2 soles", "y cerveza?")
+    assert reply.text.startswith("No encontré"), reply.text
+    assert "de menos de S/ 2.00" in reply.text.splitlines()[0]

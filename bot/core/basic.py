@@ -686,8 +686,11 @@ class BasicEngine:
         # previous answer into nothing ("laptops Lenovo", then "¿tienen Samsung?").
         looser, wordless = _relaxations(q)
         candidates = looser if q.exists or q.attributes or alone is not None else []
+        moved_on = alone is not None and _changes_subject(q, alone)
         if alone is not None and alone != q and _names_things(alone):
-            candidates.append(alone)
+            # Asked about other products: the message alone first, before any loosening of
+            # the combination with what came before.
+            candidates.insert(0 if moved_on else len(candidates), alone)
         if wordless is not None and (q.exists or alone is not None):
             # Last, without the product words nothing has ("¿tienen laptops gamer?": laptops).
             candidates.append(wordless)
@@ -697,7 +700,11 @@ class BasicEngine:
                 continue
             result = await self._rows(other, sql)
             if candidate is alone:
-                head = f"{no}\n{self._head(other, total, len(result.rows))}"
+                head = self._head(other, total, len(result.rows))
+                if not moved_on:
+                    head = f"{no}\n{head}"
+                elif alone.exists:
+                    head = _t(lang, "yes") + head
                 return self._rows_reply(other, result, head, total)
             head = f"{no}\n{_t(lang, 'instead', desc=self._describe(other))}"
             reply = self._rows_reply(other, result, head, total)
@@ -1181,6 +1188,19 @@ def _best(lang: str, shown: int, short: str) -> str:
 
 def _names_things(q: Query) -> bool:
     return bool(q.categories or q.families or q.brands or q.keywords or q.groupings)
+
+
+def _changes_subject(merged: Query, alone: Query) -> bool:
+    """Whether a follow-up that found nothing with the previous answer's filters asked about
+    other products: it names products of its own, and what it carried over from before is the
+    brand or the availability talked about ("hay leche gloria?", then "¿cuál es el arroz más
+    barato?"; a list of sold-out products, then "¿tienes leche en six pack?"). Then the message
+    alone is the answer, without a "no" about a combination nobody asked for. A price bound,
+    a size or a colour carried over still gets its "no": the customer may still want it."""
+    own = {*alone.keywords, *alone.soft_keywords, *alone.categories, *alone.families}
+    carried_brand = bool(merged.brands) and not alone.brands
+    carried_state = bool(merged.availability) and not alone.availability
+    return bool(own) and (carried_brand or carried_state)
 
 
 def _relaxations(q: Query) -> tuple[list[Query], Query | None]:
