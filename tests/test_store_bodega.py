@@ -508,3 +508,16 @@ async def test_bodega_a_price_bound_carried_over_still_gets_its_no(bodega_db, op
     reply = await ask(engine, "cosas de menos de 2 soles", "y cerveza?")
     assert reply.text.startswith("No encontré"), reply.text
     assert "de menos de S/ 2.00" in reply.text.splitlines()[0]
+
+
+async def test_the_price_example_fits_what_the_store_sells(bodega_db, open_engine):
+    engine = await open_engine(bodega_db)
+    reply = await engine.answer("hola", [])
+    category = engine.vocab.categories[0]
+    ((average,),) = query(bodega_db, "SELECT avg(precio) FROM products WHERE categoria = "
+                                     f"'{category}'")
+    bound = engine.example_bound
+    # The next round amount (1, 2, 3 or 5 times a power of ten) at or above the average.
+    assert average <= bound and bound in (1, 2, 3, 5, 10, 20, 30, 50, 100)
+    assert f"«{category.lower()} de menos de {bound:,} soles»" in reply.text
+    assert "1,000 soles" not in reply.text

@@ -42,6 +42,7 @@ from bot.core.basic_words import (
 from bot.core.language import detect_language
 from bot.core.reply import Reply, Turn
 from bot.core.spanish import is_spanish_word
+from bot.errors import UserFacingError
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +165,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "missing": " (faltan: {cols})",
         "no_data": "No tengo ese dato: el catálogo de la tienda no registra {what}.",
         "ex_brand": "¿Tienen {brand}?",
-        "ex_price": "{category} de menos de 1,000 soles",
+        "ex_price": "{category} de menos de {bound} soles",
         "ex_count": "¿Cuántos productos hay disponibles?",
         "ex_family": "el producto más caro de {family}",
     },
@@ -244,7 +245,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "missing": " (missing: {cols})",
         "no_data": "I don't have that information: the store's catalog does not record {what}.",
         "ex_brand": "Do you have {brand}?",
-        "ex_price": "{category} under 1,000 soles",
+        "ex_price": "{category} under {bound} soles",
         "ex_count": "How many products are available?",
         "ex_family": "the most expensive product in {family}",
     },
@@ -328,6 +329,8 @@ class BasicEngine:
         self.source = self.layout.source
         #: The size or presentation column's values ("M", "1 kg", "pack x6"), when it has one.
         self.sizes: tuple[str, ...] = ()
+        #: The price bound of the example question: about what the first category costs.
+        self.example_bound = 1000
 
     @classmethod
     async def load(cls, catalog: CatalogReader, roles: CatalogRoles | None = None,
@@ -366,6 +369,9 @@ class BasicEngine:
                      fts_columns=layout.fts_columns, layout=layout)
         if "size" in layout.columns:
             engine.sizes = tuple(await _distinct(catalog, layout.source, "size"))
+        if vocab.categories:
+            engine.example_bound = await _typical_bound(catalog, layout.source,
+                                                        vocab.categories[0])
         return engine
 
     async def answer(self, text: str, history: Sequence[Turn],
@@ -973,7 +979,7 @@ class BasicEngine:
         if vocab.categories:
             category = vocab.categories[0]
             examples.append(_t(lang, "ex_price", category=category if lang == "en"
-                               else category.lower()))
+                               else category.lower(), bound=f"{self.example_bound:,}"))
         examples.append(_t(lang, "ex_count"))
         if vocab.families and len(examples) < 3:
             examples.append(_t(lang, "ex_family", family=vocab.families[0]))
@@ -1009,6 +1015,26 @@ async def _distinct(catalog: CatalogReader, source: str, column: str) -> list[st
         f"SELECT {column}, count(*) AS n FROM {source} WHERE {column} IS NOT NULL"
         f" GROUP BY {column} ORDER BY n DESC, {column}", max_rows=VOCABULARY_ROWS)
     return [str(row[0]) for row in result.rows if str(row[0]).strip()]
+
+
+async def _typical_bound(catalog: CatalogReader, source: str, category: str) -> int:
+    """A round price a little above what ``category`` costs on average (1, 2, 3 or 5 times a
+    power of ten): "abarrotes de menos de 10 soles" in a corner shop, "laptops de menos de
+    5,000 soles" in an electronics store. 1,000 when the catalog cannot say."""
+    try:
+        result = await catalog.run(f"SELECT avg(price) FROM {source} WHERE category = ?",
+                                   (category,), max_rows=1)
+    except UserFacingError:
+        return 1000
+    average = result.rows[0][0] if result.rows else None
+    if not isinstance(average, int | float) or not 0 < average < 1e9:
+        return 1000
+    power = 1
+    while True:
+        for step in (1, 2, 3, 5):
+            if step * power >= average:
+                return step * power
+        power *= 10
 
 
 async def _name_words(catalog: CatalogReader, source: str) -> set[str]:
