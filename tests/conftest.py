@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +108,21 @@ async def running_bots() -> AsyncIterator[list[Any]]:
     for bot in running:
         if not bot.task.done():
             await bot.stop()
+
+
+@pytest.fixture
+async def open_engine() -> AsyncIterator[Callable[[Path], Awaitable[Any]]]:
+    """Open basic mode on a catalog file (``await open_engine(path)``); closed after the test."""
+    from bot.catalog.reader import CatalogReader
+    from bot.core.basic import BasicEngine
+
+    readers: list[CatalogReader] = []
+
+    async def make(path: Path) -> BasicEngine:
+        reader = await CatalogReader.open(path)
+        readers.append(reader)
+        return await BasicEngine.load(reader)
+
+    yield make
+    for reader in readers:
+        await reader.close()

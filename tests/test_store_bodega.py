@@ -18,9 +18,7 @@ import openpyxl
 import pytest
 
 from bot.core.reply import Reply
-from tests.test_store_chat import ask, imported, open_engine, query
-
-__all__ = ["open_engine"]
+from tests.test_store_chat import ask, imported, query
 
 BODEGA = """\
 Cod;Producto;Marca;Categoría;Presentación;P. Venta;Stock

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ import openpyxl
 import pytest
 
 from bot.catalog.importer import import_catalog
-from bot.catalog.reader import CatalogReader
 from bot.core.basic import BasicEngine
 from bot.core.reply import Reply, Turn
 
@@ -69,20 +67,6 @@ def check_one(reply: Reply, expected: list[tuple[str, float]]) -> None:
     assert not reply.refused and "No reconocí" not in reply.text, reply.text
     assert len(expected) == 1 and shown(reply) == expected, reply.text
     assert expected[0][0] in reply.text and soles(expected[0][1]) in reply.text
-
-
-@pytest.fixture
-async def open_engine() -> AsyncIterator[Any]:
-    readers: list[CatalogReader] = []
-
-    async def make(path: Path) -> BasicEngine:
-        reader = await CatalogReader.open(path)
-        readers.append(reader)
-        return await BasicEngine.load(reader)
-
-    yield make
-    for reader in readers:
-        await reader.close()
 
 
 def imported(tmp_path: Path, name: str, write: Any, **options: Any) -> Path:

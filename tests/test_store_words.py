@@ -9,7 +9,6 @@ de fotos" where nothing has a brand). Expected rows come from the test's own SQL
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,6 @@ import openpyxl
 import pytest
 
 from bot.catalog.importer import import_catalog
-from bot.catalog.reader import CatalogReader
-from bot.core.basic import BasicEngine
 from bot.core.basic_parse import Vocabulary
 from tests.test_stores import PHARMACY
 
@@ -31,20 +28,6 @@ def query(path: Path, sql: str) -> list[tuple[Any, ...]]:
 def names(reply: Any) -> list[str]:
     index = reply.columns.index("name")
     return [row[index] for row in reply.rows]
-
-
-@pytest.fixture
-async def open_engine() -> AsyncIterator[Any]:
-    readers: list[CatalogReader] = []
-
-    async def make(path: Path) -> BasicEngine:
-        reader = await CatalogReader.open(path)
-        readers.append(reader)
-        return await BasicEngine.load(reader)
-
-    yield make
-    for reader in readers:
-        await reader.close()
 
 
 def import_csv(tmp_path: Path, name: str, text: str) -> Path:

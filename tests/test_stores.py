@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import unicodedata
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,6 @@ import pytest
 
 from bot.catalog.importer import import_catalog
 from bot.catalog.reader import CatalogReader
-from bot.core.basic import BasicEngine
 from bot.core.reply import Reply
 
 
@@ -32,20 +30,6 @@ def column(reply: Reply, name: str) -> list[Any]:
 def query(path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     with sqlite3.connect(path) as conn:
         return conn.execute(sql, params).fetchall()
-
-
-@pytest.fixture
-async def open_engine() -> AsyncIterator[Any]:
-    readers: list[CatalogReader] = []
-
-    async def make(path: Path) -> BasicEngine:
-        reader = await CatalogReader.open(path)
-        readers.append(reader)
-        return await BasicEngine.load(reader)
-
-    yield make
-    for reader in readers:
-        await reader.close()
 
 
 # --- A hardware store: CSV with ";" and comma decimals ----------------------------------------
