@@ -9,6 +9,7 @@ as the name, ``pvp`` in soles (and as an amount the reply may state), never "pvp
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -35,20 +36,14 @@ class ResultColumns:
 
     @classmethod
     def of(cls, roles: CatalogRoles | None) -> ResultColumns:
-        """The reading for a catalog with these roles (None: the standard names only)."""
+        """The reading for a catalog with these roles (None: the standard names only).
+
+        Built once per set of columns (every question asks for it; the patterns are compiled).
+        """
         if roles is None:
             return STANDARD
-        name = roles.column("name")
-        state = roles.column("availability")
-        price = roles.column("price")
-        money = (price.lower(),) if price and not is_money_column(price) else ()
-        return cls(
-            names=_first(name, NAME_COLUMNS),
-            availability=_first(state, AVAILABILITY_COLUMNS),
-            money=money,
-            _money_patterns=tuple(re.compile(_AMOUNT_AGGREGATE.format(re.escape(m)),
-                                             re.IGNORECASE) for m in money),
-        )
+        return _reading(roles.column("name"), roles.column("availability"),
+                        roles.column("price"))
 
     def is_money(self, column: str) -> bool:
         """Whether ``column`` holds amounts in soles: by its name (price, precio, costo...),
@@ -57,6 +52,18 @@ class ResultColumns:
             return True
         lowered = column.lower().strip()
         return lowered in self.money or any(p.search(lowered) for p in self._money_patterns)
+
+
+@functools.cache
+def _reading(name: str | None, state: str | None, price: str | None) -> ResultColumns:
+    money = (price.lower(),) if price and not is_money_column(price) else ()
+    return ResultColumns(
+        names=_first(name, NAME_COLUMNS),
+        availability=_first(state, AVAILABILITY_COLUMNS),
+        money=money,
+        _money_patterns=tuple(re.compile(_AMOUNT_AGGREGATE.format(re.escape(m)), re.IGNORECASE)
+                              for m in money),
+    )
 
 
 def _first(column: str | None, standard: tuple[str, ...]) -> tuple[str, ...]:
