@@ -73,3 +73,29 @@ def test_a_run_of_digits_too_long_for_a_price_is_never_read_whole():
     assert amounts_in_text("S/ " + "9" * 5000) == []
     assert all(cents < 10**17 for cents in amounts_in_text("S/ 1" + ",000" * 2000))
     assert amounts_in_text("S/ 1,000,000,000.50") == [100000000050]
+
+
+def _cents_by_decimal(value: object) -> int | None:
+    """The definition: the value's shortest decimal form, rounded half up to cents."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    from bot.catalog.money import amount
+
+    number = amount(value)
+    return None if number is None else int(
+        (number * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+
+
+def test_cents_of_stored_numbers_match_their_decimal_form() -> None:
+    # Prices read from SQLite are ints and floats; their cents are taken without Decimal when
+    # the float has at most two decimals: the answer must be the Decimal one, every time.
+    import random
+
+    rng = random.Random(7)
+    values: list[object] = [0, -0.0, 0.0, 0.5, -0.5, 0.05, 2.675, 0.125, 1299.9, 1e-7, 1e12,
+                            -1e12, 1e13, 999999999999.99, 10**12, 10**12 + 1, -10**12, True,
+                            float("inf"), float("nan"), 1e300, 123.456]
+    values += [round(rng.uniform(-1e7, 1e7), rng.choice([0, 1, 2, 3])) for _ in range(20_000)]
+    values += [rng.uniform(0, 1e4) for _ in range(5_000)]
+    values += [rng.randint(-10**13, 10**13) for _ in range(2_000)]
+    assert [amount_cents(v) for v in values] == [_cents_by_decimal(v) for v in values]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.catalog.money import is_money_column
 from bot.catalog.roles import CatalogRoles
@@ -19,6 +19,9 @@ from bot.catalog.roles import CatalogRoles
 #: Result columns read as the product's name or availability whatever the catalog.
 NAME_COLUMNS = ("name", "nombre", "product", "producto")
 AVAILABILITY_COLUMNS = ("availability", "disponibilidad")
+#: Result column names whose reading is remembered per catalog (model SQL can name its
+#: columns anything; past this many, the others are read each time).
+MAX_REMEMBERED_COLUMNS = 1_000
 #: Aggregates whose result is still an amount of the column they read.
 _AMOUNT_AGGREGATE = (r"(?:min|max|avg|sum|total|round)\s*\(\s*(?:[\w\"`\[\].]+\.)?"
                      r"[\"`\[]?{}[\"`\]]?\b")
@@ -33,6 +36,9 @@ class ResultColumns:
     availability: tuple[str, ...] = AVAILABILITY_COLUMNS
     money: tuple[str, ...] = ()
     _money_patterns: tuple[re.Pattern[str], ...] = ()
+    # Each column's answer, once read: every cell of every result asks.
+    _is_money: dict[str, bool] = field(default_factory=dict, compare=False, hash=False,
+                                       repr=False)
 
     @classmethod
     def of(cls, roles: CatalogRoles | None) -> ResultColumns:
@@ -48,10 +54,14 @@ class ResultColumns:
     def is_money(self, column: str) -> bool:
         """Whether ``column`` holds amounts in soles: by its name (price, precio, costo...),
         or as the catalog's price column (alone or under min/max/avg/sum/round)."""
-        if is_money_column(column):
-            return True
-        lowered = column.lower().strip()
-        return lowered in self.money or any(p.search(lowered) for p in self._money_patterns)
+        known = self._is_money.get(column)
+        if known is None:
+            lowered = column.lower().strip()
+            known = is_money_column(column) or lowered in self.money or any(
+                p.search(lowered) for p in self._money_patterns)
+            if len(self._is_money) < MAX_REMEMBERED_COLUMNS:
+                self._is_money[column] = known
+        return known
 
 
 @functools.cache

@@ -61,6 +61,17 @@ def amount(value: object) -> Decimal | None:
 
 def amount_cents(value: object) -> int | None:
     """An amount in soles as whole cents, rounded half up; None when ``value`` is no amount."""
+    if type(value) is int and abs(value) <= MAX_SOLES:
+        return value * 100
+    if type(value) is float:
+        # A price as SQLite stores it: its shortest decimal form (what ``Decimal(str(value))``
+        # reads) has at most two decimals almost always, and is then its cents exactly.
+        whole, dot, part = repr(value).partition(".")
+        if dot and len(part) <= 2 and part.isdigit() and whole.lstrip("-").isdigit() \
+                and len(whole) <= 13:
+            sign = -1 if whole.startswith("-") else 1
+            cents = int(whole) * 100 + sign * int(part.ljust(2, "0"))
+            return cents if abs(cents) <= MAX_SOLES * 100 else None
     number = amount(value)
     if number is None:
         return None

@@ -85,6 +85,8 @@ class ToolLoopState:
     model_calls: int = 0
     #: Which result columns hold the name, the price and the availability (the store's roles).
     reading: ResultColumns = STANDARD
+    #: Tool-result messages whose rows are written for the model only if it is called again.
+    unwritten: list[tuple[dict[str, Any], QueryResult]] = field(default_factory=list)
 
     @property
     def answer_rows(self) -> QueryResult | None:
@@ -165,8 +167,13 @@ def _plain_line(columns: Sequence[str], row: Sequence[Any], reading: ResultColum
     return line
 
 
-async def _run_tool_call(catalog: CatalogReader, arguments: str, state: ToolLoopState) -> str:
-    """Run one `run_sql` call; every problem goes back to the model as text it can act on."""
+async def _run_tool_call(catalog: CatalogReader, arguments: str, state: ToolLoopState
+                         ) -> str | None:
+    """Run one `run_sql` call; every problem goes back to the model as text it can act on.
+
+    None when the query ran: its rows are written for the model (``rows_for_model``) only if
+    the model is called again, since most answers are written from the rows without that.
+    """
     query = _argument(arguments, "query")
     if query is None:
         return 'Error: the arguments must be JSON like {"query": "SELECT ..."}.'
@@ -180,7 +187,7 @@ async def _run_tool_call(catalog: CatalogReader, arguments: str, state: ToolLoop
         logger.info("model SQL refused or failed: %s", reason)
         return f"Error: {reason}"
     state.results.append(result)
-    return rows_for_model(result, state.reading)
+    return None
 
 
 def _argument(arguments: str, name: str) -> object:
@@ -314,6 +321,7 @@ async def _tool_loop(
                             reading=state.reading)
         if text:
             return Answered(text)
+        _write_rows_for_model(state)
     return await _complete(client, model, messages, state, allow_tools=False,
                            on_text=_grown_text(asked, state))
 
@@ -346,15 +354,26 @@ async def _run_tool_calls(
     })
     for call in message.tool_calls:
         fetched_before = len(state.results)
+        content: str | None
         if call.name != "run_sql":
             content = f"Error: there is no tool named {call.name!r}; use run_sql."
         elif len(state.sql) >= max_tool_calls:
             content = "Error: query limit reached for this question; answer with what you have."
         else:
             content = await _run_tool_call(catalog, call.arguments, state)
-        ran.append(state.results[-1] if len(state.results) > fetched_before else None)
+        result = state.results[-1] if len(state.results) > fetched_before else None
+        ran.append(result)
         messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
+        if content is None and result is not None:
+            state.unwritten.append((messages[-1], result))
     return ran
+
+
+def _write_rows_for_model(state: ToolLoopState) -> None:
+    """Fill in the tool results left unwritten, before the model reads them."""
+    for message, result in state.unwritten:
+        message["content"] = rows_for_model(result, state.reading)
+    state.unwritten.clear()
 
 
 async def _final_text(
