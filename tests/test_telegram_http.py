@@ -1,20 +1,21 @@
 """The aiohttp backend for python-telegram-bot and the message rate limiter, on their own.
 
-Every bot test already runs on the backend against the fake Bot API (form posts, multipart
-uploads, file downloads, long polling); these cover what those do not reach: timeouts, refused
-connections, the pool limit, and use before ``initialize``.
+Every bot test already runs on the backend against the fake Bot API (JSON posts, multipart
+uploads, file downloads, long polling); these cover what those do not reach: the bodies'
+shapes, timeouts, refused connections, the pool limit, and use before ``initialize``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
-from telegram import Bot
+from telegram import Bot, ReplyParameters
 from telegram.error import NetworkError, TimedOut
 from telegram.ext import ExtBot
 
@@ -55,6 +56,40 @@ async def test_a_bot_on_it_calls_the_bot_api(telegram: FakeTelegram) -> None:
     assert message.chat.id == 77
     [sent] = telegram.sent_messages(77)
     assert sent.plain == "hola mundo"
+
+
+async def test_requests_go_as_json_and_uploads_as_multipart() -> None:
+    seen: list[tuple[str, str, bytes]] = []
+
+    async def record(request: web.Request) -> web.Response:
+        seen.append((request.match_info["tail"].rsplit("/", 1)[-1], request.content_type,
+                     await request.read()))
+        result = {"message_id": 9, "date": 0, "chat": {"id": 77, "type": "private"}}
+        return web.json_response({"ok": True, "result": result})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", record)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    request = AiohttpRequest(2)
+    await request.initialize()
+    try:
+        bot = Bot(TOKEN, base_url=f"http://127.0.0.1:{port}/bot", request=request)
+        await bot.send_message(77, "hola & chau", reply_parameters=ReplyParameters(5))
+        await bot.send_document(77, b"%PDF-1.4 lista", filename="lista.pdf")
+    finally:
+        await request.shutdown()
+        await runner.cleanup()
+
+    (method, kind, body), (upload, upload_kind, _) = seen
+    assert (method, kind) == ("sendMessage", "application/json")
+    fields = json.loads(body)
+    assert fields["chat_id"] == "77" and fields["text"] == "hola & chau"
+    assert json.loads(fields["reply_parameters"])["message_id"] == 5
+    assert (upload, upload_kind) == ("sendDocument", "multipart/form-data")
 
 
 async def test_a_slow_answer_is_a_timeout(slow_server: tuple[str, list[float]]) -> None:

@@ -909,8 +909,11 @@ async def _read_params(request: web.Request) -> tuple[dict[str, Any], dict[str, 
     if request.method != "POST" or not request.can_read_body:
         return params, files
     if request.content_type == "application/json":
+        # The Bot API server reads every JSON field as its text, as it reads a form field: a
+        # string holding JSON ("reply_parameters": "{...}", as PTB writes them) reads the same.
         body = await request.json()
-        params.update(body if isinstance(body, dict) else {})
+        for name, value in (body.items() if isinstance(body, dict) else ()):
+            params[name] = _decode(name, value) if isinstance(value, str) else value
         return params, files
     form = await request.post()
     for name, value in form.items():
