@@ -368,13 +368,15 @@ async def test_a_stuck_call_never_makes_others_wait(catalog_db: Path) -> None:
     # A Python function under an allowed name stands in for any C call nothing can stop.
     reader = await CatalogReader.open(catalog_db, timeout=0.3, connections=1)
     try:
-        def stuck_upper(value: str) -> str:
+        # (replace() is a function no statement runs with on the event loop, see
+        # QUICK_FUNCTIONS: a statement using it always goes to the pool's thread.)
+        def stuck_replace(value: str, old: str, new: str) -> str:
             time.sleep(2.5)
-            return value.upper()
+            return value.replace(old, new)
 
-        await reader._slots[0].conn.create_function("upper", 1, stuck_upper)
+        await reader._slots[0].conn.create_function("replace", 3, stuck_replace)
         started = time.monotonic()
-        stuck = asyncio.create_task(reader.run("SELECT upper('x')"))
+        stuck = asyncio.create_task(reader.run("SELECT replace('x', 'x', 'y')"))
         await asyncio.sleep(0.1)
         assert (await reader.run(COUNT)).rows == [(500,)]
         assert time.monotonic() - started < 0.3 + 0.5 + NOISE
@@ -826,14 +828,15 @@ async def test_a_call_stuck_outside_sqlite_gives_up_and_keeps_the_connection(
     # progress handler nor interrupt() can stop it, so the caller must not wait for it.
     reader = await CatalogReader.open(catalog_db, timeout=0.3, connections=1)
     try:
-        def slow_upper(value: str) -> str:
+        # (replace() never runs on the event loop, see QUICK_FUNCTIONS: always on the thread.)
+        def slow_replace(value: str, old: str, new: str) -> str:
             time.sleep(1.5)
-            return value.upper()
+            return value.replace(old, new)
 
-        await reader._slots[0].conn.create_function("upper", 1, slow_upper)
+        await reader._slots[0].conn.create_function("replace", 3, slow_replace)
         started = time.monotonic()
         with pytest.raises(QueryTooSlow):
-            await reader.run("SELECT upper('x')")
+            await reader.run("SELECT replace('x', 'x', 'y')")
         assert time.monotonic() - started < 1.5
         # The one connection comes back once the call ends, and works.
         assert (await reader.run(COUNT)).rows == [(500,)]

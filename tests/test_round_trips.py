@@ -3,9 +3,10 @@
 Every aiosqlite call wakes another thread that must take the GIL back; 200 customers at once
 spent more in those wake-ups than in SQLite (``make bench``, figure 2). An answer's own
 statements in the state database run on the event loop through a quick connection that never
-waits for a lock, a catalog query is one trip, and a statement already checked is not parsed
-again. The tests count the trips by wrapping each connection's ``_execute``, the one method
-through which aiosqlite hands work to its thread.
+waits for a lock; on a small catalog, a catalog query whose every step is short runs on the
+event loop too, for at most ``QUICK_BUDGET``, and anything else is one trip to a thread; a
+statement already checked is not parsed again. The tests count the trips by wrapping each
+connection's ``_execute``, the one method through which aiosqlite hands work to its thread.
 """
 
 from __future__ import annotations
@@ -63,8 +64,8 @@ async def reader(catalog_db: Path) -> AsyncIterator[CatalogReader]:
 # --- One answer ---------------------------------------------------------------------------
 
 
-async def test_a_one_call_answer_makes_one_trip_to_a_thread(make_settings, catalog_db,
-                                                            tmp_path) -> None:
+async def test_a_one_call_answer_makes_no_trip_to_a_thread(make_settings, catalog_db,
+                                                           tmp_path) -> None:
     async with FakeOpenAI() as model:
         settings = make_settings(OPENAI_API_KEY=model.api_key, OPENAI_BASE_URL=model.base_url,
                                  OPENAI_MAX_RETRIES="0")
@@ -81,9 +82,9 @@ async def test_a_one_call_answer_makes_one_trip_to_a_thread(make_settings, catal
             state_trips, catalog_trips = list(state_trips), [list(t) for t in catalog_trips]
         finally:
             await app.close()
-    # History, transcript, exchange and usage: all on the loop. The query: one trip each.
+    # History, transcript, exchange and usage: all on the loop; the query too (small catalog).
     assert state_trips == []
-    assert sorted(name for trips in catalog_trips for name in trips) == ["_fetch"] * 3
+    assert [name for trips in catalog_trips for name in trips] == []
     assert history[0].content == "lo más barato"
     with sqlite3.connect(tmp_path / "state.db") as conn:
         assert conn.execute("SELECT count(*) FROM usage").fetchone()[0] == 3
@@ -155,17 +156,93 @@ async def test_quick_writes_keep_the_wal_from_growing(state: StateConnection,
 # --- The catalog --------------------------------------------------------------------------
 
 
-async def test_a_catalog_query_is_one_trip(reader: CatalogReader, catalog_db: Path) -> None:
+async def test_a_catalog_query_on_a_thread_is_one_trip(reader: CatalogReader,
+                                                      catalog_db: Path) -> None:
     trips = [count_trips(slot.conn) for slot in reader._slots]
-    few = await reader.run(CHEAPEST)
-    many = await reader.run("SELECT name FROM products ORDER BY id", max_rows=5)
+    # replace() can grow a value, so these never run on the event loop (QUICK_FUNCTIONS).
+    few = await reader.run("SELECT replace(name, '', '') AS name, price FROM products "
+                           "ORDER BY price ASC LIMIT 3")
+    many = await reader.run("SELECT replace(name, '', '') FROM products ORDER BY id",
+                            max_rows=5)
     with sqlite3.connect(catalog_db) as conn:
         assert few.rows == conn.execute(CHEAPEST).fetchall()
         total = conn.execute("SELECT count(*) FROM products").fetchone()[0]
     assert few.columns == ["name", "price"]
     assert len(many.rows) == 5 and many.truncated and many.total == total
-    # Fetched and reset in one trip each; the cut list's count is one more query.
-    assert [name for slot_trips in trips for name in slot_trips] == ["_fetch"] * 3
+    # Fetched and reset in one trip each; the cut list's count is one more query (on the loop:
+    # the count reads no value it could grow).
+    assert [name for slot_trips in trips for name in slot_trips] == ["_fetch"] * 2
+
+
+async def test_a_short_catalog_query_runs_on_the_loop(reader: CatalogReader,
+                                                      catalog_db: Path) -> None:
+    trips = [count_trips(slot.conn) for slot in reader._slots]
+    statements = [CHEAPEST, "SELECT category, count(*), avg(price) FROM products "
+                  "GROUP BY category ORDER BY 2 DESC",
+                  "SELECT name FROM products WHERE lower(name) LIKE '%a%' ORDER BY price"]
+    with sqlite3.connect(catalog_db) as conn:
+        for sql in statements:
+            assert (await reader.run(sql)).rows == conn.execute(sql).fetchall()[:50]
+    assert [name for slot_trips in trips for name in slot_trips] == []
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT group_concat(name) FROM products",
+    "SELECT name || ' ' || brand FROM products LIMIT 3",
+    "SELECT replace(name, 'a', 'aa') FROM products LIMIT 3",
+    "SELECT instr(name, 'a') FROM products LIMIT 3",
+])
+async def test_statements_that_can_grow_a_value_go_to_a_thread(reader: CatalogReader,
+                                                               sql: str) -> None:
+    # One LIKE over a value grown to 1 MB is one step of SQLite that can take 0.3 s.
+    trips = [count_trips(slot.conn) for slot in reader._slots]
+    await reader.run(sql)
+    assert [name for slot_trips in trips for name in slot_trips] == ["_fetch"]
+
+
+async def test_a_query_past_the_loop_budget_finishes_on_a_thread(reader: CatalogReader,
+                                                                 catalog_db: Path) -> None:
+    sql = "SELECT count(*) FROM products AS a, products AS b WHERE a.price < b.price"
+    trips = [count_trips(slot.conn) for slot in reader._slots]
+    lags: list[float] = []
+
+    async def probe() -> None:
+        while True:
+            expected = time.monotonic() + 0.001
+            await asyncio.sleep(0.001)
+            lags.append(time.monotonic() - expected)
+
+    ticking = asyncio.create_task(probe())
+    await asyncio.sleep(0.01)
+    try:
+        first = await reader.run(sql)
+        again = await reader.run(sql)
+    finally:
+        ticking.cancel()
+    with sqlite3.connect(catalog_db) as conn:
+        assert first.rows == again.rows == conn.execute(sql).fetchall()
+    # Stopped on the loop at the budget, then run on a thread; the second time straight there.
+    assert [name for slot_trips in trips for name in slot_trips] == ["_fetch"] * 2
+    assert first.sql in reader._slow
+    assert max(lags) < reader_module.QUICK_BUDGET + 0.05
+
+
+async def test_a_big_catalog_runs_every_query_on_a_thread(tmp_path: Path) -> None:
+    for name, rows, text in (("many", reader_module.QUICK_MAX_ROWS + 1, "x"),
+                             ("long", 10, "x" * (reader_module.QUICK_MAX_TEXT + 1))):
+        path = tmp_path / f"{name}.db"
+        with sqlite3.connect(path) as conn:
+            conn.execute("CREATE TABLE products (id INTEGER PRIMARY KEY, name TEXT, price REAL)")
+            conn.executemany("INSERT INTO products (name, price) VALUES (?, ?)",
+                             [(text, float(n)) for n in range(rows)])
+        opened = await CatalogReader.open(path, timeout=2.0)
+        try:
+            trips = [count_trips(slot.conn) for slot in opened._slots]
+            assert (await opened.run("SELECT max(price) FROM products")).rows == [
+                (float(rows - 1),)]
+            assert [n for slot_trips in trips for n in slot_trips] == ["_fetch"], name
+        finally:
+            await opened.close()
 
 
 async def test_a_half_read_query_leaves_no_read_transaction(reader: CatalogReader,

@@ -14,7 +14,10 @@ else
    call cannot be stopped mid-way, so the string functions whose work is the product of two
    lengths are linear rewrites (``bot.catalog.sqlfunctions``) and LIKE/GLOB patterns are short;
    should a call still outlive the limit, its connection is abandoned and replaced, so no statement
-   holds a pool connection longer than the time limit plus ``INTERRUPT_GRACE``.
+   holds a pool connection longer than the time limit plus ``INTERRUPT_GRACE``. On a small
+   catalog a statement whose every step is short (``QUICK_FUNCTIONS``) first runs on the event
+   loop itself, fenced the same way, for at most ``QUICK_BUDGET``: most questions end there,
+   without the two thread wake-ups a pool connection costs; the rest go to the pool.
 5. Space: temporary tables and sorts stay in memory (``temp_store=MEMORY``: nothing reaches
    disk), under SQLite's heap limit; past it the caller gets ``QueryTooBig``.
 4. Caps: at most ``max_rows`` rows (LIMIT in the SQL is not trusted), long cells cut, a byte cap
@@ -77,6 +80,38 @@ SQLITE_LIMITS: dict[int, int] = {
 DEFAULT_HEAP_BYTES = 64 * 1024 * 1024
 #: VM instructions between two deadline checks (about 0.1 ms of work).
 PROGRESS_STEPS = 10_000
+#: How long a statement may run on the event loop itself before it is stopped and run again on
+#: a connection's thread (seconds). Most catalog questions take SQLite well under a
+#: millisecond, less than handing them to a thread and back costs (two wake-ups and the GIL
+#: changing hands, on a busy core a few hundred microseconds); a longer one loses at most this
+#: much before it goes where it can take its full time limit without holding up anyone.
+QUICK_BUDGET = 0.002
+#: VM instructions between two checks of ``QUICK_BUDGET`` (about 10 microseconds of work).
+QUICK_PROGRESS_STEPS = 1_000
+#: Statements remembered as too long for the event loop (they go straight to a thread).
+SLOW_STATEMENTS = 256
+#: The event loop runs statements only on a catalog this small (every table and view at most
+#: ``QUICK_MAX_ROWS`` rows, no value longer than ``QUICK_MAX_TEXT`` characters) and only
+#: statements whose functions cannot grow a value: then no single step SQLite takes between
+#: two looks at the budget can be long (a sort of 20,000 rows took 1.3 ms in one step, a LIKE
+#: over 4,096 characters well under that), while on a bigger catalog or over a grown value
+#: (``group_concat``, ``replace``, ``||``) one step (a sort, one LIKE) can take seconds.
+QUICK_MAX_ROWS = 20_000
+QUICK_MAX_TEXT = 4_096
+#: Functions (and SQL words written like calls) that keep every value within the lengths of
+#: the values they read.
+QUICK_FUNCTIONS = frozenset({
+    "abs", "avg", "ceil", "ceiling", "coalesce", "count", "date", "datetime", "dense_rank",
+    "floor", "glob", "ifnull", "iif", "julianday", "length", "like", "lower", "ltrim", "max",
+    "min", "nullif", "random", "rank", "round", "row_number", "rtrim", "strftime", "substr",
+    "substring", "sum", "time", "total", "trim", "typeof", "unixepoch", "upper", FOLD_FUNCTION,
+    "match", "bm25", "highlight", "snippet",
+    "and", "as", "by", "cast", "else", "exists", "filter", "from", "in", "is", "join", "not",
+    "on", "or", "over", "then", "using", "values", "when", "where",
+})
+_CALL = re.compile(r"\b(\w+)\s*\(")
+#: Longer statements are not looked at for the event loop: they go to a thread.
+QUICK_MAX_SQL = 2_000
 #: How long past the deadline the event loop waits before it interrupts the statement itself;
 #: with ``INTERRUPT_WAIT`` no statement holds a connection 0.5 s past its time limit.
 INTERRUPT_GRACE = 0.4
@@ -102,6 +137,7 @@ SQLITE_SCHEMA_TABLES = (
 )
 _VIRTUAL = re.compile(r"^\s*CREATE\s+VIRTUAL\s+TABLE\b.*?\bUSING\s+(\w+)", re.I | re.S)
 _ELLIPSIS = "…"
+_BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 
 
 class QueryTooSlow(QueryError):
@@ -177,13 +213,20 @@ class _Schema:
     hidden: frozenset[str]  # every other table or view the file has, and SQLite's own
     #: Text columns, for accent- and case-blind comparisons (bot/catalog/textfold.py).
     text: TextColumns = field(default_factory=TextColumns)
+    #: The longest value in the catalog (characters or bytes), read only when every table is
+    #: at most ``QUICK_MAX_ROWS`` rows; None otherwise.
+    longest_value: int | None = None
 
 
 class _Clock:
-    """The running statement's deadline, shared by the event loop and the connection's thread."""
+    """The running statement's deadline, shared by the event loop and the connection's thread.
 
-    def __init__(self) -> None:
+    ``steps`` is how many VM instructions SQLite runs between two looks at it.
+    """
+
+    def __init__(self, steps: int = PROGRESS_STEPS) -> None:
         self.deadline = math.inf
+        self.steps = steps
 
 
 class _FencedConnection(sqlite3.Connection):
@@ -212,7 +255,7 @@ class _FencedConnection(sqlite3.Connection):
         for limit, value in SQLITE_LIMITS.items():
             self.setlimit(limit, value)
         self.set_authorizer(self._authorize)
-        self.set_progress_handler(self._past_deadline, PROGRESS_STEPS)
+        self.set_progress_handler(self._past_deadline, clock.steps)
         self.create_function(FOLD_FUNCTION, 1, sql_fold, deterministic=True)
         # Shape rows as they are fetched, so a huge cell is dropped inside this thread.
         self.row_factory = self._shape_row
@@ -304,6 +347,10 @@ class CatalogReader:
         self._abandoned: set[_Slot] = set()
         self._closing: set[asyncio.Future[Any]] = set()
         self._checked: OrderedDict[str, str] = OrderedDict()
+        # The connection for statements run on the event loop itself (see ``_quick_fetch``).
+        self._quick: _FencedConnection | None = None
+        self._quick_clock = _Clock(QUICK_PROGRESS_STEPS)
+        self._slow: OrderedDict[str, None] = OrderedDict()
 
     @classmethod
     async def open(
@@ -328,6 +375,8 @@ class CatalogReader:
                 slot = await reader._connect()
                 reader._slots.append(slot)
                 reader._idle.put_nowait(slot)
+            if schema.longest_value is not None and schema.longest_value <= QUICK_MAX_TEXT:
+                reader._quick = await asyncio.to_thread(reader._open_quick)
         except sqlite3.Error as error:
             await reader.close()
             raise CatalogError(f"CATALOG_DB {path} cannot be opened: {error}.") from None
@@ -335,18 +384,24 @@ class CatalogReader:
                     path, len(schema.tables), len(reader._slots))
         return reader
 
-    async def _connect(self) -> _Slot:
-        clock = _Clock()
+    def _connector(self, clock: _Clock, **options: Any) -> Callable[[], _FencedConnection]:
         factory = partial(
             _FencedConnection, schema=self._schema, clock=clock,
             max_cell_chars=self._max_cell_chars, heap_bytes=self._heap_bytes,
         )
-        conn = _CatalogConnection(partial(
-            sqlite3.connect, _read_only_uri(self.path), uri=True, isolation_level=None,
-            timeout=self._timeout, factory=factory,
-        ))
+        options.setdefault("timeout", self._timeout)
+        return partial(sqlite3.connect, _read_only_uri(self.path), uri=True,
+                       isolation_level=None, factory=factory, **options)
+
+    async def _connect(self) -> _Slot:
+        clock = _Clock()
+        conn = _CatalogConnection(self._connector(clock))
         await conn
         return _Slot(conn, clock)
+
+    def _open_quick(self) -> _FencedConnection:
+        # Opened on a worker thread, used only on the event loop's; never waits for a lock.
+        return self._connector(self._quick_clock, check_same_thread=False, timeout=0)()
 
     async def run(
         self, sql: str, params: Sequence[Any] = (), *, max_rows: int | None = None
@@ -407,6 +462,9 @@ class CatalogReader:
 
     async def close(self) -> None:
         """Stop any running statement and close every connection, abandoned ones included."""
+        if self._quick is not None:
+            self._quick.close()
+            self._quick = None
         for slot in self._slots:
             await slot.conn.interrupt()
             await slot.conn.close()
@@ -422,6 +480,9 @@ class CatalogReader:
     async def _execute(
         self, sql: str, params: Sequence[Any], fetch: int
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        quick = self._quick_fetch(sql, params, fetch)
+        if quick is not None:
+            return quick
         slot = await self._idle.get()
         started = time.monotonic()
         slot.clock.deadline = started + self._timeout
@@ -445,6 +506,36 @@ class CatalogReader:
             raise QueryTooSlow(time.monotonic() - started)
         return self._outcome(task, time.monotonic() - started)
 
+    def _quick_fetch(
+        self, sql: str, params: Sequence[Any], fetch: int
+    ) -> tuple[list[str], list[tuple[Any, ...]]] | None:
+        """Run ``sql`` on the event loop if it ends within ``QUICK_BUDGET``; else None.
+
+        A statement stopped at the budget, or that found the file locked, is left to the
+        pool's threads, and one stopped at the budget is remembered there. Any other outcome
+        is final: rows, or the ``QueryError`` the thread would have raised.
+        """
+        conn = self._quick
+        if conn is None or sql in self._slow or not _quick_enough(sql):
+            return None
+        started = time.monotonic()
+        self._quick_clock.deadline = started + QUICK_BUDGET
+        try:
+            return _fetch(conn, sql, tuple(params), fetch)
+        except sqlite3.OperationalError as error:
+            if str(error) == "interrupted":
+                self._slow[sql] = None
+                if len(self._slow) > SLOW_STATEMENTS:
+                    self._slow.popitem(last=False)
+                return None
+            if error.sqlite_errorcode in _BUSY_CODES:
+                return None
+            raise self._failure(error, time.monotonic() - started) from None
+        except (sqlite3.Error, MemoryError) as error:
+            raise self._failure(error, time.monotonic() - started) from None
+        finally:
+            self._quick_clock.deadline = math.inf
+
     def _outcome(
         self, task: asyncio.Future[Any], seconds: float
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -452,14 +543,18 @@ class CatalogReader:
         error = task.exception()
         if error is None:
             return task.result()
+        raise self._failure(error, seconds) from None
+
+    def _failure(self, error: BaseException, seconds: float) -> BaseException:
+        """The ``QueryError`` for a statement that raised ``error`` (others as they are)."""
         if isinstance(error, sqlite3.OperationalError) and str(error) == "interrupted":
-            raise QueryTooSlow(seconds) from None
+            return QueryTooSlow(seconds)
         if isinstance(error, MemoryError):
             # SQLite reports reaching its heap limit as SQLITE_NOMEM.
-            raise QueryTooBig(self._heap_bytes) from None
+            return QueryTooBig(self._heap_bytes)
         if isinstance(error, sqlite3.Error):
-            raise QueryFailed(str(error)) from None
-        raise error
+            return QueryFailed(str(error))
+        return error
 
     async def _abandon(self, slot: _Slot) -> None:
         """Take ``slot`` out of the pool and put a fresh connection in its place.
@@ -568,6 +663,15 @@ class _CatalogConnection(aiosqlite.Connection):
         return await self._execute(_fetch, self._conn, sql, tuple(params), fetch)
 
 
+def _quick_enough(sql: str) -> bool:
+    """Whether ``sql`` (as the SQL guard wrote it) may run on the event loop: no ``||`` and
+    every call one of ``QUICK_FUNCTIONS``. A literal that looks like a call only sends the
+    statement to a thread."""
+    if len(sql) > QUICK_MAX_SQL or "||" in sql:
+        return False
+    return all(name.lower() in QUICK_FUNCTIONS for name in _CALL.findall(sql))
+
+
 def _fetch(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...], fetch: int
            ) -> tuple[list[str], list[tuple[Any, ...]]]:
     cursor = conn.execute(sql, params)
@@ -660,7 +764,27 @@ def _inspect_connection(conn: sqlite3.Connection, path: Path) -> _Schema:
     hidden = {name.lower() for _kind, name, _sql in entries} | set(SQLITE_SCHEMA_TABLES)
     text = inspect_text_columns(conn, {t.name: [(c.name, c.type) for c in t.columns]
                                        for t in tables if not t.is_fts})
-    return _Schema(tables, readable, frozenset(views), frozenset(hidden - readable), text)
+    return _Schema(tables, readable, frozenset(views), frozenset(hidden - readable), text,
+                   _longest_value(conn, tables))
+
+
+def _longest_value(conn: sqlite3.Connection, tables: list[TableInfo]) -> int | None:
+    """The longest value of any column of ``tables``, if all are small enough to read whole."""
+    if any(t.row_count > QUICK_MAX_ROWS for t in tables):
+        return None
+    longest = 0
+    for table in tables:
+        if not table.columns:
+            continue
+        quoted = '"' + table.name.replace('"', '""') + '"'
+        lengths = ", ".join('max(length("' + c.name.replace('"', '""') + '"))'
+                            for c in table.columns)
+        try:
+            row = conn.execute(f"SELECT {lengths} FROM {quoted}").fetchone()
+        except sqlite3.Error:
+            return None
+        longest = max(longest, *(value or 0 for value in row))
+    return longest
 
 
 def _preview(sql: str, limit: int = 200) -> str:
