@@ -20,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import Coroutine
+from collections import deque
+from collections.abc import Awaitable, Coroutine
 from typing import Any, TypeVar
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,57 @@ def unsettle_heap() -> None:
         return
     gc.set_threshold(*_settled.pop())
     gc.unfreeze()
+
+
+class PerPass:
+    """Starts at most ``size`` pieces of work per pass of the event loop, in arrival order.
+
+    asyncio runs ready tasks first in, first out. When a burst of updates arrives at once
+    (100 in one ``getUpdates`` answer), every update's task is ready together, and a request
+    one of them makes (an HTTP body is written by a task of its own) only goes out after all
+    the others have done their first stretch of work: the first model request of a burst
+    left about 0.1 s after it, behind 99 other questions' preparation. Started ``size`` at a
+    time, the first requests leave after ``size`` preparations, and the rest follow pass by
+    pass; the work itself is not held back once started.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._started = 0
+        self._waiting: deque[asyncio.Future[None]] = deque()
+        self._pass_ends: asyncio.Handle | None = None
+
+    async def run(self, work: Awaitable[T]) -> T:
+        """Wait for a place in this pass (or a later one), then return what ``work`` does."""
+        if self._started >= self._size or self._waiting:
+            place: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiting.append(place)
+            self._next_pass()
+            try:
+                await place
+            except asyncio.CancelledError:
+                if isinstance(work, Coroutine):
+                    work.close()  # never started: closed, or Python warns it was never awaited
+                raise
+        else:
+            self._started += 1
+            self._next_pass()
+        return await work
+
+    def _next_pass(self) -> None:
+        if self._pass_ends is None:
+            self._pass_ends = asyncio.get_running_loop().call_soon(self._new_pass)
+
+    def _new_pass(self) -> None:
+        self._pass_ends = None
+        self._started = 0
+        while self._waiting and self._started < self._size:
+            place = self._waiting.popleft()
+            if not place.done():
+                place.set_result(None)
+                self._started += 1
+        if self._waiting or self._started:
+            self._next_pass()
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
