@@ -81,11 +81,11 @@ DEFAULT_HEAP_BYTES = 64 * 1024 * 1024
 #: VM instructions between two deadline checks (about 0.1 ms of work).
 PROGRESS_STEPS = 10_000
 #: How long a statement may run on the event loop itself before it is stopped and run again on
-#: a connection's thread (seconds). Most catalog questions take SQLite well under a
-#: millisecond, less than handing them to a thread and back costs (two wake-ups and the GIL
-#: changing hands, on a busy core a few hundred microseconds); a longer one loses at most this
-#: much before it goes where it can take its full time limit without holding up anyone.
-QUICK_BUDGET = 0.002
+#: a connection's thread (seconds). Most catalog questions take SQLite a fraction of a
+#: millisecond, about what handing them to a thread and back costs (two wake-ups and the GIL
+#: changing hands); a longer one loses at most this much before it goes where it can take its
+#: full time limit, on the other core if there is one, without holding up anyone.
+QUICK_BUDGET = 0.001
 #: VM instructions between two checks of ``QUICK_BUDGET`` (about 10 microseconds of work).
 QUICK_PROGRESS_STEPS = 1_000
 #: Statements remembered as too long for the event loop (they go straight to a thread).
