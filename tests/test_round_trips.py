@@ -65,7 +65,11 @@ async def reader(catalog_db: Path) -> AsyncIterator[CatalogReader]:
 
 
 async def test_a_one_call_answer_makes_no_trip_to_a_thread(make_settings, catalog_db,
-                                                           tmp_path) -> None:
+                                                           tmp_path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    # A loaded machine may take the query past the loop's budget; that is not the point here.
+    monkeypatch.setattr(reader_module, "QUICK_BUDGET", 1.0)
     async with FakeOpenAI() as model:
         settings = make_settings(OPENAI_API_KEY=model.api_key, OPENAI_BASE_URL=model.base_url,
                                  OPENAI_MAX_RETRIES="0")
@@ -175,7 +179,10 @@ async def test_a_catalog_query_on_a_thread_is_one_trip(reader: CatalogReader,
 
 
 async def test_a_short_catalog_query_runs_on_the_loop(reader: CatalogReader,
-                                                      catalog_db: Path) -> None:
+                                                      catalog_db: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # Which statements may run there is the point here, not how fast this machine is today.
+    monkeypatch.setattr(reader_module, "QUICK_BUDGET", 1.0)
     trips = [count_trips(slot.conn) for slot in reader._slots]
     statements = [CHEAPEST, "SELECT category, count(*), avg(price) FROM products "
                   "GROUP BY category ORDER BY 2 DESC",
@@ -202,7 +209,9 @@ async def test_statements_that_can_grow_a_value_go_to_a_thread(reader: CatalogRe
 
 async def test_a_query_past_the_loop_budget_finishes_on_a_thread(reader: CatalogReader,
                                                                  catalog_db: Path) -> None:
-    sql = "SELECT count(*) FROM products AS a, products AS b WHERE a.price < b.price"
+    # About 20 million rows joined: a few hundred milliseconds, on any machine far past 1 ms.
+    sql = ("SELECT count(*) FROM products AS a, products AS b, products AS c "
+           "WHERE c.id <= 80 AND a.price < b.price")
     trips = [count_trips(slot.conn) for slot in reader._slots]
     lags: list[float] = []
 
@@ -224,7 +233,9 @@ async def test_a_query_past_the_loop_budget_finishes_on_a_thread(reader: Catalog
     # Stopped on the loop at the budget, then run on a thread; the second time straight there.
     assert [name for slot_trips in trips for name in slot_trips] == ["_fetch"] * 2
     assert first.sql in reader._slow
-    assert max(lags) < reader_module.QUICK_BUDGET + 0.05
+    # The loop kept running meanwhile: never held for anything near the statement's time.
+    assert first.elapsed_ms > 150
+    assert max(lags) < 0.1
 
 
 async def test_a_big_catalog_runs_every_query_on_a_thread(tmp_path: Path) -> None:
