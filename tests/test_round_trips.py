@@ -22,7 +22,7 @@ import aiosqlite
 import pytest
 
 from bot.catalog import reader as reader_module
-from bot.catalog.reader import CHECKED_STATEMENTS, CatalogReader
+from bot.catalog.reader import CHECKED_STATEMENTS, CatalogReader, QueryFailed
 from bot.catalog.sqlguard import SqlRefused
 from bot.core import memory
 from bot.core.assistant import answer
@@ -343,3 +343,17 @@ async def test_writes_handed_to_the_thread_keep_their_order(state: StateConnecti
     await asyncio.wait_for(asyncio.gather(*writes), 5)
     turns = await memory.load_history(state, "tg:1", token_budget=10_000, ttl_days=30)
     assert [turn.content for turn in turns][::2] == [f"pregunta {n}" for n in range(5)]
+
+
+@pytest.mark.parametrize(("sql", "params"), [
+    ("SELECT name FROM products WHERE name = 'a\ud800b'", ()),  # on the event loop
+    ("SELECT replace(name, 'a', 'b\ud800') FROM products", ()),  # on a thread
+    ("SELECT name FROM products WHERE name = ?", ("x\udcff",)),
+    ("SELECT name FROM products WHERE price > ?", (10**30,)),
+])
+async def test_what_sqlite_cannot_take_is_a_failed_query(reader: CatalogReader, sql: str,
+                                                         params: tuple[object, ...]) -> None:
+    # A lone surrogate is valid in JSON (a model's tool call can carry one), not in UTF-8.
+    with pytest.raises(QueryFailed):
+        await reader.run(sql, params)
+    assert (await reader.run(CHEAPEST)).rows  # and the reader goes on

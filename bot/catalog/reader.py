@@ -531,7 +531,7 @@ class CatalogReader:
             if error.sqlite_errorcode in _BUSY_CODES:
                 return None
             raise self._failure(error, time.monotonic() - started) from None
-        except (sqlite3.Error, MemoryError) as error:
+        except (sqlite3.Error, MemoryError, UnicodeEncodeError, OverflowError) as error:
             raise self._failure(error, time.monotonic() - started) from None
         finally:
             self._quick_clock.deadline = math.inf
@@ -554,6 +554,11 @@ class CatalogReader:
             return QueryTooBig(self._heap_bytes)
         if isinstance(error, sqlite3.Error):
             return QueryFailed(str(error))
+        if isinstance(error, UnicodeEncodeError):
+            # A lone surrogate ("\ud800", valid in JSON) has no UTF-8 form SQLite could read.
+            return QueryFailed("the query holds characters that are not valid text")
+        if isinstance(error, OverflowError):
+            return QueryFailed("a number in the query is too large for SQLite")
         return error
 
     async def _abandon(self, slot: _Slot) -> None:
