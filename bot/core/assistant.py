@@ -8,7 +8,9 @@ never raises for anything a user or the model can cause.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import re
 import time
 
 from bot.core import memory
@@ -21,6 +23,11 @@ from bot.errors import UserFacingError
 logger = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
+#: Characters no question means: C0 and C1 controls other than tab and line breaks (NUL,
+#: terminal escapes), and lone UTF-16 surrogates, which JSON may carry ("\\ud800") and a
+#: command line makes of bytes that are not UTF-8, but which neither SQLite nor an HTTP body
+#: can encode.
+_UNREADABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 TEXTS = {
     "es": {
@@ -55,6 +62,15 @@ def say(key: str, language: str) -> str:
     return TEXTS["en" if language.startswith("en") else "es"][key]
 
 
+def readable(text: str) -> str:
+    """``text`` with control characters and lone surrogates replaced by spaces.
+
+    What a customer, a terminal or a model endpoint sends may hold them; stored or sent on,
+    a lone surrogate makes the write or the request fail (``UnicodeEncodeError``).
+    """
+    return _UNREADABLE.sub(" ", text)
+
+
 async def answer(app: AppContext, conversation: Conversation, text: str, *,
                  preview: PreviewSink | None = None) -> Reply:
     """Answer one message of a conversation; memory is saved before this returns.
@@ -63,7 +79,7 @@ async def answer(app: AppContext, conversation: Conversation, text: str, *,
     in ``preview`` as it is written; the returned reply is what must be sent in the end.
     """
     started = time.perf_counter()
-    question = text.strip()
+    question = readable(text).strip()
     language = detect_language(question, default=conversation.language)
     if not question:
         return Reply(text=say("empty", language), engine="none", refused=True)
@@ -87,6 +103,8 @@ async def answer(app: AppContext, conversation: Conversation, text: str, *,
         await _record(app, conversation, reply, started, outcome="error")
         return reply
 
+    if readable(reply.text) != reply.text:
+        reply = dataclasses.replace(reply, text=readable(reply.text))
     if not reply.failed:
         await memory.remember_exchange(app.state, conversation.key, question, reply.text,
                                        reply.meta)

@@ -120,8 +120,12 @@ class StateConnection(aiosqlite.Connection):
         for sql, parameters, done in queued:
             try:
                 outcomes.append((done, quick.execute(sql, parameters).rowcount))
-            except sqlite3.Error as error:
-                outcomes.append((done, error))  # SQLite undid that statement alone
+            except Exception as error:
+                # SQLite undid that statement alone; a value it cannot store (an int past 64
+                # bits, a str with a lone surrogate) fails in the binding, before SQLite runs
+                # anything. Either way the others go on: one caller's bad value must never
+                # leave the batch uncommitted and every later writer waiting.
+                outcomes.append((done, error))
         try:
             quick.execute("COMMIT")
         except sqlite3.Error as error:
@@ -143,7 +147,7 @@ class StateConnection(aiosqlite.Connection):
         for sql, parameters, done in queued:
             try:
                 cursor = await self.execute(sql, parameters)
-            except (sqlite3.Error, ValueError) as error:
+            except Exception as error:  # as in _commit_queued: it fails alone
                 _settle([(done, error)])
             else:
                 _settle([(done, cursor.rowcount)])
