@@ -51,9 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     command("console")
     ask = command("ask")
-    ask.add_argument("question", nargs="?", default=None,
+    ask.add_argument("question", nargs="?", default=None, type=_terminal_text,
                      help="The question, in quotes (/reset forgets the conversation).")
-    ask.add_argument("--user", type=int, default=None,
+    ask.add_argument("--user", type=_user_id, default=None,
                      help="Continue this Telegram user's private conversation (0: the "
                           "console's); by default `kratos ask` keeps a conversation of its own.")
     ask.add_argument("--reset", "--new", dest="reset", action="store_true",
@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--verbose", action="store_true",
                      help="Print the start-up banner and the logs on stderr.")
     sql = command("sql")
-    sql.add_argument("statement", help="One SELECT statement, in quotes.")
+    sql.add_argument("statement", type=_terminal_text, help="One SELECT statement, in quotes.")
     seed = command("seed")
     seed.add_argument("--count", type=int, default=500, help="Number of products (default 500).")
     seed.add_argument("--seed", type=int, default=42, help="Random seed (default 42).")
@@ -96,6 +96,39 @@ def _fraction(raw: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, got {raw!r}")
     return value
+
+
+#: Telegram user ids are positive and below 2**52 today; anything past SQLite's 64-bit
+#: integers cannot be stored at all.
+_MAX_USER_ID = 2 ** 63 - 1
+
+
+def _user_id(raw: str) -> int:
+    """A user id for ``ask --user`` (0 is the console's); anything else is a usage error."""
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= _MAX_USER_ID:
+        raise argparse.ArgumentTypeError(f"must be a Telegram user id (a whole number from 0 to "
+                                         f"{_MAX_USER_ID}), got {raw[:40]!r}")
+    return value
+
+
+def _terminal_text(raw: str) -> str:
+    """A text argument as the terminal meant it.
+
+    Python hands bytes of an argument that are not UTF-8 over as lone surrogates
+    (``surrogateescape``), which no database or HTTP body can encode. Such an argument was most
+    likely typed in a Windows-1252 (Latin-1) terminal: read it that way, as ``kratos import``
+    reads such files; bytes Windows-1252 does not define become U+FFFD.
+    """
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        data = raw.encode("utf-8", "surrogateescape")
+        return data.decode("cp1252", "replace")
+    return raw
 
 
 def dispatch(args: argparse.Namespace, settings: Settings) -> int:
