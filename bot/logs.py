@@ -37,8 +37,15 @@ CONTENT_RECORDS: dict[str, tuple[int, ...]] = {
 #: Libraries whose other DEBUG records may hold a message inside a structure: PTB's updates
 #: and parameters, pywa's requests, aiosqlite's operations (the SQL and its parameters).
 CONTENT_LOGGERS = frozenset({"telegram", "aiosqlite", "pywa", "pywa_async"})
-#: KRATOS's own DEBUG records that echo what a customer wrote.
-OWN_CONTENT_RECORDS: dict[str, tuple[int, ...]] = {"basic query: %s": (0,)}
+#: KRATOS's own DEBUG records that echo what a customer wrote: basic mode's reading of the
+#: question, and the catalog's SQL (the model writes the customer's words into it, e.g.
+#: ``WHERE name LIKE '%45678912%'``; bot/catalog/reader.py).
+OWN_CONTENT_RECORDS: dict[str, tuple[int, ...]] = {
+    "basic query: %s": (0,),
+    "catalog query refused (%s): %s": (1,),
+    "catalog query failed after %.1f ms (%s): %s": (2,),
+    "catalog query %.1f ms, %d rows%s: %s": (3,),
+}
 
 
 class HideMessages(logging.Filter):
@@ -139,13 +146,14 @@ def close_log_files() -> None:
 
 
 def log_to_file(path: Path, level: str, secrets: Iterable[str] = (), *,
-                also_stderr: bool = False) -> str:
+                also_stderr: bool = False, log_messages: bool = False) -> str:
     """Send every log line to ``path`` (appended) instead of the terminal; returns where.
 
     For the terminal chat and ``kratos ask``: a warning printed between two answers reads as
     part of the conversation. With ``also_stderr`` (``ask --verbose``) INFO and above also go
     to stderr, whatever ``level`` the file keeps. When the file cannot be opened, only errors
-    reach stderr and the result says so.
+    reach stderr and the result says so. Customers' words are hidden as ``configure_logging``
+    hides them, unless ``log_messages``.
     """
     formatter = RedactingFormatter(FORMAT, secrets)
     handlers: list[logging.Handler] = []
@@ -172,6 +180,8 @@ def log_to_file(path: Path, level: str, secrets: Iterable[str] = (), *,
         root.removeHandler(old)
     for handler in handlers:
         handler.setFormatter(formatter)
+        if not log_messages:
+            handler.addFilter(HideMessages())
         root.addHandler(handler)
     root.setLevel(min(logging.getLevelName(level), logging.INFO) if also_stderr else level)
     return where

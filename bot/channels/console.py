@@ -43,7 +43,8 @@ GREETING = (
 def _terminal_logs(settings: Settings, *, verbose: bool = False) -> str:
     """Logs of a terminal command go to ``kratos.log`` beside STATE_DB; returns where."""
     return log_to_file(settings.state_db.parent / LOG_FILE, settings.log_level,
-                       settings.secrets(), also_stderr=verbose)
+                       settings.secrets(), also_stderr=verbose,
+                       log_messages=settings.log_messages)
 
 
 async def _announce(app: AppContext, *, channels: str, logs: str,
