@@ -52,8 +52,16 @@ def instr(haystack: SqlValue, needle: SqlValue) -> int | None:
     return sqlite_text(haystack).find(sqlite_text(needle)) + 1
 
 
-def replace(text: SqlValue, pattern: SqlValue, replacement: SqlValue) -> SqlValue:
-    """``text`` with every ``pattern`` replaced; an empty pattern returns ``text`` unchanged."""
+def replace(text: SqlValue, pattern: SqlValue, replacement: SqlValue,
+            max_length: Callable[[], int] | None = None) -> SqlValue:
+    """``text`` with every ``pattern`` replaced; an empty pattern returns ``text`` unchanged.
+
+    ``max_length`` gives the connection's ``SQLITE_LIMIT_LENGTH`` (bytes): a result longer
+    than that in characters (so also in bytes) raises ``OverflowError``, which Python's sqlite3
+    reports as SQLite's own "string or blob too big", before the result is built. SQLite
+    checks the limit only on the value returned: ``replace(g, 'a', g)`` on a 70 KB ``g``
+    built 1.5 GB first.
+    """
     if text is None or pattern is None:
         return None
     pattern_text = sqlite_text(pattern)
@@ -61,7 +69,12 @@ def replace(text: SqlValue, pattern: SqlValue, replacement: SqlValue) -> SqlValu
         return text
     if replacement is None:
         return None
-    return sqlite_text(text).replace(pattern_text, sqlite_text(replacement))
+    source, new = sqlite_text(text), sqlite_text(replacement)
+    if max_length is not None and len(new) > len(pattern_text):
+        grown = len(source) + source.count(pattern_text) * (len(new) - len(pattern_text))
+        if grown > max_length():
+            raise OverflowError("string or blob too big")
+    return source.replace(pattern_text, new)
 
 
 def _trimmer(left: bool, right: bool) -> Callable[[SqlValue, SqlValue], str | None]:
@@ -92,6 +105,18 @@ LINEAR_FUNCTIONS: tuple[tuple[str, int, Callable[..., Any]], ...] = (
 
 
 def register(conn: sqlite3.Connection) -> None:
-    """Put the linear versions in place of SQLite's quadratic built-ins on ``conn``."""
+    """Put the linear versions in place of SQLite's quadratic built-ins on ``conn``.
+
+    ``replace`` reads the connection's length limit when it is called, so limits set after
+    this call apply.
+    """
     for name, arguments, function in LINEAR_FUNCTIONS:
         conn.create_function(name, arguments, function, deterministic=True)
+
+    def length_limit() -> int:
+        return conn.getlimit(sqlite3.SQLITE_LIMIT_LENGTH)
+
+    def bounded_replace(text: SqlValue, pattern: SqlValue, replacement: SqlValue) -> SqlValue:
+        return replace(text, pattern, replacement, length_limit)
+
+    conn.create_function("replace", 3, bounded_replace, deterministic=True)
