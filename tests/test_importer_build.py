@@ -182,7 +182,7 @@ def test_a_refused_file_stops_the_row_writer(tmp_path):
     lines = ["Nombre,Precio"] + [f"P{n},{n}" for n in range(importer.BATCH_ROWS * 2)]
     lines.append("x" * 200_000 + ",1")
     (tmp_path / "bad.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    with pytest.raises(ImportRefused, match=r"no se pudo importar \(field larger than"):
+    with pytest.raises(ImportRefused, match=r"no se pudo importar \(una celda tiene más de"):
         import_catalog(tmp_path / "bad.csv", tmp_path / "catalog.db", tmp_path / "catalog.toml",
                        show_progress=False)
     assert not (tmp_path / "catalog.db").exists() and _leftovers(tmp_path) == []

@@ -181,6 +181,9 @@ def _rows(count: int) -> str:
 def open_rows(path: Path, sheet: str | None = None) -> Rows:
     """Open a product file by its content (not its extension); ``ImportRefused`` if unusable."""
     path = Path(path)
+    if path.is_dir():
+        raise ImportRefused(f"{path} es una carpeta: indica el archivo de productos que tiene "
+                            "dentro.")
     if not path.is_file():
         raise ImportRefused(f"No encuentro el archivo {path}.")
     size = path.stat().st_size
@@ -194,14 +197,39 @@ def open_rows(path: Path, sheet: str | None = None) -> Rows:
         raise ImportRefused(f"{path.name} es un Excel antiguo (.xls): guárdalo como .xlsx o CSV "
                             "y vuelve a importarlo.")
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return _csv_rows(path, head, "utf-16")
+        return _csv_table(path, head, "utf-16")
     if b"\x00" in head or _junk_share(head) > 0.05:
         raise ImportRefused(f"{path.name} no es una hoja de cálculo, un CSV ni un JSON que "
                             "pueda leer (parece un archivo binario).")
     stripped = head.lstrip(codecs.BOM_UTF8).lstrip()
     if stripped.startswith((b"[", b"{")):
         return _json_rows(path, stripped, size)
-    return _csv_rows(path, head, _text_encoding(head))
+    return _csv_table(path, head, _text_encoding(head))
+
+
+def _csv_table(path: Path, head: bytes, encoding: str) -> Rows:
+    """``_csv_rows``, with what the csv module cannot read (a cell past its size limit while
+    the header and delimiter are read) said in one sentence."""
+    try:
+        return _csv_rows(path, head, encoding)
+    except csv.Error as error:
+        raise ImportRefused(f"{path.name} no se puede leer como tabla ({_in_spanish(error)})."
+                            ) from None
+
+
+def _in_spanish(error: Exception) -> str:
+    """What went wrong reading or storing a table, in the importer's language.
+
+    Python's csv module and SQLite word their errors in English; the two a store's file can
+    cause are said in Spanish, others are passed on as they are.
+    """
+    text = str(error)
+    if text.startswith("field larger than field limit"):
+        return (f"una celda tiene más de {csv.field_size_limit():,} caracteres; revisa que "
+                "ninguna comilla haya quedado sin cerrar")
+    if text.startswith("too many columns"):
+        return "tiene más columnas de las 2,000 que admite un catálogo SQLite"
+    return text
 
 
 def _junk_share(head: bytes) -> float:
@@ -907,8 +935,8 @@ def import_catalog(file: Path, output: Path, notes_path: Path, *, sheet: str | N
     try:
         buffered = list(islice(source.rows, SAMPLE_ROWS))
     except (csv.Error, UnicodeDecodeError) as error:
-        raise ImportRefused(f"{Path(file).name} no se puede leer como tabla ({error}).") \
-            from None
+        raise ImportRefused(f"{Path(file).name} no se puede leer como tabla "
+                            f"({_in_spanish(error)}).") from None
     detection = detect(source.headers, [cells for _, cells in buffered])
     names = column_names(source.headers, detection.columns.get("price"))
     roles = _with_notes(dict(detection.columns), notes_path, source.headers, names)
@@ -928,7 +956,8 @@ def import_catalog(file: Path, output: Path, notes_path: Path, *, sheet: str | N
         _fsync(tmp)
         os.replace(tmp, output)
     except (csv.Error, sqlite3.Error) as error:
-        raise ImportRefused(f"{Path(file).name} no se pudo importar ({error}).") from None
+        raise ImportRefused(f"{Path(file).name} no se pudo importar ({_in_spanish(error)}).") \
+            from None
     finally:
         progress.close()
         _remove_scratch(tmp)
