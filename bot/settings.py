@@ -6,12 +6,14 @@ Nothing else in the package reads ``os.environ``. Tests build settings from a pl
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
@@ -21,13 +23,21 @@ DEFAULT_TELEGRAM_API = "https://api.telegram.org"
 DEFAULT_GRAPH_API = "https://graph.facebook.com"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 GROUP_VOICE_MODES = ("reply", "all", "off")
+#: The largest whole number a setting may hold: what a C int takes (SQLite's limits, row
+#: counts handed to the sqlite3 module); past it the value fails deep inside, as a traceback.
+MAX_WHOLE_NUMBER = 2**31 - 1
+#: Seconds a setting may hold at most (11.5 days): past that no wait makes sense, and a huge
+#: float overflows the C timeouts it ends up in (sockets, SQLite's busy timeout).
+MAX_SECONDS = 1_000_000.0
+#: Telegram ids (users, groups, channels) are signed 64-bit integers, as SQLite stores them.
+MAX_ID = 2**63 - 1
 
 
 def _text(name: str, raw: str) -> str:
     return raw.strip()
 
 
-def _integer(minimum: int = 0) -> Callable[[str, str], int]:
+def _integer(minimum: int = 0, maximum: int = MAX_WHOLE_NUMBER) -> Callable[[str, str], int]:
     def parse(name: str, raw: str) -> int:
         try:
             value = int(raw.strip())
@@ -35,6 +45,8 @@ def _integer(minimum: int = 0) -> Callable[[str, str], int]:
             raise ConfigError(f"{name} must be a whole number, got {raw!r}.") from None
         if value < minimum:
             raise ConfigError(f"{name} must be at least {minimum}, got {value}.")
+        if value > maximum:
+            raise ConfigError(f"{name} must be at most {maximum:,}, got {raw.strip()[:30]}.")
         return value
 
     return parse
@@ -47,6 +59,9 @@ def _seconds(name: str, raw: str) -> float:
         raise ConfigError(f"{name} must be a number of seconds, got {raw!r}.") from None
     if value <= 0:
         raise ConfigError(f"{name} must be greater than 0, got {raw!r}.")
+    if not math.isfinite(value) or value > MAX_SECONDS:
+        raise ConfigError(f"{name} must be a number of seconds up to {MAX_SECONDS:,.0f}, "
+                          f"got {raw!r}.")
     return value
 
 
@@ -66,6 +81,8 @@ def _ids(name: str, raw: str) -> frozenset[int]:
             continue
         try:
             ids.add(int(part))
+            if abs(int(part)) > MAX_ID:
+                raise ValueError(part)
         except ValueError:
             raise ConfigError(
                 f"{name} must be comma-separated Telegram {'chat' if 'CHAT' in name else 'user'}"
@@ -132,7 +149,23 @@ def _url(name: str, raw: str) -> str:
     value = raw.strip().rstrip("/")
     if value and not value.startswith(("http://", "https://")):
         raise ConfigError(f"{name} must start with http:// or https://, got {raw!r}.")
+    if value and not _well_formed(value):
+        raise ConfigError(f"{name} must be a URL such as https://host.example/path, with a host "
+                          f"name and no spaces, got {raw!r}.")
     return value
+
+
+def _well_formed(url: str) -> bool:
+    """Whether an http(s) URL has a host (and a valid port) and no spaces or control
+    characters, which an HTTP client would otherwise refuse at the first request."""
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number 0-65535
+    except ValueError:
+        return False
+    return bool(parts.hostname)
 
 
 #: A BotFather token: the bot's numeric id, a colon, then URL-safe letters (35 of them today).
@@ -221,12 +254,15 @@ class Settings:
         False, _flag, "on = DEBUG logs may show customers' messages (off: they are hidden)."
     )
     sql_timeout: float = setting(2.0, _seconds, "Seconds one catalog query may run.")
-    sql_max_rows: int = setting(50, _integer(1), "Rows of one query shown to the model.")
+    sql_max_rows: int = setting(50, _integer(1, 100_000),
+                                "Rows of one query shown to the model.")
     sql_connections: int = setting(
-        3, _integer(1), "Catalog connections; a user's questions hold at most one at a time."
+        3, _integer(1, 64),
+        "Catalog connections; a user's questions hold at most one at a time.",
     )
     sql_memory_mb: int = setting(
-        64, _integer(16), "MB of memory SQLite may use in all (sorts, DISTINCT, caches)."
+        64, _integer(16, 1_048_576),
+        "MB of memory SQLite may use in all (sorts, DISTINCT, caches).",
     )
     max_tool_calls: int = setting(4, _integer(1), "SQL queries the model may run per question.")
     prompt_max_chars: int = setting(
