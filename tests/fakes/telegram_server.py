@@ -266,6 +266,14 @@ class _Failure:
     times: int
 
 
+def _as_chat_id(value: Any) -> int | None:
+    """A call's ``chat_id`` as a number (PTB sends it as text or a number), else None."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 class FakeTelegram:
     """The fake Bot API server. Use as ``async with FakeTelegram() as fake``."""
 
@@ -296,6 +304,8 @@ class FakeTelegram:
         self._members: dict[tuple[int, int], str] = {}
         self._bot_groups: set[int] = set()
         self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
+        #: chat id -> the 403 description every call naming that chat gets (``refuse_chat``).
+        self._refusing: dict[int, str] = {}
         self._changed: asyncio.Condition | None = None
         self._runner: web.AppRunner | None = None
         self._port = 0
@@ -521,6 +531,12 @@ class FakeTelegram:
         """Make the next ``times`` calls of ``method`` fail with ``status``."""
         self._failures[method].append(_Failure(status, retry_after, description, times))
 
+    def refuse_chat(self, chat_id: int,
+                    description: str = "Forbidden: bot was blocked by the user") -> None:
+        """Answer every later call naming ``chat_id`` with 403, as Telegram does once a user
+        blocked the bot or the bot was removed from a group."""
+        self._refusing[chat_id] = description
+
     def add_file(self, data: bytes, file_path: str = "voice/file.oga") -> str:
         """Serve ``data`` through getFile and the file route; returns the file_id.
 
@@ -608,6 +624,10 @@ class FakeTelegram:
         if failure is not None:
             call.status = failure.status
             return _failure_response(failure)
+        refusal = self._refusing.get(_as_chat_id(params.get("chat_id")))
+        if refusal is not None:
+            call.status = 403
+            return _error(403, refusal)
         handler = getattr(self, f"_m_{method.lower()}", None)
         if handler is None:
             call.status = 404

@@ -18,7 +18,7 @@ from typing import Any
 
 from telegram import Message, MessageEntity, Update, User
 from telegram.constants import ChatAction, ChatType, ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, CallbackContext, ExtBot, filters
 
 from bot.channels.telegram.access import Access, Memberships, Sender, access, sender_of
@@ -501,6 +501,12 @@ async def on_error(update: object, context: KratosContext) -> None:
         logger.error("error outside any update: %s", error, exc_info=error)
         return
     chat_id = update.effective_chat.id if update.effective_chat else None
+    if isinstance(error, Forbidden):
+        # The user blocked the bot, or the bot was removed from the group: nothing can reach
+        # that chat, an apology included. Everyday life for a store bot, not a failure.
+        logger.info("update %s chat %s: Telegram delivers nothing there (%s)",
+                    update.update_id, chat_id, error.message)
+        return
     logger.error("update %s chat %s failed", update.update_id, chat_id, exc_info=error)
     message = update.effective_message
     if message is None:
