@@ -197,6 +197,18 @@ def _port(name: str, raw: str) -> int:
     return value
 
 
+def _settings_file(path: Path) -> dict[str, str]:
+    """The values a ``.env`` file sets; ``ConfigError`` when it is a folder or not UTF-8 text."""
+    if path.is_dir():
+        raise ConfigError(f"The settings file {path} is a folder: name the .env file itself.")
+    try:
+        values = dotenv_values(path)
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "it is not UTF-8 text"
+        raise ConfigError(f"The settings file {path} cannot be read: {reason}.") from None
+    return {k: v for k, v in values.items() if v is not None}
+
+
 def setting(default: Any, parse: Callable[[str, str], Any], doc: str, *, secret: bool = False):
     """A settings field: its default, how to parse the raw text, and what it means."""
     return field(default=default, metadata={"parse": parse, "doc": doc, "secret": secret})
@@ -371,8 +383,7 @@ class Settings:
         env_path = Path(env_file) if env_file is not None else Path(".env")
         if env_file is not None and not env_path.exists():
             raise ConfigError(f"--env-file {env_path}: no such file.")
-        from_file = {k: v for k, v in dotenv_values(env_path).items() if v is not None} \
-            if env_path.exists() else {}
+        from_file = _settings_file(env_path) if env_path.exists() else {}
         return cls.from_mapping({**from_file, **os.environ})
 
     @property

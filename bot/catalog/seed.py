@@ -47,6 +47,9 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 BATCH_SIZE = 20_000
+#: The most products ``kratos seed`` builds: ten times the largest catalog measured (1,000,000
+#: products, BENCHMARKS.md). A mistyped count of 10**12 would run for days and fill the disk.
+MAX_DEMO_PRODUCTS = 10_000_000
 #: Up to this many products, names are kept distinct (the set of names stays small).
 DISTINCT_NAMES_UPTO = 20_000
 PART_CODES = 2_000
@@ -289,6 +292,9 @@ def seed_command(settings: Settings, count: int = 500, seed: int = 42, force: bo
     """
     if count < 1:
         raise ConfigError(f"--count must be at least 1, got {count}.")
+    if count > MAX_DEMO_PRODUCTS:
+        raise ConfigError(f"--count must be at most {MAX_DEMO_PRODUCTS:,} (ten times the "
+                          f"largest catalog measured), got {count:,}.")
     target = settings.catalog_db
     if target.exists():
         if not force:
