@@ -1,18 +1,25 @@
-"""A customer who blocked the bot, end to end: the real PTB Application against the fake Bot
-API. Nothing more is sent to that chat, no error with a traceback is logged, and everyone
-else keeps being answered."""
+"""Telegram end to end with odd input: the real PTB Application against the fake Bot API (and
+the fake OpenAI API for speech and the model).
+
+A customer who blocked the bot: nothing more is sent to that chat, no error with a traceback
+is logged, and everyone else keeps being answered. A transcript holding a character no HTTP
+body can encode: shown and answered, not "something went wrong".
+"""
 
 from __future__ import annotations
 
 import logging
+import subprocess
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
+from bot.audio.conversion import ffmpeg_executable
 from bot.settings import Settings
+from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_server import FakeTelegram
-from tests.test_telegram_bot import GROUP, TOKEN, RunningBot
+from tests.test_telegram_bot import GROUP, TOKEN, RunningBot, model_settings
 
 BLOCKED = "Forbidden: bot was blocked by the user"
 KICKED = "Forbidden: bot was kicked from the supergroup chat"
@@ -56,3 +63,32 @@ async def test_a_chat_that_refuses_messages_gets_no_apology_and_others_are_answe
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert any(f"chat {chat}: Telegram delivers nothing there" in r.getMessage()
                for r in caplog.records)
+
+
+@pytest.fixture(scope="module")
+def voice_note(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A real 2 s OGG/Opus voice note made with the bundled ffmpeg."""
+    path = tmp_path_factory.mktemp("hostile_voice") / "voice.oga"
+    subprocess.run([ffmpeg_executable(), "-hide_banner", "-nostdin", "-loglevel", "error",
+                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=2",
+                    "-ac", "1", "-c:a", "libopus", "-b:a", "24k", "-f", "ogg", str(path)],
+                   check=True, capture_output=True, timeout=60)
+    return path.read_bytes()
+
+
+async def test_a_transcript_with_a_lone_surrogate_is_shown_and_answered(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
+    openai: FakeOpenAI, voice_note: bytes,
+) -> None:
+    # The speech endpoint's JSON carries "\ud800": valid JSON, no valid UTF-8.
+    openai.transcription("laptops \ud800 baratas")
+    openai.reply("¡Hola! ¿Qué laptop buscas?")
+    await start_bot(**model_settings(openai))
+
+    telegram.push_media(9301, 9301, "voice", voice_note, duration=2)
+    echo, answered = await telegram.wait_for_messages(2, chat_id=9301)
+
+    assert echo.plain == "🎤 «laptops   baratas»"
+    assert answered.plain == "¡Hola! ¿Qué laptop buscas?"
+    assert openai.chat_requests[0]["messages"][-1] == {"role": "user",
+                                                       "content": "laptops   baratas"}

@@ -33,6 +33,7 @@ from bot.audio.conversion import (
     upload_format,
 )
 from bot.audio.silence import Segment, SpeechMap, clean_transcript, map_speech
+from bot.core.assistant import readable
 from bot.errors import KratosError, UserFacingError
 from bot.logs import quiet_for_terminal
 from bot.settings import Settings
@@ -154,7 +155,8 @@ async def _transcribe_chunk(client: AsyncOpenAI, chunk: Chunk, mime_type: str,
             raise TranscriptionUnavailable() from error
         logger.info("chunk %d (%.1f s, %d bytes) transcribed in %.2f s", chunk.index,
                     chunk.duration_s, len(data), time.perf_counter() - started)
-        return clean_transcript(result.text, _segments(result),
+        # The endpoint's JSON may carry characters no message or database can encode.
+        return clean_transcript(readable(result.text), _segments(result),
                                 speech.voiced_share(chunk.start_s, chunk.end_s))
 
 

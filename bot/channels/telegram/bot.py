@@ -26,7 +26,7 @@ from bot.channels.telegram.format import MAX_REPLY_MESSAGES, render_bounded
 from bot.channels.telegram.http import AiohttpRequest
 from bot.channels.telegram.stream import live_reply
 from bot.core import memory
-from bot.core.assistant import answer, reset_conversation
+from bot.core.assistant import answer, readable, reset_conversation
 from bot.core.capabilities import Capabilities, catalog_examples, media_help
 from bot.core.context import AppContext
 from bot.core.pacing import ConversationLocks, RateLimit, Verdict
@@ -300,7 +300,8 @@ async def send_text(message: Message, text: str, language: str = "es", *,
     question, so everyone sees whom it answers. If Telegram refuses the HTML anyway, that part
     goes again as plain text. The messages sent are appended to ``sent`` when given.
     """
-    chunks = render_bounded(text, MAX_REPLY_MESSAGES,
+    # A lone surrogate (from a transcript, a model, a catalog) would fail the whole request.
+    chunks = render_bounded(readable(text), MAX_REPLY_MESSAGES,
                             lambda more: say("more", language, more=str(more)))
     if not chunks:
         raise ValueError("refusing to send an empty reply")
