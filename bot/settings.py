@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from dotenv import dotenv_values
 
@@ -170,6 +170,23 @@ def _well_formed(url: str) -> bool:
 
 #: A BotFather token: the bot's numeric id, a colon, then URL-safe letters (35 of them today).
 _TELEGRAM_TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]+")
+
+
+#: Query parameters that carry a credential (``?api-key=…``, ``?token=…``, ``?sig=…``).
+_CREDENTIAL_PARAMETER = re.compile(r"key|token|secret|sig|pass|auth|code", re.IGNORECASE)
+
+
+def _url_credentials(url: str) -> list[str]:
+    """The credentials a URL carries: the password of ``user:password@`` and the values of
+    credential-like query parameters. Proxies in front of model endpoints are often reached
+    this way, and a failed request logs its URL."""
+    if not url:
+        return []
+    parts = urlsplit(url)
+    found = [parts.password] if parts.password else []
+    found += [value for key, value in parse_qsl(parts.query)
+              if value and _CREDENTIAL_PARAMETER.search(key)]
+    return found
 
 
 def _telegram_token(name: str, raw: str) -> str:
@@ -429,9 +446,14 @@ class Settings:
                               f"{self.whatsapp_webhook_path!r}.")
 
     def secrets(self) -> list[str]:
-        """The values of secret settings (for blotting them out of logs)."""
-        return [getattr(self, spec.name) for spec in fields(self)
-                if spec.metadata["secret"] and getattr(self, spec.name)]
+        """The values of secret settings, and credentials written into URL settings (for
+        blotting them out of logs)."""
+        values = [getattr(self, spec.name) for spec in fields(self)
+                  if spec.metadata["secret"] and getattr(self, spec.name)]
+        for spec in fields(self):
+            if spec.metadata["parse"] in (_url, _https_url):
+                values += _url_credentials(getattr(self, spec.name))
+        return values
 
     def describe(self) -> list[tuple[str, str, str]]:
         """(NAME, default, doc) for every setting, secrets' defaults shown empty."""

@@ -55,3 +55,23 @@ async def test_the_models_sql_stays_out_of_the_log(cli_env: list[str], tmp_path:
         assert record in log
     assert DNI not in log
 
+
+
+@pytest.mark.parametrize("url", [
+    "http://kratos:hunter2-pass@127.0.0.1:9/v1",
+    "http://127.0.0.1:9/v1?api-key=hunter2-pass&tier=basic",
+    "http://127.0.0.1:9/v1?token=hunter2-pass",
+], ids=["user:password@", "?api-key=", "?token="])
+def test_credentials_inside_the_endpoint_url_stay_out_of_the_log(
+    url: str, cli_env: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Nothing listens on port 9: the request fails, and the failure is logged with its URL.
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-key-0123456789")
+    monkeypatch.setenv("OPENAI_BASE_URL", url)
+    monkeypatch.setenv("OPENAI_MAX_RETRIES", "0")
+
+    assert main([*cli_env, "ask", "laptops baratas"]) == 0
+
+    log = (tmp_path / "kratos.log").read_text()
+    assert "model unavailable" in log and "127.0.0.1:9" in log
+    assert "hunter2-pass" not in log and "[redacted]" in log
