@@ -235,7 +235,7 @@ async def test_a_query_past_the_loop_budget_finishes_on_a_thread(reader: Catalog
     assert first.sql in reader._slow
     # The loop kept running meanwhile: never held for anything near the statement's time.
     assert first.elapsed_ms > 150
-    assert max(lags) < 0.1
+    assert max(lags) < first.elapsed_ms / 1000 / 2
 
 
 async def test_a_big_catalog_runs_every_query_on_a_thread(tmp_path: Path) -> None:

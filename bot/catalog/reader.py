@@ -259,6 +259,7 @@ class _FencedConnection(sqlite3.Connection):
         self.create_function(FOLD_FUNCTION, 1, sql_fold, deterministic=True)
         # Shape rows as they are fetched, so a huge cell is dropped inside this thread.
         self.row_factory = self._shape_row
+        self.text_factory = catalog_text
 
     def _past_deadline(self) -> bool:
         return time.monotonic() > self._clock.deadline
@@ -695,6 +696,25 @@ def _read_only_uri(path: Path) -> str:
     return f"{path.resolve().as_uri()}?mode=ro"
 
 
+def catalog_text(value: bytes) -> str:
+    """A TEXT value as Python reads it from a catalog: UTF-8, any invalid byte shown as "�".
+
+    SQLite stores whatever bytes a store's own program wrote as TEXT; Python's default reading
+    raises on the first invalid one, which failed every query touching that row.
+    """
+    return value.decode("utf-8", "replace")
+
+
+def open_read_only(path: Path) -> sqlite3.Connection:
+    """A plain read-only connection to a catalog file, reading text as ``catalog_text`` does.
+
+    Raises ``sqlite3.Error`` when the file cannot be opened.
+    """
+    conn = sqlite3.connect(_read_only_uri(Path(path)), uri=True)
+    conn.text_factory = catalog_text
+    return conn
+
+
 def _check_file(path: Path) -> None:
     if not path.exists():
         raise CatalogError(
@@ -712,7 +732,7 @@ def _check_file(path: Path) -> None:
 def _inspect(path: Path) -> _Schema:
     """Read the catalog's schema on a plain read-only connection (introspection needs PRAGMA)."""
     try:
-        conn = sqlite3.connect(_read_only_uri(path), uri=True)
+        conn = open_read_only(path)
         try:
             return _inspect_connection(conn, path)
         finally:

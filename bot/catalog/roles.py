@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.catalog.reader import open_read_only
+
 logger = logging.getLogger(__name__)
 
 #: Every role, in the order reports list them.
@@ -422,7 +424,7 @@ def find_roles(db_path: Path, notes_path: Path | None = None) -> CatalogRoles | 
     and a price are found with the most other roles (then the most columns).
     """
     notes = load_role_notes(notes_path)
-    conn = sqlite3.connect(f"{Path(db_path).resolve().as_uri()}?mode=ro", uri=True)
+    conn = open_read_only(Path(db_path))
     try:
         tables = dict(_catalog_tables(conn))
         best: tuple[tuple[int, int], str, Detection] | None = None

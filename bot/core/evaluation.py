@@ -44,6 +44,7 @@ from typing import Any
 
 from bot.catalog.columns import ResultColumns
 from bot.catalog.money import amounts_in_text, to_cents
+from bot.catalog.reader import open_read_only
 from bot.catalog.roles import CatalogRoles
 from bot.catalog.seed import build_demo_catalog
 from bot.core.assistant import answer
@@ -395,7 +396,7 @@ def _show(rows: Sequence[tuple[Any, ...]], limit: int = 6) -> str:
 
 def _gold(catalog: Path, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Run gold SQL on a plain read-only connection (gold is trusted, and must not be capped)."""
-    conn = sqlite3.connect(f"{catalog.resolve().as_uri()}?mode=ro", uri=True)
+    conn = open_read_only(catalog)
     try:
         cursor = conn.execute(sql)
         return [c[0] for c in cursor.description or ()], [tuple(r) for r in cursor.fetchall()]
@@ -418,7 +419,7 @@ def catalog_facts(catalog: Path, roles: CatalogRoles | None = None) -> CatalogFa
     """Product names and prices: with the catalog's roles, its product table's name and price
     columns and the columns named like them; without, those of every table with a column
     called name/nombre/… (so a table of totals adds no "prices")."""
-    conn = sqlite3.connect(f"{catalog.resolve().as_uri()}?mode=ro", uri=True)
+    conn = open_read_only(catalog)
     reading = ResultColumns.of(roles)
     names: set[str] = set()
     prices: set[int] = set()
