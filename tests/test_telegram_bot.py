@@ -797,3 +797,22 @@ async def test_debug_logs_hold_no_short_secret_and_no_customer_words_unless_aske
     assert secret not in err
     assert (WORDS in err) is (log_messages == "on")
     assert ("[hidden: LOG_MESSAGES=off]" in err) is (log_messages == "off")
+
+
+async def test_an_unknown_command_in_a_private_chat_is_answered(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
+) -> None:
+    await start_bot()
+    telegram.push_text(851, 851, "/precio laptops <baratas> & más")
+    telegram.push_text(852, 852, f"/laptops@{telegram.username}", language_code="en")
+    telegram.push_text(GROUP, 853, "/precio laptops", chat_type="group")  # not for the bot
+    telegram.push_text(854, 854, "/reset")  # a known command keeps its own answer
+    [spanish] = await telegram.wait_for_messages(1, chat_id=851)
+    [english] = await telegram.wait_for_messages(1, chat_id=852)
+    [reset] = await telegram.wait_for_messages(1, chat_id=854)
+
+    assert "/precio" in spanish.plain and "«precio laptops <baratas> & más»" in spanish.plain
+    assert "/help" in spanish.plain
+    assert "/laptops" in english.plain and "“laptops”" in english.plain
+    assert "olvidé" in reset.plain
+    assert telegram.sent_messages(GROUP) == []

@@ -50,6 +50,7 @@ from bot.channels.telegram.bot import (
     start_command,
     stats_command,
     text_message,
+    unknown_command,
 )
 from bot.channels.telegram.events import add_event_handlers
 from bot.channels.telegram.http import AiohttpRequest, MessageRateLimiter
@@ -181,6 +182,9 @@ def build_application(settings: Settings) -> KratosApplication:
     application.add_handler(MessageHandler(new & filters.TEXT & ~filters.COMMAND & for_us,
                                            text_message))
     add_voice_handlers(application)
+    # Last: a command nothing above took, in a private chat, still gets an answer.
+    application.add_handler(MessageHandler(new & filters.COMMAND & filters.ChatType.PRIVATE,
+                                           unknown_command))
     application.add_error_handler(on_error)
     return application
 

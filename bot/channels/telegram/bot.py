@@ -76,6 +76,8 @@ TEXTS: dict[str, dict[str, str]] = {
                        "tienda.",
         "slow_down": "Vas muy rápido 🙂 Espera un momento y vuelve a escribirme.",
         "admins_only": "Ese comando es solo para administradores.",
+        "unknown_command": "No conozco el comando /{command}. Escríbeme tu pregunta sin la barra "
+                           "(«{words}») o mira /help.",
         "failed": "Perdona, algo falló al responderte. Inténtalo de nuevo en un momento.",
         "more": "La respuesta sigue en {more} mensaje(s) más que no envío. Haz una pregunta más "
                 "precisa (una marca, un rango de precios, menos productos) y te respondo completo.",
@@ -103,6 +105,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_allowed": "Sorry, this assistant is only for the store's authorised staff.",
         "slow_down": "You're going fast 🙂 Please wait a moment and write again.",
         "admins_only": "That command is for admins only.",
+        "unknown_command": "I don't know the command /{command}. Write your question without "
+                           "the slash (“{words}”) or see /help.",
         "failed": "Sorry, something went wrong while answering. Please try again in a moment.",
         "more": "The answer goes on for {more} more message(s) that I am not sending. Ask a "
                 "narrower question (a brand, a price range, fewer products) for all of it.",
@@ -444,6 +448,28 @@ async def help_command(update: Update, context: KratosContext) -> None:
         await send_text(update.effective_message,
                         say("help", language, username=context.bot.username, admin=admin,
                             media=media))
+
+
+_COMMAND = re.compile(r"^/(?P<command>\w{1,32})(?:@\w+)?(?P<rest>.*)$", re.DOTALL)
+
+
+async def unknown_command(update: Update, context: KratosContext) -> None:
+    """Answers a command no handler took, in a private chat: which one, and what to do instead.
+
+    "/precio laptops" or "/laptops" is most often a question typed as a command; without this
+    the customer got no answer at all.
+    """
+    conversation = await admit(update, context)
+    message = update.effective_message
+    if conversation is None or message is None or not message.text:
+        return
+    match = _COMMAND.match(message.text.strip())
+    if match is None:
+        return
+    words = f"{match['command']}{match['rest']}".replace("_", " ").strip()[:60]
+    async with context.bot_data.locks.hold(conversation.key):
+        await send_text(message, say("unknown_command", conversation.language,
+                                     command=match["command"], words=words))
 
 
 async def reset_command(update: Update, context: KratosContext) -> None:
