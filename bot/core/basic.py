@@ -28,12 +28,14 @@ from bot.core.basic_parse import (
     read,
     singular,
     understand,
+    widen,
 )
 from bot.core.basic_parse import words as folded_words
 from bot.core.basic_words import (
     BARE,
     MAKERS,
     attribute_text,
+    kind_word,
     name_patterns,
     read_attributes,
     related_words,
@@ -135,6 +137,14 @@ _TEXTS: dict[str, dict[str, str]] = {
         "page_big": "de mayor a menor tamaño",
         "small": "de menor tamaño", "small_one": "de menor tamaño",
         "page_small": "de menor a mayor tamaño",
+        "big@inch": "de más pulgadas", "big_one@inch": "de más pulgadas",
+        "page_big@inch": "de más a menos pulgadas", "small@inch": "de menos pulgadas",
+        "small_one@inch": "de menos pulgadas", "page_small@inch": "de menos a más pulgadas",
+        "big@storage": "de más memoria", "big_one@storage": "de más memoria",
+        "page_big@storage": "de más a menos memoria", "small@storage": "de menos memoria",
+        "small_one@storage": "de menos memoria", "page_small@storage": "de menos a más memoria",
+        "unsaid": "Sobre {w}: el catálogo no registra cómo se entrega (frío, caliente…), así "
+                  "que no puedo asegurártelo.",
         "in_stock": "disponible ({stock} en stock)",
         "disponible": "disponible", "agotado": "agotado", "por llegar": "por llegar",
         "category": "categorías", "brand": "marcas", "family": "familias", "color": "colores",
@@ -215,6 +225,17 @@ _TEXTS: dict[str, dict[str, str]] = {
         "big": "biggest", "big_one": "biggest one", "page_big": "from biggest to smallest",
         "small": "smallest", "small_one": "smallest one",
         "page_small": "from smallest to biggest",
+        "big@inch": "with the most inches", "big_one@inch": "one with the most inches",
+        "page_big@inch": "from most to fewest inches", "small@inch": "with the fewest inches",
+        "small_one@inch": "one with the fewest inches",
+        "page_small@inch": "from fewest to most inches",
+        "big@storage": "with the most storage", "big_one@storage": "one with the most storage",
+        "page_big@storage": "from most to least storage",
+        "small@storage": "with the least storage",
+        "small_one@storage": "one with the least storage",
+        "page_small@storage": "from least to most storage",
+        "unsaid": "About {w}: the catalog does not record how products are handed over (cold, "
+                  "hot…), so I can't promise it.",
         "in_stock": "available ({stock} in stock)",
         "disponible": "available", "agotado": "sold out", "por llegar": "coming soon",
         "category": "categories", "brand": "brands", "family": "families", "color": "colours",
@@ -253,7 +274,10 @@ _TEXTS: dict[str, dict[str, str]] = {
 
 
 def _t(lang: str, key: str, **values: Any) -> str:
-    text = _TEXTS["en" if lang == "en" else "es"][key]
+    texts = _TEXTS["en" if lang == "en" else "es"]
+    # "big@storage" reads "de más memoria"; a measure without words of its own, "de mayor
+    # tamaño".
+    text = texts[key] if key in texts else texts[key.partition("@")[0]]
     return text.format(**values) if values else text
 
 
@@ -409,7 +433,9 @@ class BasicEngine:
         sql: list[str] = []
         known = await self._probe(draft.unknown, sql) if not draft.verdict else set()
         query = understand(draft, self.vocab, known, previous, shown)
-        if query.others:
+        if query.move == "other":
+            query = await self._next_or_other(query, sql)
+        if query.others or query.relative:
             query = await self._other_than_shown(query, shown, sql)
         logger.debug("basic query: %s", query.to_dict())
         if query.intent in SMALL_TALK:
@@ -442,23 +468,81 @@ class BasicEngine:
             reply = await handlers[query.intent](query, sql)
         reply.sql = sql
         reply.meta["lang"] = query.lang
+        if query.unsaid and reply.rows and not reply.refused:
+            reply.text += "\n" + _t(query.lang, "unsaid", w=_quoted(query.lang, query.unsaid))
         if query.ignored and not reply.refused:
             reply.text += "\n" + _t(query.lang, "ignored", w=_quoted(query.lang, query.ignored))
         return reply
 
+    async def _next_or_other(self, q: Query, sql: list[str]) -> Query:
+        """"¿Tienes otro?": the next ones, or, once all were shown, other products of the same
+        kind ("hay coca cola?", then "¿tienes otro?": the other gaseosas)."""
+        q = replace(q, move=None)
+        _, total = await self._total(q, sql)
+        return q if q.offset < total else widen(q)
+
     async def _other_than_shown(self, q: Query, shown: Sequence[int],
                                 sql: list[str]) -> Query:
-        """"¿Hay en otro color?" after a list that asked for no colour: the colours (brands...)
-        of the products shown are the ones left out."""
+        """What a follow-up says through the products shown: "¿hay en otro color?" leaves out
+        their colours (brands...), "otro parecido" leaves them out and keeps their kind,
+        "¿uno más barato?" costs less than they do."""
+        records = await self._shown(shown, sql)
         excluded = list(q.excluded)
         for column in q.others:
-            if column in self.columns and shown:
-                result = await self._run(
-                    sql, f"SELECT DISTINCT {column} FROM {self.source} WHERE id IN"
-                         f" ({', '.join('?' * len(shown))}) AND {column} IS NOT NULL",
-                    tuple(shown))
-                excluded += [f"{column}={value}" for (value,) in result.rows]
-        return replace(q, excluded=list(dict.fromkeys(excluded)), others=[])
+            if column == "product":
+                excluded += [f"id={r['id']}" for r in records]
+            elif column in self.columns:
+                excluded += [f"{column}={r[column]}" for r in records
+                             if r.get(column) is not None]
+        resolved = replace(q, excluded=list(dict.fromkeys(excluded)), others=[], relative=None)
+        if q.relative and records:
+            resolved = _priced_against(resolved, q.relative, [r["price"] for r in records])
+        if "kind" in q.others or ("product" in q.others and resolved.keywords
+                                  and not (await self._total(resolved, sql))[1]):
+            # No kind named, or none left of the words named ("iphone 15 pro", then "algo
+            # parecido pero más barato"): the kind of the products shown.
+            resolved = await self._with_kind(resolved, records, sql)
+        return resolved
+
+    async def _shown(self, shown: Sequence[int], sql: list[str]) -> list[dict[str, Any]]:
+        """The products of the last list shown, as records."""
+        if not shown:
+            return []
+        result = await self._run(
+            sql, f"SELECT {', '.join(self.columns)} FROM {self.source} WHERE id IN"
+                 f" ({', '.join('?' * len(shown))})", tuple(shown))
+        return [dict(zip(result.columns, row, strict=True)) for row in result.rows]
+
+    async def _with_kind(self, q: Query, records: Sequence[dict[str, Any]],
+                         sql: list[str]) -> Query:
+        """``q`` about the kind of product ``records`` are: their one category, and the word
+        that names their kind ("leche", "cerveza"; "gaseosa" for "Inca Kola")."""
+        categories = {r.get("category") for r in records}
+        if "category" in self.columns and len(categories) == 1 and None not in categories:
+            q = replace(q, categories=[str(categories.pop())], families=[])
+        word = await self._kind_word(records, sql)
+        if word or q.categories:
+            q = replace(q, keywords=[word] if word else [], soft_keywords=[], names_only=False)
+        return q
+
+    async def _kind_word(self, records: Sequence[dict[str, Any]], sql: list[str]) -> str | None:
+        """The word every record's name starts with when it names a kind several brands make
+        ("Leche Gloria", "Leche Ideal"), else a shop word their names share ("kola", "cola":
+        "gaseosa"); None when there is neither."""
+        firsts = {tuple(folded_words(str(r["name"]))[:1]) for r in records}
+        brands = {w for r in records for w in folded_words(str(r.get("brand") or ""))}
+        if len(firsts) == 1 and (first := firsts.pop()) and first[0].isalpha() \
+                and len(first[0]) >= 3 and first[0] not in brands:
+            column = "coalesce(brand, '')" if "brand" in self.columns else "id"
+            result = await self._run(
+                sql, f"SELECT count(DISTINCT {column}) AS n FROM {self.source} WHERE"
+                     f" {NAME_LIKE}", (fold(f"{first[0]} %"),))
+            if result.rows and result.rows[0][0] >= 2:
+                return first[0]
+        kinds = [[k for w in folded_words(str(r["name"])) if (k := kind_word(w))]
+                 for r in records]
+        common = [k for k in (kinds[0] if kinds else []) if all(k in ks for ks in kinds)]
+        return common[0] if common else None
 
     async def _run(self, sql: list[str], statement: str, params: Sequence[Any] = (),
                    max_rows: int | None = None) -> QueryResult:
@@ -633,7 +717,8 @@ class BasicEngine:
         records = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
         sign = -1 if q.order == "size_desc" else 1
         ranked = sorted(range(len(records)), key=lambda i: (
-            (0, sign * size) if (size := quantity(records[i])) is not None else (1, 0)))
+            (0, sign * size) if (size := quantity(records[i], q.measure)) is not None
+            else (1, 0)))
         rows = [result.rows[i] for i in ranked][q.offset:q.offset + q.limit]
         return replace(result, rows=rows, truncated=False, total=len(rows))
 
@@ -659,6 +744,8 @@ class BasicEngine:
         short = {"price_asc": "asc", "price_desc": "desc", "stock_desc": "stock",
                  "size_desc": "big", "size_asc": "small"}[
             q.order or "price_asc"]
+        if q.measure and q.order in _SIZE_ORDERS:
+            short += f"@{q.measure}"
         desc = self._describe(q)
         if q.stock_check and q.availability:
             head = _t(lang, "stock_yes", n=total, available=_plural(lang, "available", total),
@@ -946,10 +1033,7 @@ class BasicEngine:
             parts.append(self._say(lang, "brand_of", v=joiner.join(q.brands)))
         if q.colors:
             parts.append(self._say(lang, "color_of", v=joiner.join(q.colors)))
-        for column, values in _excluded(q).items():
-            key = {"brand": "brand_of", "color": "color_of", "family": "fam"}.get(column)
-            what = joiner.join(values) if column != "word" else _quoted(lang, values)
-            parts.append(_t(lang, "except", v=self._say(lang, key, v=what) if key else what))
+        parts += self._describe_excluded(q)
         if q.availability:
             parts.append(joiner.join(_availability(lang, a) for a in q.availability))
         parts += [joiner.join(values) for values in self._groupings(q).values()]
@@ -970,6 +1054,18 @@ class BasicEngine:
         if words:
             parts.append(_t(lang, "match", w=" ".join(words)))
         return f" ({', '.join(parts)})" if parts else ""
+
+    def _describe_excluded(self, q: Query) -> list[str]:
+        """What a query leaves out, in words: "excepto marca Gloria"."""
+        lang, parts = q.lang, []
+        for column, values in _excluded(q).items():
+            if column == "id":
+                # The products just shown: "otro" says so already.
+                continue
+            key = {"brand": "brand_of", "color": "color_of", "family": "fam"}.get(column)
+            what = _t(lang, "or").join(values) if column != "word" else _quoted(lang, values)
+            parts.append(_t(lang, "except", v=self._say(lang, key, v=what) if key else what))
+        return parts
 
     def _examples(self, lang: str) -> str:
         vocab = self.vocab
@@ -1146,24 +1242,46 @@ def _previous(history: Sequence[Turn]) -> tuple[Query | None, list[int]]:
 
 
 _SIZE_ORDERS = ("size_desc", "size_asc")
-#: Units a presentation's quantity is compared in: litres and kilos (millilitres and grams
-#: are thousandths of them), inches, gigabytes.
-_BASE_UNITS = {"volume": 1.0, "millilitres": 0.001, "weight": 1.0, "grams": 0.001,
-               "inch": 1.0, "storage": 1.0, "terabytes": 1000.0}
+#: Units a presentation's quantity is compared in, by what they measure: litres and kilos
+#: (millilitres and grams are thousandths of them), inches, gigabytes (a terabyte is 1,000).
+_BASE_UNITS = {"volume": ("volume", 1.0), "millilitres": ("volume", 0.001),
+               "weight": ("weight", 1.0), "grams": ("weight", 0.001), "inch": ("inch", 1.0),
+               "storage": ("storage", 1.0), "terabytes": ("storage", 1000.0)}
+#: Measures whose amount a pack multiplies ("Pack x12 355 ml" holds 4.26 L).
+_PACKED = ("volume", "weight")
 
 
-def quantity(row: dict[str, Any]) -> float | None:
+def quantity(row: dict[str, Any], measure: str | None = None) -> float | None:
     """How much a product holds, from its size (else its name): "Botella 1.5 L" -> 1.5,
-    "Lata 400 g" -> 0.4, "Saco 5 kg" -> 5.0; None when neither says a quantity."""
+    "Lata 400 g" -> 0.4, "Saco 5 kg" -> 5.0, "Pack x6 355 ml" -> 2.13, "4GB 128GB" -> 128
+    (the largest amount of one measure: storage, not memory), "1TB" -> 1000. ``measure``
+    ("inch", "storage", "volume", "weight") says which quantity to read; None: the first one
+    stated. None when neither says it."""
     for text in (row.get("size"), row.get("name")):
         if not text:
             continue
-        attributes = read_attributes(numbers_to_digits(fold(str(text))))[1]
-        for attribute in attributes:
-            unit, _, value = attribute.partition(":")
-            if unit in _BASE_UNITS:
-                return float(value) * _BASE_UNITS[unit]
+        amounts, pack = _amounts(str(text))
+        chosen = measure if measure else next(iter(amounts), None)
+        if chosen in amounts:
+            return amounts[chosen] * (pack if chosen in _PACKED and pack else 1)
+        if pack and not measure:
+            return pack
     return None
+
+
+def _amounts(text: str) -> tuple[dict[str, float], float | None]:
+    """The largest amount of each measure a text states (in base units, in the order the
+    units are read), and its pack's count."""
+    amounts: dict[str, float] = {}
+    pack = None
+    for attribute in read_attributes(numbers_to_digits(fold(text)))[1]:
+        unit, _, value = attribute.partition(":")
+        if unit == "pack":
+            pack = float(value)
+        elif unit in _BASE_UNITS:
+            measure, factor = _BASE_UNITS[unit]
+            amounts[measure] = max(amounts.get(measure, 0.0), float(value) * factor)
+    return amounts, pack
 
 
 def _asks_for_a_name(q: Query) -> bool:
@@ -1173,13 +1291,29 @@ def _asks_for_a_name(q: Query) -> bool:
             and not any(is_spanish_word(w, (singular(w),)) for w in q.ignored))
 
 
-def _excluded(q: Query) -> dict[str, list[str]]:
-    """The values a query leaves out, by column ("brand": ["Gloria"])."""
-    found: dict[str, list[str]] = {}
+def _excluded(q: Query) -> dict[str, list[Any]]:
+    """The values a query leaves out, by column ("brand": ["Gloria"]; "id": products shown)."""
+    found: dict[str, list[Any]] = {}
     for item in q.excluded:
         column, _, value = item.partition("=")
-        found.setdefault(column, []).append(value)
+        if column == "id":
+            if not value.isdigit():
+                continue
+            found.setdefault(column, []).append(int(value))
+        else:
+            found.setdefault(column, []).append(value)
     return found
+
+
+def _priced_against(q: Query, relative: str, prices: Sequence[Any]) -> Query:
+    """``q`` bounded by the prices of the products shown: below the cheapest ("cheaper") or
+    above the dearest ("pricier")."""
+    known = [float(p) for p in prices if isinstance(p, int | float)]
+    if not known:
+        return q
+    if relative == "cheaper":
+        return replace(q, max_price=min(known), max_inclusive=False)
+    return replace(q, min_price=max(known), min_inclusive=False)
 
 
 def _quoted(lang: str, words: Sequence[str]) -> str:
@@ -1208,7 +1342,8 @@ def _status(lang: str, row: dict[str, Any]) -> str:
 def _best(lang: str, shown: int, short: str) -> str:
     """ "Estos son los 5 de menor precio:", or "El de menor precio es:" for one."""
     if shown == 1:
-        return _t(lang, "best_one", order_one=_t(lang, f"{short}_one"))
+        base, at, measure = short.partition("@")
+        return _t(lang, "best_one", order_one=_t(lang, f"{base}_one{at}{measure}"))
     return _t(lang, "best", k=shown, order=_t(lang, short))
 
 

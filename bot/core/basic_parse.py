@@ -120,9 +120,27 @@ _FIXED: dict[str, dict[str, str]] = {
                       "de_mayor_a_menor high_to_low highest_first higher_priced high_priced",
         "stock_desc": "mas_stock mayor_stock most_stock more_stock mas_unidades most_units",
         # The size of a presentation ("Botella 3 L" is bigger than "Botella 500 ml").
-        "size_desc": "mas_grande mas_grandes mayor_tamano mas_grandote biggest largest",
+        "size_desc": "mas_grande mas_grandes mayor_tamano mas_grandote biggest largest "
+                     "grande grandes",
         "size_asc": "mas_chico mas_chica mas_chicos mas_chicas mas_pequeno mas_pequena "
-                    "mas_pequenos mas_pequenas menor_tamano mas_chiquito mas_chiquita smallest",
+                    "mas_pequenos mas_pequenas menor_tamano mas_chiquito mas_chiquita smallest "
+                    "pequeno pequena pequenos pequenas chiquito chiquita",
+        # A size named by what it measures: "la tele de más pulgadas", "el celu con más
+        # memoria" compare that quantity of the name ("order@measure", see ``_take_order``).
+        "size_desc@inch": "mas_pulgadas mas_pulgada mayor_pulgaje mas_pantalla "
+                          "pantalla_mas_grande most_inches",
+        "size_asc@inch": "menos_pulgadas menos_pulgada menor_pulgaje pantalla_mas_chica "
+                         "pantalla_mas_pequena",
+        "size_desc@storage": "mas_memoria mayor_memoria mas_almacenamiento "
+                             "mayor_almacenamiento mas_capacidad mayor_capacidad mas_gigas "
+                             "mas_gb most_storage more_storage",
+        "size_asc@storage": "menos_memoria menor_memoria menos_almacenamiento "
+                            "menor_almacenamiento menos_capacidad menor_capacidad menos_gigas "
+                            "menos_gb least_storage",
+        "size_desc@volume": "mas_litros mas_litro",
+        "size_asc@volume": "menos_litros",
+        "size_desc@weight": "mas_kilos mas_pesado mas_pesada",
+        "size_asc@weight": "menos_kilos mas_liviano mas_liviana",
     },
     "intent": {
         "count": "cuantos cuantas how_many numero_de cantidad_de number_of count total_de",
@@ -145,6 +163,9 @@ _FIXED: dict[str, dict[str, str]] = {
                    "alternative sugerencia suggestion recomendacion recommendation"},
     "more": {"": "mas more otro otra other others another siguiente next resto rest adicional "
                  "additional demas los_demas las_demas"},
+    # "algo parecido", "uno similar": other products of the same kind as the ones shown.
+    "similar": {"": "parecido parecida similar igualito igualita algo_asi del_mismo_tipo "
+                    "del_mismo_estilo alike"},
     "followup": {"": "esos esas estos estas ellos ellas those these them they pero but "
                      "tambien also"},
     # Words that narrow what was shown: "solo las de lata" keeps the milk and wants cans.
@@ -523,7 +544,8 @@ class Vocabulary:
     def _by_sound(self, word: str) -> str | None:
         """The one known word that sounds like ``word`` ("zapatiyas" -> "zapatillas")."""
         keys = self.sounds.get(sound(word), frozenset())
-        return next(iter(keys)) if len(keys) == 1 and len(word) >= 5 else None
+        # Four letters are enough when only the spelling of a sound differs: "inka" is "inca".
+        return next(iter(keys)) if len(keys) == 1 and len(word) >= 4 else None
 
 
 def sound(word: str) -> str:
@@ -605,7 +627,9 @@ def _index_brand(add: Any, brand: str, tails: bool) -> None:
         add(("".join(words(brand)),), ("brand", brand))
     if tails:
         for start in range(1, len(key)):
-            if len(key[start]) >= 4:
+            # "Cola" of "Coca-Cola" is what customers call any cola, not that brand.
+            if len(key[start]) >= 4 and not (start == len(key) - 1
+                                             and basic_words.is_related(key[start])):
                 add(key[start:], ("brand", brand))
 
 
@@ -657,6 +681,9 @@ def _index_values(add: Any, kind: str, values: Sequence[str], groups: Sequence[s
     heads: dict[str, list[str]] = {}
     for value in values:
         key = phrase_key(value)
+        if key in _OTHER_WORDS:
+            # A category "Otros": "¿tienes otro?" asks for another product, not for it.
+            continue
         add(key, (kind, value))
         if len(key) > 1:
             heads.setdefault(key[0], []).append(value)
@@ -668,6 +695,11 @@ def _index_values(add: Any, kind: str, values: Sequence[str], groups: Sequence[s
     for head, owners in heads.items():
         for value in owners:
             add((head,), (kind, value))
+
+
+#: "otro", "otra", "otros", "otras", "other": never a value of the catalog.
+_OTHER_WORDS = frozenset(phrase_key(w) for w in ("otro", "otra", "otros", "otras", "other",
+                                                "others", "another"))
 
 
 @dataclass
@@ -699,6 +731,16 @@ class Query:
     #: "otra marca", "otro color": the columns whose previous values a follow-up leaves out.
     others: list[str] = field(default_factory=list)
     order: str | None = None
+    #: What a size order compares ("inch", "storage", "volume", "weight"); None: the first
+    #: quantity a product's size or name states.
+    measure: str | None = None
+    #: "otro", "otra": the next ones, or other products of the same kind once all were shown.
+    #: "similar": other products of the same kind as the ones shown, whatever their brand.
+    move: str | None = None
+    #: "cheaper" / "pricier" than the products shown ("¿tendrás uno más baratito?").
+    relative: str | None = None
+    #: Words for how a product is handed over that the catalog cannot promise ("fría").
+    unsaid: list[str] = field(default_factory=list)
     limit: int = DEFAULT_LIMIT
     offset: int = 0
     group: str | None = None
@@ -766,9 +808,10 @@ def read(text: str, vocab: Vocabulary, lang: str) -> Draft:
     if _off_topic(flat, vocab) and not _terms(vocab, tokens, {"category", "family", "brand"}):
         draft.verdict = "offtopic"
         return draft
+    # A quality ("helado") may be a product of this store: looked up like an unknown word.
     draft.unknown = list(dict.fromkeys(
         item.surface[0] for item in _match(vocab, tokens)
-        if item.kinds() == {"word"} and item.surface[0] not in _GREETING))
+        if item.kinds() in ({"word"}, {"quality"}) and item.surface[0] not in _GREETING))
     return draft
 
 
@@ -962,6 +1005,7 @@ def _match(vocab: Vocabulary, tokens: Sequence[str]) -> list[_Item]:
         else:
             word = tokens[i]
             kind = ("num" if word.isdigit() else "one" if word in _ONE_WORDS
+                    else "quality" if basic_words.is_quality(word)
                     else "stop" if word in _STOPWORDS or keys[i] in _STOPWORDS
                     or basic_words.is_function_word(word) else "word")
             items.append(_Item(((kind, word),), (word,), i))
@@ -974,7 +1018,7 @@ _PLURALITY = {"es": -1, "is": -1, "son": 1, "are": 1, "ones": 1}
 _ADJECTIVE_ORDER = re.compile(r"^(?:barat|car|economic|costos)[oa]s?$")
 _VALUE_KINDS = ("category", "family", "brand", "color", "availability", "grouping")
 _FLAG_KINDS = ("more", "followup", "narrow", "exist", "cue", "unsupported", "stockq", "filler",
-               "generic", "prep")
+               "generic", "prep", "similar")
 # A first word that makes the message a yes/no question ("¿alguna Sony?", "any from Apple?").
 _VAGUE = frozenset({"algo", "something", "anything"})
 _EXIST_OPENERS = frozenset({"alguna", "alguno", "algun", "algunas", "algunos", "any"})
@@ -1010,7 +1054,8 @@ class Reading:
         """It narrows, orders, counts or pages whatever is being looked at."""
         q = self.q
         return any((q.colors, q.availability, q.order, self.bounds, self.count, self.intent,
-                    q.group, q.soft_keywords, q.attributes, q.excluded, q.others))
+                    q.group, q.soft_keywords, q.attributes, q.excluded, q.others, q.unsaid,
+                    "similar" in self.flags))
 
     @property
     def off_catalog(self) -> bool:
@@ -1053,16 +1098,23 @@ def read_words(draft: Draft, vocab: Vocabulary,
     tokens: list[str] = []
     originals: dict[str, str] = {}
     for token in draft.tokens:
+        if basic_words.is_quality(token) and token not in known:
+            # "gaseosa helada" is no "helado", even where the store sells ice cream.
+            tokens.append(token)
+            continue
         if token in draft.unknown and token not in known:
             plain = _undiminished(token, vocab) or _other_gender(token, vocab)
             if plain:
                 originals.setdefault(plain, token)
-                known.add(plain)
+                if not (basic_words.is_quality(plain) or plain in _STOPWORDS):
+                    known.add(plain)
                 token = plain
         if token in draft.unknown and token not in known \
                 and not is_spanish_word(token, (singular(token),)):
             fixed = vocab.correct(token)
-            if fixed and singular(fixed) in vocab.text_words:
+            if fixed and (singular(fixed) in vocab.text_words or any(
+                    singular(fixed) in key for key in vocab.joined.values())):
+                # "una inka": "inca" of "Inca Kola" is looked for in the names.
                 known.add(fixed)
             if fixed:
                 originals.setdefault(fixed, token)
@@ -1071,14 +1123,19 @@ def read_words(draft: Draft, vocab: Vocabulary,
     return _fix_phrases(tokens, vocab), originals
 
 
-#: Diminutive endings and what they replace: "perrito" is "perro", "cafecito" "cafe", "panecito"
-#: "pan", "cosita" "cosa".
+#: Diminutive and augmentative endings and what they replace: "perrito" is "perro", "cafecito"
+#: "cafe", "panecito" "pan", "cosita" "cosa", "calientito" "caliente", "grandazo" "grande",
+#: "grandote" "grande", "baratisimo" "barato".
 _DIMINUTIVES = (("ecito", ("",)), ("ecita", ("",)), ("cito", ("", "e")), ("cita", ("", "e")),
-                ("ito", ("o", "e", "")), ("ita", ("a", "e", "")))
+                ("ito", ("o", "e", "")), ("ita", ("a", "e", "")),
+                ("azo", ("o", "e", "")), ("aza", ("a", "e", "")), ("ote", ("e", "o", "")),
+                ("ota", ("a", "e", "")), ("isimo", ("o", "e")), ("isima", ("a", "e")))
 
 
 def _undiminished(word: str, vocab: Vocabulary) -> str | None:
-    """The store's word a diminutive stands for ("perritos" -> "perros"), or None."""
+    """The word a diminutive or augmentative stands for ("perritos" -> "perros", "cholito" ->
+    "cholo", "grandazo" -> "grande"): a word of the store, of the shop lexicon, a function word
+    or a quality; or None."""
     plural = word.endswith("s") and not word.endswith("ss")
     base = word[:-1] if plural else word
     for ending, replacements in _DIMINUTIVES:
@@ -1087,9 +1144,16 @@ def _undiminished(word: str, vocab: Vocabulary) -> str | None:
             continue
         for tail in replacements:
             plain = stem + tail
-            if (plain,) in vocab.index or plain in vocab.text_words:
+            if _plain_word(plain, vocab):
                 return plain + ("s" if plural else "")
     return None
+
+
+def _plain_word(word: str, vocab: Vocabulary) -> bool:
+    """Whether ``word`` is one basic mode reads: the store's, the lexicon's, a function word or
+    a quality."""
+    return ((word,) in vocab.index or word in vocab.text_words or word in _STOPWORDS
+            or basic_words.is_quality(word))
 
 
 def _other_gender(word: str, vocab: Vocabulary) -> str | None:
@@ -1167,6 +1231,7 @@ def _take_values(r: Reading, items: Sequence[_Item], n: int) -> None:
 
 
 _EXCLUDABLE = ("category", "family", "brand", "color")
+_OTHER_SURFACES = frozenset({"otro", "otra", "otros", "otras", "other", "others", "another"})
 #: What may stand between "que no sea" and the value it leaves out: "que no sea de la marca".
 _BETWEEN_EXCEPT = frozenset({"article", "group", "prep", "stop", "except"})
 
@@ -1194,7 +1259,11 @@ def _take_order(r: Reading, items: Sequence[_Item], n: int) -> None:
     item = items[n]
     if "order" not in item.kinds():
         return
-    r.q.order = item.value("order")
+    order, _, measure = (item.value("order") or "").partition("@")
+    r.q.order, r.q.measure = order, measure or None
+    if item.surface[0] in ("mas", "menos") and not (n and "article" in items[n - 1].kinds()):
+        # "uno más barato", "algo más caro": compared with what was shown, not "el más barato".
+        r.flags.add("comparative")
     if n and "article" in items[n - 1].kinds():
         # "el más caro", "los más baratos": the article right before weighs most.
         r.plural_score += 2 if items[n - 1].value("article") == "plur" else -2
@@ -1229,6 +1298,8 @@ def _take_cues(r: Reading, items: Sequence[_Item], n: int) -> None:
         # "algo más barato": "something" names nothing, so it cannot start a new search.
         flags = (flags - {"generic"}) | {"vague"}
     r.flags.update(flags)
+    if "more" in flags and item.surface[0] in _OTHER_SURFACES:
+        r.flags.add("other_one")
     if "narrow" in flags:
         r.flags.add("followup")
 
@@ -1252,6 +1323,10 @@ def _take_number_or_word(r: Reading, items: Sequence[_Item], n: int, known: set[
             n == len(items) - 1 and n > 0
             and (before in _COUNT_BEFORE or "order" in items[n - 1].kinds()))):
         r.count = 1
+    elif "quality" in kinds:
+        # "cerveza bien fría": the store's "helado" is a product; a temperature is not.
+        word = item.surface[0]
+        (r.q.keywords if word in known else r.q.unsaid).append(word)
     elif "word" in kinds and item.surface[0] not in _GREETING and (
             len(item.surface[0]) > 1 or item.surface[0] in known):
         # A lone letter the catalog does not have ("m das el precio") says nothing.
@@ -1377,12 +1452,53 @@ def build_query(decision: str, r: Reading, draft: Draft, previous: Query | None,
         return replace(q, intent="pick", pick=int(shown[index]), order=None, offset=0,
                        limit=1, names_only=False, exists=q.exists or asks)
     if decision == "page" and previous is not None:
-        return _page(previous, r.count, lang)
+        page = _page(previous, r.count, lang)
+        page.unsaid = q.unsaid
+        # "¿tienes otro?" once all were shown: other products of the same kind.
+        page.move = "other" if r.flags & {"other_one", "similar"} else None
+        return page
     if decision == "refine" and previous is not None:
-        return _merge(previous, q, r.count, explicit_intent=r.intent is not None or q.order
-                      is not None or r.count is not None or bool(r.flags & {"show", "cue"}),
-                      narrow="narrow" in r.flags)
+        merged = _merge(previous, q, r.count, explicit_intent=r.intent is not None or q.order
+                        is not None or r.count is not None or bool(r.flags & {"show", "cue"}),
+                        narrow="narrow" in r.flags)
+        return _similar(merged, r) if _asks_similar(r) else merged
     return q
+
+
+def _asks_similar(r: Reading) -> bool:
+    """"Algo parecido", "¿tendrás uno más baratito?": other products like the ones shown (a
+    comparative with no price bound and no product named)."""
+    comparative = "comparative" in r.flags and r.q.order in ("price_asc", "price_desc") \
+        and not r.bounds
+    return ("similar" in r.flags or comparative) and not (r.names_things or r.q.keywords)
+
+
+def widen(q: Query) -> Query:
+    """Other products of the kind ``q`` was about: its brand, colour and sizes dropped, the
+    products shown left out, and the kind read from them when ``q`` names none (``others``
+    "product" and "kind", resolved by the engine, which knows what was shown)."""
+    wide = replace(q, brands=[], colors=[], attributes=[], offset=0, move=None,
+                   excluded=[e for e in q.excluded if not e.startswith("brand=")])
+    others = ["product"]
+    if not (wide.categories or wide.families or wide.keywords):
+        others.append("kind")
+    wide.others = list(dict.fromkeys([*wide.others, *others]))
+    return wide
+
+
+def _similar(merged: Query, r: Reading) -> Query:
+    """Other products of the kind shown: the brand, colour and sizes asked before go (unless
+    named again), what was shown is left out (``others`` "product", resolved by the engine), and
+    a comparative sets a price bound against what was shown."""
+    new = r.q
+    similar = widen(replace(merged, brands=[], colors=[], attributes=[]))
+    similar.brands, similar.colors = new.brands, new.colors
+    similar.attributes = new.attributes
+    if "comparative" in r.flags and new.order in ("price_asc", "price_desc"):
+        similar.relative = "cheaper" if new.order == "price_asc" else "pricier"
+        similar.order = "price_asc"
+        similar.limit = _limit(r.count, False)
+    return similar
 
 
 _GROUP_FIELD = {"category": "categories", "brand": "brands", "family": "families",
@@ -1433,7 +1549,7 @@ def _page(previous: Query, count: int | None, lang: str) -> Query:
     else:
         limit = DEFAULT_LIMIT if previous.limit == 1 else previous.limit
     return replace(previous, offset=previous.offset + previous.limit, limit=limit, lang=lang,
-                   ignored=[])
+                   ignored=[], move=None, relative=None)
 
 
 def _merge_bounds(merged: Query, new: Query) -> None:
@@ -1463,6 +1579,9 @@ def _merge_exclusions(merged: Query, previous: Query, new: Query) -> None:
             unresolved.append(kind)
     named = {f"{kind}={v}" for kind, name in _OTHER_FIELD.items() for v in getattr(merged, name)}
     merged.excluded = [e for e in dict.fromkeys(excluded) if e not in named]
+    if new.others and not (merged.categories or merged.families or merged.keywords):
+        # "inca kola", then "¿otra marca?": other gaseosas, not everything else in the shop.
+        unresolved.append("kind")
     merged.others = unresolved
 
 
@@ -1473,7 +1592,7 @@ def _merge(previous: Query, new: Query, count: int | None, *, explicit_intent: b
     # "¿tienen impresoras de menos de 700?" then "¿y Epson?": still a yes/no question.
     exists = new.exists or (previous.exists and not explicit_intent)
     merged = replace(previous, offset=0, pick=None, lang=new.lang, ignored=new.ignored,
-                     exists=exists, stock_check=new.stock_check)
+                     exists=exists, stock_check=new.stock_check, move=None, relative=None)
     if new.categories:
         merged.categories, merged.families = new.categories, []
     if new.families:
@@ -1493,6 +1612,8 @@ def _merge(previous: Query, new: Query, count: int | None, *, explicit_intent: b
     if new.keywords:
         merged.names_only = new.names_only
     merged.order = new.order or previous.order
+    merged.measure = new.measure if new.order else previous.measure
+    merged.unsaid = new.unsaid
     if count is not None or new.order:
         merged.limit = new.limit
     elif not (previous.limit == 1 and previous.order):

@@ -30,6 +30,7 @@ FUNCTION_WORDS = frozenset(_DATA["function_words"]["words"].split())
 _UNITS: dict[str, dict[str, list[str]]] = dict(_DATA["units"])
 _RELATED: dict[str, list[str]] = {k: list(v) for k, v in _DATA.get("related", {}).items()}
 MAKERS: dict[str, str] = dict(_DATA.get("makers", {}))
+QUALITIES = frozenset(_DATA.get("qualities", {}).get("words", "").split())
 _SHORTHAND_RE = re.compile(
     r"(?<![\w/])(?:" + "|".join(
         r"\s+".join(re.escape(part) for part in key.split())
@@ -47,6 +48,11 @@ def is_function_word(word: str) -> bool:
     if word in FUNCTION_WORDS:
         return True
     return any(word.endswith(c) and word[:-len(c)] in FUNCTION_WORDS for c in _CLITICS)
+
+
+def is_quality(word: str) -> bool:
+    """A word for how a product is handed over that no catalog records ("fria", "calientito")."""
+    return word in QUALITIES
 
 
 def expand_shorthand(text: str) -> str:
@@ -114,3 +120,17 @@ def related_words(word: str, singular: Any = None) -> list[str]:
     the ``[related]`` table; ``singular`` (a function) finds the entry of a plural."""
     key = word if word in _RELATED or singular is None else singular(word)
     return [word, *(w for w in _RELATED.get(key, []) if w != word)]
+
+
+def kind_word(word: str) -> str | None:
+    """The shop word a word of a product's name says the kind of ("kola" -> "gaseosa"), from
+    the ``[related]`` table: the first entry listing it, or the word itself when it is one."""
+    for key, others in _RELATED.items():
+        if word in others:
+            return key
+    return word if word in _RELATED else None
+
+
+def is_related(word: str) -> bool:
+    """Whether ``word`` is an everyday word for a kind of product ("cola", "gaseosa")."""
+    return word in _RELATED or any(word in others for others in _RELATED.values())
