@@ -497,11 +497,19 @@ class BasicEngine:
         resolved = replace(q, excluded=list(dict.fromkeys(excluded)), others=[], relative=None)
         if q.relative and records:
             resolved = _priced_against(resolved, q.relative, [r["price"] for r in records])
-        if "kind" in q.others or ("product" in q.others and resolved.keywords
-                                  and not (await self._total(resolved, sql))[1]):
+        if {"product", "brand"} & set(q.others):
+            # "una coca", then "otra marca": "coca" named the brand left out.
+            brands = {w for r in records for w in folded_words(str(r.get("brand") or ""))}
+            resolved = replace(resolved, keywords=[
+                w for w in resolved.keywords if singular(w) not in brands and w not in brands])
+            if not resolved.keywords and not (resolved.categories or resolved.families):
+                resolved = replace(resolved, others=["kind"])
+        if "kind" in q.others or "kind" in resolved.others or (
+                {"product", "brand"} & set(q.others) and resolved.keywords
+                and not (await self._total(resolved, sql))[1]):
             # No kind named, or none left of the words named ("iphone 15 pro", then "algo
             # parecido pero más barato"): the kind of the products shown.
-            resolved = await self._with_kind(resolved, records, sql)
+            resolved = await self._with_kind(replace(resolved, others=[]), records, sql)
         return resolved
 
     async def _shown(self, shown: Sequence[int], sql: list[str]) -> list[dict[str, Any]]:

@@ -1261,7 +1261,7 @@ def _take_order(r: Reading, items: Sequence[_Item], n: int) -> None:
         return
     order, _, measure = (item.value("order") or "").partition("@")
     r.q.order, r.q.measure = order, measure or None
-    if item.surface[0] in ("mas", "menos") and not (n and "article" in items[n - 1].kinds()):
+    if _comparative(items, n):
         # "uno más barato", "algo más caro": compared with what was shown, not "el más barato".
         r.flags.add("comparative")
     if n and "article" in items[n - 1].kinds():
@@ -1270,6 +1270,18 @@ def _take_order(r: Reading, items: Sequence[_Item], n: int) -> None:
     word = item.surface[-1]
     if _ADJECTIVE_ORDER.match(word):
         r.plural_score += 2 if word.endswith("s") else -2
+
+
+def _comparative(items: Sequence[_Item], n: int) -> bool:
+    """Whether the order word at ``items[n]`` compares ("más barato", "una más barata") rather
+    than picks the top ("el más barato", "lo más caro")."""
+    if items[n].surface[0] in ("mas", "menos"):
+        start = n
+    elif n and items[n - 1].surface == ("mas",):
+        start = n - 1
+    else:
+        return False
+    return not (start and "article" in items[start - 1].kinds())
 
 
 def _take_cues(r: Reading, items: Sequence[_Item], n: int) -> None:
@@ -1326,7 +1338,7 @@ def _take_number_or_word(r: Reading, items: Sequence[_Item], n: int, known: set[
     elif "quality" in kinds:
         # "cerveza bien fría": the store's "helado" is a product; a temperature is not.
         word = item.surface[0]
-        (r.q.keywords if word in known else r.q.unsaid).append(word)
+        (r.q.keywords if word in known else r.q.unsaid).append(originals.get(word, word))
     elif "word" in kinds and item.surface[0] not in _GREETING and (
             len(item.surface[0]) > 1 or item.surface[0] in known):
         # A lone letter the catalog does not have ("m das el precio") says nothing.
@@ -1495,8 +1507,9 @@ def _similar(merged: Query, r: Reading) -> Query:
     similar.brands, similar.colors = new.brands, new.colors
     similar.attributes = new.attributes
     if "comparative" in r.flags and new.order in ("price_asc", "price_desc"):
+        # Closest in price first: just under what was shown, or just over it.
         similar.relative = "cheaper" if new.order == "price_asc" else "pricier"
-        similar.order = "price_asc"
+        similar.order = "price_desc" if new.order == "price_asc" else "price_asc"
         similar.limit = _limit(r.count, False)
     return similar
 
