@@ -129,7 +129,6 @@ def price_of(db: Path, product: int) -> float:
     # A product line used as its kind ("un sublime") or a brand's nickname ("una cusquena").
     (("un sublime", "otra marca"), "descripcion LIKE 'Chocolate%' AND marca <> 'Nestlé'"),
     (("una cusquena", "otra marca?"), f"{BEERS} AND marca <> 'Cusqueña'"),
-    (("agua san mateo", "otra marca habra?"), "descripcion LIKE 'Agua%' AND marca <> 'San Mateo'"),
 ], ids=lambda value: " / ".join(value) if isinstance(value, tuple) else "")
 async def test_other_products_of_the_kind_shown(minimarket_db, open_engine, questions, where):
     engine = await open_engine(minimarket_db)
@@ -177,7 +176,23 @@ async def test_a_cheaper_one_of_the_category_when_the_words_have_none(
     shows_first(reply, want)
 
 
-async def test_other_brand_after_the_cheapest(minimarket_db, open_engine):
+async def test_other_brand_of_a_size_nobody_else_sells_says_no(minimarket_db, open_engine):
+    engine = await open_engine(minimarket_db)
+    reply = await ask(engine, "inca kola de 3 litros", "y de otra marca?")
+    assert reply.text.startswith("No encontré"), reply.text
+    want = selected(minimarket_db, f"{GASEOSAS} AND marca <> 'Inca Kola'")
+    assert ids(reply) == want[:len(ids(reply))] and ids(reply), reply.text
+
+
+# --- Shapes answered before this work: kept here so the new follow-ups cannot break them -----
+
+async def test_other_brand_of_a_brand_and_a_kind_as_before(minimarket_db, open_engine):
+    engine = await open_engine(minimarket_db)
+    reply = await ask(engine, "agua san mateo", "otra marca habra?")
+    shows_first(reply, selected(minimarket_db, "descripcion LIKE 'Agua%' AND marca <> 'San Mateo'"))
+
+
+async def test_other_brand_after_the_cheapest_as_before(minimarket_db, open_engine):
     engine = await open_engine(minimarket_db)
     reply = await ask(engine, "leche", "la mas barata", "otra marca")
     cheapest = selected(minimarket_db, "descripcion LIKE 'Leche%'")[0]
@@ -187,7 +202,7 @@ async def test_other_brand_after_the_cheapest(minimarket_db, open_engine):
     assert ids(reply) == want[:1], reply.text
 
 
-async def test_other_brand_after_the_biggest_keeps_the_size_order(minimarket_db, open_engine):
+async def test_other_brand_after_the_biggest_as_before(minimarket_db, open_engine):
     engine = await open_engine(minimarket_db)
     reply = await ask(engine, "agua", "la mas grande", "otra marca")
     biggest = by_size(minimarket_db, "descripcion LIKE 'Agua%'")
@@ -196,15 +211,7 @@ async def test_other_brand_after_the_biggest_keeps_the_size_order(minimarket_db,
                                                  f" marca FROM products WHERE id = {biggest})")]
 
 
-async def test_other_brand_of_a_size_nobody_else_sells_says_no(minimarket_db, open_engine):
-    engine = await open_engine(minimarket_db)
-    reply = await ask(engine, "inca kola de 3 litros", "y de otra marca?")
-    assert reply.text.startswith("No encontré"), reply.text
-    want = selected(minimarket_db, f"{GASEOSAS} AND marca <> 'Inca Kola'")
-    assert ids(reply) == want[:len(ids(reply))] and ids(reply), reply.text
-
-
-async def test_another_brand_by_its_name(minimarket_db, open_engine):
+async def test_another_brand_by_its_name_as_before(minimarket_db, open_engine):
     engine = await open_engine(minimarket_db)
     reply = await ask(engine, "una pilsen", "y una cristal?")
     understood(reply)
@@ -248,11 +255,12 @@ async def test_greetings_with_nicknames_are_no_products(minimarket_db, open_engi
 # --- Size superlatives read in the names -----------------------------------------------------
 
 @pytest.mark.parametrize(("questions", "where", "pick"), [
-    (("la gaseosa mas grande",), GASEOSAS, max),
     (("el pack mas chico",), "descripcion LIKE 'Pack%'", min),
     (("el pack mas grandazo",), "descripcion LIKE 'Pack%'", max),
-    (("inca kola", "la mas grande?"), "marca = 'Inca Kola'", max),
     (("q gaseosas tienes casero?", "y la mas chiquita?"), GASEOSAS, min),
+    # Answered before too: the biggest of a kind or of a brand.
+    (("la gaseosa mas grande",), GASEOSAS, max),
+    (("inca kola", "la mas grande?"), "marca = 'Inca Kola'", max),
 ], ids=lambda value: " / ".join(value) if isinstance(value, tuple) else "")
 async def test_size_superlatives(minimarket_db, open_engine, questions, where, pick):
     engine = await open_engine(minimarket_db)
@@ -266,6 +274,10 @@ async def test_size_superlatives(minimarket_db, open_engine, questions, where, p
 @pytest.mark.parametrize(("question", "where"), [
     ("una inka", "marca = 'Inca Kola'"),
     ("inka cola", "marca = 'Inca Kola'"),
+    # "Cola" and "kola" are one word: every cola, not the brand whose name ends in it.
+    ("cola", COLAS),
+    ("una kola", COLAS),
+    # Answered before too: the brand run together, misspelt, or its nickname.
     ("inca cola", "marca = 'Inca Kola'"),
     ("inka kola", "marca = 'Inca Kola'"),
     ("incakola", "marca = 'Inca Kola'"),
@@ -274,9 +286,6 @@ async def test_size_superlatives(minimarket_db, open_engine, questions, where, p
     ("cocacola", "marca = 'Coca-Cola'"),
     ("un sublime", "descripcion LIKE '%Sublime%'"),
     ("una pilsen", "marca = 'Pilsen'"),
-    # "Cola" and "kola" are one word: every cola, not the brand whose name ends in it.
-    ("cola", COLAS),
-    ("una kola", COLAS),
 ])
 async def test_brands_and_colas_spelled_any_way(minimarket_db, open_engine, question, where):
     engine = await open_engine(minimarket_db)
@@ -289,3 +298,37 @@ async def test_otro_is_never_the_category_otros(minimarket_db, open_engine):
     reply = await ask(engine, "una coca", "tienes otro?")
     assert "Otros" not in reply.text, reply.text
     assert not set(ids(reply)) & set(selected(minimarket_db, "categoria = 'Otros'")), reply.text
+
+
+@pytest.mark.parametrize(("questions", "bigger"), [
+    (("inca kola de litro", "tendras una mas grande?"), True),
+    (("inca kola de litro", "mas grande no hay?"), True),
+    (("inca kola de litro", "una mas chiquita?"), False),
+], ids=lambda value: " / ".join(value) if isinstance(value, tuple) else "")
+async def test_a_bigger_or_smaller_one_than_the_one_shown(minimarket_db, open_engine, questions,
+                                                          bigger):
+    engine = await open_engine(minimarket_db)
+    first = await ask(engine, *questions[:1])
+    (shown,) = ids(first)
+    reply = await ask(engine, *questions)
+    rows = query(minimarket_db, "SELECT id, descripcion FROM products WHERE marca = 'Inca Kola'"
+                                " ORDER BY precio, id")
+    names = dict(rows)
+    size = litres(names[shown])
+    # The same brand, past the size shown, the closest size first.
+    want = sorted((i for i, name in rows
+                   if litres(name) != size and (litres(name) > size) == bigger),
+                  key=lambda i: litres(names[i]) * (1 if bigger else -1))
+    shows_first(reply, want)
+
+
+@pytest.mark.parametrize(("questions", "where", "order"), [
+    (("leche ideal", "tienes otra cosa parecida?"),
+     "descripcion LIKE 'Leche%' AND descripcion NOT LIKE '%Ideal%'", "precio, id"),
+    (("leche ideal", "uno mejor?"),
+     "descripcion LIKE 'Leche%' AND precio > (SELECT precio FROM products WHERE descripcion"
+     " LIKE 'Leche Ideal%')", "precio, id"),
+], ids=lambda value: " / ".join(value) if isinstance(value, tuple) else "")
+async def test_something_like_it_or_better(minimarket_db, open_engine, questions, where, order):
+    engine = await open_engine(minimarket_db)
+    shows_first(await ask(engine, *questions), selected(minimarket_db, where, order))

@@ -495,14 +495,17 @@ class BasicEngine:
                 excluded += [f"{column}={r[column]}" for r in records
                              if r.get(column) is not None]
         resolved = replace(q, excluded=list(dict.fromkeys(excluded)), others=[], relative=None)
-        if q.relative and records:
+        if q.relative in ("cheaper", "pricier") and records:
             resolved = _priced_against(resolved, q.relative, [r["price"] for r in records])
+        elif q.relative and records:
+            resolved = _sized_against(resolved, q.relative, records)
         if {"product", "brand"} & set(q.others):
             # "una coca", then "otra marca": "coca" named the brand left out.
             brands = {w for r in records for w in folded_words(str(r.get("brand") or ""))}
             resolved = replace(resolved, keywords=[
                 w for w in resolved.keywords if singular(w) not in brands and w not in brands])
-            if not resolved.keywords and not (resolved.categories or resolved.families):
+            if not (resolved.keywords or resolved.categories or resolved.families
+                    or resolved.brands):
                 resolved = replace(resolved, others=["kind"])
         if "kind" in q.others or "kind" in resolved.others or (
                 {"product", "brand"} & set(q.others) and resolved.keywords
@@ -655,6 +658,8 @@ class BasicEngine:
 
     async def _total(self, q: Query, sql: list[str]) -> tuple[Query, int]:
         """How many products match; words that only narrowed to nothing are let go."""
+        if q.min_size is not None or q.max_size is not None:
+            return q, len((await self._by_size(q, sql))[1])
         where = self._where(q)
         result = await self._run(sql, f"SELECT count(*) AS n FROM {self.source}{where.where}",
                                  where.params)
@@ -708,27 +713,38 @@ class BasicEngine:
         some are (None when all are available, or the question is about availability)."""
         if q.availability or q.stock_check or "availability" not in self.columns:
             return None
-        where = self._where(replace(q, availability=["disponible"]))
-        result = await self._run(sql, f"SELECT count(*) AS n FROM {self.source}{where.where}",
-                                 where.params)
-        missing = total - int(result.rows[0][0])
+        available = replace(q, availability=["disponible"])
+        if q.min_size is not None or q.max_size is not None:
+            count = len((await self._by_size(available, sql))[1])
+        else:
+            where = self._where(available)
+            result = await self._run(sql, f"SELECT count(*) AS n FROM {self.source}"
+                                          f"{where.where}", where.params)
+            count = int(result.rows[0][0])
+        missing = total - count
         return missing or None
 
     async def _rows_by_size(self, q: Query, sql: list[str]) -> QueryResult:
         """Rows from biggest to smallest presentation (or the reverse), read from the size
         column or else the name ("Botella 3 L" > "1.5 L" > "500 ml"); rows whose size reads
         as no quantity come last."""
+        result, ranked = await self._by_size(q, sql)
+        rows = ranked[q.offset:q.offset + q.limit]
+        return replace(result, rows=rows, truncated=False, total=len(rows))
+
+    async def _by_size(self, q: Query, sql: list[str]) -> tuple[QueryResult, list[Any]]:
+        """The rows ``q`` selects in its size order (biggest first for "size_desc"), without
+        those outside its size bounds (a size bound also leaves out rows with no size)."""
         where = self._where(q)
         result = await self._run(
             sql, f"SELECT {', '.join(self.columns)} FROM {self.source}{where.where}"
                  f" ORDER BY {_ORDER_SQL['price_asc']}", where.params, max_rows=VOCABULARY_ROWS)
-        records = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
+        sizes = [quantity(dict(zip(result.columns, row, strict=True)), q.measure)
+                 for row in result.rows]
+        keep = [i for i, size in enumerate(sizes) if _within(size, q.min_size, q.max_size)]
         sign = -1 if q.order == "size_desc" else 1
-        ranked = sorted(range(len(records)), key=lambda i: (
-            (0, sign * size) if (size := quantity(records[i], q.measure)) is not None
-            else (1, 0)))
-        rows = [result.rows[i] for i in ranked][q.offset:q.offset + q.limit]
-        return replace(result, rows=rows, truncated=False, total=len(rows))
+        keep.sort(key=lambda i: (0, sign * size) if (size := sizes[i]) is not None else (1, 0))
+        return result, [result.rows[i] for i in keep]
 
     def _yes(self, asked: Query, q: Query, total: int = 0, sold_out: int | None = None) -> str:
         """How a yes/no answer starts: "Sí." only when nothing asked for was left out and
@@ -1045,16 +1061,7 @@ class BasicEngine:
         if q.availability:
             parts.append(joiner.join(_availability(lang, a) for a in q.availability))
         parts += [joiner.join(values) for values in self._groupings(q).values()]
-        low = format_soles(q.min_price) if q.min_price is not None else None
-        high = format_soles(q.max_price) if q.max_price is not None else None
-        if low and high:
-            parts.append(_t(lang, "between", a=low, b=high))
-        elif high:
-            parts.append(_t(lang, "le" if q.max_inclusive else "lt", b=high))
-        elif low:
-            parts.append(_t(lang, "ge" if q.min_inclusive else "gt", a=low))
-        if q.min_stock is not None:
-            parts.append(_t(lang, "stock_min", s=q.min_stock))
+        parts += _describe_bounds(q)
         parts += [attribute_text(a) for a in q.attributes if unit_of(a) != BARE]
         # A model number reads with the words it goes with: «iphone 15».
         words = [*q.keywords, *q.soft_keywords,
@@ -1259,22 +1266,66 @@ _BASE_UNITS = {"volume": ("volume", 1.0), "millilitres": ("volume", 0.001),
 _PACKED = ("volume", "weight")
 
 
-def quantity(row: dict[str, Any], measure: str | None = None) -> float | None:
-    """How much a product holds, from its size (else its name): "Botella 1.5 L" -> 1.5,
-    "Lata 400 g" -> 0.4, "Saco 5 kg" -> 5.0, "Pack x6 355 ml" -> 2.13, "4GB 128GB" -> 128
-    (the largest amount of one measure: storage, not memory), "1TB" -> 1000. ``measure``
-    ("inch", "storage", "volume", "weight") says which quantity to read; None: the first one
-    stated. None when neither says it."""
+def _describe_bounds(q: Query) -> list[str]:
+    """A query's price, stock and size bounds in words: "de menos de S/ 10.00", "de más de
+    1 L"."""
+    lang, parts = q.lang, []
+    low = format_soles(q.min_price) if q.min_price is not None else None
+    high = format_soles(q.max_price) if q.max_price is not None else None
+    if low and high:
+        parts.append(_t(lang, "between", a=low, b=high))
+    elif high:
+        parts.append(_t(lang, "le" if q.max_inclusive else "lt", b=high))
+    elif low:
+        parts.append(_t(lang, "ge" if q.min_inclusive else "gt", a=low))
+    if q.min_stock is not None:
+        parts.append(_t(lang, "stock_min", s=q.min_stock))
+    if q.min_size is not None:
+        parts.append(_t(lang, "gt", a=_size_text(q.min_size, q.measure)))
+    if q.max_size is not None:
+        parts.append(_t(lang, "lt", b=_size_text(q.max_size, q.measure)))
+    return parts
+
+
+#: How a size bound reads, by what it measures (amounts in base units).
+_SIZE_TEXT = {"volume": "{n:g} L", "weight": "{n:g} kg", "inch": '{n:g}"', "storage": "{n:g} GB",
+              "pack": "{n:g} unidades"}
+
+
+def _size_text(amount: float, measure: str | None) -> str:
+    """A size bound as a reply writes it: '1 L', '43"', '128 GB'."""
+    return _SIZE_TEXT.get(measure or "", "{n:g}").format(n=amount)
+
+
+def _within(size: float | None, low: float | None, high: float | None) -> bool:
+    """Whether ``size`` is above ``low`` and below ``high`` (both exclusive, None: no bound)."""
+    if low is None and high is None:
+        return True
+    return size is not None and (low is None or size > low) and (high is None or size < high)
+
+
+def measured(row: dict[str, Any], measure: str | None = None) -> tuple[str, float] | None:
+    """What a product's size measures and how much (see ``quantity``): ("volume", 1.5)."""
     for text in (row.get("size"), row.get("name")):
         if not text:
             continue
         amounts, pack = _amounts(str(text))
         chosen = measure if measure else next(iter(amounts), None)
         if chosen in amounts:
-            return amounts[chosen] * (pack if chosen in _PACKED and pack else 1)
+            return chosen, amounts[chosen] * (pack if chosen in _PACKED and pack else 1)
         if pack and not measure:
-            return pack
+            return "pack", pack
     return None
+
+
+def quantity(row: dict[str, Any], measure: str | None = None) -> float | None:
+    """How much a product holds, from its size (else its name): "Botella 1.5 L" -> 1.5,
+    "Lata 400 g" -> 0.4, "Saco 5 kg" -> 5.0, "Pack x6 355 ml" -> 2.13, "4GB 128GB" -> 128
+    (the largest amount of one measure: storage, not memory), "1TB" -> 1000. ``measure``
+    ("inch", "storage", "volume", "weight") says which quantity to read; None: the first one
+    stated. None when neither says it."""
+    found = measured(row, measure)
+    return found[1] if found else None
 
 
 def _amounts(text: str) -> tuple[dict[str, float], float | None]:
@@ -1311,6 +1362,19 @@ def _excluded(q: Query) -> dict[str, list[Any]]:
         else:
             found.setdefault(column, []).append(value)
     return found
+
+
+def _sized_against(q: Query, relative: str, records: Sequence[dict[str, Any]]) -> Query:
+    """``q`` bounded by the sizes of the products shown: above the biggest ("bigger") or below
+    the smallest ("smaller"), in what their sizes measure."""
+    sizes = [found for r in records if (found := measured(r, q.measure)) is not None]
+    if not sizes:
+        return q
+    measure = q.measure or sizes[0][0]
+    amounts = [amount for unit, amount in sizes if unit == measure]
+    if relative == "bigger":
+        return replace(q, measure=measure, min_size=max(amounts))
+    return replace(q, measure=measure, max_size=min(amounts))
 
 
 def _priced_against(q: Query, relative: str, prices: Sequence[Any]) -> Query:

@@ -117,7 +117,10 @@ _FIXED: dict[str, dict[str, str]] = {
         "price_desc": "caro cara mas_caro costoso costosa expensive most_expensive "
                       "more_expensive priciest pricey mayor_precio precio_mas_alto precio_alto "
                       "highest_price gama_alta high_end premium precio_maximo maximum_price "
-                      "de_mayor_a_menor high_to_low highest_first higher_priced high_priced",
+                      "de_mayor_a_menor high_to_low highest_first higher_priced high_priced "
+                      # "¿tienes uno mejor?": higher up the range than what was shown.
+                      "uno_mejor una_mejor algo_mejor otro_mejor otra_mejor alguno_mejor "
+                      "alguna_mejor mas_bueno mas_buena mejorcito mejorcita",
         "stock_desc": "mas_stock mayor_stock most_stock more_stock mas_unidades most_units",
         # The size of a presentation ("Botella 3 L" is bigger than "Botella 500 ml").
         "size_desc": "mas_grande mas_grandes mayor_tamano mas_grandote biggest largest "
@@ -737,8 +740,13 @@ class Query:
     #: "otro", "otra": the next ones, or other products of the same kind once all were shown.
     #: "similar": other products of the same kind as the ones shown, whatever their brand.
     move: str | None = None
-    #: "cheaper" / "pricier" than the products shown ("¿tendrás uno más baratito?").
+    #: "cheaper" / "pricier" / "bigger" / "smaller" than the products shown ("¿tendrás uno más
+    #: baratito?", "¿una más grande?").
     relative: str | None = None
+    #: Size bounds, in the base unit of ``measure`` (litres, kilos, inches, GB): "bigger than
+    #: the 1 L shown" is ``min_size`` 1.0, exclusive.
+    min_size: float | None = None
+    max_size: float | None = None
     #: Words for how a product is handed over that the catalog cannot promise ("fría").
     unsaid: list[str] = field(default_factory=list)
     limit: int = DEFAULT_LIMIT
@@ -1275,12 +1283,15 @@ def _take_order(r: Reading, items: Sequence[_Item], n: int) -> None:
 def _comparative(items: Sequence[_Item], n: int) -> bool:
     """Whether the order word at ``items[n]`` compares ("más barato", "una más barata") rather
     than picks the top ("el más barato", "lo más caro")."""
-    if items[n].surface[0] in ("mas", "menos"):
+    if items[n].surface[0] in ("mas", "menos") or "mejor" in items[n].surface[-1]:
         start = n
     elif n and items[n - 1].surface == ("mas",):
         start = n - 1
     else:
         return False
+    # "el de más memoria", "la con más pulgadas": the article may stand before "de" or "con".
+    while start and items[start - 1].surface[-1] in ("de", "con", "of", "with"):
+        start -= 1
     return not (start and "article" in items[start - 1].kinds())
 
 
@@ -1441,7 +1452,8 @@ def _starts_new_topic(r: Reading, previous: Query) -> bool:
 
 def _refines(r: Reading, draft: Draft) -> bool:
     """Whether a message that starts no new topic works on the previous answer."""
-    followup = draft.leading_followup or bool(r.flags & {"followup", "show"})
+    # "¿tienes otra cosa parecida?": "cosa" names nothing new.
+    followup = draft.leading_followup or bool(r.flags & {"followup", "show", "similar"})
     if r.names_things:
         # A brand alone ("solo Samsung", "how many are Epson?") or a narrower type.
         return True
@@ -1473,8 +1485,29 @@ def build_query(decision: str, r: Reading, draft: Draft, previous: Query | None,
         merged = _merge(previous, q, r.count, explicit_intent=r.intent is not None or q.order
                         is not None or r.count is not None or bool(r.flags & {"show", "cue"}),
                         narrow="narrow" in r.flags)
-        return _similar(merged, r) if _asks_similar(r) else merged
+        if _asks_similar(r):
+            return _similar(merged, r)
+        return _sized_against_shown(merged, r) if _asks_size(r, shown) else merged
     return q
+
+
+def _asks_size(r: Reading, shown: Sequence[int]) -> bool:
+    """"¿Tendrás una más grande?", "una más chiquita": bigger or smaller than what was shown.
+    After a list, only when another one is asked for ("una", "otra", "algo"): "¿y con más
+    memoria?" over a list picks the biggest of it."""
+    one = len(shown) == 1 or r.count == 1 or bool(r.flags & {"vague", "more"})
+    return (one and "comparative" in r.flags and r.q.order in ("size_desc", "size_asc")
+            and not (r.names_things or r.q.keywords or r.q.attributes))
+
+
+def _sized_against_shown(merged: Query, r: Reading) -> Query:
+    """The same products (brand and words kept), bigger or smaller than the ones shown: their
+    sizes go, what was shown is left out, the closest size first."""
+    bigger = r.q.order == "size_desc"
+    return replace(merged, attributes=[], relative="bigger" if bigger else "smaller",
+                   order="size_asc" if bigger else "size_desc", measure=r.q.measure,
+                   others=list(dict.fromkeys([*merged.others, "product"])),
+                   limit=_limit(r.count, False))
 
 
 def _asks_similar(r: Reading) -> bool:
@@ -1605,7 +1638,8 @@ def _merge(previous: Query, new: Query, count: int | None, *, explicit_intent: b
     # "¿tienen impresoras de menos de 700?" then "¿y Epson?": still a yes/no question.
     exists = new.exists or (previous.exists and not explicit_intent)
     merged = replace(previous, offset=0, pick=None, lang=new.lang, ignored=new.ignored,
-                     exists=exists, stock_check=new.stock_check, move=None, relative=None)
+                     exists=exists, stock_check=new.stock_check, move=None, relative=None,
+                     min_size=None, max_size=None)
     if new.categories:
         merged.categories, merged.families = new.categories, []
     if new.families:
