@@ -60,6 +60,8 @@ M33,Café Altomayo 50 g,Altomayo,Abarrotes,S/ 9.80,16
 M34,Pilas Duracell AA x2,Duracell,Otros,S/ 6.50,20
 M35,Bolsa de Hielo 3 kg,,Otros,S/ 5.00,12
 M36,Galletas Soda Field x6,Field,Golosinas,S/ 3.00,40
+M37,Arroz Costeño Extra 750 g,Costeño,Abarrotes,S/ 4.30,50
+M38,Papas Lay's Clásicas 42 g,Lay's,Golosinas,S/ 2.00,60
 """
 
 #: Names with "cola" or "kola" as a word ("Chocolate" is no cola).
@@ -332,3 +334,28 @@ async def test_a_bigger_or_smaller_one_than_the_one_shown(minimarket_db, open_en
 async def test_something_like_it_or_better(minimarket_db, open_engine, questions, where, order):
     engine = await open_engine(minimarket_db)
     shows_first(await ask(engine, *questions), selected(minimarket_db, where, order))
+
+
+# --- Diminutives, nicknames and everyday sizes --------------------------------------------
+
+@pytest.mark.parametrize(("question", "where"), [
+    ("un panecito", "descripcion LIKE 'Pan %'"),
+    ("arrocito costeño", "descripcion LIKE 'Arroz%'"),
+    ("unas papitas", "descripcion LIKE 'Papas%'"),
+    # "papá" is a word for whom a gift is for; where chips are sold, "papas" are chips.
+    ("tienen papas?", "descripcion LIKE 'Papas%'"),
+])
+async def test_diminutives_of_short_words(minimarket_db, open_engine, question, where):
+    engine = await open_engine(minimarket_db)
+    shows_first(await ask(engine, question), selected(minimarket_db, where))
+
+
+@pytest.mark.parametrize(("question", "where", "pick"), [
+    ("una coca personal", "marca = 'Coca-Cola'", min),
+    ("inca kola familiar", "marca = 'Inca Kola'", max),
+])
+async def test_everyday_size_words(minimarket_db, open_engine, question, where, pick):
+    engine = await open_engine(minimarket_db)
+    reply = await ask(engine, question)
+    understood(reply)
+    assert ids(reply)[:1] == [by_size(minimarket_db, where, pick)], reply.text

@@ -1149,12 +1149,12 @@ async def _typical_bound(catalog: CatalogReader, source: str, category: str) -> 
 
 
 async def _name_words(catalog: CatalogReader, source: str) -> set[str]:
-    """The words (folded, four letters or more) of the first ``VOCABULARY_ROWS`` product names,
-    for typo correction."""
+    """The words (folded, three letters or more) of the first ``VOCABULARY_ROWS`` product names,
+    for typo correction and for reading diminutives ("panecito" is "pan")."""
     result = await catalog.run(f"SELECT name FROM {source} LIMIT {VOCABULARY_ROWS}",
                                max_rows=VOCABULARY_ROWS)
     return {word for (name,) in result.rows for word in folded_words(str(name or ""))
-            if len(word) >= 4 and word.isalpha()}
+            if len(word) >= 3 and word.isalpha()}
 
 
 def sizes_with(attribute: str, sizes: Sequence[str]) -> list[str]:

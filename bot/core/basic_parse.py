@@ -124,10 +124,10 @@ _FIXED: dict[str, dict[str, str]] = {
         "stock_desc": "mas_stock mayor_stock most_stock more_stock mas_unidades most_units",
         # The size of a presentation ("Botella 3 L" is bigger than "Botella 500 ml").
         "size_desc": "mas_grande mas_grandes mayor_tamano mas_grandote biggest largest "
-                     "grande grandes",
+                     "grande grandes familiar",
         "size_asc": "mas_chico mas_chica mas_chicos mas_chicas mas_pequeno mas_pequena "
                     "mas_pequenos mas_pequenas menor_tamano mas_chiquito mas_chiquita smallest "
-                    "pequeno pequena pequenos pequenas chiquito chiquita",
+                    "pequeno pequena pequenos pequenas chiquito chiquita personal",
         # A size named by what it measures: "la tele de más pulgadas", "el celu con más
         # memoria" compare that quantity of the name ("order@measure", see ``_take_order``).
         "size_desc@inch": "mas_pulgadas mas_pulgada mayor_pulgaje mas_pantalla "
@@ -451,6 +451,9 @@ class Vocabulary:
     own_words: frozenset[str] = field(default_factory=frozenset, repr=False)
     #: Words of the store's product names: typos of them are corrected too ("shampo").
     text_words: frozenset[str] = field(default_factory=frozenset, repr=False)
+    #: Everyday words that are products of this store ("papas" where chips are sold, not
+    #: "papá"): never read as function words here.
+    sold_nouns: frozenset[str] = field(default_factory=frozenset, repr=False)
     #: Values of several words, run together ("incakola"), for typos across words.
     joined: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     #: How each correction target sounds (``sound``) -> the targets: "martiyo" is "martillo".
@@ -508,6 +511,8 @@ class Vocabulary:
                    surfaces=surfaces, max_phrase=max((len(k) for k in index), default=1),
                    own_words=_sold_words(index, (*families, *categories)),
                    text_words=frozenset(names),
+                   sold_nouns=frozenset(w for w in (singular(t) for t in text_words)
+                                        if w in FUNCTION_WORDS and len(w) >= 4),
                    joined={"".join(key): key for key, terms in index.items()
                            if len(key) > 1 and any(kind in _NAMING for kind, _ in terms)},
                    sounds={k: frozenset(v) for k, v in sounds.items()})
@@ -1014,6 +1019,7 @@ def _match(vocab: Vocabulary, tokens: Sequence[str]) -> list[_Item]:
             word = tokens[i]
             kind = ("num" if word.isdigit() else "one" if word in _ONE_WORDS
                     else "quality" if basic_words.is_quality(word)
+                    else "word" if keys[i] in vocab.sold_nouns
                     else "stop" if word in _STOPWORDS or keys[i] in _STOPWORDS
                     or basic_words.is_function_word(word) else "word")
             items.append(_Item(((kind, word),), (word,), i))
@@ -1114,7 +1120,8 @@ def read_words(draft: Draft, vocab: Vocabulary,
             plain = _undiminished(token, vocab) or _other_gender(token, vocab)
             if plain:
                 originals.setdefault(plain, token)
-                if not (basic_words.is_quality(plain) or plain in _STOPWORDS):
+                if not basic_words.is_quality(plain) and (
+                        plain not in _STOPWORDS or singular(plain) in vocab.sold_nouns):
                     known.add(plain)
                 token = plain
         if token in draft.unknown and token not in known \
@@ -1134,7 +1141,8 @@ def read_words(draft: Draft, vocab: Vocabulary,
 #: Diminutive and augmentative endings and what they replace: "perrito" is "perro", "cafecito"
 #: "cafe", "panecito" "pan", "cosita" "cosa", "calientito" "caliente", "grandazo" "grande",
 #: "grandote" "grande", "baratisimo" "barato".
-_DIMINUTIVES = (("ecito", ("",)), ("ecita", ("",)), ("cito", ("", "e")), ("cita", ("", "e")),
+_DIMINUTIVES = (("ecito", ("",)), ("ecita", ("",)), ("cito", ("", "e", "z")),
+                ("cita", ("", "e", "z")),
                 ("ito", ("o", "e", "")), ("ita", ("a", "e", "")),
                 ("azo", ("o", "e", "")), ("aza", ("a", "e", "")), ("ote", ("e", "o", "")),
                 ("ota", ("a", "e", "")), ("isimo", ("o", "e")), ("isima", ("a", "e")))
@@ -1160,8 +1168,8 @@ def _undiminished(word: str, vocab: Vocabulary) -> str | None:
 def _plain_word(word: str, vocab: Vocabulary) -> bool:
     """Whether ``word`` is one basic mode reads: the store's, the lexicon's, a function word or
     a quality."""
-    return ((word,) in vocab.index or word in vocab.text_words or word in _STOPWORDS
-            or basic_words.is_quality(word))
+    return ((word,) in vocab.index or word in vocab.text_words or word in vocab.sold_nouns
+            or word in _STOPWORDS or basic_words.is_quality(word))
 
 
 def _other_gender(word: str, vocab: Vocabulary) -> str | None:
