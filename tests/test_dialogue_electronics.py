@@ -243,3 +243,19 @@ async def test_a_better_one_than_the_one_shown(shop_db, open_engine):
     reply = await ask(engine, "el celu mas barato", "uno mejor?")
     (cheapest, *_) = selected(shop_db, PHONES)
     shows_first(reply, selected(shop_db, f"{PHONES} AND precio > {price_of(shop_db, cheapest)}"))
+
+
+async def test_another_of_a_kind_named_leaves_out_the_ones_shown(shop_db, open_engine):
+    engine = await open_engine(shop_db)
+    first = await ask(engine, "iphone 15")
+    reply = await ask(engine, "iphone 15", "tienes otro celular?")
+    shown = ", ".join(map(str, ids(first)))
+    shows_first(reply, selected(shop_db, f"{PHONES} AND id NOT IN ({shown})"))
+
+
+async def test_why_so_dear_then_a_cheaper_one(shop_db, open_engine):
+    engine = await open_engine(shop_db)
+    reply = await ask(engine, "audifonos jbl", "xq tan caros? uno mas barato habra?")
+    (jbl,) = selected(shop_db, "producto LIKE 'Aud%' AND marca = 'JBL'")
+    shows_first(reply, selected(shop_db, "producto LIKE 'Aud%' AND precio <"
+                                         f" {price_of(shop_db, jbl)}", "precio DESC, id"))

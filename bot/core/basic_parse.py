@@ -1495,7 +1495,17 @@ def build_query(decision: str, r: Reading, draft: Draft, previous: Query | None,
                         narrow="narrow" in r.flags)
         if _asks_similar(r):
             return _similar(merged, r)
-        return _sized_against_shown(merged, r) if _asks_size(r, shown) else merged
+        if _asks_size(r, shown):
+            return _sized_against_shown(merged, r)
+        return _other_one(merged, r, shown)
+    return _other_one(q, r, shown)
+
+
+def _other_one(q: Query, r: Reading, shown: Sequence[int]) -> Query:
+    """"¿Tienes otra consola?" after a PlayStation: the products named, but not the ones just
+    shown (``others`` "product", resolved by the engine)."""
+    if "other_one" in r.flags and shown and (r.names_things or r.q.keywords):
+        return replace(q, others=list(dict.fromkeys([*q.others, "product"])))
     return q
 
 
