@@ -485,7 +485,7 @@ class BasicEngine:
                                 sql: list[str]) -> Query:
         """What a follow-up says through the products shown: "¿hay en otro color?" leaves out
         their colours (brands...), "otro parecido" leaves them out and keeps their kind,
-        "¿uno más barato?" costs less than they do."""
+        "¿uno más barato?" costs less than they do, "¿una más grande?" holds more."""
         records = await self._shown(shown, sql)
         excluded = list(q.excluded)
         for column in q.others:
@@ -499,21 +499,21 @@ class BasicEngine:
             resolved = _priced_against(resolved, q.relative, [r["price"] for r in records])
         elif q.relative and records:
             resolved = _sized_against(resolved, q.relative, records)
-        if {"product", "brand"} & set(q.others):
+        moved = bool({"product", "brand"} & set(q.others))
+        if moved:
             # "una coca", then "otra marca": "coca" named the brand left out.
-            brands = {w for r in records for w in folded_words(str(r.get("brand") or ""))}
-            resolved = replace(resolved, keywords=[
-                w for w in resolved.keywords if singular(w) not in brands and w not in brands])
-            if not (resolved.keywords or resolved.categories or resolved.families
-                    or resolved.brands):
-                resolved = replace(resolved, others=["kind"])
-        if "kind" in q.others or "kind" in resolved.others or (
-                {"product", "brand"} & set(q.others) and resolved.keywords
-                and not (await self._total(resolved, sql))[1]):
-            # No kind named, or none left of the words named ("iphone 15 pro", then "algo
-            # parecido pero más barato"): the kind of the products shown.
-            resolved = await self._with_kind(replace(resolved, others=[]), records, sql)
+            resolved = _without_brand_words(resolved, records)
+        if "kind" in q.others or (moved and await self._kind_lost(resolved, sql)):
+            resolved = await self._with_kind(resolved, records, sql)
         return resolved
+
+    async def _kind_lost(self, q: Query, sql: list[str]) -> bool:
+        """Whether a follow-up about other products no longer says which kind: nothing names
+        it, or nothing is left with the words named ("iphone 15 pro", then "algo parecido
+        pero más barato")."""
+        if not (q.keywords or q.categories or q.families or q.brands):
+            return True
+        return bool(q.keywords) and not (await self._total(q, sql))[1]
 
     async def _shown(self, shown: Sequence[int], sql: list[str]) -> list[dict[str, Any]]:
         """The products of the last list shown, as records."""
@@ -1362,6 +1362,13 @@ def _excluded(q: Query) -> dict[str, list[Any]]:
         else:
             found.setdefault(column, []).append(value)
     return found
+
+
+def _without_brand_words(q: Query, records: Sequence[dict[str, Any]]) -> Query:
+    """``q`` without the product words that are words of the brands of ``records``."""
+    brands = {w for r in records for w in folded_words(str(r.get("brand") or ""))}
+    return replace(q, keywords=[w for w in q.keywords
+                                if w not in brands and singular(w) not in brands])
 
 
 def _sized_against(q: Query, relative: str, records: Sequence[dict[str, Any]]) -> Query:
