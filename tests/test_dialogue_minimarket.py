@@ -279,6 +279,12 @@ async def test_size_superlatives(minimarket_db, open_engine, questions, where, p
     # "Cola" and "kola" are one word: every cola, not the brand whose name ends in it.
     ("cola", COLAS),
     ("una kola", COLAS),
+    # Diminutives of them, and the colour that names a cola in Peru.
+    ("una kolita", COLAS),
+    ("una inkita", "marca = 'Inca Kola'"),
+    ("un inca kolita", "marca = 'Inca Kola'"),
+    ("una cola negra", "marca = 'Coca-Cola'"),
+    ("una gaseosa amarilla", "marca = 'Inca Kola'"),
     # Answered before too: the brand run together, misspelt, or its nickname.
     ("inca cola", "marca = 'Inca Kola'"),
     ("inka kola", "marca = 'Inca Kola'"),

@@ -1162,14 +1162,24 @@ def _undiminished(word: str, vocab: Vocabulary) -> str | None:
             plain = stem + tail
             if _plain_word(plain, vocab):
                 return plain + ("s" if plural else "")
+            # "inkita": "inka", spelt "inca" in the store's "Inca Kola".
+            sounded = vocab.correct(plain) if len(plain) >= 4 else None
+            if sounded and sounded[:1] == plain[:1] and _value_word(sounded, vocab):
+                return sounded + ("s" if plural else "")
     return None
+
+
+def _value_word(word: str, vocab: Vocabulary) -> bool:
+    """Whether ``word`` is a word of one of the store's values of several words ("kola" of
+    "Inca Kola"), or an everyday word for a kind of product ("cola")."""
+    return basic_words.is_related(word) or any(word in key for key in vocab.joined.values())
 
 
 def _plain_word(word: str, vocab: Vocabulary) -> bool:
     """Whether ``word`` is one basic mode reads: the store's, the lexicon's, a function word or
     a quality."""
     return ((word,) in vocab.index or word in vocab.text_words or word in vocab.sold_nouns
-            or word in _STOPWORDS or basic_words.is_quality(word))
+            or word in _STOPWORDS or basic_words.is_quality(word) or _value_word(word, vocab))
 
 
 def _other_gender(word: str, vocab: Vocabulary) -> str | None:
