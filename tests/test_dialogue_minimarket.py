@@ -282,7 +282,6 @@ async def test_size_superlatives(minimarket_db, open_engine, questions, where, p
     # Diminutives of them, and the colour that names a cola in Peru.
     ("una kolita", COLAS),
     ("una inkita", "marca = 'Inca Kola'"),
-    ("un inca kolita", "marca = 'Inca Kola'"),
     ("una cola negra", "marca = 'Coca-Cola'"),
     ("una gaseosa amarilla", "marca = 'Inca Kola'"),
     # Answered before too: the brand run together, misspelt, or its nickname.
@@ -294,6 +293,7 @@ async def test_size_superlatives(minimarket_db, open_engine, questions, where, p
     ("cocacola", "marca = 'Coca-Cola'"),
     ("un sublime", "descripcion LIKE '%Sublime%'"),
     ("una pilsen", "marca = 'Pilsen'"),
+    ("un inca kolita", "marca = 'Inca Kola'"),
 ])
 async def test_brands_and_colas_spelled_any_way(minimarket_db, open_engine, question, where):
     engine = await open_engine(minimarket_db)
