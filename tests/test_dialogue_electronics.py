@@ -259,3 +259,37 @@ async def test_why_so_dear_then_a_cheaper_one(shop_db, open_engine):
     (jbl,) = selected(shop_db, "producto LIKE 'Aud%' AND marca = 'JBL'")
     shows_first(reply, selected(shop_db, "producto LIKE 'Aud%' AND precio <"
                                          f" {price_of(shop_db, jbl)}", "precio DESC, id"))
+
+
+# --- Sizes as bounds: "más de 50 pulgadas", "256 gigas a más", "hasta 128 gb" ---------------
+
+@pytest.mark.parametrize(("questions", "where", "size", "keep"), [
+    (("teles de mas de 50 pulgadas",), TVS, inches, lambda n: n > 50),
+    (("tendras teles de 55 pulgadas pa arriba?",), TVS, inches, lambda n: n >= 55),
+    (("celus de 256 gigas a mas",), PHONES, gigabytes, lambda n: n >= 256),
+    (("celus hasta 128 gb",), PHONES, gigabytes, lambda n: n <= 128),
+    (("teles de 55 pulgadas a mas", "solo lg"), f"{TVS} AND marca = 'LG'", inches,
+     lambda n: n >= 55),
+], ids=lambda value: " / ".join(value) if isinstance(value, tuple) else "")
+async def test_sizes_as_bounds(shop_db, open_engine, questions, where, size, keep):
+    engine = await open_engine(shop_db)
+    reply = await ask(engine, *questions)
+    rows = query(shop_db, f"SELECT id, producto FROM products WHERE {where} ORDER BY precio, id")
+    shows_first(reply, [i for i, name in rows if keep(size(name))])
+
+
+async def test_a_size_bound_then_the_cheapest(shop_db, open_engine):
+    engine = await open_engine(shop_db)
+    reply = await ask(engine, "celus hasta 128 gb", "el mas barato")
+    rows = query(shop_db, f"SELECT id, producto FROM products WHERE {PHONES}"
+                          " ORDER BY precio, id")
+    understood(reply)
+    assert ids(reply) == [next(i for i, name in rows if gigabytes(name) <= 128)], reply.text
+
+
+async def test_counting_with_a_size_bound(shop_db, open_engine):
+    engine = await open_engine(shop_db)
+    reply = await ask(engine, "cuantas teles de mas de 50 pulgadas hay?")
+    names = [n for (n,) in query(shop_db, f"SELECT producto FROM products WHERE {TVS}")]
+    assert reply.text.startswith(f"Hay {sum(inches(n) > 50 for n in names)} productos"), \
+        reply.text

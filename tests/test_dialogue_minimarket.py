@@ -365,3 +365,11 @@ async def test_everyday_size_words(minimarket_db, open_engine, question, where, 
     reply = await ask(engine, question)
     understood(reply)
     assert ids(reply)[:1] == [by_size(minimarket_db, where, pick)], reply.text
+
+
+async def test_a_size_bound_in_litres(minimarket_db, open_engine):
+    engine = await open_engine(minimarket_db)
+    reply = await ask(engine, "agua de mas de 1 litro")
+    rows = query(minimarket_db, "SELECT id, descripcion FROM products WHERE descripcion LIKE"
+                                " 'Agua%' ORDER BY precio, id")
+    shows_first(reply, [i for i, name in rows if litres(name) > 1])

@@ -658,7 +658,7 @@ class BasicEngine:
 
     async def _total(self, q: Query, sql: list[str]) -> tuple[Query, int]:
         """How many products match; words that only narrowed to nothing are let go."""
-        if q.min_size is not None or q.max_size is not None:
+        if _size_bounded(q):
             return q, len((await self._by_size(q, sql))[1])
         where = self._where(q)
         result = await self._run(sql, f"SELECT count(*) AS n FROM {self.source}{where.where}",
@@ -675,7 +675,7 @@ class BasicEngine:
         return q, total
 
     async def _rows(self, q: Query, sql: list[str]) -> QueryResult:
-        if q.order in _SIZE_ORDERS:
+        if q.order in _SIZE_ORDERS or _size_bounded(q):
             return await self._rows_by_size(q, sql)
         where = self._where(q)
         order = _ORDER_SQL.get(q.order or "price_asc", _ORDER_SQL["price_asc"])
@@ -714,7 +714,7 @@ class BasicEngine:
         if q.availability or q.stock_check or "availability" not in self.columns:
             return None
         available = replace(q, availability=["disponible"])
-        if q.min_size is not None or q.max_size is not None:
+        if _size_bounded(q):
             count = len((await self._by_size(available, sql))[1])
         else:
             where = self._where(available)
@@ -733,17 +733,21 @@ class BasicEngine:
         return replace(result, rows=rows, truncated=False, total=len(rows))
 
     async def _by_size(self, q: Query, sql: list[str]) -> tuple[QueryResult, list[Any]]:
-        """The rows ``q`` selects in its size order (biggest first for "size_desc"), without
-        those outside its size bounds (a size bound also leaves out rows with no size)."""
+        """The rows ``q`` selects in its order (by size for "size_desc"/"size_asc", biggest
+        first for "size_desc"), without those outside its size bounds (a size bound also leaves
+        out rows with no size)."""
         where = self._where(q)
+        order = _ORDER_SQL.get(q.order or "price_asc", _ORDER_SQL["price_asc"])
         result = await self._run(
             sql, f"SELECT {', '.join(self.columns)} FROM {self.source}{where.where}"
-                 f" ORDER BY {_ORDER_SQL['price_asc']}", where.params, max_rows=VOCABULARY_ROWS)
+                 f" ORDER BY {order}", where.params, max_rows=VOCABULARY_ROWS)
         sizes = [quantity(dict(zip(result.columns, row, strict=True)), q.measure)
                  for row in result.rows]
         keep = [i for i, size in enumerate(sizes) if _within(size, q.min_size, q.max_size)]
-        sign = -1 if q.order == "size_desc" else 1
-        keep.sort(key=lambda i: (0, sign * size) if (size := sizes[i]) is not None else (1, 0))
+        if q.order in _SIZE_ORDERS:
+            sign = -1 if q.order == "size_desc" else 1
+            keep.sort(key=lambda i: (0, sign * size) if (size := sizes[i]) is not None
+                      else (1, 0))
         return result, [result.rows[i] for i in keep]
 
     def _yes(self, asked: Query, q: Query, total: int = 0, sold_out: int | None = None) -> str:
@@ -955,6 +959,9 @@ class BasicEngine:
         result = await self._run(sql, f"SELECT {what} AS n FROM {self.source}{where.where}",
                                  where.params)
         n = int(result.rows[0][0])
+        if _size_bounded(q) and column not in self.columns:
+            # "¿cuántas teles de más de 50 pulgadas hay?": sizes are read in the names.
+            n = (await self._total(q, sql))[1]
         desc = self._describe(q)
         if column in self.columns:
             text = _t(q.lang, "count_group", n=n, groups=self._say(q.lang, q.group or ""),
@@ -1281,10 +1288,18 @@ def _describe_bounds(q: Query) -> list[str]:
     if q.min_stock is not None:
         parts.append(_t(lang, "stock_min", s=q.min_stock))
     if q.min_size is not None:
-        parts.append(_t(lang, "gt", a=_size_text(q.min_size, q.measure)))
+        parts.append(_t(lang, "gt" if _strict(q.min_size) else "ge",
+                        a=_size_text(q.min_size, q.measure)))
     if q.max_size is not None:
-        parts.append(_t(lang, "lt", b=_size_text(q.max_size, q.measure)))
+        parts.append(_t(lang, "lt" if _strict(q.max_size) else "le",
+                        b=_size_text(q.max_size, q.measure)))
     return parts
+
+
+def _strict(amount: float) -> bool:
+    """Whether a size bound leaves its amount out ("más de 50"): an inclusive one ("55 a
+    más") is stored a millionth past it (see ``read_size_bounds``)."""
+    return abs(amount - round(amount, 4)) < 1e-9
 
 
 #: How a size bound reads, by what it measures (amounts in base units).
@@ -1294,7 +1309,12 @@ _SIZE_TEXT = {"volume": "{n:g} L", "weight": "{n:g} kg", "inch": '{n:g}"', "stor
 
 def _size_text(amount: float, measure: str | None) -> str:
     """A size bound as a reply writes it: '1 L', '43"', '128 GB'."""
-    return _SIZE_TEXT.get(measure or "", "{n:g}").format(n=amount)
+    return _SIZE_TEXT.get(measure or "", "{n:g}").format(n=round(amount, 4))
+
+
+def _size_bounded(q: Query) -> bool:
+    """Whether ``q`` bounds the size ("más de 50 pulgadas"), read in names rather than SQL."""
+    return q.min_size is not None or q.max_size is not None
 
 
 def _within(size: float | None, low: float | None, high: float | None) -> bool:

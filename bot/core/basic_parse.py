@@ -21,7 +21,12 @@ from typing import Any
 
 from bot.catalog.money import MAX_SOLES
 from bot.core import basic_words
-from bot.core.basic_words import FUNCTION_WORDS, expand_shorthand, read_attributes
+from bot.core.basic_words import (
+    FUNCTION_WORDS,
+    expand_shorthand,
+    read_attributes,
+    read_size_bounds,
+)
 from bot.core.spanish import is_spanish_word
 
 DEFAULT_LIMIT = 5
@@ -789,6 +794,8 @@ class Draft:
     bounds: dict[str, float] = field(default_factory=dict)
     leading_followup: bool = False
     attributes: list[str] = field(default_factory=list)
+    #: Sizes said as bounds: (measure, "min" or "max", amount), see ``read_size_bounds``.
+    sizes: list[tuple[str, str, float]] = field(default_factory=list)
 
 
 def read(text: str, vocab: Vocabulary, lang: str) -> Draft:
@@ -801,12 +808,13 @@ def read(text: str, vocab: Vocabulary, lang: str) -> Draft:
         return Draft(lang=lang, verdict="offtopic")
     if _COMPLAINT.search(flat):
         return Draft(lang=lang, verdict="complaint")
-    rest, attributes = read_attributes(_numbers_to_digits(_negated_stock(expand_shorthand(flat))))
+    rest, sizes = read_size_bounds(_numbers_to_digits(_negated_stock(expand_shorthand(flat))))
+    rest, attributes = read_attributes(rest)
     rest, bounds = _price_bounds(rest)
     tokens = _TOKEN.findall(rest)
-    draft = Draft(lang=lang, tokens=tokens, bounds=bounds, attributes=attributes,
+    draft = Draft(lang=lang, tokens=tokens, bounds=bounds, attributes=attributes, sizes=sizes,
                   leading_followup=bool(tokens) and tokens[0] in ("y", "and", "e"))
-    if (not bounds and not attributes and any(t in _GREETING for t in tokens)
+    if (not bounds and not attributes and not sizes and any(t in _GREETING for t in tokens)
             and all(t in _GREETING or t in _STOPWORDS for t in tokens)):
         draft.verdict = _small_talk(flat, set(tokens))
         if set(tokens) & _ENGLISH_GREETING and not set(tokens) & _SPANISH_GREETING:
@@ -1069,7 +1077,7 @@ class Reading:
         q = self.q
         return any((q.colors, q.availability, q.order, self.bounds, self.count, self.intent,
                     q.group, q.soft_keywords, q.attributes, q.excluded, q.others, q.unsaid,
-                    "similar" in self.flags))
+                    "similar" in self.flags, q.min_size is not None, q.max_size is not None))
 
     @property
     def off_catalog(self) -> bool:
@@ -1396,6 +1404,10 @@ def _settle(r: Reading, draft: Draft) -> None:
     q.colors, q.availability = r.values["color"], r.values["availability"]
     q.groupings = r.values["grouping"]
     _apply_bounds(q, draft.bounds)
+    for measure, side, amount in draft.sizes:
+        # One measure per question: "teles de más de 50 pulgadas".
+        q.measure = measure
+        setattr(q, f"{side}_size", amount)
     q.attributes = basic_words.replace_attributes([], [*draft.attributes, *q.attributes])
     q.stock_check = "stockq" in r.flags
     q.exists = "exist" in r.flags or q.stock_check
@@ -1551,6 +1563,7 @@ def widen(q: Query) -> Query:
     products shown left out, and the kind read from them when ``q`` names none (``others``
     "product" and "kind", resolved by the engine, which knows what was shown)."""
     wide = replace(q, brands=[], colors=[], attributes=[], offset=0, move=None,
+                   min_size=None, max_size=None,
                    excluded=[e for e in q.excluded if not e.startswith("brand=")])
     others = ["product"]
     if not (wide.categories or wide.families or wide.keywords):
@@ -1634,6 +1647,8 @@ def _merge_bounds(merged: Query, new: Query) -> None:
         merged.max_price, merged.max_inclusive = new.max_price, new.max_inclusive
     if new.min_stock is not None:
         merged.min_stock = new.min_stock
+    if new.min_size is not None or new.max_size is not None:
+        merged.min_size, merged.max_size = new.min_size, new.max_size
 
 
 _OTHER_FIELD = {"brand": "brands", "color": "colors", "category": "categories"}
@@ -1666,8 +1681,7 @@ def _merge(previous: Query, new: Query, count: int | None, *, explicit_intent: b
     # "¿tienen impresoras de menos de 700?" then "¿y Epson?": still a yes/no question.
     exists = new.exists or (previous.exists and not explicit_intent)
     merged = replace(previous, offset=0, pick=None, lang=new.lang, ignored=new.ignored,
-                     exists=exists, stock_check=new.stock_check, move=None, relative=None,
-                     min_size=None, max_size=None)
+                     exists=exists, stock_check=new.stock_check, move=None, relative=None)
     if new.categories:
         merged.categories, merged.families = new.categories, []
     if new.families:
@@ -1687,7 +1701,10 @@ def _merge(previous: Query, new: Query, count: int | None, *, explicit_intent: b
     if new.keywords:
         merged.names_only = new.names_only
     merged.order = new.order or previous.order
-    merged.measure = new.measure if new.order else previous.measure
+    # A size order or bound says what it measures; a price order keeps the size bounds' measure.
+    sized = new.order in ("size_desc", "size_asc") or new.min_size is not None \
+        or new.max_size is not None
+    merged.measure = new.measure if sized else previous.measure
     merged.unsaid = new.unsaid
     if count is not None or new.order:
         merged.limit = new.limit

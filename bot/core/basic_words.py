@@ -37,6 +37,23 @@ _SHORTHAND_RE = re.compile(
         for key in sorted(SHORTHAND, key=len, reverse=True)) + r")(?![\w/])")
 _UNIT_READERS = [(unit, re.compile(pattern)) for unit, spec in _UNITS.items()
                  for pattern in spec.get("read", [])]
+#: Units a size is compared in, by what they measure, and their factor to its base unit
+#: (litres, kilos, inches, gigabytes): "500 ml" is 0.5 litres, "1 TB" 1,000 GB.
+MEASURES: dict[str, tuple[str, float]] = {
+    "volume": ("volume", 1.0), "millilitres": ("volume", 0.001), "weight": ("weight", 1.0),
+    "grams": ("weight", 0.001), "inch": ("inch", 1.0), "storage": ("storage", 1.0),
+    "terabytes": ("storage", 1000.0)}
+_MORE = (r"mas de|mas que|mayor(?:es)? (?:a|de|que)|desde|minimo|como minimo|al menos|"
+         r"arriba de|encima de|sobre|more than|over|at least")
+_LESS = (r"menos de|menos que|menor(?:es)? (?:a|de|que)|hasta|maximo|como maximo|debajo de|"
+         r"less than|under|up to")
+#: "más de 50 pulgadas", "hasta 128 gb" before the size; "55 pulgadas a más", "1 litro pa
+#: abajo" after it.
+_SIZE_BOUNDS = [(unit, re.compile(rf"\b(?P<op>{_MORE}|{_LESS})\s+(?:{pattern})"),
+                 re.compile(rf"(?:{pattern})\s+(?:a|o|para|pa|or)\s+(?P<op>mas|arriba|menos|"
+                            rf"abajo|more|less)\b"))
+                for unit, pattern in ((u, p.pattern) for u, p in _UNIT_READERS)
+                if unit in MEASURES]
 
 
 _CLITICS = ("selos", "selas", "melo", "mela", "les", "los", "las", "nos", "le", "lo", "la",
@@ -69,6 +86,34 @@ def read_attributes(text: str) -> tuple[str, list[str]]:
             found.append(f"{unit}:{value}")
             text = text[:match.start()] + " " + text[match.end():]
     return text, list(dict.fromkeys(found))
+
+
+#: Bound words that leave the size named out ("más de 50": 50 is not enough).
+_STRICT = re.compile(r"mas (?:de|que)|mayor(?:es)? (?:a|de|que)|arriba de|encima de|sobre|"
+                     r"more than|over|menos (?:de|que)|menor(?:es)? (?:a|de|que)|debajo de|"
+                     r"less than|under")
+#: How far an inclusive bound moves, so that every bound compares strictly.
+_INCLUSIVE = 1e-6
+
+
+def read_size_bounds(text: str) -> tuple[str, list[tuple[str, str, float]]]:
+    """Sizes said as bounds ("más de 50 pulgadas", "55 pulgadas a más", "hasta 128 gb"), as
+    (measure, "min" or "max", amount in the base unit, to compare strictly: "55 a más" is
+    "more than 54.999999"); the text comes back without them."""
+    found: list[tuple[str, str, float]] = []
+    for unit, before, after in _SIZE_BOUNDS:
+        for pattern in (before, after):
+            while match := pattern.search(text):
+                number = next(g for g in match.groups()[::-1] if g and g[0].isdigit())
+                measure, factor = MEASURES[unit]
+                op = match["op"]
+                side = "min" if re.fullmatch(rf"{_MORE}|mas|arriba|more", op) else "max"
+                amount = float(number.replace(",", ".")) * factor
+                if not _STRICT.fullmatch(op):
+                    amount += -_INCLUSIVE if side == "min" else _INCLUSIVE
+                found.append((measure, side, amount))
+                text = text[:match.start()] + " " + text[match.end():]
+    return text, found
 
 
 def bare(number: str) -> str:
