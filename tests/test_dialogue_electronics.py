@@ -293,3 +293,14 @@ async def test_counting_with_a_size_bound(shop_db, open_engine):
     names = [n for (n,) in query(shop_db, f"SELECT producto FROM products WHERE {TVS}")]
     assert reply.text.startswith(f"Hay {sum(inches(n) > 50 for n in names)} productos"), \
         reply.text
+
+
+async def test_english_follow_ups_compare_too(shop_db, open_engine):
+    engine = await open_engine(shop_db)
+    biggest = ranked(shop_db, TVS, inches, True)[0]
+    reply = await ask(engine, "the biggest tv", "anything cheaper?")
+    shows_first(reply, selected(shop_db, f"{TVS} AND precio < {price_of(shop_db, biggest)}",
+                                "precio DESC, id"))
+    reply = await ask(engine, "the cheapest phone", "something similar but more expensive?")
+    (cheapest, *_) = selected(shop_db, PHONES)
+    shows_first(reply, selected(shop_db, f"{PHONES} AND precio > {price_of(shop_db, cheapest)}"))

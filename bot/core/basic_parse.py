@@ -129,10 +129,10 @@ _FIXED: dict[str, dict[str, str]] = {
         "stock_desc": "mas_stock mayor_stock most_stock more_stock mas_unidades most_units",
         # The size of a presentation ("Botella 3 L" is bigger than "Botella 500 ml").
         "size_desc": "mas_grande mas_grandes mayor_tamano mas_grandote biggest largest "
-                     "grande grandes familiar",
+                     "grande grandes familiar bigger larger",
         "size_asc": "mas_chico mas_chica mas_chicos mas_chicas mas_pequeno mas_pequena "
                     "mas_pequenos mas_pequenas menor_tamano mas_chiquito mas_chiquita smallest "
-                    "pequeno pequena pequenos pequenas chiquito chiquita personal",
+                    "pequeno pequena pequenos pequenas chiquito chiquita personal smaller",
         # A size named by what it measures: "la tele de más pulgadas", "el celu con más
         # memoria" compare that quantity of the name ("order@measure", see ``_take_order``).
         "size_desc@inch": "mas_pulgadas mas_pulgada mayor_pulgaje mas_pantalla "
@@ -1306,10 +1306,14 @@ def _take_order(r: Reading, items: Sequence[_Item], n: int) -> None:
         r.plural_score += 2 if word.endswith("s") else -2
 
 
+_ENGLISH_COMPARATIVES = frozenset({"cheaper", "pricier", "bigger", "larger", "smaller", "better"})
+
+
 def _comparative(items: Sequence[_Item], n: int) -> bool:
     """Whether the order word at ``items[n]`` compares ("más barato", "una más barata") rather
     than picks the top ("el más barato", "lo más caro")."""
-    if items[n].surface[0] in ("mas", "menos") or "mejor" in items[n].surface[-1]:
+    if items[n].surface[0] in ("mas", "menos", "more", "less") or "mejor" in items[n].surface[-1] \
+            or items[n].surface[-1] in _ENGLISH_COMPARATIVES:
         start = n
     elif n and items[n - 1].surface == ("mas",):
         start = n - 1
