@@ -543,17 +543,28 @@ class BasicEngine:
         firsts = {tuple(folded_words(str(r["name"]))[:1]) for r in records}
         brands = {w for r in records for w in folded_words(str(r.get("brand") or ""))}
         if len(firsts) == 1 and (first := firsts.pop()) and first[0].isalpha() \
-                and len(first[0]) >= 3 and first[0] not in brands:
-            column = "coalesce(brand, '')" if "brand" in self.columns else "id"
-            result = await self._run(
-                sql, f"SELECT count(DISTINCT {column}) AS n FROM {self.source} WHERE"
-                     f" {NAME_LIKE}", (fold(f"{first[0]} %"),))
-            if result.rows and result.rows[0][0] >= 2:
-                return first[0]
+                and len(first[0]) >= 3 and first[0] not in brands \
+                and await self._makers_of(first[0], sql) >= 2:
+            return first[0]
         kinds = [[k for w in folded_words(str(r["name"])) if (k := kind_word(w))]
                  for r in records]
         common = [k for k in (kinds[0] if kinds else []) if all(k in ks for ks in kinds)]
         return common[0] if common else None
+
+    async def _makers_of(self, word: str, sql: list[str]) -> int:
+        """How many brands (products, in a catalog without brands) have names starting with
+        ``word``: through the full-text index's first-token query when there is one, so a
+        large catalog is not scanned."""
+        column = "coalesce(brand, '')" if "brand" in self.columns else "id"
+        fts, names = self.layout.fts_table, self.layout.fts_name_columns
+        if fts and names:
+            where = f"id IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)"
+            params: tuple[Any, ...] = (f"{{{' '.join(names)}}} : ^\"{word}\"",)
+        else:
+            where, params = NAME_LIKE, (fold(f"{word} %"),)
+        result = await self._run(
+            sql, f"SELECT count(DISTINCT {column}) AS n FROM {self.source} WHERE {where}", params)
+        return int(result.rows[0][0]) if result.rows else 0
 
     async def _run(self, sql: list[str], statement: str, params: Sequence[Any] = (),
                    max_rows: int | None = None) -> QueryResult:
