@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.reply import Reply
-from tests.test_store_bodega import ids, understood
+from tests.test_store_bodega import BODEGA, ids, understood
 from tests.test_store_chat import ask, imported, query
 
 MINIMARKET = """\
@@ -373,3 +373,49 @@ async def test_a_size_bound_in_litres(minimarket_db, open_engine):
     rows = query(minimarket_db, "SELECT id, descripcion FROM products WHERE descripcion LIKE"
                                 " 'Agua%' ORDER BY precio, id")
     shows_first(reply, [i for i, name in rows if litres(name) > 1])
+
+
+# --- The corner shop of tests/test_store_bodega.py (a presentation column): the kind kept ------
+
+@pytest.fixture
+def corner_db(tmp_path: Path) -> Path:
+    return imported(tmp_path, "bodega.csv",
+                    lambda path: path.write_text(BODEGA, encoding="cp1252", newline="\r\n"))
+
+
+@pytest.mark.parametrize(("questions", "where"), [
+    # Other oils, not "Atún Florida en Aceite".
+    (("aceite primor", "de otra marca pe"), "producto LIKE 'Aceite%' AND marca <> 'Primor'"),
+    # "Sabor" is no column: another yogurt.
+    (("yogurt gloria", "tendras otro sabor?"), "producto LIKE 'Yogurt%' AND marca <> 'Gloria'"),
+], ids=lambda value: " / ".join(value) if isinstance(value, tuple) else "")
+async def test_corner_shop_keeps_the_kind(corner_db, open_engine, questions, where):
+    engine = await open_engine(corner_db)
+    shows_first(await ask(engine, *questions), selected(corner_db, where))
+
+
+@pytest.mark.parametrize(("questions", "kind"), [
+    (("hay mantequilla?", "y otra?"), "Mantequilla"),
+    (("un shampoo", "otro mas barato?"), "Shampoo"),
+    # Answered before too; kept so the kind a follow-up keeps never widens to "Otros".
+    (("cigarros", "otra marca?"), "Cigarros"),
+], ids=lambda value: " / ".join(value) if isinstance(value, tuple) else "")
+async def test_corner_shop_says_no_rather_than_another_kind(corner_db, open_engine, questions,
+                                                            kind):
+    engine = await open_engine(corner_db)
+    assert len(selected(corner_db, f"producto LIKE '{kind}%'")) == 1
+    reply = await ask(engine, *questions)
+    assert reply.text.startswith("No"), reply.text
+    assert not reply.rows or "name" not in reply.columns, reply.text
+
+
+async def test_corner_shop_a_bigger_one_than_a_kilo(corner_db, open_engine):
+    engine = await open_engine(corner_db)
+    reply = await ask(engine, "el arroz mas barato", "uno mas grande?")
+    rows = query(corner_db, "SELECT id, presentacion FROM products WHERE producto LIKE 'Arroz%'"
+                            " ORDER BY precio, id")
+    kilos = {i: 1.0 if size == "Kg" else float(size.split()[-2]) * (
+        0.001 if size.endswith(" g") else 1.0) for i, size in rows}
+    cheapest = rows[0][0]
+    want = sorted((i for i in kilos if kilos[i] > kilos[cheapest]), key=kilos.__getitem__)
+    shows_first(reply, want)

@@ -33,6 +33,7 @@ from bot.core.basic_parse import (
 from bot.core.basic_parse import words as folded_words
 from bot.core.basic_words import (
     BARE,
+    CONTAINERS,
     MAKERS,
     attribute_text,
     kind_word,
@@ -152,7 +153,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "fam": "familia {v}", "brand_of": "marca {v}", "color_of": "color {v}",
         "between": "entre {a} y {b}", "le": "hasta {b}", "lt": "de menos de {b}",
         "ge": "desde {a}", "gt": "de más de {a}", "stock_min": "con al menos {s} unidades",
-        "except": "excepto {v}",
+        "except": "excepto {v}", "except_shown": "aparte de los que te mostré",
         "match": "que coinciden con «{w}»", "or": " o ", "ignored": "No reconocí: {w}.",
         "examples": "Por ejemplo:",
         "greeting": "¡Hola! Soy el asistente de la tienda: respondo preguntas sobre nuestro "
@@ -243,7 +244,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "fam": "family {v}", "brand_of": "brand {v}", "color_of": "colour {v}",
         "between": "between {a} and {b}", "le": "up to {b}", "lt": "under {b}",
         "ge": "from {a}", "gt": "over {a}", "stock_min": "with at least {s} units",
-        "except": "except {v}",
+        "except": "except {v}", "except_shown": "other than the ones shown",
         "match": "matching “{w}”", "or": " or ", "ignored": "I did not recognise: {w}.",
         "examples": "For example:",
         "greeting": "Hi! I am the store's assistant: I answer questions about our product "
@@ -499,21 +500,28 @@ class BasicEngine:
             resolved = _priced_against(resolved, q.relative, [r["price"] for r in records])
         elif q.relative and records:
             resolved = _sized_against(resolved, q.relative, records)
-        moved = bool({"product", "brand"} & set(q.others))
-        if moved:
-            # "una coca", then "otra marca": "coca" named the brand left out.
-            resolved = _without_brand_words(resolved, records)
-        if "kind" in q.others or (moved and await self._kind_lost(resolved, sql)):
+        if {"product", "brand"} & set(q.others):
+            # "una coca", then "otra marca": "coca" named the brand left out; "aceite primor",
+            # then "otra marca": other oils, not tuna in oil.
+            resolved = _as_head(_without_brand_words(resolved, records), records)
+            return await self._keep_kind(resolved, records, sql)
+        if "kind" in q.others:
             resolved = await self._with_kind(resolved, records, sql)
         return resolved
 
-    async def _kind_lost(self, q: Query, sql: list[str]) -> bool:
-        """Whether a follow-up about other products no longer says which kind: nothing names
-        it, or nothing is left with the words named ("iphone 15 pro", then "algo parecido
-        pero más barato")."""
-        if not (q.keywords or q.categories or q.families or q.brands):
-            return True
-        return bool(q.keywords) and not (await self._total(q, sql))[1]
+    async def _keep_kind(self, q: Query, records: Sequence[dict[str, Any]],
+                         sql: list[str]) -> Query:
+        """A follow-up about other products, still about the kind shown: the kind of the
+        products shown when nothing names one, or when nothing is left with the words named
+        ("un sublime", then "otra marca": other chocolates; "iphone 15 pro", then "¿uno más
+        barato?": other iPhones)."""
+        if not (q.keywords or q.heads or q.categories or q.families or q.brands):
+            return await self._with_kind(q, records, sql)
+        if q.keywords and not (await self._total(q, sql))[1]:
+            if q.heads:
+                return replace(q, keywords=[])
+            return await self._with_kind(q, records, sql)
+        return q
 
     async def _shown(self, shown: Sequence[int], sql: list[str]) -> list[dict[str, Any]]:
         """The products of the last list shown, as records."""
@@ -531,39 +539,23 @@ class BasicEngine:
         categories = {r.get("category") for r in records}
         if "category" in self.columns and len(categories) == 1 and None not in categories:
             q = replace(q, categories=[str(categories.pop())], families=[])
-        word = await self._kind_word(records, sql)
+        head = _common_head(records)
+        if head and head not in _brand_words(records) and await self._makers_of(head, sql) >= 2:
+            return replace(q, keywords=[], heads=[head], soft_keywords=[], names_only=False)
+        word = _shared_kind(records)
         if word or q.categories:
-            q = replace(q, keywords=[word] if word else [], soft_keywords=[], names_only=False)
+            q = replace(q, keywords=[word] if word else [], heads=[], soft_keywords=[],
+                        names_only=False)
         return q
-
-    async def _kind_word(self, records: Sequence[dict[str, Any]], sql: list[str]) -> str | None:
-        """The word every record's name starts with when it names a kind several brands make
-        ("Leche Gloria", "Leche Ideal"), else a shop word their names share ("kola", "cola":
-        "gaseosa"); None when there is neither."""
-        firsts = {tuple(folded_words(str(r["name"]))[:1]) for r in records}
-        brands = {w for r in records for w in folded_words(str(r.get("brand") or ""))}
-        if len(firsts) == 1 and (first := firsts.pop()) and first[0].isalpha() \
-                and len(first[0]) >= 3 and first[0] not in brands \
-                and await self._makers_of(first[0], sql) >= 2:
-            return first[0]
-        kinds = [[k for w in folded_words(str(r["name"])) if (k := kind_word(w))]
-                 for r in records]
-        common = [k for k in (kinds[0] if kinds else []) if all(k in ks for ks in kinds)]
-        return common[0] if common else None
 
     async def _makers_of(self, word: str, sql: list[str]) -> int:
         """How many brands (products, in a catalog without brands) have names starting with
         ``word``: through the full-text index's first-token query when there is one, so a
         large catalog is not scanned."""
         column = "coalesce(brand, '')" if "brand" in self.columns else "id"
-        fts, names = self.layout.fts_table, self.layout.fts_name_columns
-        if fts and names:
-            where = f"id IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)"
-            params: tuple[Any, ...] = (f"{{{' '.join(names)}}} : ^\"{word}\"",)
-        else:
-            where, params = NAME_LIKE, (fold(f"{word} %"),)
         result = await self._run(
-            sql, f"SELECT count(DISTINCT {column}) AS n FROM {self.source} WHERE {where}", params)
+            sql, f"SELECT count(DISTINCT {column}) AS n FROM {self.source}"
+                 f" WHERE {self._head_condition()}", (self._head_param(word),))
         return int(result.rows[0][0]) if result.rows else 0
 
     async def _run(self, sql: list[str], statement: str, params: Sequence[Any] = (),
@@ -641,6 +633,9 @@ class BasicEngine:
                 forms = related_words(word, singular)
                 conditions.append("(" + " OR ".join(NAME_LIKE for _ in forms) + ")")
                 params.extend(fold(f"%{form}%") for form in forms)
+        for head in q.heads:
+            conditions.append(self._head_condition())
+            params.append(self._head_param(head))
         unwanted = _excluded(q).get("word", [])
         if unwanted and fts:
             conditions.append(f"id NOT IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)")
@@ -654,6 +649,25 @@ class BasicEngine:
             params.extend(condition.params)
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         return _Sql(where, tuple(params))
+
+    def _head_condition(self) -> str:
+        """The condition that a product's name starts with a word (see ``_head_param``)."""
+        fts = self.layout.fts_table
+        if fts and self.layout.fts_name_columns:
+            return f"id IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)"
+        return NAME_LIKE
+
+    def _head_param(self, word: str) -> str:
+        """The full-text index's query for a name starting with ``word``, maybe after what it
+        comes in ("pack cerveza", "caja de leche"), in the name columns; or a LIKE pattern
+        when there is no index (which then reads the first word only)."""
+        clean = re.sub(r"[^a-z0-9]", "", word.lower())
+        names = self.layout.fts_name_columns
+        if self.layout.fts_table and names:
+            starts = [f'^"{clean}"'] + [f'^"{c} {clean}" OR ^"{c} de {clean}"'
+                                        for c in sorted(CONTAINERS)]
+            return f"{{{' '.join(names)}}} : ({' OR '.join(starts)})"
+        return fold(f"{clean} %")
 
     def _attribute(self, attribute: str) -> _Sql:
         """ "27 pulgadas", "256 GB", "aro 29": read in the product's name, never as a price;
@@ -1082,7 +1096,7 @@ class BasicEngine:
         parts += _describe_bounds(q)
         parts += [attribute_text(a) for a in q.attributes if unit_of(a) != BARE]
         # A model number reads with the words it goes with: «iphone 15».
-        words = [*q.keywords, *q.soft_keywords,
+        words = [*q.heads, *q.keywords, *q.soft_keywords,
                  *(a.partition(":")[2] for a in q.attributes if unit_of(a) == BARE)]
         if words:
             parts.append(_t(lang, "match", w=" ".join(words)))
@@ -1091,9 +1105,12 @@ class BasicEngine:
     def _describe_excluded(self, q: Query) -> list[str]:
         """What a query leaves out, in words: "excepto marca Gloria"."""
         lang, parts = q.lang, []
-        for column, values in _excluded(q).items():
+        excluded = _excluded(q)
+        for column, values in excluded.items():
             if column == "id":
-                # The products just shown: "otro" says so already.
+                # "Otro": unless a brand (colour...) left out says it already.
+                if len(excluded) == 1:
+                    parts.append(_t(lang, "except_shown"))
                 continue
             key = {"brand": "brand_of", "color": "color_of", "family": "fam"}.get(column)
             what = _t(lang, "or").join(values) if column != "word" else _quoted(lang, values)
@@ -1341,6 +1358,9 @@ def measured(row: dict[str, Any], measure: str | None = None) -> tuple[str, floa
         if not text:
             continue
         amounts, pack = _amounts(str(text))
+        if not amounts and not str(text).strip()[:1].isdigit():
+            # "Kg", "Litro": a unit without a number is one of it.
+            amounts, pack = _amounts(f"1 {text}")
         chosen = measure if measure else next(iter(amounts), None)
         if chosen in amounts:
             return chosen, amounts[chosen] * (pack if chosen in _PACKED and pack else 1)
@@ -1395,11 +1415,49 @@ def _excluded(q: Query) -> dict[str, list[Any]]:
     return found
 
 
+def _brand_words(records: Sequence[dict[str, Any]]) -> set[str]:
+    """The words of the brands of ``records`` (folded)."""
+    return {w for r in records for w in folded_words(str(r.get("brand") or ""))}
+
+
 def _without_brand_words(q: Query, records: Sequence[dict[str, Any]]) -> Query:
     """``q`` without the product words that are words of the brands of ``records``."""
-    brands = {w for r in records for w in folded_words(str(r.get("brand") or ""))}
+    brands = _brand_words(records)
     return replace(q, keywords=[w for w in q.keywords
                                 if w not in brands and singular(w) not in brands])
+
+
+def _head_of(name: str) -> str | None:
+    """The word a product's name starts with, past what it comes in: "leche" of "Leche
+    Gloria Azul", "cerveza" of "Pack Cerveza Pilsen x6" and of "Caja de Cerveza"."""
+    words = folded_words(name)
+    while words and (words[0] in CONTAINERS or words[0] == "de"):
+        words = words[1:]
+    return words[0] if words and words[0].isalpha() and len(words[0]) >= 3 else None
+
+
+def _common_head(records: Sequence[dict[str, Any]]) -> str | None:
+    """The word every record's name starts with ("leche" of "Leche Gloria Azul" and "Leche
+    Ideal"; see ``_head_of``), when there is one."""
+    heads = {_head_of(str(r["name"])) for r in records}
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _as_head(q: Query, records: Sequence[dict[str, Any]]) -> Query:
+    """A product word that is the word the names shown start with becomes a head: "aceite"
+    then finds oils, not "Atún en aceite"."""
+    head = _common_head(records)
+    if head is None or not any(singular(w) == singular(head) for w in q.keywords):
+        return q
+    return replace(q, keywords=[w for w in q.keywords if singular(w) != singular(head)],
+                   heads=list(dict.fromkeys([*q.heads, head])))
+
+
+def _shared_kind(records: Sequence[dict[str, Any]]) -> str | None:
+    """A shop word for a kind every record's name has ("kola", "cola": "gaseosa")."""
+    kinds = [[k for w in folded_words(str(r["name"])) if (k := kind_word(w))] for r in records]
+    common = [k for k in (kinds[0] if kinds else []) if all(k in ks for ks in kinds)]
+    return common[0] if common else None
 
 
 def _sized_against(q: Query, relative: str, records: Sequence[dict[str, Any]]) -> Query:

@@ -167,7 +167,8 @@ _FIXED: dict[str, dict[str, str]] = {
     },
     "generic": {"": "producto articulo item product cosa todo catalogo catalog everything "
                     "anything something algo stuff thing mercaderia lo_que_tienen what_you_have"},
-    "filler": {"": "ejemplo example opcion option resultado result modelo model alternativa "
+    "filler": {"": "ejemplo example opcion option resultado result modelo model sabor "
+                   "alternativa "
                    "alternative sugerencia suggestion recomendacion recommendation"},
     "more": {"": "mas more otro otra other others another siguiente next resto rest adicional "
                  "additional demas los_demas las_demas"},
@@ -737,6 +738,9 @@ class Query:
     min_stock: int | None = None
     keywords: list[str] = field(default_factory=list)
     soft_keywords: list[str] = field(default_factory=list)
+    #: Words a product's name must start with: the kind of the products shown ("leche"), so
+    #: "otra marca" of "aceite" is no "Atún en aceite".
+    heads: list[str] = field(default_factory=list)
     attributes: list[str] = field(default_factory=list)
     names_only: bool = False
     #: Values left out, as "column=value" ("brand=Gloria"): "leche que no sea Gloria".
@@ -1670,12 +1674,32 @@ def _merge_exclusions(merged: Query, previous: Query, new: Query) -> None:
         elif name and not getattr(new, name):
             # Nothing asked before says which: the products shown do (see BasicEngine).
             unresolved.append(kind)
+    if "brand" in new.others and "brand" not in unresolved:
+        # "aceite primor", then "otra marca": still oils (the engine keeps the kind shown).
+        unresolved.append("product")
     named = {f"{kind}={v}" for kind, name in _OTHER_FIELD.items() for v in getattr(merged, name)}
     merged.excluded = [e for e in dict.fromkeys(excluded) if e not in named]
     if new.others and not (merged.categories or merged.families or merged.keywords):
         # "inca kola", then "¿otra marca?": other gaseosas, not everything else in the shop.
         unresolved.append("kind")
     merged.others = unresolved
+
+
+def _merge_words(merged: Query, previous: Query, new: Query, narrow: bool) -> None:
+    """A follow-up's product words and sizes on top of the previous ones: with ``narrow``
+    ("solo las de lata") they narrow the previous words; other words drop the old model
+    number and the kind a follow-up had kept ("leche", then "¿y arroz?")."""
+    if narrow and new.keywords:
+        merged.keywords = list(dict.fromkeys([*previous.keywords, *new.keywords]))
+    if new.keywords or new.categories or new.families:
+        merged.heads = []
+    if new.attributes:
+        merged.attributes = basic_words.replace_attributes(previous.attributes, new.attributes)
+    elif new.keywords:
+        # Other product words ("¿y xbox?" after "play 5"): the old model number goes too.
+        merged.attributes = []
+    if new.keywords:
+        merged.names_only = new.names_only
 
 
 def _merge(previous: Query, new: Query, count: int | None, *, explicit_intent: bool,
@@ -1693,17 +1717,9 @@ def _merge(previous: Query, new: Query, count: int | None, *, explicit_intent: b
     for name in ("brands", "colors", "availability", "groupings", "keywords", "soft_keywords"):
         if getattr(new, name):
             setattr(merged, name, getattr(new, name))
-    if narrow and new.keywords:
-        merged.keywords = list(dict.fromkeys([*previous.keywords, *new.keywords]))
+    _merge_words(merged, previous, new, narrow)
     _merge_bounds(merged, new)
     _merge_exclusions(merged, previous, new)
-    if new.attributes:
-        merged.attributes = basic_words.replace_attributes(previous.attributes, new.attributes)
-    elif new.keywords:
-        # Other product words ("¿y xbox?" after "play 5"): the old model number goes too.
-        merged.attributes = []
-    if new.keywords:
-        merged.names_only = new.names_only
     merged.order = new.order or previous.order
     # A size order or bound says what it measures; a price order keeps the size bounds' measure.
     sized = new.order in ("size_desc", "size_asc") or new.min_size is not None \

@@ -31,6 +31,7 @@ _UNITS: dict[str, dict[str, list[str]]] = dict(_DATA["units"])
 _RELATED: dict[str, list[str]] = {k: list(v) for k, v in _DATA.get("related", {}).items()}
 MAKERS: dict[str, str] = dict(_DATA.get("makers", {}))
 QUALITIES = frozenset(_DATA.get("qualities", {}).get("words", "").split())
+CONTAINERS = frozenset(_DATA.get("containers", {}).get("words", "").split())
 _SHORTHAND_RE = re.compile(
     r"(?<![\w/])(?:" + "|".join(
         r"\s+".join(re.escape(part) for part in key.split())
