@@ -751,8 +751,8 @@ class Query:
     #: What a size order compares ("inch", "storage", "volume", "weight"); None: the first
     #: quantity a product's size or name states.
     measure: str | None = None
-    #: "otro", "otra": the next ones, or other products of the same kind once all were shown.
-    #: "similar": other products of the same kind as the ones shown, whatever their brand.
+    #: "other" ("¿tienes otro?"): the next ones, or other products of the same kind once all
+    #: were shown.
     move: str | None = None
     #: "cheaper" / "pricier" / "bigger" / "smaller" than the products shown ("¿tendrás uno más
     #: baratito?", "¿una más grande?").
@@ -1383,7 +1383,11 @@ def _take_number_or_word(r: Reading, items: Sequence[_Item], n: int, known: set[
     elif "quality" in kinds:
         # "cerveza bien fría": the store's "helado" is a product; a temperature is not.
         word = item.surface[0]
-        (r.q.keywords if word in known else r.q.unsaid).append(originals.get(word, word))
+        if word in known:
+            r.q.keywords.append(word)
+        else:
+            # Quoted as the customer wrote it ("calientito").
+            r.q.unsaid.append(originals.get(word, word))
     elif "word" in kinds and item.surface[0] not in _GREETING and (
             len(item.surface[0]) > 1 or item.surface[0] in known):
         # A lone letter the catalog does not have ("m das el precio") says nothing.
