@@ -419,3 +419,14 @@ async def test_corner_shop_a_bigger_one_than_a_kilo(corner_db, open_engine):
     cheapest = rows[0][0]
     want = sorted((i for i in kilos if kilos[i] > kilos[cheapest]), key=kilos.__getitem__)
     shows_first(reply, want)
+
+
+@pytest.mark.parametrize(("question", "where"), [
+    ("me regala una inka?", "marca = 'Inca Kola'"),
+    ("en cuanto me deja la cusquena?", "marca = 'Cusqueña'"),
+    ("despachame un panecito", "descripcion LIKE 'Pan %'"),
+    ("uy asu, tendra chelas?", BEERS),
+])
+async def test_everyday_ways_of_asking(minimarket_db, open_engine, question, where):
+    engine = await open_engine(minimarket_db)
+    shows_first(await ask(engine, question), selected(minimarket_db, where))
