@@ -558,8 +558,15 @@ class Vocabulary:
     def _by_sound(self, word: str) -> str | None:
         """The one known word that sounds like ``word`` ("zapatiyas" -> "zapatillas")."""
         keys = self.sounds.get(sound(word), frozenset())
-        # Four letters are enough when only the spelling of a sound differs: "inka" is "inca".
-        return next(iter(keys)) if len(keys) == 1 and len(word) >= 4 else None
+        if len(keys) != 1 or len(word) < 4:
+            return None
+        (key,) = keys
+        # Four letters are enough for a word of the store's own names ("inka" is "inca" of
+        # "Inca Kola"), not for a word of the lexicon ("beer" is no "ver").
+        if len(word) == 4 and not (key in self.text_words or any(
+                key in value for value in self.joined.values())):
+            return None
+        return key
 
 
 def sound(word: str) -> str:
@@ -1080,7 +1087,7 @@ class Reading:
         """It narrows, orders, counts or pages whatever is being looked at."""
         q = self.q
         return any((q.colors, q.availability, q.order, self.bounds, self.count, self.intent,
-                    q.group, q.soft_keywords, q.attributes, q.excluded, q.others, q.unsaid,
+                    q.group, q.soft_keywords, q.attributes, q.excluded, q.others,
                     "similar" in self.flags, q.min_size is not None, q.max_size is not None))
 
     @property
@@ -1501,7 +1508,8 @@ def _refines(r: Reading, draft: Draft) -> bool:
         return True
     if r.subject:
         return followup
-    return r.modifiers or followup or r.q.exists
+    # "¿y calientito?": a quality alone asks about what was shown.
+    return r.modifiers or followup or r.q.exists or bool(r.q.unsaid)
 
 
 def build_query(decision: str, r: Reading, draft: Draft, previous: Query | None,
