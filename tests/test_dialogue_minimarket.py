@@ -430,3 +430,12 @@ async def test_corner_shop_a_bigger_one_than_a_kilo(corner_db, open_engine):
 async def test_everyday_ways_of_asking(minimarket_db, open_engine, question, where):
     engine = await open_engine(minimarket_db)
     shows_first(await ask(engine, question), selected(minimarket_db, where))
+
+
+# Answered before: kept so that a quality read as such never becomes a search of its own.
+@pytest.mark.parametrize("question", ["bien heladita", "do you have cold beer?"])
+async def test_a_quality_alone_lists_nothing_as_before(minimarket_db, open_engine, question):
+    engine = await open_engine(minimarket_db)
+    reply = await ask(engine, question)
+    beers = set(selected(minimarket_db, BEERS))
+    assert not set(ids(reply)) - beers, reply.text
