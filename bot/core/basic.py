@@ -381,6 +381,7 @@ class BasicEngine:
                 if column in layout.columns else []
         groupings = {name: await _distinct(catalog, layout.source, name)
                      for name, _ in layout.groupings}
+        text_words, first_words = await _name_words(catalog, layout.source)
         vocab = Vocabulary.build(families=values["family"], categories=values["category"],
                                  brands=values["brand"], colors=values["color"],
                                  availability=values["availability"],
@@ -388,7 +389,7 @@ class BasicEngine:
                                  product_words=_product_words(layout),
                                  brand_tails=layout.source != "products",
                                  roles=layout.columns,
-                                 text_words=await _name_words(catalog, layout.source),
+                                 text_words=text_words, first_words=first_words,
                                  groupings=groupings)
         engine = cls(catalog, vocab, columns=[c for c in ROW_COLUMNS if c in layout.columns],
                      fts_columns=layout.fts_columns, layout=layout)
@@ -1183,13 +1184,15 @@ async def _typical_bound(catalog: CatalogReader, source: str, category: str) -> 
         power *= 10
 
 
-async def _name_words(catalog: CatalogReader, source: str) -> set[str]:
+async def _name_words(catalog: CatalogReader, source: str) -> tuple[set[str], set[str]]:
     """The words (folded, three letters or more) of the first ``VOCABULARY_ROWS`` product names,
-    for typo correction and for reading diminutives ("panecito" is "pan")."""
+    for typo correction and for reading diminutives ("panecito" is "pan"); and the words those
+    names start with ("papas" of "Papas Lay's")."""
     result = await catalog.run(f"SELECT name FROM {source} LIMIT {VOCABULARY_ROWS}",
                                max_rows=VOCABULARY_ROWS)
-    return {word for (name,) in result.rows for word in folded_words(str(name or ""))
-            if len(word) >= 3 and word.isalpha()}
+    names = [folded_words(str(name or "")) for (name,) in result.rows]
+    return ({word for words in names for word in words if len(word) >= 3 and word.isalpha()},
+            {words[0] for words in names if words and words[0].isalpha()})
 
 
 def sizes_with(attribute: str, sizes: Sequence[str]) -> list[str]:

@@ -472,6 +472,7 @@ class Vocabulary:
               product_words: Sequence[str] = (), brand_tails: bool = False,
               roles: Collection[str] | None = None,
               text_words: Collection[str] = (),
+              first_words: Collection[str] = (),
               groupings: Mapping[str, Sequence[str]] | None = None) -> Vocabulary:
         """Index the catalog's values, their singular forms and the fixed shop lexicon.
 
@@ -483,7 +484,9 @@ class Vocabulary:
         catalog's columns (standard names; None: all of them): a typo is never corrected into a
         word that only asks about a column the store lacks ("dolor" is not "color" there).
         ``text_words`` are words of the store's product names ("shampoo", "paracetamol"), known
-        to typo correction only. ``groupings`` maps a grouping column of the store's (see
+        to typo correction only; ``first_words`` the words names start with, which are products
+        even when they are everyday words elsewhere ("Papas Lay's": "papas" is no "papá").
+        ``groupings`` maps a grouping column of the store's (see
         ``CatalogLayout.groupings``) to its values ("Perro", "Gato"), read as filters.
         """
         index: dict[tuple[str, ...], list[Term]] = {}
@@ -517,7 +520,7 @@ class Vocabulary:
                    surfaces=surfaces, max_phrase=max((len(k) for k in index), default=1),
                    own_words=_sold_words(index, (*families, *categories)),
                    text_words=frozenset(names),
-                   sold_nouns=frozenset(w for w in (singular(t) for t in text_words)
+                   sold_nouns=frozenset(w for w in (singular(t) for t in first_words)
                                         if w in FUNCTION_WORDS and len(w) >= 4),
                    joined={"".join(key): key for key, terms in index.items()
                            if len(key) > 1 and any(kind in _NAMING for kind, _ in terms)},
