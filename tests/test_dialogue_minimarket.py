@@ -439,3 +439,13 @@ async def test_a_quality_alone_lists_nothing_as_before(minimarket_db, open_engin
     reply = await ask(engine, question)
     beers = set(selected(minimarket_db, BEERS))
     assert not set(ids(reply)) - beers, reply.text
+
+
+async def test_a_cheaper_one_than_the_one_picked(minimarket_db, open_engine):
+    engine = await open_engine(minimarket_db)
+    second = selected(minimarket_db, "marca = 'Inca Kola'")[1]
+    reply = await ask(engine, "inca kola", "el segundo cuanto cuesta?",
+                      "tienes algo parecido mas barato?")
+    want = selected(minimarket_db, f"{GASEOSAS} AND precio < {price_of(minimarket_db, second)}",
+                    "precio DESC, id")
+    shows_first(reply, want)

@@ -438,7 +438,8 @@ class BasicEngine:
         if query.move == "other":
             query = await self._next_or_other(query, sql)
         if query.others or query.relative:
-            query = await self._other_than_shown(query, shown, sql)
+            # "el segundo cuánto cuesta?", then "¿algo parecido más barato?": like that one.
+            query = await self._other_than_shown(query, _picked(history) or shown, sql)
         logger.debug("basic query: %s", query.to_dict())
         if query.intent in SMALL_TALK:
             return Reply(text=self._friendly(query.intent, query.lang), engine="basic", sql=sql,
@@ -1292,6 +1293,15 @@ def _previous(history: Sequence[Turn]) -> tuple[Query | None, list[int]]:
         if ids:
             return query, ids
     return query, []
+
+
+def _picked(history: Sequence[Turn]) -> list[int]:
+    """The product the last answer picked from a list ("¿cuánto cuesta el segundo?"), if it
+    did."""
+    answers = [turn for turn in history if turn.role == "assistant"]
+    if not answers or answers[-1].meta.get("intent") != "pick":
+        return []
+    return [i for i in answers[-1].meta.get("shown_ids", []) if isinstance(i, int)]
 
 
 _SIZE_ORDERS = ("size_desc", "size_asc")
