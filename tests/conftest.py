@@ -111,6 +111,23 @@ async def running_bots() -> AsyncIterator[list[Any]]:
 
 
 @pytest.fixture
+def start_bot(make_settings: Callable[..., Settings], catalog_db: Path, telegram: FakeTelegram,
+              running_bots: list[Any]) -> Callable[..., Awaitable[Any]]:
+    """Start the bot in basic mode against the fake Bot API, as ``kratos run`` does
+    (``await start_bot(SETTING="value")``); stopped after the test. Modules needing more (a
+    model, a shutdown grace) define their own ``start_bot``."""
+    from tests.test_telegram_bot import RunningBot
+
+    async def start(**overrides: str) -> Any:
+        bot = await RunningBot.launch(make_settings(
+            TELEGRAM_BOT_TOKEN=TELEGRAM_TOKEN, TELEGRAM_API_BASE_URL=telegram.root, **overrides))
+        running_bots.append(bot)
+        return bot
+
+    return start
+
+
+@pytest.fixture
 async def open_engine() -> AsyncIterator[Callable[[Path], Awaitable[Any]]]:
     """Open basic mode on a catalog file (``await open_engine(path)``); closed after the test."""
     from bot.catalog.reader import CatalogReader

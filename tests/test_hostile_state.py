@@ -17,9 +17,8 @@ from typing import Any
 import pytest
 
 from bot.core.state import StateConnection, open_state
-from bot.settings import Settings
 from tests.fakes.telegram_server import FakeTelegram
-from tests.test_telegram_bot import TOKEN, RunningBot, state_rows
+from tests.test_telegram_bot import RunningBot, state_rows
 
 #: Values Python's sqlite3 cannot bind, each failing its own way.
 UNSTORABLE: dict[str, Any] = {
@@ -27,20 +26,6 @@ UNSTORABLE: dict[str, Any] = {
     "lone surrogate": "laptop \ud800 barata",  # UnicodeEncodeError
 }
 INSERT = "INSERT INTO scratch (value) VALUES (?)"
-
-
-@pytest.fixture
-def start_bot(make_settings: Callable[..., Settings], catalog_db: Path, telegram: FakeTelegram,
-              running_bots: list[RunningBot]) -> Callable[..., Awaitable[RunningBot]]:
-    """Start the bot in basic mode against the fake Bot API, as ``kratos run`` does."""
-
-    async def start(**overrides: str) -> RunningBot:
-        bot = await RunningBot.launch(make_settings(
-            TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=telegram.root, **overrides))
-        running_bots.append(bot)
-        return bot
-
-    return start
 
 
 @pytest.fixture

@@ -11,32 +11,16 @@ from __future__ import annotations
 import logging
 import subprocess
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import pytest
 
 from bot.audio.conversion import ffmpeg_executable
-from bot.settings import Settings
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_server import FakeTelegram
-from tests.test_telegram_bot import GROUP, TOKEN, RunningBot, model_settings
+from tests.test_telegram_bot import GROUP, RunningBot, model_settings
 
 BLOCKED = "Forbidden: bot was blocked by the user"
 KICKED = "Forbidden: bot was kicked from the supergroup chat"
-
-
-@pytest.fixture
-def start_bot(make_settings: Callable[..., Settings], catalog_db: Path, telegram: FakeTelegram,
-              running_bots: list[RunningBot]) -> Callable[..., Awaitable[RunningBot]]:
-    """Start the bot in basic mode against the fake Bot API, as ``kratos run`` does."""
-
-    async def start(**overrides: str) -> RunningBot:
-        bot = await RunningBot.launch(make_settings(
-            TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=telegram.root, **overrides))
-        running_bots.append(bot)
-        return bot
-
-    return start
 
 
 @pytest.mark.parametrize(("chat", "description", "options"), [

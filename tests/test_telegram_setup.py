@@ -13,23 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import Settings
 from tests.conftest import TELEGRAM_TOKEN as TOKEN
 from tests.fakes.telegram_server import FakeTelegram
 from tests.test_telegram_bot import GROUP, PROJECT_ROOT, RunningBot
-
-
-@pytest.fixture
-def start_bot(make_settings: Callable[..., Settings], telegram: FakeTelegram, catalog_db: Path,
-              running_bots: list[RunningBot]) -> Callable[..., Awaitable[RunningBot]]:
-    async def start(**overrides: str) -> RunningBot:
-        settings = make_settings(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=telegram.root,
-                                 **overrides)
-        bot = await RunningBot.launch(settings)
-        running_bots.append(bot)
-        return bot
-
-    return start
 
 
 async def test_kratos_run_logs_what_is_running(
