@@ -24,6 +24,7 @@ from bot.core.basic_parse import (
     Query,
     Vocabulary,
     color_words,
+    empty_price_range,
     numbers_to_digits,
     read,
     singular,
@@ -37,6 +38,7 @@ from bot.core.basic_words import (
     MAKERS,
     attribute_text,
     kind_word,
+    name_exclusions,
     name_patterns,
     read_attributes,
     related_words,
@@ -677,6 +679,11 @@ class BasicEngine:
         patterns = name_patterns(attribute)
         tests = [NAME_LIKE for _ in patterns]
         params = [fold(pattern) for pattern in patterns]
+        exclusions = name_exclusions(attribute)
+        if exclusions:
+            tests = ["(" + " OR ".join(tests) + ") AND NOT ("
+                     + " OR ".join(NAME_LIKE for _ in exclusions) + ")"]
+            params.extend(fold(pattern) for pattern in exclusions)
         sizes = sizes_with(attribute, self.sizes)
         if sizes:
             tests.append(f"size IN ({', '.join('?' * len(sizes))})")
@@ -1493,8 +1500,10 @@ def _priced_against(q: Query, relative: str, prices: Sequence[Any]) -> Query:
     if not known:
         return q
     if relative == "cheaper":
-        return replace(q, max_price=min(known), max_inclusive=False)
-    return replace(q, min_price=max(known), min_inclusive=False)
+        bounded = replace(q, max_price=min(known), max_inclusive=False)
+        return replace(bounded, min_price=None) if empty_price_range(bounded) else bounded
+    bounded = replace(q, min_price=max(known), min_inclusive=False)
+    return replace(bounded, max_price=None) if empty_price_range(bounded) else bounded
 
 
 def _quoted(lang: str, words: Sequence[str]) -> str:

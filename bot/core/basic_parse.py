@@ -369,7 +369,8 @@ _TOPIC = re.compile(
     r"|^\W*(?:que|what)\s+(?:es|son|is|are|significa|means?)\s+(?:un|una|el|la|los|las|a|an|"
     r"the)\s"
     r"|\bque tiempo (?:hace|hara|va a hacer)|\bva a llover|\bwill it rain|\bhow hot|\bhow cold"
-    r"|\d+\s*[-+*/x]\s*\d+\s*(?:=|\?|$)"
+    # "3/8" alone is a size ("fierro de 3/8"); a division needs "=" or "cuánto es".
+    r"|\d+\s*[-+*x]\s*\d+\s*(?:=|\?|$)|\d+\s*/\s*\d+\s*="
     r"|\b(?:cuanto es|what is|what's|calcula|calculate)\s+\d+(?:[.,]\d+)?\s*(?:por|mas|menos|"
     r"entre|dividido|times|plus|minus|divided|multiplied|x|\*|\+|-|/)\s*(?:by\s+|para\s+)?\d+")
 #: The single words among the off-topic subjects ("medicina", "libro"), for close forms.
@@ -957,6 +958,7 @@ _SPOKEN_QUANTITIES = (
     (r"\b(?:medio|1/2)\s*(?:kilo|kg|kilogramo)s?\b", lambda m: "500 g"),
     (r"\b(?:un\s+)?cuarto\s+de\s+kilo\b|\b1/4\s*(?:kilo|kg)\b", lambda m: "250 g"),
     (r"\b(?:medio|1/2)\s*litros?\b", lambda m: "500 ml"),
+    (r"\bmedia\s+pulgadas?\b", lambda m: "1/2 pulgada"),
     (r"\bsix\s*pack\b|\bsixpack\b", lambda m: "pack 6"),
     (r"\b(?:el|la|por|x|a)\s+(kilo|kg|litro)\b", lambda m: f"1 {m.group(1)}"),
 )
@@ -1663,15 +1665,30 @@ def _page(previous: Query, count: int | None, lang: str) -> Query:
 
 
 def _merge_bounds(merged: Query, new: Query) -> None:
-    """A new price or stock bound replaces the old one on the same side."""
+    """A new price or stock bound replaces the old one on the same side, and an old bound on
+    the other side that it contradicts ("menos de 20" then "¿y de más de 1000?" asks for over
+    1000, never for an empty range from 1000 to 20)."""
     if new.min_price is not None:
         merged.min_price, merged.min_inclusive = new.min_price, new.min_inclusive
+        if new.max_price is None and empty_price_range(merged):
+            merged.max_price, merged.max_inclusive = None, True
     if new.max_price is not None:
         merged.max_price, merged.max_inclusive = new.max_price, new.max_inclusive
+        if new.min_price is None and empty_price_range(merged):
+            merged.min_price, merged.min_inclusive = None, True
     if new.min_stock is not None:
         merged.min_stock = new.min_stock
     if new.min_size is not None or new.max_size is not None:
         merged.min_size, merged.max_size = new.min_size, new.max_size
+
+
+def empty_price_range(q: Query) -> bool:
+    """Whether no price can be within both of ``q``'s price bounds (low end above high end)."""
+    if q.min_price is None or q.max_price is None:
+        return False
+    if q.min_price == q.max_price:
+        return not (q.min_inclusive and q.max_inclusive)
+    return q.min_price > q.max_price
 
 
 _OTHER_FIELD = {"brand": "brands", "color": "colors", "category": "categories"}

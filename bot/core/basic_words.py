@@ -135,6 +135,15 @@ def name_patterns(attribute: str) -> list[str]:
     return [template.replace("{n}", shown) for template in templates]
 
 
+def name_exclusions(attribute: str) -> list[str]:
+    """LIKE patterns a product name must NOT match to have ``attribute``: a lone fraction
+    ("fraction:1/2") is not the fraction part of a mixed number ("Amoladora 4 1/2")."""
+    unit, _, value = attribute.partition(":")
+    if unit != "fraction" or " " in value:
+        return []
+    return [f"%{digit} {value}%" for digit in range(10)]
+
+
 def attribute_text(attribute: str) -> str:
     """How an attribute reads in a reply: '27"', '256 GB', 'aro 29', '«15»'."""
     unit, _, value = attribute.partition(":")
