@@ -111,6 +111,14 @@ async def test_a_fraction_follow_up_keeps_the_kind(hardware_db, open_engine):
     shows_first(reply, selected(hardware_db, sized("Codo", "3/4")))
 
 
+async def test_whole_inches_after_a_fraction_replace_it(hardware_db, open_engine):
+    engine = await open_engine(hardware_db)
+    reply = await ask(engine, "tubos pvc de 1/2", "y de 4 pulgadas?")
+    shows_first(reply, selected(hardware_db, "descripcion LIKE 'Tubo PVC%4 pulgadas%'"))
+    back = await ask(engine, "tubos pvc de 1/2", "y de 4 pulgadas?", "y de 3/4?")
+    shows_first(back, selected(hardware_db, sized("Tubo", "3/4")))
+
+
 async def test_a_fraction_with_a_price_bound(hardware_db, open_engine):
     engine = await open_engine(hardware_db)
     reply = await ask(engine, "fierro de 1/2 de menos de 50 soles")

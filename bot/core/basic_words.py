@@ -151,6 +151,10 @@ def attribute_text(attribute: str) -> str:
     return str(template).replace("{n}", value.upper() if unit == "size" else value)
 
 
+#: Units that measure the same thing, so a new value in one replaces an old one in the other.
+_SAME_MEASURE = {"fraction": "inch", "inch": "fraction"}
+
+
 def replace_attributes(previous: Sequence[str], new: Sequence[str]) -> list[str]:
     """A follow-up's attributes on top of the previous ones.
 
@@ -166,6 +170,8 @@ def replace_attributes(previous: Sequence[str], new: Sequence[str]) -> list[str]
         unit, _, value = attribute.partition(":")
         if unit == BARE and len(units) == 1:
             unit = units[0]
+        # Fractions and whole inches are one measure: "de 1/2" then "¿y de 4 pulgadas?".
+        merged.pop(_SAME_MEASURE.get(unit, ""), None)
         merged[unit] = f"{unit}:{value}"
     return list(merged.values())
 
