@@ -951,7 +951,8 @@ def _numbers_to_digits(text: str) -> str:
 
 
 #: Quantities said in words, as a presentation writes them: "litro y medio" is "1.5 litros",
-#: "medio kilo" and "1/2 kg" are "500 g", "six pack" and "pack de 6" are "pack 6".
+#: "medio kilo" and "1/2 kg" are "500 g", "six pack" and "pack de 6" are "pack 6", "media
+#: pulgada" and "tres cuartos de pulgada" are "1/2 pulgada" and "3/4 pulgada".
 _SPOKEN_QUANTITIES = (
     (r"\b(?:(\d+)|un|una)?\s*(litros?|kilos?|kg|galon(?:es)?)\s+y\s+medio\b",
      lambda m: f"{m.group(1) or 1}.5 {m.group(2)}"),
@@ -959,6 +960,9 @@ _SPOKEN_QUANTITIES = (
     (r"\b(?:un\s+)?cuarto\s+de\s+kilo\b|\b1/4\s*(?:kilo|kg)\b", lambda m: "250 g"),
     (r"\b(?:medio|1/2)\s*litros?\b", lambda m: "500 ml"),
     (r"\bmedia\s+pulgadas?\b", lambda m: "1/2 pulgada"),
+    (r"\b(?:un\s+)?cuarto\s+de\s+pulgadas?\b", lambda m: "1/4 pulgada"),
+    (r"\b(?:3|tres)\s+cuartos\s+(?:de\s+)?pulgadas?\b", lambda m: "3/4 pulgada"),
+    (r"\b(?:una\s+)?pulgada\s+y\s+media\b", lambda m: "1 1/2 pulgada"),
     (r"\bsix\s*pack\b|\bsixpack\b", lambda m: "pack 6"),
     (r"\b(?:el|la|por|x|a)\s+(kilo|kg|litro)\b", lambda m: f"1 {m.group(1)}"),
 )
