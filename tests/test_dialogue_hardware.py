@@ -16,7 +16,7 @@ import pytest
 
 from tests.test_dialogue_minimarket import selected, shows_first
 from tests.test_store_bodega import ids, understood
-from tests.test_store_chat import ask, imported
+from tests.test_store_chat import ask, imported, query
 
 HARDWARE = """\
 Código;Descripción;Marca;Categoría;Precio;Stock
@@ -171,14 +171,26 @@ async def test_price_ranges_as_before(hardware_db, open_engine, questions, where
     shows_first(reply, selected(hardware_db, where))
 
 
-async def test_pricier_after_a_bound_stays_a_real_range(hardware_db, open_engine):
+@pytest.mark.parametrize(("bound", "relative", "side"), [
+    ("productos de mas de 1000 soles", "y mas baratos?", "cheaper"),
+    ("productos de menos de 20 soles", "y mas caros?", "pricier"),
+])
+async def test_cheaper_or_pricier_lets_the_carried_bound_go(hardware_db, open_engine, bound,
+                                                           relative, side):
+    # "más de 1000" then "¿y más baratos?": under the cheapest shown, not between 1000 and it.
     engine = await open_engine(hardware_db)
-    first = await ask(engine, "productos de menos de 20 soles")
-    dearest = max(row[first.columns.index("price")] for row in first.rows)
-    reply = await ask(engine, "productos de menos de 20 soles", "y mas caros?")
-    shown = ids(first)
-    want = selected(hardware_db, f"precio > {dearest} AND precio < 20"
-                                 f" AND id NOT IN ({', '.join(map(str, shown))})")
+    first = await ask(engine, bound)
+    prices = [row[first.columns.index("price")] for row in first.rows]
+    reply = await ask(engine, bound, relative)
+    shown = ", ".join(map(str, ids(first)))
+    if side == "cheaper":
+        # The products shown are all power tools: cheaper ones of that kind, closest first.
+        (kind,) = query(hardware_db, f"SELECT DISTINCT categoria FROM products"
+                                     f" WHERE id IN ({shown})")
+        want = selected(hardware_db, f"precio < {min(prices)} AND id NOT IN ({shown})"
+                                     f" AND categoria = '{kind[0]}'", "precio DESC, id")
+    else:
+        want = selected(hardware_db, f"precio > {max(prices)} AND id NOT IN ({shown})")
     shows_first(reply, want)
 
 

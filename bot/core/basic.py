@@ -24,7 +24,6 @@ from bot.core.basic_parse import (
     Query,
     Vocabulary,
     color_words,
-    empty_price_range,
     numbers_to_digits,
     read,
     singular,
@@ -1495,15 +1494,15 @@ def _sized_against(q: Query, relative: str, records: Sequence[dict[str, Any]]) -
 
 def _priced_against(q: Query, relative: str, prices: Sequence[Any]) -> Query:
     """``q`` bounded by the prices of the products shown: below the cheapest ("cheaper") or
-    above the dearest ("pricier")."""
+    above the dearest ("pricier"). A carried bound on the side the customer moves to is let go:
+    "más de 1000 soles" then "¿y más baratos?" asks for under the cheapest shown, not for
+    the few between 1000 and it."""
     known = [float(p) for p in prices if isinstance(p, int | float)]
     if not known:
         return q
     if relative == "cheaper":
-        bounded = replace(q, max_price=min(known), max_inclusive=False)
-        return replace(bounded, min_price=None) if empty_price_range(bounded) else bounded
-    bounded = replace(q, min_price=max(known), min_inclusive=False)
-    return replace(bounded, max_price=None) if empty_price_range(bounded) else bounded
+        return replace(q, max_price=min(known), max_inclusive=False, min_price=None)
+    return replace(q, min_price=max(known), min_inclusive=False, max_price=None)
 
 
 def _quoted(lang: str, words: Sequence[str]) -> str:
