@@ -8,10 +8,11 @@ shapes, timeouts, refused connections, the pool limit, and use before ``initiali
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from aiohttp import web
@@ -24,6 +25,23 @@ from tests.conftest import TELEGRAM_TOKEN as TOKEN
 from tests.fakes.telegram_server import FakeTelegram
 
 
+@contextlib.asynccontextmanager
+async def serving(handler: Callable[[web.Request], Awaitable[web.Response]]
+                  ) -> AsyncIterator[str]:
+    """An HTTP server on 127.0.0.1 answering every path with ``handler``; yields its URL."""
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
 @pytest.fixture
 async def slow_server() -> AsyncIterator[tuple[str, list[float]]]:
     """A server whose every answer takes 0.5 s; yields its URL and when each request came."""
@@ -34,17 +52,8 @@ async def slow_server() -> AsyncIterator[tuple[str, list[float]]]:
         await asyncio.sleep(0.5)
         return web.json_response({"ok": True, "result": True})
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", slow)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}", arrivals
-    finally:
-        await runner.cleanup()
+    async with serving(slow) as url:
+        yield url, arrivals
 
 
 async def test_a_bot_on_it_calls_the_bot_api(telegram: FakeTelegram) -> None:
@@ -67,22 +76,15 @@ async def test_requests_go_as_json_and_uploads_as_multipart() -> None:
         result = {"message_id": 9, "date": 0, "chat": {"id": 77, "type": "private"}}
         return web.json_response({"ok": True, "result": result})
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", record)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     request = AiohttpRequest(2)
     await request.initialize()
     try:
-        bot = Bot(TOKEN, base_url=f"http://127.0.0.1:{port}/bot", request=request)
-        await bot.send_message(77, "hola & chau", reply_parameters=ReplyParameters(5))
-        await bot.send_document(77, b"%PDF-1.4 lista", filename="lista.pdf")
+        async with serving(record) as url:
+            bot = Bot(TOKEN, base_url=f"{url}/bot", request=request)
+            await bot.send_message(77, "hola & chau", reply_parameters=ReplyParameters(5))
+            await bot.send_document(77, b"%PDF-1.4 lista", filename="lista.pdf")
     finally:
         await request.shutdown()
-        await runner.cleanup()
 
     (method, kind, body), (upload, upload_kind, _) = seen
     assert (method, kind) == ("sendMessage", "application/json")
