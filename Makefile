@@ -36,7 +36,7 @@ $(BENCH_STAMP): pyproject.toml $(DEV_STAMP)
 # second or two, once), says so. A problem is one sentence and stops here.
 run: $(STAMP)
 	@LOG_LEVEL=WARNING $(BIN)/kratos migrate >/dev/null
-	@out=$$(LOG_LEVEL=WARNING $(BIN)/kratos seed) && case "$$out" in Seeded*) echo "$$out";; esac
+	@out=$$(LOG_LEVEL=WARNING $(BIN)/kratos seed) && case "$$out" in Creé*) echo "$$out";; esac
 	@$(BIN)/kratos run --console-fallback
 
 test: $(DEV_STAMP)

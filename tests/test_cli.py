@@ -105,7 +105,9 @@ def test_corrupt_state_database_exits_2(cli_env, tmp_path, capsys):
 
 def test_run_without_token_explains(cli_env, capsys):
     assert main([*cli_env, "run"]) == 2
-    assert "TELEGRAM_BOT_TOKEN is not set" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("kratos: No hay ningún canal configurado: pon TELEGRAM_BOT_TOKEN")
+    assert "--console-fallback" in err
 
 
 def test_console_chats_on_the_same_core(tmp_path, catalog_db):

@@ -212,7 +212,8 @@ def test_make_run_is_quiet_and_clear(tmp_path):
                           text=True, timeout=120)
     assert done.returncode == 0, done.stdout
     first = done.stdout.splitlines()
-    assert re.fullmatch(r"Seeded 500 products into data/catalog\.db in \d+\.\d s\.", first[0])
+    assert re.fullmatch(r"Creé el catálogo de demostración: 500 productos en data/catalog\.db "
+                        r"\(\d+\.\d s\)\.", first[0])
     assert "KRATOS is starting:" in first
     assert "  catalog:  data/catalog.db (products: 500 rows)" in first
     assert any(line.startswith("KRATOS — pregúntame") for line in first)

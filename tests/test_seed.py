@@ -385,7 +385,7 @@ def test_count_honoured(tmp_path: Path, count: int) -> None:
 def test_count_below_one_is_refused(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
     with pytest.raises(ValueError, match="at least 1"):
         build_demo_catalog(tmp_path / "x.db", count=0)
-    with pytest.raises(ConfigError, match="--count must be at least 1"):
+    with pytest.raises(ConfigError, match="--count debe ser al menos 1"):
         seed_command(make_settings(), count=0, seed=1, force=False)
     assert not (tmp_path / "x.db").exists()
     assert not (tmp_path / "catalog.db").exists()
@@ -410,7 +410,8 @@ def test_seed_command_creates_catalog(
     settings = make_settings(CATALOG_DB=str(tmp_path / "sub" / "catalog.db"))
     assert seed_command(settings, count=120, seed=3, force=False) == 0
     out = capsys.readouterr().out
-    assert re.fullmatch(r"Seeded 120 products into .*catalog\.db in \d+\.\d s\.\n", out)
+    assert re.fullmatch(r"Creé el catálogo de demostración: 120 productos en .*catalog\.db "
+                        r"\(\d+\.\d s\)\.\n", out)
     assert len(all_rows(settings.catalog_db)) == 120
     assert is_demo_catalog(settings.catalog_db)
 
@@ -421,7 +422,7 @@ def test_without_force_existing_file_is_untouched(
     before = catalog_db.read_bytes()
     assert seed_command(make_settings(), count=50, seed=9, force=False) == 0
     assert catalog_db.read_bytes() == before
-    assert "already exists" in capsys.readouterr().out
+    assert "ya existe; lo dejé como estaba" in capsys.readouterr().out
 
 
 def test_without_force_store_file_is_untouched(
@@ -430,7 +431,7 @@ def test_without_force_store_file_is_untouched(
     before = make_store_file(tmp_path / "catalog.db")
     assert seed_command(make_settings(), count=50, seed=9, force=False) == 0
     assert (tmp_path / "catalog.db").read_bytes() == before
-    assert "left it untouched" in capsys.readouterr().out
+    assert "ya existe; lo dejé como estaba: no es el de" in capsys.readouterr().out
 
 
 def test_force_rebuilds_a_demo_catalog(
@@ -448,7 +449,8 @@ def test_force_refuses_a_store_file(
 ) -> None:
     path = tmp_path / "catalog.db"
     before = make_store_file(path)
-    with pytest.raises(RequestRefused, match="not a KRATOS demo catalog") as refused:
+    with pytest.raises(RequestRefused,
+                       match="no es un catálogo de demostración de KRATOS") as refused:
         seed_command(make_settings(), count=50, seed=1, force=True)
     assert refused.value.exit_code == 1
     assert path.read_bytes() == before
@@ -462,7 +464,7 @@ def test_force_refuses_the_state_database(
     path = tmp_path / "catalog.db"
     apply_migrations(path, STATE_MIGRATIONS)
     before = path.read_bytes()
-    with pytest.raises(RequestRefused, match="not a KRATOS demo catalog"):
+    with pytest.raises(RequestRefused, match="no es un catálogo de demostración de KRATOS"):
         seed_command(make_settings(), count=50, seed=1, force=True)
     assert path.read_bytes() == before
 
@@ -475,7 +477,7 @@ def test_cli_seeds_500_products(
     monkeypatch.setenv("STATE_DB", str(tmp_path / "state.db"))
     env_file = os.devnull
     assert main(["--env-file", env_file, "seed"]) == 0
-    assert "Seeded 500 products" in capsys.readouterr().out
+    assert "Creé el catálogo de demostración: 500 productos" in capsys.readouterr().out
     assert len(all_rows(target)) == 500
     before = target.read_bytes()
     assert main(["--env-file", env_file, "seed", "--count", "20"]) == 0
@@ -492,7 +494,7 @@ def test_cli_force_on_store_file_exits_1(
     monkeypatch.setenv("CATALOG_DB", str(target))
     monkeypatch.setenv("STATE_DB", str(tmp_path / "state.db"))
     assert main(["--env-file", os.devnull, "seed", "--force"]) == 1
-    assert "not a KRATOS demo catalog" in capsys.readouterr().err
+    assert "no es un catálogo de demostración de KRATOS" in capsys.readouterr().err
     assert target.read_bytes() == before
 
 
@@ -502,5 +504,5 @@ def test_cli_rejects_count_zero(
     monkeypatch.setenv("CATALOG_DB", str(tmp_path / "catalog.db"))
     monkeypatch.setenv("STATE_DB", str(tmp_path / "state.db"))
     assert main(["--env-file", os.devnull, "seed", "--count", "0"]) == 2
-    assert "--count must be at least 1" in capsys.readouterr().err
+    assert "--count debe ser al menos 1" in capsys.readouterr().err
     assert not (tmp_path / "catalog.db").exists()

@@ -458,12 +458,12 @@ async def test_cli_bad_file(fake: FakeOpenAI, cli_env: list[str], garbage: Path,
     out, err = capsys.readouterr()
     assert code == 1
     assert out == ""
-    assert err.startswith("kratos: I couldn't read that audio")
+    assert err.startswith("kratos: No pude leer ese audio")
     assert "Traceback" not in err
 
     code = await asyncio.to_thread(main, [*cli_env, "transcribe", str(tmp_path / "nope.ogg")])
     assert code == 1
-    assert "is not a file" in capsys.readouterr().err
+    assert capsys.readouterr().err == f"kratos: No encuentro el archivo {tmp_path / 'nope.ogg'}.\n"
     assert fake.requests == []
 
 
@@ -472,7 +472,9 @@ async def test_cli_api_failure(fake: FakeOpenAI, cli_env: list[str], voice_note:
     fake.fail(500, endpoint="transcription")
     code = await asyncio.to_thread(main, [*cli_env, "transcribe", str(voice_note)])
     assert code == 1
-    assert "couldn't transcribe the audio right now" in capsys.readouterr().err
+    assert capsys.readouterr().err.endswith(
+        f"kratos: No pude transcribir el audio: {fake.base_url} respondió con el error HTTP "
+        "500.\n")
 
 
 def test_cli_without_key(voice_note: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -482,7 +484,8 @@ def test_cli_without_key(voice_note: Path, tmp_path: Path, monkeypatch: pytest.M
     out, err = capsys.readouterr()
     assert code == 2
     assert out == ""
-    assert "OPENAI_API_KEY is not set" in err
+    assert err == ("kratos: falta OPENAI_API_KEY: para transcribir necesito un servicio "
+                   "compatible con OpenAI (mira .env.example).\n")
 
 
 @pytest.mark.parametrize("status", [401, 403])

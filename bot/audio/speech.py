@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import openai
 from openai import AsyncOpenAI
@@ -34,6 +35,7 @@ from bot.audio.conversion import (
 )
 from bot.audio.silence import Segment, SpeechMap, clean_transcript, map_speech
 from bot.core.assistant import readable
+from bot.core.endpoint import failure_cause, failure_kind
 from bot.errors import KratosError, UserFacingError
 from bot.logs import quiet_for_terminal
 from bot.settings import Settings
@@ -46,13 +48,19 @@ TIMEOUT_PER_AUDIO_SECOND = 0.25
 
 
 class TranscriptionUnavailable(UserFacingError):
-    """The speech-to-text API failed or timed out."""
+    """The speech-to-text API failed or timed out.
 
-    def __init__(self) -> None:
+    ``cause`` says why in Spanish for the owner at the command line (``kratos transcribe``):
+    a refused connection, an unknown host, a timeout, the server's HTTP status; empty when
+    not known. Customers get the short apology without it.
+    """
+
+    def __init__(self, cause: str = "") -> None:
         super().__init__(
             es="No pude transcribir el audio ahora, intenta de nuevo en un momento.",
             en="I couldn't transcribe the audio right now, please try again in a moment.",
         )
+        self.cause = cause
 
 
 class TranscriptionRefused(TranscriptionUnavailable):
@@ -62,12 +70,13 @@ class TranscriptionRefused(TranscriptionUnavailable):
     failure that retrying cannot cure. The log says what is wrong.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, cause: str = "") -> None:
         UserFacingError.__init__(
             self,
             es="Lo siento, ahora no puedo transcribir audios. Escríbeme tu pregunta, por favor.",
             en="Sorry, I can't transcribe audio right now. Please type your question.",
         )
+        self.cause = cause
 
 
 #: What the log says when the endpoint refuses the key: the owner's problem, said plainly.
@@ -148,16 +157,52 @@ async def _transcribe_chunk(client: AsyncOpenAI, chunk: Chunk, mime_type: str,
                 file=(chunk.path.name, data, mime_type), timeout=timeout, **options)
         except (openai.AuthenticationError, openai.PermissionDeniedError) as error:
             logger.error(KEY_REFUSED, "transcription failed", error.status_code)
-            raise TranscriptionRefused() from error
+            raise TranscriptionRefused(
+                f"{shown_url(client.base_url)} rechazó la clave (HTTP {error.status_code}): "
+                "revisa OPENAI_API_KEY") from error
         except openai.APIError as error:
-            logger.warning("transcription of chunk %d failed: %s (status %s)", chunk.index,
-                           type(error).__name__, getattr(error, "status_code", None))
-            raise TranscriptionUnavailable() from error
+            # The SDK reports a refused connection as a timeout: the log and the owner get
+            # the true cause, read from the chain (as model requests do).
+            url = shown_url(client.base_url)
+            logger.warning("transcription of chunk %d failed: %s", chunk.index, failure_cause(
+                error, url=url, model=str(options.get("model")), timeout=timeout))
+            raise TranscriptionUnavailable(_cause_in_spanish(error, url, timeout)) from error
         logger.info("chunk %d (%.1f s, %d bytes) transcribed in %.2f s", chunk.index,
                     chunk.duration_s, len(data), time.perf_counter() - started)
         # The endpoint's JSON may carry characters no message or database can encode.
         return clean_transcript(readable(result.text), _segments(result),
                                 speech.voiced_share(chunk.start_s, chunk.end_s))
+
+
+def shown_url(url: Any) -> str:
+    """An endpoint's URL fit to print: scheme, host, port and path, without the credentials
+    or query a proxy's URL may carry."""
+    parts = urlsplit(str(url))
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}".rstrip("/")
+
+
+#: Why a transcription request failed, for the owner (``failure_kind`` -> a Spanish clause).
+CAUSES_ES = {
+    "refused": "la conexión a {url} fue rechazada: nada escucha ahí (¿está en marcha el "
+               "servidor?)",
+    "unknown_host": "no encuentro el servidor de {url}: revisa OPENAI_BASE_URL",
+    "tls": "falló la conexión segura (TLS) con {url}: revisa OPENAI_BASE_URL",
+    "timeout": "{url} no respondió en {timeout:.0f} s",
+    "connection": "no pude conectarme a {url}",
+    "other": "{url} respondió algo que no entiendo",
+}
+
+
+def _cause_in_spanish(error: BaseException, url: str, timeout: float) -> str:
+    kind = failure_kind(error)
+    if kind == "status":
+        status = getattr(error, "status_code", "?")
+        return f"{url} respondió con el error HTTP {status}"
+    return CAUSES_ES[kind].format(url=url, timeout=timeout)
 
 
 def _map_speech(converted: Path, scratch: Path) -> SpeechMap:
@@ -221,7 +266,7 @@ async def transcribe(client: AsyncOpenAI, settings: Settings, path: Path, *,
             # refused key is said as such, since retrying cannot help.
             refused = [e for e in failed.exceptions if isinstance(e, TranscriptionRefused)]
             first = (refused or failed.exceptions)[0]
-            raise type(first)() from first.__cause__
+            raise type(first)(first.cause) from first.__cause__
     text = " ".join(part for part in (task.result() for task in tasks) if part)
     logger.info("transcribed %.1f s of audio in %d chunk(s): %.2f s converting, %.2f s in total",
                 duration, len(chunks), converted_at - started, time.perf_counter() - started)
@@ -279,12 +324,12 @@ def transcribe_command(settings: Settings, source: str | Path) -> int:
     without a key."""
     quiet_for_terminal(settings.log_level)
     if not settings.openai_api_key:
-        print("kratos: OPENAI_API_KEY is not set: transcription needs an OpenAI-compatible "
-              "endpoint (see .env.example).", file=sys.stderr)
+        print("kratos: falta OPENAI_API_KEY: para transcribir necesito un servicio compatible "
+              "con OpenAI (mira .env.example).", file=sys.stderr)
         return 2
     path = Path(source)
     if not is_link(source) and not path.is_file():
-        print(f"kratos: {path} is not a file.", file=sys.stderr)
+        print(f"kratos: {_not_a_file(path)}", file=sys.stderr)
         return 1
     # Imported here: the catalog and the application context are not needed by the rest of
     # this module, which the Telegram adapter imports.
@@ -318,8 +363,33 @@ def transcribe_command(settings: Settings, source: str | Path) -> int:
 
     try:
         transcript = asyncio.run(run())
+    except TranscriptionUnavailable as error:
+        print(f"kratos: {_failed_sentence(error)}", file=sys.stderr)
+        return 1
     except UserFacingError as error:
-        print(f"kratos: {error}", file=sys.stderr)
+        print(f"kratos: {error.user_message('es')}", file=sys.stderr)
+        return 1
+    if not transcript.text.strip():
+        # Silence, faint noise, a tone: nothing to print, and an empty line would pass for
+        # a transcript. Said as the chat says it.
+        print("kratos: No escuché a nadie hablar en el audio: solo hay silencio, ruido o "
+              "sonidos sin palabras.", file=sys.stderr)
         return 1
     print(transcript.text)
     return 0
+
+
+def _not_a_file(path: Path) -> str:
+    """Why a path given to ``kratos transcribe`` cannot be read, in one sentence."""
+    if path.is_dir():
+        return f"{path} es una carpeta: indica el archivo de audio o video que tiene dentro."
+    if path.exists():
+        return f"{path} no es un archivo que pueda leer."
+    return f"No encuentro el archivo {path}."
+
+
+def _failed_sentence(error: TranscriptionUnavailable) -> str:
+    """The owner's sentence for a failed transcription: the cause when it is known."""
+    if not error.cause:
+        return error.user_message("es")
+    return f"No pude transcribir el audio: {error.cause}."

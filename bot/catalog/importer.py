@@ -369,12 +369,19 @@ def _xlsx_rows(path: Path, sheet: str | None) -> Rows:
             f"acepto ({MAX_XLSX_UNPACKED // 1024 ** 3} GB): expórtalo como CSV.")
     import openpyxl  # only imports need it
 
+    # Opened as a file object, not by name: openpyxl judges a name by its extension and
+    # refuses an .xlsx saved as "precios.xls", which is still an .xlsx inside.
+    handle = path.open("rb")
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as error:  # openpyxl raises many kinds for a broken file
-        raise ImportRefused(f"{path.name} no se puede abrir como Excel ({error}).") from None
+        book = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+    except Exception:  # openpyxl raises many kinds for a broken file
+        handle.close()
+        # Its messages are English and speak of Python libraries: the owner gets what to do.
+        raise ImportRefused(f"{path.name} no se puede abrir como Excel: ábrelo en tu hoja de "
+                            "cálculo, guárdalo como .xlsx o CSV y vuelve a importarlo."
+                            ) from None
     if sheet is not None and sheet not in book.sheetnames:
-        book.close()
+        _close_book(book, handle)
         raise ImportRefused(f"{path.name} no tiene la hoja «{sheet}»; tiene: "
                             f"{', '.join(book.sheetnames)}.")
     worksheet = book[sheet] if sheet else book.worksheets[0]
@@ -385,7 +392,7 @@ def _xlsx_rows(path: Path, sheet: str | None) -> Rows:
             headers = [str(cell).strip() if cell is not None else "" for cell in cells]
             break
     if headers is None:
-        book.close()
+        _close_book(book, handle)
         raise ImportRefused(f"La hoja «{worksheet.title}» de {path.name} está vacía.")
     done = [0]
 
@@ -395,11 +402,17 @@ def _xlsx_rows(path: Path, sheet: str | None) -> Rows:
                 done[0] = line
                 yield line, cells
         finally:
-            book.close()
+            _close_book(book, handle)
 
     total = worksheet.max_row if isinstance(worksheet.max_row, int) else None
     return Rows(headers, rows(), total, lambda: done[0], "filas",
                 notes=[f"Excel, hoja «{worksheet.title}»"])
+
+
+def _close_book(book: Any, handle: BinaryIO) -> None:
+    """Close a read-only workbook and the file it reads (openpyxl leaves a given file open)."""
+    book.close()
+    handle.close()
 
 
 def _json_rows(path: Path, head: bytes, size: int) -> Rows:
@@ -412,8 +425,11 @@ def _json_rows(path: Path, head: bytes, size: int) -> Rows:
                             f"{MAX_JSON_BYTES // 1024 ** 2} MB debe venir como JSON Lines o CSV.")
     try:
         data = json.loads(path.read_bytes().decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ImportRefused(f"{path.name} no es un JSON válido ({error}).") from None
+    except UnicodeDecodeError:
+        raise ImportRefused(f"{path.name} no es un JSON válido: no está en UTF-8.") from None
+    except json.JSONDecodeError as error:
+        raise ImportRefused(f"{path.name} no es un JSON válido: el error está en la línea "
+                            f"{error.lineno}, columna {error.colno}.") from None
     items = _json_items(data)
     if items is None:
         raise ImportRefused(f"{path.name} no contiene una lista de productos (objetos JSON).")
@@ -917,20 +933,18 @@ def _chain(first: list[tuple[int, Sequence[Any]]],
 
 
 def import_catalog(file: Path, output: Path, notes_path: Path, *, sheet: str | None = None,
-                   show_progress: bool = True) -> ImportReport:
+                   show_progress: bool = True, output_named: bool = False) -> ImportReport:
     """Import ``file`` into a new catalog at ``output``; ``ImportRefused`` leaves it untouched.
 
     Roles the notes file already sets for these headers (``[roles]``, by column name) are
-    kept; the rest are detected. The notes file is rewritten with the roles used.
+    kept (``""`` drops an optional role); a role naming a column the file lacks is dropped,
+    detection decides, and the report says so. The notes file is rewritten with the roles
+    used. ``output_named``: the owner chose ``output`` (``--output``), which the advice of a
+    refusal takes into account.
     """
     started = time.perf_counter()
     output = Path(output)
-    if output.exists() and output.stat().st_size and not is_imported_catalog(output):
-        from bot.migrations import is_demo_catalog
-
-        if not is_demo_catalog(output):
-            raise ImportRefused(f"No reemplazo {output}: no es un catálogo que KRATOS haya "
-                                "creado y puede tener datos de la tienda; usa --output.")
+    _check_output(output, output_named)
     source = open_rows(file, sheet)
     try:
         buffered = list(islice(source.rows, SAMPLE_ROWS))
@@ -939,7 +953,8 @@ def import_catalog(file: Path, output: Path, notes_path: Path, *, sheet: str | N
                             f"({_in_spanish(error)}).") from None
     detection = detect(source.headers, [cells for _, cells in buffered])
     names = column_names(source.headers, detection.columns.get("price"))
-    roles = _with_notes(dict(detection.columns), notes_path, source.headers, names)
+    roles, dropped, corrections = _with_notes(dict(detection.columns), notes_path,
+                                              source.headers, names)
     plan = _plan(source.headers, names, roles, [cells for _, cells in buffered])
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temporary_beside(output)
@@ -961,19 +976,37 @@ def import_catalog(file: Path, output: Path, notes_path: Path, *, sheet: str | N
     finally:
         progress.close()
         _remove_scratch(tmp)
-    ambiguities = list(detection.ambiguities)
+    ambiguities = [*detection.ambiguities, *corrections]
     if source.recoded.count:
         shown = ", ".join(str(n) for n in source.recoded.lines)
         more = "…" if source.recoded.count > len(source.recoded.lines) else ""
         ambiguities.append(f"{source.recoded.count} líneas no estaban en UTF-8 y las leí como "
                            f"Windows-1252 (líneas {shown}{more})"
                            "; revisa sus tildes.")
-    write_notes(notes_path, roles, source.headers, names)
+    write_notes(notes_path, roles, source.headers, names, dropped=dropped)
     return ImportReport(output=output, notes_path=notes_path, loaded=loaded, skipped=skipped,
                         skipped_count=skipped_count, roles=roles,
                         columns=dict(zip(source.headers, names, strict=True)),
                         ambiguities=ambiguities, seconds=time.perf_counter() - started,
                         read_as=source.notes)
+
+
+def _check_output(output: Path, named: bool) -> None:
+    """Refuse an output that is a folder, or a file KRATOS did not create (it may hold the
+    store's own data); the advice fits whether the owner chose it with ``--output``."""
+    where = f"--output {output}" if named else f"CATALOG_DB ({output})"
+    if output.is_dir():
+        raise ImportRefused(f"{where} es una carpeta: indica el archivo del catálogo, por "
+                            f"ejemplo {output / 'catalogo.db'}.")
+    if not output.exists() or not output.stat().st_size or is_imported_catalog(output):
+        return
+    from bot.migrations import is_demo_catalog
+
+    if not is_demo_catalog(output):
+        advice = ("elige otro nombre de archivo con --output" if named
+                  else "indica otro archivo con --output, por ejemplo --output data/tienda.db")
+        raise ImportRefused(f"No reemplazo {output}: no es un catálogo que KRATOS haya creado y "
+                            f"puede tener datos de la tienda; {advice}.")
 
 
 def _fsync(path: Path) -> None:
@@ -985,30 +1018,104 @@ def _fsync(path: Path) -> None:
 
 
 def _with_notes(detected: dict[str, str], notes_path: Path, headers: list[str],
-                names: list[str]) -> dict[str, str]:
-    """Detected roles (role -> header) with the notes' choices for columns this file has."""
+                names: list[str]) -> tuple[dict[str, str], list[str], list[str]]:
+    """Detected roles (role -> header) with the notes' choices, the roles the notes drop, and
+    a sentence for each choice that could not be kept.
+
+    A column name sets a role; ``""`` drops an optional role (name and price cannot be
+    dropped). A column this file lacks (a typo, a renamed header) is dropped on purpose: the
+    catalog cannot use it, detection decides instead, and the report says which column took
+    the role so the owner can correct it again.
+    """
+    notes = _role_notes(notes_path)
+    header_of = dict(zip(names, headers, strict=True))
+    roles = dict(detected)
+    lost: list[tuple[str, str]] = []
+    dropped: list[str] = []
+    for role in ROLES:
+        column = notes.get(role)
+        if not isinstance(column, str):
+            continue
+        if column in header_of:
+            header = header_of[column]
+            roles = {r: h for r, h in roles.items() if h != header}
+            roles[role] = header
+        elif column or role in ("name", "price"):
+            lost.append((role, column))
+        else:
+            roles.pop(role, None)
+            dropped.append(role)
+    return roles, dropped, [_lost_correction(notes_path, role, column, roles, header_of)
+                   for role, column in lost]
+
+
+def _role_notes(notes_path: Path) -> dict[str, Any]:
+    """The ``[roles]`` section of the notes file; empty when missing or unreadable."""
     try:
         notes = tomllib.loads(notes_path.read_text(encoding="utf-8")).get(NOTES_SECTION, {}) \
             if notes_path.is_file() else {}
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         notes = {}
-    header_of = dict(zip(names, headers, strict=True))
-    roles = dict(detected)
-    for role in ROLES:
-        column = notes.get(role) if isinstance(notes, dict) else None
-        if isinstance(column, str) and column in header_of:
-            header = header_of[column]
-            roles = {r: h for r, h in roles.items() if h != header}
-            roles[role] = header
-    return roles
+    return notes if isinstance(notes, dict) else {}
+
+
+def _lost_correction(notes_path: Path, role: str, column: str, roles: dict[str, str],
+                     header_of: dict[str, str]) -> str:
+    """One sentence for the report: a correction in the notes that this import could not keep."""
+    column_of = {header: name for name, header in header_of.items()}
+    used = f"usé «{column_of[roles[role]]}»" if role in roles else "ninguna columna lo tiene"
+    if not column:
+        return (f"{notes_path.name} dejaba vacío el rol {role} ({ROLE_NAMES[role]}), pero el "
+                f"catálogo lo necesita; {used}.")
+    return (f"{notes_path.name} decía {role} = «{column}», pero el archivo no tiene esa "
+            f"columna; {used} (columnas: {', '.join(header_of)}).")
+
+
+def notes_mistakes(catalog: Path, notes_path: Path) -> list[str]:
+    """Role corrections in the notes file that name a column (or table) the catalog lacks,
+    each as one Spanish sentence for the owner; empty when all fit or either file is missing.
+
+    KRATOS then answers with the detected role instead (``bot.catalog.roles``) and logs a
+    warning, which terminal commands write to their log file: this says it where the owner
+    looks. Only the notes' own ``table`` is checked when they name one, else any table.
+    """
+    notes = _role_notes(notes_path)
+    if not notes or not Path(catalog).is_file():
+        return []
+    from bot.catalog.reader import open_read_only
+
+    try:
+        conn = open_read_only(Path(catalog))
+        try:
+            tables = {name: {row[1] for row in conn.execute(f"PRAGMA table_info({_quoted(name)})")}
+                      for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type IN"
+                                                  " ('table', 'view')")}
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return []
+    table = notes.get("table")
+    if isinstance(table, str) and table and table not in tables:
+        return [f"{notes_path.name} nombra la tabla «{table}», que {Path(catalog).name} no "
+                "tiene: uso los roles que detecto."]
+    columns = tables[table] if isinstance(table, str) and table else set().union(*tables.values())
+    return [f"{notes_path.name} dice {role} = «{notes[role]}», pero {Path(catalog).name} no tiene "
+            f"esa columna: uso la que detecto; corrígelo allí." for role in ROLES
+            if isinstance(notes.get(role), str) and notes[role] and notes[role] not in columns]
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _toml_key(key: str) -> str:
     return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key, ensure_ascii=False)
 
 
-def write_notes(path: Path, roles: dict[str, str], headers: list[str], names: list[str]) -> None:
-    """Record the roles (and each column's original header) in the notes file, atomically.
+def write_notes(path: Path, roles: dict[str, str], headers: list[str], names: list[str], *,
+                dropped: Sequence[str] = ()) -> None:
+    """Record the roles (and each column's original header) in the notes file, atomically;
+    ``dropped`` roles are written as ``""`` so the owner's "none" holds at the next import.
 
     Other sections of an existing notes file (notes on other tables) are kept, and so are the
     owner's own notes on this table's columns.
@@ -1026,7 +1133,8 @@ def write_notes(path: Path, roles: dict[str, str], headers: list[str], names: li
              *(f"#   {role} = {ROLE_NAMES[role]}" for role in ROLES),
              f"[{NOTES_SECTION}]", f"table = {json.dumps(TABLE)}"]
     lines += [f"{role} = {json.dumps(column_of[roles[role]], ensure_ascii=False)}"
-              for role in ROLES if role in roles]
+              if role in roles else f'{role} = ""'
+              for role in ROLES if role in roles or role in dropped]
     own = existing.get(TABLE, {}) if isinstance(existing.get(TABLE), dict) else {}
     lines += ["", f"[{TABLE}]"]
     for header, name in column_of.items():
@@ -1051,7 +1159,8 @@ def import_command(settings: Settings, file: Path, *, output: Path | None = None
     target = Path(output) if output is not None else settings.catalog_db
     notes = target.with_suffix(".toml") if output is not None else settings.notes_path
     try:
-        report = import_catalog(Path(file), target, notes, sheet=sheet)
+        report = import_catalog(Path(file), target, notes, sheet=sheet,
+                                output_named=output is not None)
     except ImportRefused as error:
         print(f"kratos: {error}", file=sys.stderr)
         return 1
@@ -1060,4 +1169,4 @@ def import_command(settings: Settings, file: Path, *, output: Path | None = None
 
 
 __all__ = ["ImportRefused", "ImportReport", "import_catalog",
-           "import_command", "open_rows"]
+           "import_command", "notes_mistakes", "open_rows"]

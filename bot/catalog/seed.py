@@ -291,20 +291,24 @@ def seed_command(settings: Settings, count: int = 500, seed: int = 42, force: bo
     An existing file that is not a demo catalog (a store's own data) is never overwritten.
     """
     if count < 1:
-        raise ConfigError(f"--count must be at least 1, got {count}.")
+        raise ConfigError(f"--count debe ser al menos 1; recibí {count}.")
     if count > MAX_DEMO_PRODUCTS:
-        raise ConfigError(f"--count must be at most {MAX_DEMO_PRODUCTS:,} (ten times the "
-                          f"largest catalog measured), got {count:,}.")
+        raise ConfigError(f"--count puede ser como mucho {MAX_DEMO_PRODUCTS:,} (diez veces el "
+                          f"catálogo más grande medido); recibí {count:,}.")
     target = settings.catalog_db
     if target.exists():
+        demo = is_demo_catalog(target)
         if not force:
-            print(f"The catalog {target} already exists; left it untouched"
-                  " (use --force to rebuild the demo catalog).")
+            # --force is offered only where it would work: it never replaces a store's data.
+            print(f"El catálogo {target} ya existe; lo dejé como estaba"
+                  + (" (--force reconstruye el catálogo de demostración)." if demo else
+                     ": no es el de demostración y puede tener los datos de la tienda."))
             return 0
-        if not is_demo_catalog(target):
+        if not demo:
             raise RequestRefused(
-                f"Refusing to overwrite {target}: it is not a KRATOS demo catalog, so it may hold"
-                " a store's own data. Point CATALOG_DB at another path to build the demo."
+                f"No reemplazo {target}: no es un catálogo de demostración de KRATOS y puede "
+                "tener los datos de la tienda; apunta CATALOG_DB a otro archivo para crear la "
+                "demostración."
             )
     started = time.perf_counter()
     progress = Progress("Generando el catálogo", count, "productos")
@@ -313,5 +317,6 @@ def seed_command(settings: Settings, count: int = 500, seed: int = 42, force: bo
     finally:
         progress.close()
     elapsed = time.perf_counter() - started
-    print(f"Seeded {count:,} products into {target} in {elapsed:.1f} s.")
+    print(f"Creé el catálogo de demostración: {count:,} productos en {target} "
+          f"({elapsed:.1f} s).")
     return 0

@@ -16,6 +16,7 @@ import logging
 import sys
 from pathlib import Path
 
+from bot.catalog.importer import notes_mistakes
 from bot.channels.banner import describe
 from bot.core.assistant import answer, reset_conversation
 from bot.core.capabilities import catalog_examples
@@ -56,6 +57,13 @@ async def _announce(app: AppContext, *, channels: str, logs: str,
     logger.info("%s", banner)
 
 
+def _warn_about_notes(settings: Settings) -> None:
+    """One line on stderr for each role correction in the catalog notes that names a column
+    the catalog lacks: the log file says it too, but the owner reads the terminal."""
+    for mistake in notes_mistakes(settings.catalog_db, settings.notes_path):
+        print(f"kratos: {mistake}", file=sys.stderr)
+
+
 def is_reset(text: str) -> bool:
     """Whether a line asks to forget the conversation (``/reset``, ``/nuevo``, ``/new``)."""
     return text.strip().lower() in RESET_WORDS
@@ -73,6 +81,7 @@ def ask_command(settings: Settings, question: str | None, *, user_id: int | None
               file=sys.stderr)
         return 2
     logs = _terminal_logs(settings, verbose=verbose)
+    _warn_about_notes(settings)
     conversation = Conversation.private(user_id) if user_id is not None else ASK_CONVERSATION
     forget = reset or (question is not None and is_reset(question))
     ask = None if question is None or is_reset(question) else question
@@ -183,6 +192,7 @@ def console_command(settings: Settings, *, channels: str = "terminal console") -
             app = runner.run(build_context(settings))
             try:
                 runner.run(_announce(app, channels=channels, logs=logs))
+                _warn_about_notes(settings)
                 chat(runner, app, conversation=Conversation.private(LOCAL_USER_ID))
             except KeyboardInterrupt:
                 print()

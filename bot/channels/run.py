@@ -33,6 +33,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: `kratos run` with no channel configured: every way out, in one sentence.
+NO_CHANNEL = ("No hay ningún canal configurado: pon TELEGRAM_BOT_TOKEN para Telegram, o "
+              "WHATSAPP_ACCESS_TOKEN con WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_APP_SECRET y "
+              "WHATSAPP_VERIFY_TOKEN para WhatsApp, en .env (mira .env.example); o usa "
+              "`kratos run --console-fallback` para chatear en la terminal.")
+
 
 @contextlib.asynccontextmanager
 async def whatsapp_channel(settings: Settings, *, alone: bool = True
@@ -152,10 +158,12 @@ def run_command(settings: Settings, *, console_fallback: bool = False) -> int:
     must be complete (exit 2 if not).
     """
     if not settings.whatsapp_enabled:
-        if console_fallback and not settings.telegram_bot_token:
-            return console_command(
-                settings,
-                channels="terminal console (TELEGRAM_BOT_TOKEN is not set: no Telegram)")
+        if not settings.telegram_bot_token:
+            if console_fallback:
+                return console_command(
+                    settings,
+                    channels="terminal console (TELEGRAM_BOT_TOKEN is not set: no Telegram)")
+            raise ConfigError(NO_CHANNEL)
         return run_telegram(settings)
     settings.require_whatsapp()
     if settings.telegram_bot_token:

@@ -49,6 +49,26 @@ def failure_cause(error: BaseException, *, url: str, model: str,
     return f"{type(error).__name__} from {url}: {error}"
 
 
+def failure_kind(error: BaseException) -> str:
+    """What kind of failure a request to the endpoint met, read as ``failure_cause`` reads it:
+    ``"refused"`` (nothing listens), ``"unknown_host"``, ``"tls"``, ``"status"`` (the server
+    answered with an HTTP error), ``"timeout"``, ``"connection"`` or ``"other"``."""
+    for cause in _causes(error):
+        if isinstance(cause, ConnectionRefusedError):
+            return "refused"
+        if isinstance(cause, socket.gaierror):
+            return "unknown_host"
+        if isinstance(cause, ssl.SSLError):
+            return "tls"
+    if isinstance(error, openai.APIStatusError):
+        return "status"
+    if isinstance(error, openai.APITimeoutError):
+        return "timeout"
+    if isinstance(error, openai.APIConnectionError):
+        return "connection"
+    return "other"
+
+
 def _causes(error: BaseException) -> list[BaseException]:
     chain: list[BaseException] = []
     current: BaseException | None = error

@@ -404,6 +404,28 @@ def _gold(catalog: Path, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         conn.close()
 
 
+def check_gold(catalog: Path, questions: Sequence[Question]) -> None:
+    """Run every question's gold SQL once before any is asked.
+
+    Gold SQL that fails (a table or column the catalog lacks, a typo) is a mistake in the
+    question file, not a wrong answer: ``QuestionFileError`` names the questions, so the run
+    stops as for any other unusable question file (exit 1), before the engine's time is spent.
+    """
+    broken: list[str] = []
+    for question in questions:
+        if question.gold_sql is None:
+            continue
+        try:
+            _gold(catalog, question.gold_sql)
+        except sqlite3.Error as error:
+            broken.append(f"{question.id} ({error})")
+    if broken:
+        shown = "; ".join(broken[:3]) + (f" y {len(broken) - 3} más" if len(broken) > 3 else "")
+        raise QuestionFileError(
+            f"el gold_sql de {len(broken)} pregunta{'s' if len(broken) > 1 else ''} falla en "
+            f"el catálogo, según SQLite: {shown}; corrige el archivo de preguntas.")
+
+
 @dataclass(frozen=True)
 class CatalogFacts:
     """What an answer must not show to count as a refusal: product names and their prices."""
@@ -620,6 +642,7 @@ async def evaluate(settings: Settings, path: Path, engine: str = "basic") -> Eva
             settings, catalog_db=catalog, catalog_notes=notes, state_db=tmp / "state.db",
             daily_token_budget=0,
             openai_api_key=settings.openai_api_key if engine == "model" else "")
+        await asyncio.to_thread(check_gold, catalog, questions.questions)
         app = await build_context(run_settings)
         try:
             report = await run_eval(app, questions.questions)
@@ -646,7 +669,7 @@ def eval_command(settings: Settings, file: Path | None = None, *, engine: str = 
         load_questions(path)
         report = asyncio.run(evaluate(settings, path, engine))
     except QuestionFileError as error:
-        print(f"kratos eval: {error}", file=sys.stderr)
+        print(f"kratos: {error}", file=sys.stderr)
         return 1
     print(format_report(report))
     if json_out:
