@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.errors import KratosError
+from bot.errors import KratosError, os_reason
 from bot.logs import configure_logging
 from bot.settings import Settings
 
@@ -94,7 +94,7 @@ def _fraction(raw: str) -> float:
     except ValueError:
         value = -1.0
     if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, got {raw!r}")
+        raise argparse.ArgumentTypeError(f"debe ser un número de 0 a 1; recibí {raw!r}")
     return value
 
 
@@ -110,8 +110,8 @@ def _user_id(raw: str) -> int:
     except ValueError:
         value = -1
     if not 0 <= value <= _MAX_USER_ID:
-        raise argparse.ArgumentTypeError(f"must be a Telegram user id (a whole number from 0 to "
-                                         f"{_MAX_USER_ID}), got {raw[:40]!r}")
+        raise argparse.ArgumentTypeError(f"debe ser un id de usuario de Telegram (un número "
+                                         f"entero de 0 a {_MAX_USER_ID}); recibí {raw[:40]!r}")
     return value
 
 
@@ -186,8 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         # A folder or file the command needs cannot be created or opened (a read-only mount,
         # a folder the user does not own): one sentence, not a traceback.
-        print(f"kratos: cannot use {error.filename} ({error.strerror}): check that its folder "
-              "exists and this user may write there (CATALOG_DB, STATE_DB).", file=sys.stderr)
+        print(f"kratos: no puedo usar {error.filename} ({os_reason(error)}): revisa que su "
+              "carpeta exista y que este usuario pueda escribir ahí (CATALOG_DB, STATE_DB).",
+              file=sys.stderr)
         return 2
 
 

@@ -5,6 +5,8 @@ Anything else is a bug: it is logged with its traceback and the user gets a gene
 
 from __future__ import annotations
 
+import errno
+
 
 class KratosError(Exception):
     """Base class: ``str(error)`` is a clear sentence meant for the person who caused it."""
@@ -49,3 +51,22 @@ class UserFacingError(RequestRefused):
 
     def user_message(self, language: str = "es") -> str:
         return self.en if language.lower().startswith("en") else self.es
+
+
+#: What the system's usual refusals mean, said to the owner (``strerror`` is English).
+_OS_REASONS = {
+    errno.EACCES: "este usuario no tiene permiso", errno.EPERM: "este usuario no tiene permiso",
+    errno.ENOENT: "no existe", errno.ENOTDIR: "una parte de la ruta no es una carpeta",
+    errno.EISDIR: "es una carpeta", errno.EROFS: "el disco es de solo lectura",
+    errno.ENOSPC: "el disco está lleno", errno.ENAMETOOLONG: "el nombre es demasiado largo",
+}
+
+
+def os_reason(error: OSError) -> str:
+    """Why the system refused a file, in Spanish: the usual causes by their ``errno``, others
+    by the errno's name (``EIO``), which an owner can look up."""
+    reason = _OS_REASONS.get(error.errno or 0)
+    if reason:
+        return reason
+    name = errno.errorcode.get(error.errno or 0)
+    return f"error del sistema {name}" if name else "error del sistema"

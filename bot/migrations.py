@@ -12,7 +12,7 @@ import re
 import sqlite3
 from pathlib import Path
 
-from bot.errors import MigrationError
+from bot.errors import MigrationError, os_reason
 
 logger = logging.getLogger(__name__)
 
@@ -28,10 +28,11 @@ def migration_files(folder: Path) -> list[Path]:
     files = sorted(p for p in folder.iterdir() if p.suffix == ".sql")
     for path in files:
         if not _NAME.match(path.name):
-            raise MigrationError(f"Migration file {path} must be named like 0001_what_it_does.sql.")
+            raise MigrationError(f"La migración {path} debe llamarse como "
+                                 "0001_lo_que_hace.sql.")
     numbers = [p.name[:4] for p in files]
     if len(set(numbers)) != len(numbers):
-        raise MigrationError(f"Two migrations in {folder} share a number.")
+        raise MigrationError(f"Dos migraciones de {folder} tienen el mismo número.")
     return files
 
 
@@ -55,25 +56,28 @@ def apply_migrations(db_path: Path, folder: Path, *, upto: str | None = None) ->
         db_path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise MigrationError(
-            f"Cannot create the folder {db_path.parent} for {db_path} ({error.strerror}): "
-            "point STATE_DB or CATALOG_DB at a folder this user may write."
+            f"No puedo crear la carpeta {db_path.parent} para {db_path} ({os_reason(error)}): "
+            "apunta STATE_DB o CATALOG_DB a una carpeta donde este usuario pueda escribir."
         ) from None
     if not db_path.exists() and not os.access(db_path.parent, os.W_OK):
         # SQLite would only say "unable to open database file".
         raise MigrationError(
-            f"Cannot create {db_path}: this user may not write in {db_path.parent}; point "
-            "STATE_DB or CATALOG_DB at a folder it may write (in Docker, the /data volume)."
+            f"No puedo crear {db_path}: este usuario no puede escribir en {db_path.parent}; "
+            "apunta STATE_DB o CATALOG_DB a una carpeta donde pueda (en Docker, el volumen "
+            "/data)."
         )
     try:
         conn = sqlite3.connect(db_path, isolation_level=None)
     except sqlite3.Error as error:
-        raise MigrationError(f"Cannot open database {db_path}: {error}.") from None
+        raise MigrationError(f"No puedo abrir la base de datos {db_path} (SQLite: {error})."
+                             ) from None
     applied_now: list[str] = []
     try:
         try:
             done = set(applied_migrations(conn))
         except sqlite3.DatabaseError as error:
-            raise MigrationError(f"{db_path} is not a usable SQLite database: {error}.") from None
+            raise MigrationError(f"{db_path} no es una base de datos SQLite que pueda usar "
+                                 f"(SQLite: {error}).") from None
         for path in migration_files(folder):
             if path.name in done:
                 continue
@@ -87,7 +91,7 @@ def apply_migrations(db_path: Path, folder: Path, *, upto: str | None = None) ->
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise MigrationError(
-                    f"Migration {path.name} failed and was rolled back: {error}."
+                    f"La migración {path.name} falló y se deshizo (SQLite: {error})."
                 ) from None
             logger.info("applied migration %s to %s", path.name, db_path)
             applied_now.append(path.name)

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from dotenv import dotenv_values
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, os_reason
 
 DEFAULT_TELEGRAM_API = "https://api.telegram.org"
 DEFAULT_GRAPH_API = "https://graph.facebook.com"
@@ -42,11 +42,12 @@ def _integer(minimum: int = 0, maximum: int = MAX_WHOLE_NUMBER) -> Callable[[str
         try:
             value = int(raw.strip())
         except ValueError:
-            raise ConfigError(f"{name} must be a whole number, got {raw!r}.") from None
+            raise ConfigError(f"{name} debe ser un número entero; recibí {raw!r}.") from None
         if value < minimum:
-            raise ConfigError(f"{name} must be at least {minimum}, got {value}.")
+            raise ConfigError(f"{name} debe ser al menos {minimum}; recibí {value}.")
         if value > maximum:
-            raise ConfigError(f"{name} must be at most {maximum:,}, got {raw.strip()[:30]}.")
+            raise ConfigError(f"{name} puede ser como mucho {maximum:,}; recibí "
+                              f"{raw.strip()[:30]}.")
         return value
 
     return parse
@@ -56,12 +57,12 @@ def _seconds(name: str, raw: str) -> float:
     try:
         value = float(raw.strip())
     except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}.") from None
+        raise ConfigError(f"{name} debe ser un número de segundos; recibí {raw!r}.") from None
     if value <= 0:
-        raise ConfigError(f"{name} must be greater than 0, got {raw!r}.")
+        raise ConfigError(f"{name} debe ser mayor que 0; recibí {raw!r}.")
     if not math.isfinite(value) or value > MAX_SECONDS:
-        raise ConfigError(f"{name} must be a number of seconds up to {MAX_SECONDS:,.0f}, "
-                          f"got {raw!r}.")
+        raise ConfigError(f"{name} debe ser un número de segundos de hasta "
+                          f"{MAX_SECONDS:,.0f}; recibí {raw!r}.")
     return value
 
 
@@ -71,7 +72,7 @@ def _flag(name: str, raw: str) -> bool:
         return True
     if value in ("0", "false", "no", "off", ""):
         return False
-    raise ConfigError(f"{name} must be on or off, got {raw!r}.")
+    raise ConfigError(f"{name} debe ser on u off; recibí {raw!r}.")
 
 
 def _ids(name: str, raw: str) -> frozenset[int]:
@@ -85,8 +86,8 @@ def _ids(name: str, raw: str) -> frozenset[int]:
                 raise ValueError(part)
         except ValueError:
             raise ConfigError(
-                f"{name} must be comma-separated Telegram {'chat' if 'CHAT' in name else 'user'}"
-                f" ids, got {raw!r}."
+                f"{name} debe ser una lista de ids de {'chat' if 'CHAT' in name else 'usuario'}"
+                f" de Telegram separados por comas; recibí {raw!r}."
             ) from None
     return frozenset(ids)
 
@@ -105,8 +106,9 @@ def _whatsapp_users(name: str, raw: str) -> frozenset[str]:
         elif "." in value and " " not in value:
             users.add(value)
         else:
-            raise ConfigError(f"{name} must be comma-separated WhatsApp user ids (US.123…) or "
-                              f"phone numbers, got {raw!r}.")
+            raise ConfigError(f"{name} debe ser una lista de ids de usuario de WhatsApp "
+                              f"(US.123…) o números de teléfono separados por comas; recibí "
+                              f"{raw!r}.")
     return frozenset(users)
 
 
@@ -114,7 +116,7 @@ def _choice(*choices: str) -> Callable[[str, str], str]:
     def parse(name: str, raw: str) -> str:
         value = raw.strip().lower() if choices[0].islower() else raw.strip().upper()
         if value not in choices:
-            raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}.")
+            raise ConfigError(f"{name} debe ser uno de: {', '.join(choices)}; recibí {raw!r}.")
         return value
 
     return parse
@@ -122,7 +124,7 @@ def _choice(*choices: str) -> Callable[[str, str], str]:
 
 def _path(name: str, raw: str) -> Path:
     if not raw.strip():
-        raise ConfigError(f"{name} must be a file path, got an empty value.")
+        raise ConfigError(f"{name} debe ser la ruta de un archivo, y está vacío.")
     return Path(raw.strip()).expanduser()
 
 
@@ -138,9 +140,9 @@ def _webhook_secret(name: str, raw: str) -> str:
     value = raw.strip()
     if value and not _WEBHOOK_SECRET.fullmatch(value):
         raise ConfigError(
-            f"{name} must be 1 to 256 characters of A-Z, a-z, 0-9, _ and - (Telegram refuses "
-            f"anything else); got {len(value)} characters"
-            + (", some of them not allowed." if len(value) <= 256 else ".")
+            f"{name} debe tener de 1 a 256 caracteres entre A-Z, a-z, 0-9, _ y - (Telegram no "
+            f"acepta otros); tiene {len(value)} caracteres"
+            + (", y algunos no están permitidos." if len(value) <= 256 else ".")
         )
     return value
 
@@ -148,10 +150,10 @@ def _webhook_secret(name: str, raw: str) -> str:
 def _url(name: str, raw: str) -> str:
     value = raw.strip().rstrip("/")
     if value and not value.startswith(("http://", "https://")):
-        raise ConfigError(f"{name} must start with http:// or https://, got {raw!r}.")
+        raise ConfigError(f"{name} debe empezar por http:// o https://; recibí {raw!r}.")
     if value and not _well_formed(value):
-        raise ConfigError(f"{name} must be a URL such as https://host.example/path, with a host "
-                          f"name and no spaces, got {raw!r}.")
+        raise ConfigError(f"{name} debe ser una URL como https://host.example/ruta, con nombre "
+                          f"de host y sin espacios; recibí {raw!r}.")
     return value
 
 
@@ -193,8 +195,8 @@ def _telegram_token(name: str, raw: str) -> str:
     value = raw.strip()
     if value and not _TELEGRAM_TOKEN.fullmatch(value):
         # The value is a secret: never echo it back.
-        raise ConfigError(f"{name} does not look like a BotFather token (digits, a colon, then "
-                          "letters, e.g. 123456789:AAE...): copy it again from @BotFather.")
+        raise ConfigError(f"{name} no parece un token de BotFather (dígitos, dos puntos y "
+                          "letras, p. ej. 123456789:AAE...): cópialo de nuevo desde @BotFather.")
     return value
 
 
@@ -202,27 +204,28 @@ def _https_url(name: str, raw: str) -> str:
     value = _url(name, raw)
     if value and not value.startswith("https://"):
         # Telegram delivers webhooks only to HTTPS URLs (setWebhook refuses http://).
-        raise ConfigError(f"{name} must start with https:// (Telegram sends webhooks only over "
-                          f"HTTPS), got {raw!r}.")
+        raise ConfigError(f"{name} debe empezar por https:// (Telegram envía webhooks solo por "
+                          f"HTTPS); recibí {raw!r}.")
     return value
 
 
 def _port(name: str, raw: str) -> int:
     value = _integer(1)(name, raw)
     if value > 65535:
-        raise ConfigError(f"{name} must be a TCP port from 1 to 65535, got {value}.")
+        raise ConfigError(f"{name} debe ser un puerto TCP de 1 a 65535; recibí {value}.")
     return value
 
 
 def _settings_file(path: Path) -> dict[str, str]:
     """The values a ``.env`` file sets; ``ConfigError`` when it is a folder or not UTF-8 text."""
     if path.is_dir():
-        raise ConfigError(f"The settings file {path} is a folder: name the .env file itself.")
+        raise ConfigError(f"El archivo de ajustes {path} es una carpeta: indica el archivo "
+                          ".env mismo.")
     try:
         values = dotenv_values(path)
     except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) else "it is not UTF-8 text"
-        raise ConfigError(f"The settings file {path} cannot be read: {reason}.") from None
+        reason = os_reason(error) if isinstance(error, OSError) else "no es texto UTF-8"
+        raise ConfigError(f"No puedo leer el archivo de ajustes {path}: {reason}.") from None
     return {k: v for k, v in values.items() if v is not None}
 
 
@@ -399,7 +402,7 @@ class Settings:
         """
         env_path = Path(env_file) if env_file is not None else Path(".env")
         if env_file is not None and not env_path.exists():
-            raise ConfigError(f"--env-file {env_path}: no such file.")
+            raise ConfigError(f"--env-file {env_path}: ese archivo no existe.")
         from_file = _settings_file(env_path) if env_path.exists() else {}
         return cls.from_mapping({**from_file, **os.environ})
 
@@ -420,10 +423,10 @@ class Settings:
 
     def require_telegram(self) -> None:
         if not self.telegram_bot_token:
-            raise ConfigError("TELEGRAM_BOT_TOKEN is not set: add it to .env (see .env.example).")
+            raise ConfigError("Falta TELEGRAM_BOT_TOKEN: ponlo en .env (mira .env.example).")
         if self.webhook_url and not self.webhook_secret:
             raise ConfigError(
-                "WEBHOOK_SECRET is not set: webhook mode needs it (see .env.example)."
+                "Falta WEBHOOK_SECRET: el modo webhook lo necesita (mira .env.example)."
             )
 
     @property
@@ -439,10 +442,11 @@ class Settings:
             ("WHATSAPP_VERIFY_TOKEN", self.whatsapp_verify_token),
         ) if not value]
         if missing:
-            raise ConfigError(f"{', '.join(missing)} not set: WhatsApp needs "
-                              f"{'it' if len(missing) == 1 else 'them'} (see .env.example).")
+            many = len(missing) > 1
+            raise ConfigError(f"Falta{'n' if many else ''} {', '.join(missing)}: WhatsApp "
+                              f"{'los' if many else 'lo'} necesita (mira .env.example).")
         if not self.whatsapp_webhook_path.startswith("/"):
-            raise ConfigError("WHATSAPP_WEBHOOK_PATH must start with /, got "
+            raise ConfigError("WHATSAPP_WEBHOOK_PATH debe empezar por /; recibí "
                               f"{self.whatsapp_webhook_path!r}.")
 
     def secrets(self) -> list[str]:

@@ -86,8 +86,8 @@ def test_missing_catalog_is_one_sentence_and_exit_2(cli_env, tmp_path, monkeypat
 def test_malformed_setting_exits_2(cli_env, monkeypatch, capsys):
     monkeypatch.setenv("ADMIN_USER_IDS", "abc")
     assert main([*cli_env, "migrate"]) == 2
-    assert "ADMIN_USER_IDS must be comma-separated Telegram user ids, got 'abc'" in \
-        capsys.readouterr().err
+    assert ("ADMIN_USER_IDS debe ser una lista de ids de usuario de Telegram separados por comas; "
+            "recibí 'abc'") in capsys.readouterr().err
 
 
 def test_migrate_reports_and_is_idempotent(cli_env, capsys):
@@ -100,7 +100,7 @@ def test_migrate_reports_and_is_idempotent(cli_env, capsys):
 def test_corrupt_state_database_exits_2(cli_env, tmp_path, capsys):
     (tmp_path / "state.db").write_bytes(b"garbage" * 1000)
     assert main([*cli_env, "migrate"]) == 2
-    assert "not a usable SQLite database" in capsys.readouterr().err
+    assert "no es una base de datos SQLite que pueda usar" in capsys.readouterr().err
 
 
 def test_run_without_token_explains(cli_env, capsys):
@@ -142,9 +142,10 @@ def test_make_run_falls_back_to_the_console(tmp_path, catalog_db):
 @pytest.mark.parametrize(
     ("name", "value", "sentence"),
     [
-        ("WEBHOOK_PORT", "99999", "WEBHOOK_PORT must be a TCP port from 1 to 65535, got 99999."),
-        ("TELEGRAM_BOT_TOKEN", "abc", "TELEGRAM_BOT_TOKEN does not look like a BotFather token"),
-        ("WEBHOOK_URL", "http://shop.example/hook", "WEBHOOK_URL must start with https://"),
+        ("WEBHOOK_PORT", "99999",
+         "WEBHOOK_PORT debe ser un puerto TCP de 1 a 65535; recibí 99999."),
+        ("TELEGRAM_BOT_TOKEN", "abc", "TELEGRAM_BOT_TOKEN no parece un token de BotFather"),
+        ("WEBHOOK_URL", "http://shop.example/hook", "WEBHOOK_URL debe empezar por https://"),
     ],
 )
 def test_unworkable_setting_is_one_sentence_and_exit_2(cli_env, monkeypatch, capsys, name,
@@ -158,7 +159,8 @@ def test_unworkable_setting_is_one_sentence_and_exit_2(cli_env, monkeypatch, cap
 
 def test_missing_env_file_is_one_sentence_and_exit_2(tmp_path, capsys):
     assert main(["--env-file", str(tmp_path / "prod.env"), "migrate"]) == 2
-    assert capsys.readouterr().err == f"kratos: --env-file {tmp_path / 'prod.env'}: no such file.\n"
+    assert capsys.readouterr().err == (f"kratos: --env-file {tmp_path / 'prod.env'}: ese archivo "
+                                       "no existe.\n")
 
 
 @pytest.mark.parametrize(("script", "question", "code"), [

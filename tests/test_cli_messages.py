@@ -349,3 +349,60 @@ def test_eval_with_gold_sql_that_fails_is_a_mistake_in_the_file(
     assert one_sentence(done.stderr) == (
         "kratos: el gold_sql de 1 pregunta falla en el catálogo, según SQLite: f03 (no such "
         "table: productos); corrige el archivo de preguntas.")
+
+
+# --- one language ----------------------------------------------------------------------------
+
+#: Words of the English sentences these commands used to print; none belongs in Spanish.
+ENGLISH = (" must ", " is not ", " cannot ", " got ", " the ", "Refusing", " please", " no such ",
+           " needs ", "does not", "Cannot", " set:")
+
+
+def english_in(line: str) -> list[str]:
+    return [word for word in ENGLISH if word in line]
+
+
+@pytest.mark.parametrize(("args", "env", "code"), [
+    (["ask", "hola"], {"SQL_TIMEOUT": "abc"}, 2),
+    (["ask", "hola"], {"WEBHOOK_PORT": "99999"}, 2),
+    (["ask", "hola"], {"TELEGRAM_BOT_TOKEN": "abc"}, 2),
+    (["ask", "hola"], {"OPENAI_BASE_URL": "http://exa mple.com"}, 2),
+    (["ask", "hola"], {"ALLOWED_USER_IDS": "ana"}, 2),
+    (["ask", "hola"], {"LOG_LEVEL": "LOUD"}, 2),
+    (["ask"], {}, 2),
+    (["seed", "--count", "0"], {}, 2),
+    (["seed", "--count", "10000000000000"], {}, 2),
+    (["run"], {}, 2),
+    (["run"], {"WHATSAPP_ACCESS_TOKEN": "EAAx"}, 2),
+    (["run"], {"TELEGRAM_BOT_TOKEN": "1:x", "WEBHOOK_URL": "https://bot.example/hook"}, 2),
+    (["transcribe", "nada.ogg"], {"OPENAI_API_KEY": ""}, 2),
+    (["transcribe", "nada.ogg"], {"OPENAI_API_KEY": "sk-fake"}, 1),
+    (["eval", "nada.jsonl"], {}, 1),
+    (["eval", "--engine", "model"], {"OPENAI_API_KEY": ""}, 2),
+    (["import", "nada.csv"], {}, 1),
+    (["migrate"], {"STATE_DB": "{tmp}/archivo/state.db"}, 2),
+])
+def test_every_message_is_one_spanish_sentence(
+        args: list[str], env: dict[str, str], code: int, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "archivo").write_text("no soy una carpeta\n", encoding="utf-8")
+    for name in ("OPENAI_API_KEY", "TELEGRAM_BOT_TOKEN", "WHATSAPP_ACCESS_TOKEN", "WEBHOOK_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CATALOG_DB", str(tmp_path / "catalog.db"))
+    monkeypatch.setenv("STATE_DB", str(tmp_path / "state.db"))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value.format(tmp=tmp_path))
+    assert main(["--env-file", os.devnull, *args]) == code
+    line = one_sentence(capsys.readouterr().err).replace(str(tmp_path), "")
+    assert not english_in(line), line
+
+
+def test_a_bad_settings_file_is_one_spanish_sentence(tmp_path: Path, home: dict[str, str]
+                                                     ) -> None:
+    settings = tmp_path / "ajustes.env"
+    settings.write_bytes("TIENDA=Ñaña\n".encode("latin-1"))
+    done = kratos("--env-file", str(settings), "ask", "hola", env=home)
+    assert done.returncode == 2
+    assert one_sentence(done.stderr) == (f"kratos: No puedo leer el archivo de ajustes {settings}: "
+                                         "no es texto UTF-8.")

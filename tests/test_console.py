@@ -82,8 +82,8 @@ def test_ask_reset_then_question(cli_env, tmp_path, capsys):
 
 def test_ask_without_a_question_explains(cli_env, capsys):
     assert main([*cli_env, "ask"]) == 2
-    assert capsys.readouterr().err == ("kratos ask: give a question in quotes, or --reset to "
-                                       "forget the conversation.\n")
+    assert capsys.readouterr().err == ("kratos: escribe la pregunta entre comillas, o usa --reset "
+                                       "para olvidar la conversación.\n")
 
 
 def test_ask_verbose_shows_the_banner_on_stderr(cli_env, catalog_db, capsys):
@@ -185,7 +185,7 @@ def test_console_in_a_folder_it_cannot_write_is_one_sentence(tmp_path, catalog_d
     # The state database cannot be created there either: one sentence, exit 2.
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
-    assert done.stderr.startswith("kratos: Cannot create the folder")
+    assert done.stderr.startswith("kratos: No puedo crear la carpeta")
     assert done.stderr.count("\n") == 1
 
 

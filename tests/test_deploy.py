@@ -124,9 +124,9 @@ def test_a_volume_the_user_cannot_write_is_one_sentence(image):
         image.volume.chmod(0o555)
     done = image.run("kratos", "run", env_file=docker_env_file(ROOT / ".env.example"))
     assert done.returncode == 2
-    assert done.stderr == (f"kratos: Cannot create {image.volume / 'state.db'}: this user may "
-                           f"not write in {image.volume}; point STATE_DB or CATALOG_DB at a "
-                           "folder it may write (in Docker, the /data volume).\n")
+    assert done.stderr == (f"kratos: No puedo crear {image.volume / 'state.db'}: este usuario no "
+                           f"puede escribir en {image.volume}; apunta STATE_DB o CATALOG_DB a "
+                           "una carpeta donde pueda (en Docker, el volumen /data).\n")
 
 
 @pytest.mark.parametrize("command", [

@@ -183,12 +183,12 @@ def test_conversation_lines_become_turns_that_follow_each_other(tmp_path):
 
 
 @pytest.mark.parametrize(("turns", "message"), [
-    ([], "'turns' must be a non-empty list"),
-    ([{"kind": "simple", "question": "q", "gold_sql": "S"}], "a turn's kind must be one of"),
-    ([{"kind": "refinement", "question": "q"}], "turn 1: 'gold_sql' must be"),
-    ([{"kind": "yes_no", "question": "q"}], "turn 1: 'expect' must be"),
-    ([{"kind": "yes_no", "question": "q", "expect": "maybe"}], "expect belongs to yes_no"),
-    ([{"kind": "yes_no", "question": "q", "expect": "yes"}], "turn 1: 'gold_sql' must be"),
+    ([], "'turns' debe ser una lista de objetos, no vacía"),
+    ([{"kind": "simple", "question": "q", "gold_sql": "S"}], "el kind de un turno debe ser uno de"),
+    ([{"kind": "refinement", "question": "q"}], "turno 1: 'gold_sql' debe ser"),
+    ([{"kind": "yes_no", "question": "q"}], "turno 1: 'expect' debe ser"),
+    ([{"kind": "yes_no", "question": "q", "expect": "maybe"}], "expect es de los turnos yes_no"),
+    ([{"kind": "yes_no", "question": "q", "expect": "yes"}], "turno 1: 'gold_sql' debe ser"),
 ])
 def test_a_malformed_conversation_names_the_line_and_turn(make_settings, tmp_path, capsys,
                                                            turns, message):
@@ -263,13 +263,13 @@ def test_eval_never_writes_to_the_real_state_database(make_settings, catalog_db,
 
 
 @pytest.mark.parametrize(("line", "message"), [
-    ("{not json", "line 2: not valid JSON"),
-    ('{"id": "z", "kind": "weird", "question": "q"}', "line 2: kind must be one of"),
-    ('{"id": "z", "kind": "simple", "question": "q"}', "line 2: 'gold_sql' must be"),
+    ("{not json", "línea 2: no es JSON válido"),
+    ('{"id": "z", "kind": "weird", "question": "q"}', "línea 2: kind debe ser uno de"),
+    ('{"id": "z", "kind": "simple", "question": "q"}', "línea 2: 'gold_sql' debe ser"),
     ('{"id": "z", "kind": "followup", "follows": "nope", "question": "q", "gold_sql": "S"}',
-     "line 2: follows 'nope'"),
-    ('{"id": "a", "kind": "offtopic", "question": "again"}', "line 2: the id 'a' is used twice"),
-    ('{"id": "z", "kind": "offtopic", "question": "q", "sample": 0}', "line 2: sample must be"),
+     "línea 2: follows 'nope'"),
+    ('{"id": "a", "kind": "offtopic", "question": "again"}', "línea 2: el id 'a' está repetido"),
+    ('{"id": "z", "kind": "offtopic", "question": "q", "sample": 0}', "línea 2: sample debe ser"),
 ])
 def test_a_malformed_file_exits_1_naming_the_line(make_settings, tmp_path, capsys, line,
                                                   message):
@@ -337,10 +337,10 @@ def test_min_accuracy_fails_the_run_below_it(make_settings, catalog_db, small_se
     captured = capsys.readouterr()
     assert "all questions passed" in captured.out and "80.0%" in captured.out
     if code:
-        assert captured.err == (f"kratos eval: accuracy 80.0% is below --min-accuracy "
-                                f"{threshold:.1%}.\n")
+        assert captured.err == (f"kratos: la precisión, 80.0%, está por debajo de "
+                                f"--min-accuracy {threshold:.1%}.\n")
     else:
-        assert "meets --min-accuracy" in captured.out
+        assert f"La precisión, 80.0%, cumple --min-accuracy {threshold:.1%}." in captured.out
 
 
 def test_min_accuracy_through_the_cli(make_settings, catalog_db, small_set, monkeypatch, capsys):
@@ -356,7 +356,7 @@ def test_min_accuracy_must_be_a_fraction(raw, capsys):
     with pytest.raises(SystemExit) as exited:
         main(["eval", "--min-accuracy", raw])
     assert exited.value.code == 2
-    assert "--min-accuracy: must be a number from 0 to 1" in capsys.readouterr().err
+    assert "--min-accuracy: debe ser un número de 0 a 1" in capsys.readouterr().err
 
 
 async def test_off_topic_answers_are_judged_by_what_they_say(make_settings, tmp_path,
@@ -434,4 +434,4 @@ def test_a_store_file_header_naming_a_missing_file_is_refused(make_settings, tmp
     path = write_lines(tmp_path / "q.jsonl", {"catalog": "file", "path": "nope.csv"},
                        {"id": "a", "kind": "offtopic", "question": "hola"})
     assert eval_command(make_settings(), path) == 1
-    assert "nope.csv does not exist" in capsys.readouterr().err
+    assert "nope.csv no existe" in capsys.readouterr().err

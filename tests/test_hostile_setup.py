@@ -18,9 +18,9 @@ def state_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, catalog_db: Path)
 
 
 @pytest.mark.parametrize(("kind", "expected"), [
-    ("folder", "is a folder: name the .env file itself."),
-    ("binary", "cannot be read: it is not UTF-8 text."),
-    ("latin-1", "cannot be read: it is not UTF-8 text."),
+    ("folder", "El archivo de ajustes {} es una carpeta: indica el archivo .env mismo."),
+    ("binary", "No puedo leer el archivo de ajustes {}: no es texto UTF-8."),
+    ("latin-1", "No puedo leer el archivo de ajustes {}: no es texto UTF-8."),
 ])
 def test_a_settings_file_that_is_no_settings_file_stops_with_exit_2(
     kind: str, expected: str, tmp_path: Path, state_env: None,
@@ -35,7 +35,7 @@ def test_a_settings_file_that_is_no_settings_file_stops_with_exit_2(
         env_file.write_bytes("STORE_NAME=Ferretería Ñaña\n".encode("latin-1"))
 
     assert main(["--env-file", str(env_file), "ask", "hola"]) == 2
-    assert capsys.readouterr().err == f"kratos: The settings file {env_file} {expected}\n"
+    assert capsys.readouterr().err == f"kratos: {expected.format(env_file)}\n"
 
 
 def test_the_default_env_file_as_a_folder_stops_with_exit_2(
@@ -46,7 +46,7 @@ def test_the_default_env_file_as_a_folder_stops_with_exit_2(
     (tmp_path / ".env").mkdir()
 
     assert main(["ask", "hola"]) == 2
-    assert "The settings file .env is a folder" in capsys.readouterr().err
+    assert "El archivo de ajustes .env es una carpeta" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("count", [10_000_001, 10 ** 12])
@@ -57,6 +57,7 @@ def test_seed_refuses_a_catalog_no_disk_holds(count: int, tmp_path: Path,
     monkeypatch.setenv("STATE_DB", str(tmp_path / "state.db"))
 
     assert main(["--env-file", "/dev/null", "seed", "--count", str(count)]) == 2
-    assert capsys.readouterr().err == (f"kratos: --count must be at most 10,000,000 (ten times "
-                                       f"the largest catalog measured), got {count:,}.\n")
+    assert capsys.readouterr().err == (f"kratos: --count puede ser como mucho 10,000,000 (diez "
+                                       f"veces el catálogo más grande medido); recibí "
+                                       f"{count:,}.\n")
     assert not (tmp_path / "catalog.db").exists()

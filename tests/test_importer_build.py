@@ -159,7 +159,7 @@ def test_a_failure_writing_rows_leaves_the_working_catalog_and_says_one_sentence
                         (*importer._SCRATCH_PRAGMAS, "max_page_count=8"))
     interval = sys.getswitchinterval()
     err = _import_fails(tmp_path, capsys)
-    assert err == "kratos: store.csv no se pudo importar (database or disk is full).\n"
+    assert err == "kratos: store.csv no se pudo importar (el disco está lleno).\n"
     assert sys.getswitchinterval() == interval  # the interpreter's setting is given back
     assert (tmp_path / "catalog.db").read_bytes() == before
     assert _leftovers(tmp_path) == []
@@ -171,7 +171,8 @@ def test_a_failure_building_the_full_text_index_leaves_the_working_catalog(
     # The full-text builder's side file cannot be created: its thread fails, after the rows.
     monkeypatch.setattr(importer, "_side_file", lambda tmp: tmp_path / "missing" / "side.db")
     err = _import_fails(tmp_path, capsys)
-    assert err == "kratos: store.csv no se pudo importar (unable to open database file).\n"
+    assert err == ("kratos: store.csv no se pudo importar (no puedo escribir el catálogo en esa "
+                   "carpeta).\n")
     assert (tmp_path / "catalog.db").read_bytes() == before
     assert _leftovers(tmp_path) == []
 

@@ -71,14 +71,14 @@ def test_failing_migration_rolls_back_and_names_the_file(tmp_path):
 
 def test_malformed_migration_name_is_refused(tmp_path):
     (tmp_path / "1_oops.sql").write_text("SELECT 1;")
-    with pytest.raises(MigrationError, match=r"0001_what_it_does\.sql"):
+    with pytest.raises(MigrationError, match=r"0001_lo_que_hace\.sql"):
         migration_files(tmp_path)
 
 
 def test_corrupt_database_is_a_clear_error(tmp_path):
     db = tmp_path / "state.db"
     db.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(MigrationError, match="not a usable SQLite database"):
+    with pytest.raises(MigrationError, match="no es una base de datos SQLite que pueda usar"):
         apply_migrations(db, STATE_MIGRATIONS)
 
 

@@ -44,15 +44,17 @@ def test_values_are_parsed():
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("ADMIN_USER_IDS", "abc", "ADMIN_USER_IDS must be comma-separated Telegram user ids"),
-        ("ALLOWED_CHAT_IDS", "x1", "ALLOWED_CHAT_IDS must be comma-separated Telegram chat ids"),
-        ("SQL_TIMEOUT", "soon", "SQL_TIMEOUT must be a number of seconds"),
-        ("SQL_TIMEOUT", "0", "SQL_TIMEOUT must be greater than 0"),
-        ("SQL_MAX_ROWS", "0", "SQL_MAX_ROWS must be at least 1"),
-        ("VOICE_REPLIES", "maybe", "VOICE_REPLIES must be on or off"),
-        ("GROUP_VOICE_MODE", "sometimes", "GROUP_VOICE_MODE must be one of reply, all, off"),
-        ("OPENAI_BASE_URL", "localhost:8000", "OPENAI_BASE_URL must start with http"),
-        ("CATALOG_DB", " ", "CATALOG_DB must be a file path"),
+        ("ADMIN_USER_IDS", "abc",
+         "ADMIN_USER_IDS debe ser una lista de ids de usuario de Telegram"),
+        ("ALLOWED_CHAT_IDS", "x1",
+         "ALLOWED_CHAT_IDS debe ser una lista de ids de chat de Telegram"),
+        ("SQL_TIMEOUT", "soon", "SQL_TIMEOUT debe ser un número de segundos"),
+        ("SQL_TIMEOUT", "0", "SQL_TIMEOUT debe ser mayor que 0"),
+        ("SQL_MAX_ROWS", "0", "SQL_MAX_ROWS debe ser al menos 1"),
+        ("VOICE_REPLIES", "maybe", "VOICE_REPLIES debe ser on u off"),
+        ("GROUP_VOICE_MODE", "sometimes", "GROUP_VOICE_MODE debe ser uno de: reply, all, off"),
+        ("OPENAI_BASE_URL", "localhost:8000", "OPENAI_BASE_URL debe empezar por http"),
+        ("CATALOG_DB", " ", "CATALOG_DB debe ser la ruta de un archivo"),
     ],
 )
 def test_malformed_values_are_explained(name, value, message):
@@ -64,7 +66,7 @@ def test_malformed_values_are_explained(name, value, message):
 
 def test_telegram_token_is_required_only_to_run_the_bot():
     settings = Settings.from_mapping({})
-    with pytest.raises(ConfigError, match=r"TELEGRAM_BOT_TOKEN is not set: add it to \.env"):
+    with pytest.raises(ConfigError, match=r"Falta TELEGRAM_BOT_TOKEN: ponlo en \.env"):
         settings.require_telegram()
     Settings.from_mapping({"TELEGRAM_BOT_TOKEN": "1:x"}).require_telegram()
 
@@ -109,16 +111,16 @@ def test_readme_documents_every_setting():
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("WEBHOOK_PORT", "99999", "WEBHOOK_PORT must be a TCP port from 1 to 65535, got 99999"),
-        ("WEBHOOK_PORT", "65536", "WEBHOOK_PORT must be a TCP port from 1 to 65535"),
-        ("WEBHOOK_PORT", "0", "WEBHOOK_PORT must be at least 1"),
-        ("WEBHOOK_PORT", "http", "WEBHOOK_PORT must be a whole number"),
-        ("TELEGRAM_BOT_TOKEN", "abc", "TELEGRAM_BOT_TOKEN does not look like a BotFather token"),
-        ("TELEGRAM_BOT_TOKEN", "123456:AAE token", "TELEGRAM_BOT_TOKEN does not look like"),
-        ("TELEGRAM_BOT_TOKEN", "bot123456:AAE-x", "TELEGRAM_BOT_TOKEN does not look like"),
-        ("TELEGRAM_BOT_TOKEN", "123456:", "TELEGRAM_BOT_TOKEN does not look like"),
-        ("WEBHOOK_URL", "http://shop.example/hook", "WEBHOOK_URL must start with https://"),
-        ("WEBHOOK_URL", "shop.example/hook", "WEBHOOK_URL must start with"),
+        ("WEBHOOK_PORT", "99999", "WEBHOOK_PORT debe ser un puerto TCP de 1 a 65535; recibí 99999"),
+        ("WEBHOOK_PORT", "65536", "WEBHOOK_PORT debe ser un puerto TCP de 1 a 65535"),
+        ("WEBHOOK_PORT", "0", "WEBHOOK_PORT debe ser al menos 1"),
+        ("WEBHOOK_PORT", "http", "WEBHOOK_PORT debe ser un número entero"),
+        ("TELEGRAM_BOT_TOKEN", "abc", "TELEGRAM_BOT_TOKEN no parece un token de BotFather"),
+        ("TELEGRAM_BOT_TOKEN", "123456:AAE token", "TELEGRAM_BOT_TOKEN no parece"),
+        ("TELEGRAM_BOT_TOKEN", "bot123456:AAE-x", "TELEGRAM_BOT_TOKEN no parece"),
+        ("TELEGRAM_BOT_TOKEN", "123456:", "TELEGRAM_BOT_TOKEN no parece"),
+        ("WEBHOOK_URL", "http://shop.example/hook", "WEBHOOK_URL debe empezar por https://"),
+        ("WEBHOOK_URL", "shop.example/hook", "WEBHOOK_URL debe empezar por"),
     ],
 )
 def test_settings_that_cannot_work_are_refused(name, value, message):
@@ -151,7 +153,7 @@ def test_settings_that_work_are_kept(name, value, parsed):
 def test_a_named_env_file_must_exist(tmp_path, monkeypatch):
     with pytest.raises(ConfigError) as caught:
         Settings.load(tmp_path / "prod.env")
-    assert str(caught.value) == f"--env-file {tmp_path / 'prod.env'}: no such file."
+    assert str(caught.value) == f"--env-file {tmp_path / 'prod.env'}: ese archivo no existe."
     assert caught.value.exit_code == 2
 
 
@@ -170,7 +172,7 @@ def test_webhook_secrets_telegram_accepts(secret):
 
 @pytest.mark.parametrize("secret", ["x" * 257, "con espacio", "ñandú", "a/b", "a+b=", "sé"])
 def test_webhook_secrets_telegram_refuses_stop_start_up(secret, tmp_path, monkeypatch, capsys):
-    with pytest.raises(ConfigError, match="WEBHOOK_SECRET must be 1 to 256 characters"):
+    with pytest.raises(ConfigError, match="WEBHOOK_SECRET debe tener de 1 a 256 caracteres"):
         Settings.from_mapping({"WEBHOOK_SECRET": secret})
     monkeypatch.setenv("WEBHOOK_SECRET", secret)
     assert main(["--env-file", os.devnull, "sql", "SELECT 1"]) == 2
@@ -188,7 +190,8 @@ def test_whatsapp_users_are_business_scoped_ids_or_phone_numbers():
     assert settings.whatsapp_admin_users == frozenset({"51911111111"})
     with pytest.raises(ConfigError) as caught:
         Settings.from_mapping({"WHATSAPP_ALLOWED_USERS": "Ana Pérez"})
-    assert "WHATSAPP_ALLOWED_USERS must be comma-separated WhatsApp user ids" in str(caught.value)
+    assert "WHATSAPP_ALLOWED_USERS debe ser una lista de ids de usuario de WhatsApp" in \
+        str(caught.value)
 
 
 def test_whatsapp_needs_its_secrets_once_its_token_is_set():
@@ -198,8 +201,8 @@ def test_whatsapp_needs_its_secrets_once_its_token_is_set():
     assert partial.whatsapp_enabled
     with pytest.raises(ConfigError) as caught:
         partial.require_whatsapp()
-    assert str(caught.value) == ("WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN not set: WhatsApp "
-                                 "needs them (see .env.example).")
+    assert str(caught.value) == ("Faltan WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN: WhatsApp "
+                                 "los necesita (mira .env.example).")
     complete = Settings.from_mapping({"WHATSAPP_ACCESS_TOKEN": "EAAx",
                                       "WHATSAPP_PHONE_NUMBER_ID": "1122",
                                       "WHATSAPP_APP_SECRET": "s", "WHATSAPP_VERIFY_TOKEN": "v"})

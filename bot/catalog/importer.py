@@ -220,16 +220,30 @@ def _csv_table(path: Path, head: bytes, encoding: str) -> Rows:
 def _in_spanish(error: Exception) -> str:
     """What went wrong reading or storing a table, in the importer's language.
 
-    Python's csv module and SQLite word their errors in English; the two a store's file can
-    cause are said in Spanish, others are passed on as they are.
+    Python's csv module and SQLite word their errors in English: those a store's file or disk
+    can cause are said in Spanish; any other is logged as it is and named only by its kind,
+    so no library's English reaches the owner's sentence.
     """
     text = str(error)
-    if text.startswith("field larger than field limit"):
-        return (f"una celda tiene más de {csv.field_size_limit():,} caracteres; revisa que "
-                "ninguna comilla haya quedado sin cerrar")
-    if text.startswith("too many columns"):
-        return "tiene más columnas de las 2,000 que admite un catálogo SQLite"
-    return text
+    for start, meaning in _ERRORS_IN_SPANISH:
+        if text.startswith(start):
+            return meaning.format(limit=csv.field_size_limit())
+    logger.warning("import failed: %s: %s", type(error).__name__, text)
+    return "su contenido no tiene la forma de una tabla que sepa leer"
+
+
+#: The start of a csv or SQLite error -> what it means for the owner ({limit}: the cell limit).
+_ERRORS_IN_SPANISH = (
+    ("field larger than field limit", "una celda tiene más de {limit:,} caracteres; revisa que "
+                                      "ninguna comilla haya quedado sin cerrar"),
+    ("too many columns", "tiene más columnas de las 2,000 que admite un catálogo SQLite"),
+    ("line contains NUL", "tiene caracteres nulos (NUL), que un archivo de texto no lleva"),
+    ("string or blob too big", "una celda pasa del tamaño que SQLite admite"),
+    ("database or disk is full", "el disco está lleno"),
+    ("disk I/O error", "falló el disco al escribir el catálogo"),
+    ("unable to open database file", "no puedo escribir el catálogo en esa carpeta"),
+    ("attempt to write a readonly database", "no puedo escribir el catálogo en esa carpeta"),
+)
 
 
 def _junk_share(head: bytes) -> float:

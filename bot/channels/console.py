@@ -77,8 +77,8 @@ def ask_command(settings: Settings, question: str | None, *, user_id: int | None
     all it does. A question of ``/reset`` does the same.
     """
     if question is None and not reset:
-        print("kratos ask: give a question in quotes, or --reset to forget the conversation.",
-              file=sys.stderr)
+        print("kratos: escribe la pregunta entre comillas, o usa --reset para olvidar la "
+              "conversación.", file=sys.stderr)
         return 2
     logs = _terminal_logs(settings, verbose=verbose)
     _warn_about_notes(settings)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,7 @@ from bot.channels.telegram.webhook import TelegramWebhook
 from bot.channels.web import WebhookServer
 from bot.core.context import build_context
 from bot.core.housekeeping import purge_forever
-from bot.errors import ConfigError
+from bot.errors import ConfigError, os_reason
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -114,8 +115,8 @@ async def serve_channels(settings: Settings, stop: asyncio.Event,
     shared = telegram is not None and bool(settings.webhook_url)
     if shared and "/" + urlsplit(settings.webhook_url).path.strip("/") == \
             settings.whatsapp_webhook_path:
-        raise ConfigError("WEBHOOK_URL's path and WHATSAPP_WEBHOOK_PATH are the same: the "
-                          "Telegram and WhatsApp webhooks need a path each.")
+        raise ConfigError("La ruta de WEBHOOK_URL y WHATSAPP_WEBHOOK_PATH son la misma: los "
+                          "webhooks de Telegram y WhatsApp necesitan una ruta cada uno.")
     async with whatsapp_channel(settings, alone=telegram is None) as channel:
         server = WebhookServer(settings.webhook_listen, settings.webhook_port)
         WhatsAppWebhook(channel).add_routes(server.app)
@@ -145,9 +146,18 @@ async def _serve_until_signalled(settings: Settings) -> int:
     try:
         return await exit_code(settings, serve_channels(settings, stop_on_signals()))
     except OSError as error:
-        raise ConfigError(f"Cannot listen on WEBHOOK_LISTEN:WEBHOOK_PORT "
+        raise ConfigError(f"No puedo escuchar en WEBHOOK_LISTEN:WEBHOOK_PORT "
                           f"({settings.webhook_listen}:{settings.webhook_port}): "
-                          f"{error.strerror or error}.") from None
+                          f"{_listen_reason(error)}.") from None
+
+
+def _listen_reason(error: OSError) -> str:
+    """Why a port cannot be listened on, in Spanish."""
+    if error.errno == errno.EADDRINUSE:
+        return "otro programa ya usa ese puerto"
+    if error.errno == errno.EADDRNOTAVAIL:
+        return "esa dirección no es de esta máquina"
+    return os_reason(error)
 
 
 def run_command(settings: Settings, *, console_fallback: bool = False) -> int:

@@ -51,7 +51,7 @@ from bot.core.assistant import answer
 from bot.core.basic_parse import fold
 from bot.core.context import AppContext, build_context
 from bot.core.reply import Conversation, Reply
-from bot.errors import KratosError
+from bot.errors import KratosError, os_reason
 from bot.logs import quiet_for_terminal
 from bot.settings import Settings
 
@@ -196,7 +196,9 @@ def load_questions(path: Path) -> QuestionSet:
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
-        raise QuestionFileError(f"Cannot read the question file {path}: {error}.") from None
+        reason = os_reason(error) if isinstance(error, OSError) else "no es texto UTF-8"
+        raise QuestionFileError(f"No puedo leer el archivo de preguntas {path}: {reason}."
+                                ) from None
     questions: list[Question] = []
     demo: tuple[int, int] | None = None
     store: tuple[Path, str | None] | None = None
@@ -204,25 +206,26 @@ def load_questions(path: Path) -> QuestionSet:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        where = f"{path}, line {number}"
+        where = f"{path}, línea {number}"
         try:
             data = json.loads(line)
         except json.JSONDecodeError as error:
-            raise QuestionFileError(f"{where}: not valid JSON ({error.msg}).") from None
+            raise QuestionFileError(f"{where}: no es JSON válido (columna {error.colno})."
+                                    ) from None
         if not isinstance(data, dict):
-            raise QuestionFileError(f"{where}: expected a JSON object.")
+            raise QuestionFileError(f"{where}: esperaba un objeto JSON.")
         if "catalog" in data and "id" not in data:
             if questions or data.get("catalog") not in ("demo", "file"):
                 raise QuestionFileError(
-                    f"{where}: the header must come first and read "
-                    '{"catalog": "demo", "count": N, "seed": S} or '
-                    '{"catalog": "file", "path": "products.csv"}.')
+                    f"{where}: la cabecera va primero y dice "
+                    '{"catalog": "demo", "count": N, "seed": S} o '
+                    '{"catalog": "file", "path": "productos.csv"}.')
             if data["catalog"] == "file":
                 store = _store_file(data, Path(path).parent, where)
                 continue
             count, seed = data.get("count", 500), data.get("seed", 42)
             if not isinstance(count, int) or not isinstance(seed, int) or count < 1:
-                raise QuestionFileError(f"{where}: count and seed must be whole numbers.")
+                raise QuestionFileError(f"{where}: count y seed deben ser números enteros.")
             demo = (count, seed)
             continue
         for question in _conversation(data, where, seen) if "turns" in data else [
@@ -230,7 +233,7 @@ def load_questions(path: Path) -> QuestionSet:
             seen.add(question.id)
             questions.append(question)
     if not questions:
-        raise QuestionFileError(f"{path} has no questions.")
+        raise QuestionFileError(f"{path} no tiene preguntas.")
     return QuestionSet(questions, demo, store)
 
 
@@ -238,10 +241,11 @@ def _store_file(data: dict[str, Any], folder: Path, where: str) -> tuple[Path, s
     """The store's product file a header names (relative to the question file), and its sheet."""
     name, sheet = data.get("path"), data.get("sheet")
     if not isinstance(name, str) or not name or (sheet is not None and not isinstance(sheet, str)):
-        raise QuestionFileError(f'{where}: a "file" catalog needs "path" (and "sheet" is text).')
+        raise QuestionFileError(f'{where}: un catálogo "file" necesita "path" (y "sheet" es '
+                                'texto).')
     file = (folder / name).resolve()
     if not file.is_file():
-        raise QuestionFileError(f"{where}: the catalog file {file} does not exist.")
+        raise QuestionFileError(f"{where}: el archivo de catálogo {file} no existe.")
     return file, sheet
 
 
@@ -265,7 +269,8 @@ async def _prepare_store(file: Path, sheet: str | None, folder: Path) -> Path:
         await asyncio.to_thread(import_catalog, file, catalog, catalog.with_suffix(".toml"),
                                 sheet=sheet, show_progress=False)
     except ImportRefused as error:
-        raise QuestionFileError(f"The catalog file {file} cannot be imported: {error}") from None
+        raise QuestionFileError(f"No puedo importar el archivo de catálogo {file}: {error}"
+                                ) from None
     return catalog
 
 
@@ -273,11 +278,11 @@ def _conversation(data: dict[str, Any], where: str, seen: set[str]) -> list[Ques
     """The turns of one conversation line, each following the one before."""
     cid, turns = data.get("id"), data.get("turns")
     if not isinstance(cid, str) or not cid.strip():
-        raise QuestionFileError(f"{where}: 'id' must be a non-empty string.")
+        raise QuestionFileError(f"{where}: 'id' debe ser un texto no vacío.")
     if cid in seen:
-        raise QuestionFileError(f"{where}: the id {cid!r} is used twice.")
+        raise QuestionFileError(f"{where}: el id {cid!r} está repetido.")
     if not isinstance(turns, list) or not turns or not all(isinstance(t, dict) for t in turns):
-        raise QuestionFileError(f"{where}: 'turns' must be a non-empty list of objects.")
+        raise QuestionFileError(f"{where}: 'turns' debe ser una lista de objetos, no vacía.")
     questions: list[Question] = []
     local = set(seen) | {cid}
     for number, turn in enumerate(turns, start=1):
@@ -285,9 +290,9 @@ def _conversation(data: dict[str, Any], where: str, seen: set[str]) -> list[Ques
         item = {"lang": data.get("lang"), **turn, "id": f"{cid}.{number}", "follows": follows}
         if item.get("kind") not in (*TURN_KINDS, "offtopic"):
             raise QuestionFileError(
-                f"{where}, turn {number}: a turn's kind must be one of "
-                f"{', '.join((*TURN_KINDS, 'offtopic'))}, not {item['kind']!r}.")
-        question = _question(item, f"{where}, turn {number}", local)
+                f"{where}, turno {number}: el kind de un turno debe ser uno de "
+                f"{', '.join((*TURN_KINDS, 'offtopic'))}, no {item['kind']!r}.")
+        question = _question(item, f"{where}, turno {number}", local)
         question = replace(question, conversation=cid)
         local.add(question.id)
         questions.append(question)
@@ -298,7 +303,7 @@ def _question(data: dict[str, Any], where: str, seen: set[str]) -> Question:
     def text(name: str) -> str:
         value = data.get(name)
         if not isinstance(value, str) or not value.strip():
-            raise QuestionFileError(f"{where}: {name!r} must be a non-empty string.")
+            raise QuestionFileError(f"{where}: {name!r} debe ser un texto no vacío.")
         return value
 
     def optional(name: str, required: bool) -> str | None:
@@ -306,28 +311,28 @@ def _question(data: dict[str, Any], where: str, seen: set[str]) -> Question:
 
     qid, question, kind = text("id"), text("question"), text("kind")
     if qid in seen:
-        raise QuestionFileError(f"{where}: the id {qid!r} is used twice.")
+        raise QuestionFileError(f"{where}: el id {qid!r} está repetido.")
     if kind not in KINDS:
-        raise QuestionFileError(f"{where}: kind must be one of {', '.join(KINDS)}, not {kind!r}.")
+        raise QuestionFileError(f"{where}: kind debe ser uno de {', '.join(KINDS)}, no {kind!r}.")
     expect = optional("expect", kind == "yes_no")
     if expect is not None and (kind != "yes_no" or expect not in EXPECTATIONS):
         raise QuestionFileError(
-            f"{where}: expect belongs to yes_no turns and is one of {', '.join(EXPECTATIONS)}.")
+            f"{where}: expect es de los turnos yes_no y es uno de {', '.join(EXPECTATIONS)}.")
     gold = optional("gold_sql", kind in IN_SCOPE or expect == "yes")
     follows = optional("follows", kind in ("followup", "refinement", "new_topic"))
     if follows is not None and follows not in seen:
         raise QuestionFileError(
-            f"{where}: follows {follows!r}, which must be a question earlier in the file.")
+            f"{where}: follows {follows!r} debe ser una pregunta anterior del archivo.")
     lang = optional("lang", False) or "es"
     if lang not in ("es", "en"):
-        raise QuestionFileError(f"{where}: lang must be es or en, not {lang!r}.")
+        raise QuestionFileError(f"{where}: lang debe ser es o en, no {lang!r}.")
     ordered = data.get("ordered", False)
     if not isinstance(ordered, bool):
-        raise QuestionFileError(f"{where}: ordered must be true or false.")
+        raise QuestionFileError(f"{where}: ordered debe ser true o false.")
     sample = data.get("sample")
     if sample is not None and not (isinstance(sample, bool) or (
             isinstance(sample, int) and sample >= 1)):
-        raise QuestionFileError(f"{where}: sample must be true or a number of rows (>= 1).")
+        raise QuestionFileError(f"{where}: sample debe ser true o un número de filas (>= 1).")
     return Question(id=qid, question=question, kind=kind, lang=lang, gold_sql=gold,
                     ordered=ordered, follows=follows, sample=sample, expect=expect)
 
@@ -662,8 +667,8 @@ def eval_command(settings: Settings, file: Path | None = None, *, engine: str = 
     quiet_for_terminal(settings.log_level)
     path = Path(file) if file else SHIPPED_SET
     if engine == "model" and not settings.model_enabled:
-        print("kratos eval: --engine model needs OPENAI_API_KEY (and OPENAI_BASE_URL for a "
-              "non-OpenAI endpoint); --engine basic needs neither.", file=sys.stderr)
+        print("kratos: --engine model necesita OPENAI_API_KEY (y OPENAI_BASE_URL si el servicio "
+              "no es OpenAI); --engine basic no necesita ninguno.", file=sys.stderr)
         return 2
     try:
         load_questions(path)
@@ -676,7 +681,7 @@ def eval_command(settings: Settings, file: Path | None = None, *, engine: str = 
         Path(json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(json_out).write_text(json.dumps(report.to_json(), ensure_ascii=False, indent=2),
                                   encoding="utf-8")
-        print(f"\nWrote {json_out}.")
+        print(f"\nEscribí {json_out}.")
     return _check_accuracy(report, min_accuracy)
 
 
@@ -686,8 +691,8 @@ def _check_accuracy(report: EvalReport, min_accuracy: float | None) -> int:
         return 0
     accuracy = report.accuracy or 0.0
     if accuracy < min_accuracy:
-        print(f"kratos eval: accuracy {accuracy:.1%} is below --min-accuracy "
+        print(f"kratos: la precisión, {accuracy:.1%}, está por debajo de --min-accuracy "
               f"{min_accuracy:.1%}.", file=sys.stderr)
         return 1
-    print(f"\nAccuracy {accuracy:.1%} meets --min-accuracy {min_accuracy:.1%}.")
+    print(f"\nLa precisión, {accuracy:.1%}, cumple --min-accuracy {min_accuracy:.1%}.")
     return 0
