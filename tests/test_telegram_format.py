@@ -7,8 +7,13 @@ import itertools
 import pytest
 
 from bot.channels.telegram.format import MAX_MESSAGE_LENGTH, escape, render, split_text, to_html
-from bot.channels.text import for_phone, to_plain
+from bot.channels.text import OWN_END, OWN_START, for_phone, to_plain
 from tests.fakes.telegram_server import ParseError, parse_html
+
+
+def laid_out(text: str) -> str:
+    """``for_phone(text)`` with KRATOS's own emphasis written as ``**`` to read it easily."""
+    return for_phone(text).replace(OWN_START, "**").replace(OWN_END, "**")
 
 
 def visible(html_text: str) -> str:
@@ -21,13 +26,14 @@ def test_escape_covers_what_telegram_html_reserves() -> None:
 
 def test_product_names_with_markup_characters_survive_as_text() -> None:
     text = "1. **Audífonos <Pro> & Co** — S/ 129.90\n2. Mouse `M<1>` — S/ 45.00"
-    html_text = to_html(text)
-    assert "<b>Audífonos &lt;Pro&gt; &amp; Co</b>" in html_text
-    assert "<code>M&lt;1&gt;</code>" in html_text
-    shown, entities = parse_html(html_text)
-    assert shown == to_plain(text)
-    assert shown.startswith("1. Audífonos <Pro> & Co — S/ 129.90")
-    assert [entity["type"] for entity in entities] == ["bold", "code"]
+    [chunk] = render(text)
+    assert "<b>Audífonos &lt;Pro&gt; &amp; Co</b>" in chunk.html
+    # Backticks are the catalog's characters, not markup.
+    assert "<b>Mouse `M&lt;1&gt;`</b>" in chunk.html
+    shown, entities = parse_html(chunk.html)
+    assert shown == chunk.plain
+    assert shown == "1. Audífonos <Pro> & Co — S/ 129.90\n2. Mouse `M<1>` — S/ 45.00"
+    assert [entity["type"] for entity in entities] == ["bold", "bold"]
 
 
 def test_lone_stars_and_backticks_stay_literal() -> None:
@@ -44,7 +50,7 @@ def test_markdown_table_becomes_one_line_per_product() -> None:
         "| 1 | Laptop <X> | S/ 4,999.00 | 3 |\n"
         "| 2 | Monitor 27\" | S/ 1,299.90 | |\n"
     )
-    assert for_phone(text).split("\n") == [
+    assert laid_out(text).split("\n") == [
         "Estos son los más caros:",
         "",
         "• **Laptop <X>** — Precio: S/ 4,999.00 · Stock: 3",
@@ -54,14 +60,14 @@ def test_markdown_table_becomes_one_line_per_product() -> None:
 
 def test_bullets_headings_and_rules_are_tidied_for_a_phone() -> None:
     text = "### Laptops\n- Lenovo — S/ 2,000.00\n* HP — S/ 1,800.00\n---\n\n\n\nFin"
-    assert for_phone(text) == ("**Laptops**\n• **Lenovo** — S/ 2,000.00\n• **HP** — S/ 1,800.00"
-                               "\n\nFin")
+    assert laid_out(text) == ("**Laptops**\n• **Lenovo** — S/ 2,000.00\n• **HP** — S/ 1,800.00"
+                              "\n\nFin")
 
 
 def test_product_names_in_list_items_stand_out() -> None:
     text = ('Encontré 37 productos:\n1. Laptop Lenovo 14" <i7> — S/ 2,059.00 · disponible\n'
             "2) Mouse – S/ 45.00\nUna frase — con guion no es un producto")
-    assert for_phone(text).split("\n") == [
+    assert laid_out(text).split("\n") == [
         "Encontré 37 productos:",
         '1. **Laptop Lenovo 14" <i7>** — S/ 2,059.00 · disponible',
         "2) **Mouse** – S/ 45.00",

@@ -526,7 +526,7 @@ async def test_one_path_for_both_webhooks_is_a_configuration_error(
     with pytest.raises(ConfigError) as caught:
         await start(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=telegram.root,
                     WEBHOOK_URL="https://shop.example/whatsapp", WEBHOOK_SECRET="s3cret")
-    assert "need a path each" in str(caught.value)
+    assert "necesitan una ruta cada uno" in str(caught.value)
     assert telegram.webhook is None
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from bot.channels.whatsapp.format import MAX_TEXT_LENGTH, render, to_whatsapp
 
+ZWSP = "\u200b"
 
-def test_markdown_emphasis_becomes_whatsapp_markup() -> None:
+
+def test_markdown_bold_becomes_whatsapp_markup_and_nothing_else_does() -> None:
+    # Single stars and backticks are text (a catalog's, a customer's), kept from acting.
     assert to_whatsapp("El **más barato** es *este*, ¡ojo!") == \
-        "El *más barato* es _este_, ¡ojo!"
-    assert to_whatsapp("2 * 3 * 4 y a*b") == "2 * 3 * 4 y a*b"  # no emphasis there
-    assert to_whatsapp("`SKU-1` **x**") == "`SKU-1` *x*"
+        f"El *más barato* es *{ZWSP}este{ZWSP}*{ZWSP}, ¡ojo!"
+    assert to_whatsapp("2 * 3 * 4 y a*b") == f"2 * 3 * 4 y a{ZWSP}*{ZWSP}b"
+    assert to_whatsapp("`SKU-1` **x**") == f"`{ZWSP}SKU-1{ZWSP}` *x*"
 
 
 def test_tables_become_one_line_per_product_with_the_name_in_bold() -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from telegram.constants import MessageLimit
 
 from bot.channels import text as phone_text
-from bot.channels.text import INLINE, for_phone, to_plain
+from bot.channels.text import for_phone, spans, to_plain
 
 MAX_MESSAGE_LENGTH: int = MessageLimit.MAX_TEXT_LENGTH
 #: Messages one reply may take; past that, the last one says how many more there were.
@@ -58,18 +58,11 @@ def render_bounded(text: str, most: int, more_note: Callable[[int], str]) -> lis
 
 
 def to_html(text: str) -> str:
-    """HTML for one piece: everything escaped, ``**bold**`` and ```code``` made real."""
-    out: list[str] = []
-    position = 0
-    for match in INLINE.finditer(text):
-        out.append(escape(text[position:match.start()]))
-        if match.group("bold") is not None:
-            out.append(f"<b>{escape(match.group('bold'))}</b>")
-        else:
-            out.append(f"<code>{escape(match.group('code'))}</code>")
-        position = match.end()
-    out.append(escape(text[position:]))
-    return "".join(out)
+    """HTML for one piece: everything escaped, KRATOS's emphasis (``**bold**``, the names
+    ``for_phone`` sets out) made bold. Backticks, ``*``, ``_``, ``~`` and ``|`` are no markup in
+    Telegram's HTML mode: catalog text shows as written."""
+    return "".join(f"<b>{escape(piece)}</b>" if bold else escape(piece)
+                   for piece, bold in spans(text))
 
 
 def split_text(text: str, limit: int = MAX_MESSAGE_LENGTH) -> list[str]:

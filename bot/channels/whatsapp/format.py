@@ -1,10 +1,16 @@
 """Reply text for WhatsApp: laid out for a phone, in WhatsApp's own markup, cut to its limit.
 
-The core returns plain text with light Markdown (``**bold**``, ``*italic*``, ```code```,
-``-`` bullets, ``|`` tables). The phone layout (tables as one line per product, bullets,
-bold product names) is the same as on Telegram; then the markup becomes WhatsApp's:
-``*bold*``, ``_italic_``, ```code``` (WhatsApp's inline code). WhatsApp has no escaping and
-no parse errors: characters it does not read as markup show as typed.
+The core returns plain text with light Markdown (``**bold**``, ``-`` bullets, ``|`` tables).
+The phone layout (tables as one line per product, bullets, bold product names) is the same as
+on Telegram (``bot.channels.text``); KRATOS's emphasis then becomes WhatsApp's ``*bold*``.
+
+Everything else is the catalog's or the customer's text and must show as written, but WhatsApp
+has no escape: ``*Oferta*`` in a product name would turn bold and lose its asterisks, ``_x_``
+italic, ``~x~`` struck through, ```x``` code. So wherever one of those characters touches a
+letter (where WhatsApp could read it as a marker), a zero-width space (U+200B) is put between
+them: nothing visible changes, the characters stay. (WhatsApp documents its markers, not the
+rule by which it pairs them; this follows the rule its FAQ shows, a marker right against the
+text, and was not checked on a WhatsApp client.)
 
 A text message body holds at most 4096 characters (Cloud API, "text.body"); longer replies
 become several messages, cut at line ends.
@@ -14,13 +20,15 @@ from __future__ import annotations
 
 import re
 
-from bot.channels.text import for_phone, split_text
+from bot.channels.text import for_phone, spans, split_text
 
 MAX_TEXT_LENGTH = 4096
-
-BOLD = re.compile(r"\*\*(?=\S)(?P<text>[^\n]+?)(?<=\S)\*\*")
-# A single-star span that is not part of a ``**`` pair: Markdown's italic.
-ITALIC = re.compile(r"(?<![\w*])\*(?=[^\s*])(?P<text>[^*\n]+?)(?<=[^\s*])\*(?![\w*])")
+#: WhatsApp's markup characters: *bold*, _italic_, ~strikethrough~, `code` and ```monospace```.
+MARKERS = "*_~`"
+ZERO_WIDTH_SPACE = "\u200b"
+# A marker against anything but a space, on either side: where WhatsApp could pair it.
+_LINK = re.compile(r"(?:https?://|www\.)\S+|[\w.+-]+@[\w-]+\.[\w.-]+", re.IGNORECASE)
+_TOUCHING = re.compile(r"(?<=[*_~`])(?=\S)|(?<=\S)(?=[*_~`])")
 
 
 def render(text: str, limit: int = MAX_TEXT_LENGTH) -> list[str]:
@@ -36,9 +44,32 @@ def render(text: str, limit: int = MAX_TEXT_LENGTH) -> list[str]:
 
 
 def to_whatsapp(text: str) -> str:
-    """Markdown emphasis as WhatsApp markup: ``**b**`` -> ``*b*``, ``*i*`` -> ``_i_``."""
-    marked = ITALIC.sub(lambda m: f"_{m.group('text')}_", text)
-    return BOLD.sub(lambda m: f"*{m.group('text')}*", marked)
+    """KRATOS's emphasis as WhatsApp's ``*bold*``; every other character shown as written."""
+    return "".join(f"*{_fenced(literal(piece))}*" if bold else literal(piece)
+                   for piece, bold in spans(text))
+
+
+def literal(text: str) -> str:
+    """``text`` with WhatsApp's markup characters kept from acting: a zero-width space between
+    each and the letter it touches. Links and e-mail addresses are left whole (WhatsApp links
+    them before reading markup, and a character inside would cut the link)."""
+    out: list[str] = []
+    position = 0
+    for match in _LINK.finditer(text):
+        out += [_TOUCHING.sub(ZERO_WIDTH_SPACE, text[position:match.start()]), match.group()]
+        position = match.end()
+    out.append(_TOUCHING.sub(ZERO_WIDTH_SPACE, text[position:]))
+    return "".join(out)
+
+
+def _fenced(inner: str) -> str:
+    """Bold text that starts or ends with a marker of its own keeps it apart from the ``*``
+    around it."""
+    if inner[:1] in MARKERS:
+        inner = ZERO_WIDTH_SPACE + inner
+    if inner[-1:] in MARKERS:
+        inner += ZERO_WIDTH_SPACE
+    return inner
 
 
 def _utf16_length(text: str) -> int:
