@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from bot.errors import KratosError, os_reason
 from bot.logs import configure_logging
@@ -30,8 +32,34 @@ COMMANDS_HELP = {
 }
 
 
+#: argparse's own refusals (Python 3.11 wording) -> the same in Spanish; {0} is what it names.
+_USAGE_ERRORS = (
+    (re.compile(r"the following arguments are required: (.+)"), "falta el argumento {0}"),
+    (re.compile(r"unrecognized arguments: (.+)"), "no conozco estos argumentos: {0}"),
+    (re.compile(r"argument (\S+?): invalid int value: (.+)"), "{0} debe ser un número entero; "
+                                                              "recibí {1}"),
+    (re.compile(r"argument (\S+?): invalid choice: (.+?) \(choose from (.+)\)"),
+     "{0} debe ser uno de: {2}; recibí {1}"),
+    (re.compile(r"argument (\S+?): expected one argument"), "{0} necesita un valor"),
+    (re.compile(r"argument (\S+?): (.+)"), "{0}: {1}"),
+    (re.compile(r"ambiguous option: (\S+) could match (.+)"), "{0} puede ser {1}"),
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage errors said in one Spanish sentence (exit 2, as argparse's)."""
+
+    def error(self, message: str) -> NoReturn:
+        for pattern, spanish in _USAGE_ERRORS:
+            match = pattern.fullmatch(message)
+            if match:
+                message = spanish.format(*match.groups())
+                break
+        self.exit(2, f"kratos: {message} (`{self.prog} --help` explica cada opción).\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="kratos",
         description="KRATOS: a store assistant that answers product-catalog questions.",
     )

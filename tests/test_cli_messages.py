@@ -406,3 +406,22 @@ def test_a_bad_settings_file_is_one_spanish_sentence(tmp_path: Path, home: dict[
     assert done.returncode == 2
     assert one_sentence(done.stderr) == (f"kratos: No puedo leer el archivo de ajustes {settings}: "
                                          "no es texto UTF-8.")
+
+
+@pytest.mark.parametrize(("args", "sentence"), [
+    (["import"], "kratos: falta el argumento file (`kratos import --help` explica cada opción)."),
+    (["seed", "--count", "x"], "kratos: --count debe ser un número entero; recibí 'x' "
+                               "(`kratos seed --help` explica cada opción)."),
+    (["eval", "--engine", "foo"], "kratos: --engine debe ser uno de: 'model', 'basic'; recibí "
+                                  "'foo' (`kratos eval --help` explica cada opción)."),
+    (["ask", "hola", "--bogus"], "kratos: no conozco estos argumentos: --bogus (`kratos --help` "
+                                 "explica cada opción)."),
+    (["seed", "--count"], "kratos: --count necesita un valor (`kratos seed --help` explica cada "
+                          "opción)."),
+])
+def test_a_mistyped_command_line_is_one_spanish_sentence(
+        args: list[str], sentence: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["--env-file", os.devnull, *args])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == sentence + "\n"
