@@ -425,3 +425,25 @@ def test_a_mistyped_command_line_is_one_spanish_sentence(
         main(["--env-file", os.devnull, *args])
     assert stopped.value.code == 2
     assert capsys.readouterr().err == sentence + "\n"
+
+
+def test_seed_into_a_folder_says_it_is_a_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("CATALOG_DB", str(tmp_path))
+    assert main(["--env-file", os.devnull, "seed"]) == 2
+    assert one_sentence(capsys.readouterr().err) == (
+        f"kratos: CATALOG_DB {tmp_path} es una carpeta: apunta CATALOG_DB al archivo del "
+        f"catálogo, por ejemplo {tmp_path / 'catalog.db'}.")
+
+
+def test_eval_json_into_a_folder_names_the_option(tmp_path: Path, home: dict[str, str],
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    questions = tmp_path / "preguntas.jsonl"
+    questions.write_text(json.dumps({"catalog": "demo", "count": 30, "seed": 1}) + "\n"
+                         + json.dumps({"id": "o1", "kind": "offtopic", "question": "¿y el clima?"})
+                         + "\n", encoding="utf-8")
+    monkeypatch.setenv("STATE_DB", home["STATE_DB"])
+    assert main(["--env-file", os.devnull, "eval", str(questions), "--json", str(tmp_path)]) == 1
+    assert one_sentence(capsys.readouterr().err) == (
+        f"kratos: no pude escribir --json {tmp_path} (es una carpeta).")

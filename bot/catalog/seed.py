@@ -296,6 +296,9 @@ def seed_command(settings: Settings, count: int = 500, seed: int = 42, force: bo
         raise ConfigError(f"--count puede ser como mucho {MAX_DEMO_PRODUCTS:,} (diez veces el "
                           f"catálogo más grande medido); recibí {count:,}.")
     target = settings.catalog_db
+    if target.is_dir():
+        raise ConfigError(f"CATALOG_DB {target} es una carpeta: apunta CATALOG_DB al archivo del "
+                          f"catálogo, por ejemplo {target / 'catalog.db'}.")
     if target.exists():
         demo = is_demo_catalog(target)
         if not force:

@@ -678,9 +678,14 @@ def eval_command(settings: Settings, file: Path | None = None, *, engine: str = 
         return 1
     print(format_report(report))
     if json_out:
-        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_out).write_text(json.dumps(report.to_json(), ensure_ascii=False, indent=2),
-                                  encoding="utf-8")
+        try:
+            Path(json_out).parent.mkdir(parents=True, exist_ok=True)
+            Path(json_out).write_text(json.dumps(report.to_json(), ensure_ascii=False, indent=2),
+                                      encoding="utf-8")
+        except OSError as error:
+            print(f"kratos: no pude escribir --json {json_out} ({os_reason(error)}).",
+                  file=sys.stderr)
+            return 1
         print(f"\nEscribí {json_out}.")
     return _check_accuracy(report, min_accuracy)
 
