@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from bot.errors import KratosError, os_reason
+from bot.errors import KratosError, UserFacingError, os_reason
 from bot.logs import configure_logging
 from bot.settings import Settings
 
@@ -201,7 +201,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                           log_messages=settings.log_messages)
         return dispatch(args, settings)
     except KratosError as error:
-        print(f"kratos: {error}", file=sys.stderr)
+        # A refusal worded for chat users carries its Spanish: the command line's language.
+        said = error.user_message("es") if isinstance(error, UserFacingError) else str(error)
+        print(f"kratos: {said}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         return 130
