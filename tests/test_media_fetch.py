@@ -220,12 +220,12 @@ async def test_kratos_transcribe_takes_a_url(
 
     code = await asyncio.to_thread(main, [*cli, media.url("page")])
     assert code == 1
-    assert "That link opens a page, not audio or video." in capsys.readouterr().err
+    assert "Ese enlace abre una página, no un audio ni un video." in capsys.readouterr().err
 
     monkeypatch.setenv("MEDIA_URL_ALLOW_PRIVATE", "off")
     requests = media.total_requests
     code = await asyncio.to_thread(main, [*cli, media.url("clip.mp3")])
     assert code == 1
-    assert "internal address" in capsys.readouterr().err
+    assert "apunta a una dirección interna" in capsys.readouterr().err
     assert media.total_requests == requests
     assert len(fake.transcription_requests) == 1
