@@ -112,8 +112,9 @@ async def test_quick_statements_do_not_wait_for_a_lock_nor_block_the_loop(
 
     ticking = asyncio.create_task(ticker())
     try:
-        writing = asyncio.create_task(
-            memory.remember_exchange(state, "tg:1", "¿tienen laptops?", "Sí, tenemos."))
+        writing = asyncio.create_task(state.quick_execute(
+            "INSERT INTO messages (conversation, role, content) VALUES ('tg:1', 'user', ?)",
+            ("¿tienen laptops?",)))
         started = time.monotonic()
         await asyncio.sleep(0.3)
         # The write waits on the thread connection (busy timeout), not on the loop.
@@ -122,13 +123,66 @@ async def test_quick_statements_do_not_wait_for_a_lock_nor_block_the_loop(
         # Reads are not blocked by a writer in WAL mode, so they stay on the loop.
         assert await memory.load_history(state, "tg:2", token_budget=100, ttl_days=30) == []
         other.execute("COMMIT")
-        await asyncio.wait_for(writing, 5)
+        assert await asyncio.wait_for(writing, 5) == 1
         assert time.monotonic() - started < 5
     finally:
         ticking.cancel()
         other.close()
-    turns = await memory.load_history(state, "tg:1", token_budget=1000, ttl_days=30)
-    assert [turn.content for turn in turns] == ["¿tienen laptops?", "Sí, tenemos."]
+    rows = await state.quick_fetchall("SELECT content FROM messages WHERE conversation = 'tg:1'")
+    assert [row[0] for row in rows] == ["¿tienen laptops?"]
+
+
+async def test_an_answers_own_rows_never_make_it_wait(state: StateConnection,
+                                                     tmp_path: Path) -> None:
+    """remember_exchange, record_usage and touch_user return at once, even on a locked
+    database; once the lock is released they are all there, in order."""
+    other = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        for number in range(3):
+            await asyncio.wait_for(memory.remember_exchange(
+                state, "tg:1", f"pregunta {number}", f"respuesta {number}"), 0.05)
+        await asyncio.wait_for(memory.record_usage(state, memory.UsageRecord(
+            conversation="tg:1", user_id=1, chat_id=1, engine="model", outcome="ok")), 0.05)
+        await asyncio.wait_for(memory.touch_user(state, 1, "ana", "es"), 0.05)
+        await asyncio.sleep(0.2)
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    # A statement on the thread waits for the writes handed to it while the lock was held.
+    assert (await asyncio.wait_for(state.execute_fetchall("SELECT count(*) FROM users"), 5)
+            )[0][0] == 1
+    turns = await memory.load_history(state, "tg:1", token_budget=10_000, ttl_days=30)
+    assert [turn.content for turn in turns] == [
+        text for number in range(3) for text in (f"pregunta {number}", f"respuesta {number}")]
+    assert (await state.execute_fetchall("SELECT count(*) FROM usage"))[0][0] == 1
+
+
+async def test_a_queued_write_is_read_by_the_next_statement_on_either_connection(
+        state: StateConnection) -> None:
+    await memory.remember_exchange(state, "tg:1", "¿hay laptops?", "Sí.")
+    # No turn of the loop in between: the read commits the queue first.
+    assert len(await state.quick_fetchall("SELECT id FROM messages")) == 2
+    await memory.touch_user(state, 7, "ana", "es")
+    assert (await state.execute_fetchall("SELECT count(*) FROM users"))[0][0] == 1
+    await memory.remember_exchange(state, "tg:1", "¿y tablets?", "No.")
+    await memory.forget(state, "tg:1")  # a /reset right after an answer forgets it too
+    assert await state.quick_fetchall("SELECT id FROM messages") == []
+
+
+async def test_a_failed_write_nobody_waits_for_is_logged(
+        state: StateConnection, caplog: pytest.LogCaptureFixture) -> None:
+    await memory.remember_exchange(state, "tg:1", "¿hay laptops?", "Sí.")
+    state.quick_write("INSERT INTO nowhere VALUES (?)", ("dato del cliente",))
+    await memory.touch_user(state, 7, "ana", "es")
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    failures = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert failures == ["a write to the state database failed (INSERT INTO nowhere ...): "
+                        "no such table: nowhere"]
+    assert "dato del cliente" not in caplog.text
+    assert len(await state.quick_fetchall("SELECT id FROM messages")) == 2
+    assert len(await state.quick_fetchall("SELECT user_id FROM users")) == 1
 
 
 async def test_quick_statement_errors_are_raised_as_before(state: StateConnection) -> None:
@@ -308,6 +362,7 @@ async def test_writes_queued_together_are_committed_together(state: StateConnect
     state._quick.set_trace_callback(statements.append)
     await asyncio.gather(*(memory.remember_exchange(state, f"tg:{n}", "¿hay laptops?", "Sí.")
                            for n in range(100)))
+    await asyncio.sleep(0)  # the loop's next turn
     commits = statements.count("COMMIT")
     assert 1 <= commits <= 3, commits
     with sqlite3.connect(tmp_path / "state.db") as conn:
@@ -324,6 +379,7 @@ async def test_a_failing_write_fails_alone_in_its_batch(state: StateConnection,
     outcomes = await asyncio.gather(good, bad, also_good, return_exceptions=True)
     assert outcomes[0] is None and outcomes[2] is None
     assert isinstance(outcomes[1], sqlite3.IntegrityError)
+    await asyncio.sleep(0)
     with sqlite3.connect(tmp_path / "state.db") as conn:
         assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] == 2
         assert conn.execute("SELECT count(*) FROM usage").fetchone()[0] == 1
@@ -336,13 +392,13 @@ async def test_writes_handed_to_the_thread_keep_their_order(state: StateConnecti
     writes = [asyncio.create_task(memory.remember_exchange(state, "tg:1", f"pregunta {n}",
                                                            f"respuesta {n}"))
               for n in range(5)]
+    await asyncio.wait_for(asyncio.gather(*writes), 0.1)  # queued: nobody waits for them
     await asyncio.sleep(0.2)
-    assert not any(write.done() for write in writes)
     other.execute("COMMIT")
     other.close()
-    await asyncio.wait_for(asyncio.gather(*writes), 5)
-    turns = await memory.load_history(state, "tg:1", token_budget=10_000, ttl_days=30)
-    assert [turn.content for turn in turns][::2] == [f"pregunta {n}" for n in range(5)]
+    rows = await asyncio.wait_for(state.execute_fetchall(  # on the thread: after them
+        "SELECT content FROM messages WHERE role = 'user' ORDER BY id"), 5)
+    assert [row[0] for row in rows] == [f"pregunta {n}" for n in range(5)]
 
 
 @pytest.mark.parametrize(("sql", "params"), [

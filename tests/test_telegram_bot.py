@@ -520,27 +520,48 @@ async def test_a_failure_inside_the_core_gets_a_kind_sentence_and_the_bot_goes_o
     start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.ERROR, logger="bot.channels.telegram.bot")
+    caplog.set_level(logging.ERROR, logger="bot.core.assistant")
     bot = await start_bot()
-    # Another process takes the usage table away: recording the answer fails inside the core.
+    # Another process takes the conversations' table away: reading the history fails.
     with closing(sqlite3.connect(bot.settings.state_db)) as conn:
-        conn.execute("ALTER TABLE usage RENAME TO usage_elsewhere")
+        conn.execute("ALTER TABLE messages RENAME TO messages_elsewhere")
 
-    broken = telegram.push_text(1901, 1901, MOST_EXPENSIVE)
+    telegram.push_text(1901, 1901, MOST_EXPENSIVE)
     [apology] = await telegram.wait_for_messages(1, chat_id=1901)
     with closing(sqlite3.connect(bot.settings.state_db)) as conn:
-        conn.execute("ALTER TABLE usage_elsewhere RENAME TO usage")
+        conn.execute("ALTER TABLE messages_elsewhere RENAME TO messages")
     telegram.push_text(1901, 1901, MOST_EXPENSIVE)
     [_, answered] = await telegram.wait_for_messages(2, chat_id=1901)
 
-    assert apology.plain == "Perdona, algo falló al responderte. Inténtalo de nuevo en un momento."
+    assert apology.plain == "Algo salió mal de mi lado. Intenta de nuevo en un momento."
     assert "S/" in answered.plain
     for message in telegram.sent_messages():
-        assert "usage" not in message.plain and "Traceback" not in message.plain
-    [record] = [r for r in caplog.records if r.name == "bot.channels.telegram.bot"]
-    assert record.getMessage() == f"update {broken['update_id']} chat 1901 failed"
+        assert "messages" not in message.plain and "Traceback" not in message.plain
+    [record] = [r for r in caplog.records if r.name == "bot.core.assistant"]
+    assert record.getMessage() == "answer failed for conversation u:1901"
     assert record.exc_info is not None
-    assert "no such table: usage" in str(record.exc_info[1])
+    assert "no such table: messages" in str(record.exc_info[1])
+
+
+async def test_a_failure_in_the_channel_gets_a_kind_sentence_and_the_bot_goes_on(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.ERROR, logger="bot.channels.telegram.bot")
+    await start_bot()
+    # The Bot API server fails the reply once (an error PTB does not retry).
+    telegram.fail_next("sendMessage", status=500)
+    broken = telegram.push_text(1902, 1902, MOST_EXPENSIVE)
+    [apology] = await telegram.wait_for_messages(1, chat_id=1902)
+    telegram.push_text(1902, 1902, MOST_EXPENSIVE)
+    [_, answered] = await telegram.wait_for_messages(2, chat_id=1902)
+
+    assert apology.plain == "Perdona, algo falló al responderte. Inténtalo de nuevo en un momento."
+    assert "S/" in answered.plain
+    [record] = [r for r in caplog.records if r.name == "bot.channels.telegram.bot"]
+    assert record.getMessage() == f"update {broken['update_id']} chat 1902 failed"
+    assert record.exc_info is not None
+    assert "Internal Server Error" in str(record.exc_info[1])
 
 
 async def test_webhook_mode_checks_the_secret_on_every_request(

@@ -73,7 +73,8 @@ def readable(text: str) -> str:
 
 async def answer(app: AppContext, conversation: Conversation, text: str, *,
                  preview: PreviewSink | None = None) -> Reply:
-    """Answer one message of a conversation; memory is saved before this returns.
+    """Answer one message of a conversation; memory is written before this returns (queued
+    for the event loop's next turn, ahead of any later statement on the state database).
 
     When the model writes the reply itself (a second call), the grounded part of it is shown
     in ``preview`` as it is written; the returned reply is what must be sent in the end.

@@ -4,7 +4,8 @@ Every function takes the aiosqlite connection explicitly. Writes that must land 
 single statements, because tasks share one connection and a multi-statement transaction could
 interleave with another task's writes. The statements every answer makes (its history, its
 transcript, the exchange, the usage row, the user's last-seen time) are short and indexed: they
-go through ``StateConnection``'s quick methods, on the event loop. The rest use
+go through ``StateConnection``'s quick methods, on the event loop; the writes among them are
+queued for the loop's next turn (no answer waits for its own rows). The rest use
 ``execute_fetchall`` (one trip to the connection's thread instead of two) or ``execute``.
 """
 
@@ -77,8 +78,12 @@ async def remember_exchange(
     conn: StateConnection, conversation: str, question: str, answer: str,
     meta: dict[str, Any] | None = None,
 ) -> None:
-    """Store a question and its answer together (one statement, so both or neither)."""
-    await conn.quick_execute(
+    """Store a question and its answer together (one statement, so both or neither).
+
+    Returns once the write is queued (``StateConnection.quick_write``): it is committed at the
+    event loop's next turn, before any later statement on ``conn`` runs.
+    """
+    conn.quick_write(
         "INSERT INTO messages (conversation, role, content, meta) VALUES (?, 'user', ?, NULL),"
         " (?, 'assistant', ?, ?)",
         (conversation, question, conversation, answer,
@@ -176,8 +181,9 @@ class UsageRecord:
 
 
 async def record_usage(conn: StateConnection, usage: UsageRecord) -> None:
-    """Store one answer's usage row (engine, outcome, tokens, SQL, latency)."""
-    await conn.quick_execute(
+    """Store one answer's usage row (engine, outcome, tokens, SQL, latency); queued as
+    ``remember_exchange`` is."""
+    conn.quick_write(
         "INSERT INTO usage (conversation, user_id, chat_id, engine, outcome, prompt_tokens,"
         " completion_tokens, model_calls, sql, latency_ms, cached_tokens)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -202,8 +208,9 @@ async def tokens_used_today(conn: StateConnection, user_id: int) -> int:
 async def touch_user(
     conn: StateConnection, user_id: int, username: str | None, language: str | None
 ) -> None:
-    """Remember who a user is and when they were last seen (for /stats)."""
-    await conn.quick_execute(
+    """Remember who a user is and when they were last seen (for /stats); queued as
+    ``remember_exchange`` is."""
+    conn.quick_write(
         "INSERT INTO users (user_id, username, language) VALUES (?, ?, ?)"
         " ON CONFLICT (user_id) DO UPDATE SET username = coalesce(excluded.username, username),"
         " language = coalesce(excluded.language, language), last_seen = excluded.last_seen",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -49,8 +49,14 @@ class StateConnection(aiosqlite.Connection):
       writes. With ``synchronous=NORMAL`` a WAL commit is a write to the page cache;
     - writes are committed together: those queued while the loop runs other tasks go into one
       transaction at the loop's next turn (a burst's answers write their rows in a few commits
-      instead of three each). Each caller still returns only once its write is committed, and
-      a statement that fails fails alone, as it would on its own.
+      instead of three each). A statement that fails fails alone, as it would on its own.
+      ``quick_execute`` returns once its write is committed; ``quick_write`` returns at once,
+      so an answer's own rows never hold its reply back (under a burst each wait for a commit
+      was two more passes of a busy event loop, tens of milliseconds);
+    - a queued write is never overtaken: any later statement through this connection commits
+      the queue first, and one on the thread also waits for the writes handed to the thread,
+      so what was written is what is read, in order (a read on the loop does not wait for a
+      lock another writer holds: it may come before writes handed over meanwhile).
 
     Everything else (purges, stats, migrations of chats) keeps using the aiosqlite methods.
     Only the event loop's thread may call the quick methods.
@@ -76,7 +82,13 @@ class StateConnection(aiosqlite.Connection):
         self._quick = quick
 
     async def quick_fetchall(self, sql: str, parameters: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        """The rows of one short read, read on the event loop (or on the thread if locked)."""
+        """The rows of one short read, read on the event loop (or on the thread if locked),
+        after every write queued before it.
+
+        Writes handed to the thread (the database was locked when their turn came) land when
+        the lock is released; a read on the loop does not wait for them.
+        """
+        self._commit_now()
         if self._quick is not None:
             try:
                 return self._quick.execute(sql, parameters).fetchall()
@@ -90,20 +102,49 @@ class StateConnection(aiosqlite.Connection):
 
         Raises what the statement raises on its own (``sqlite3.Error``).
         """
-        if self._quick is None:
-            cursor = await self.execute(sql, parameters)
-            return cursor.rowcount
+        return await self._enqueue(sql, parameters)
+
+    def quick_write(self, sql: str, parameters: Sequence[Any] = ()) -> None:
+        """Queue one short write for the commit at the loop's next turn, and return at once.
+
+        Nothing waits for it: a failure is logged (the statement's first words and SQLite's
+        reason, never the values). Must be called from the event loop's thread.
+        """
+        done = self._enqueue(sql, parameters)
+        done.add_done_callback(partial(_log_failed_write, " ".join(sql.split()[:3])))
+
+    def _enqueue(self, sql: str, parameters: Sequence[Any]) -> asyncio.Future[int]:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[int] = loop.create_future()
         if not self._queued:
             loop.call_soon(self._commit_queued)
         self._queued.append((sql, parameters, done))
-        return await done
+        return done
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """aiosqlite's hand-off of one call to the connection's thread (every aiosqlite method
+        and cursor goes through it), after the quick writes queued before it."""
+        self._commit_now()
+        pending = self._handed_over()
+        if pending:
+            await asyncio.wait(pending)
+        return await super()._execute(fn, *args, **kwargs)
+
+    def _handed_over(self) -> set[asyncio.Task[None]]:
+        """Queued writes still running on the thread (the database was locked)."""
+        return {task for task in self._fallbacks if not task.done()}
+
+    def _commit_now(self) -> None:
+        """Commit the queued writes now rather than at the loop's next turn."""
+        if self._queued:
+            self._commit_queued()
 
     def _commit_queued(self) -> None:
         """Run the queued writes in one transaction on the loop; on a locked database, hand
         them to the thread connection in order."""
         queued, self._queued = self._queued, []
+        if not queued:
+            return
         quick = self._quick
         if quick is None:
             self._hand_over(queued)
@@ -144,9 +185,11 @@ class StateConnection(aiosqlite.Connection):
 
     async def _write_on_thread(self, queued: list[tuple[str, Sequence[Any],
                                                         asyncio.Future[int]]]) -> None:
+        # aiosqlite's own hand-off, not this class's: that one waits for this very task.
+        thread_call = super()._execute
         for sql, parameters, done in queued:
             try:
-                cursor = await self.execute(sql, parameters)
+                cursor = await thread_call(self._conn.execute, sql, parameters)
             except Exception as error:  # as in _commit_queued: it fails alone
                 _settle([(done, error)])
             else:
@@ -178,6 +221,13 @@ class StateConnection(aiosqlite.Connection):
             self._quick.close()
             self._quick = None
         await super().close()
+
+
+def _log_failed_write(statement: str, done: asyncio.Future[int]) -> None:
+    """Log the error of a write nobody waits for (``quick_write``), so it is never silent."""
+    if not done.cancelled() and done.exception() is not None:
+        logger.error("a write to the state database failed (%s ...): %s", statement,
+                     done.exception())
 
 
 def _settle(outcomes: Sequence[tuple[asyncio.Future[int], int | BaseException]]) -> None:
