@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bot.core.assistant import answer
-from bot.core.context import AppContext, build_context
+from bot.core.context import PLATFORM_HEADERS, AppContext, build_context
 from bot.core.endpoint import EndpointWatch
 from bot.core.llm import TOOLS
 from bot.core.reply import Conversation
@@ -90,6 +90,20 @@ async def test_each_misconfiguration_is_named_in_one_sentence(fake, context, cap
     assert "sk-wrong" not in caplog.text
     assert reply.engine == again.engine == "basic" and "Modo básico" in reply.text
     assert fake.remaining() == 1  # no question went to the model
+
+
+async def test_requests_say_nothing_of_the_machine_they_come_from(fake, context):
+    """The SDK's platform headers (OS, CPU, Python, SDK version) are left out; what the API
+    needs (the key, the JSON body's type, the retry count) is there."""
+    app = await context(OPENAI_API_KEY=fake.api_key, OPENAI_BASE_URL=fake.base_url)
+    fake.reply("Hola, ¿qué buscas?")
+    await answer(app, ANA, "hola")
+    [request] = [r for r in fake.requests if r.json is not None]
+    names = {name.lower() for name in request.headers}
+    assert names.isdisjoint(name.lower() for name in PLATFORM_HEADERS), names
+    assert request.headers["authorization"] == f"Bearer {fake.api_key}"
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["x-stainless-retry-count"] == "0"
 
 
 async def test_a_model_listed_under_another_name_is_tried_with_the_answers_tools(context):

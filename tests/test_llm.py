@@ -18,7 +18,7 @@ from bot.catalog.money import format_soles
 from bot.core import memory
 from bot.core.assistant import answer
 from bot.core.completion import text_tool_calls
-from bot.core.context import AppContext, build_context
+from bot.core.context import PLATFORM_HEADERS, AppContext, build_context
 from bot.core.llm import CUT_NOTE, ModelUnavailable, ToolCall, ToolLoopState, _read_completion
 from bot.core.reply import Conversation
 from tests.fakes.openai_personalities import REASONING
@@ -84,6 +84,7 @@ def test_malformed_completions_are_model_unavailable(response: object) -> None:
 # SQL on a real demo catalog, the assistant core (memory included).
 
 
+PLATFORM = {name.lower() for name in PLATFORM_HEADERS}
 ANA = Conversation.private(101)
 TOP = "SELECT name, price FROM products ORDER BY price DESC LIMIT 2"
 
@@ -338,6 +339,7 @@ async def test_azure_deployments_answer_and_pass_the_start_up_check(make_setting
     chats = [r for r in fake.requests if r.json is not None]
     assert {r.path for r in chats} == {"/openai/deployments/kratos-gpt/chat/completions"}
     assert all(r.headers["api-key"] == fake.api_key for r in chats)
+    assert not [name for r in chats for name in r.headers if name.lower() in PLATFORM]
 
 
 async def test_a_content_filter_stop_is_never_sent_as_an_answer(serve, make_settings,

@@ -14,7 +14,7 @@ import os
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.catalog.reader import CatalogReader
 from bot.catalog.roles import CatalogRoles, find_roles
@@ -222,19 +222,32 @@ class AppContext:
             await self.llm.close()
 
 
+#: The SDK's platform headers (openai ``_base_client.platform_headers`` and the client's
+#: ``X-Stainless-Async``): which OS, CPU, Python and SDK version made the request, for the SDK
+#: maker's statistics. No server needs them, they tell any endpoint what the store's machine
+#: runs, and the SDK's header handling (``httpx2.Headers``) goes over every header several
+#: times a request: left out, a call costs about 0.25 ms less CPU (``make bench``, figure 2).
+#: ``Omit`` is the SDK's documented way to drop a default header.
+PLATFORM_HEADERS = ("X-Stainless-Lang", "X-Stainless-Package-Version", "X-Stainless-OS",
+                    "X-Stainless-Arch", "X-Stainless-Runtime", "X-Stainless-Runtime-Version",
+                    "X-Stainless-Async")
+
+
 def build_llm_client(settings: Settings) -> AsyncOpenAI | None:
     """One OpenAI-compatible client with deliberate timeout and retries; None in basic mode."""
     if not settings.model_enabled:
         return None
-    from openai import AsyncAzureOpenAI, AsyncOpenAI, DefaultAioHttpClient
+    from openai import AsyncAzureOpenAI, AsyncOpenAI, DefaultAioHttpClient, Omit
 
+    quiet: dict[str, Any] = {name: Omit() for name in PLATFORM_HEADERS}
     if settings.openai_api_version:
         # Azure's deployment URLs: /openai/deployments/{OPENAI_MODEL}/...?api-version=...,
         # with the key in an api-key header.
         return AsyncAzureOpenAI(
             api_key=settings.openai_api_key, azure_endpoint=settings.openai_base_url,
             api_version=settings.openai_api_version, timeout=settings.openai_timeout,
-            max_retries=settings.openai_max_retries, http_client=DefaultAioHttpClient())
+            max_retries=settings.openai_max_retries, http_client=DefaultAioHttpClient(),
+            default_headers=quiet)
     return AsyncOpenAI(
         api_key=settings.openai_api_key,
         base_url=settings.openai_base_url or None,
@@ -242,6 +255,7 @@ def build_llm_client(settings: Settings) -> AsyncOpenAI | None:
         max_retries=settings.openai_max_retries,
         # aiohttp under the SDK: about a quarter less client CPU per call than its httpx default.
         http_client=DefaultAioHttpClient(),
+        default_headers=quiet,
     )
 
 
