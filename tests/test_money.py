@@ -1,8 +1,18 @@
 """Soles formatting and reading amounts back out of text."""
 
+import random
+
 import pytest
 
-from bot.catalog.money import amount_cents, amounts_in_text, format_cell, format_soles, to_cents
+from bot.catalog.money import (
+    SOLES_AMOUNT,
+    _cents,
+    amount_cents,
+    amounts_in_text,
+    format_cell,
+    format_soles,
+    to_cents,
+)
 
 
 @pytest.mark.parametrize(
@@ -99,3 +109,16 @@ def test_cents_of_stored_numbers_match_their_decimal_form() -> None:
     values += [rng.uniform(0, 1e4) for _ in range(5_000)]
     values += [rng.randint(-10**13, 10**13) for _ in range(2_000)]
     assert [amount_cents(v) for v in values] == [_cents_by_decimal(v) for v in values]
+
+
+def test_reading_amounts_the_quick_way_finds_what_the_whole_pattern_finds() -> None:
+    """A text without "sol" or "PEN" is read with the "S/ 26" half of the pattern alone: the
+    same amounts as the whole pattern, on texts made of the pieces prices are written with."""
+    pieces = ["S/", "S/.", "s/", "PEN", "pen", " ", "\u00a0", "1", "26", "999", "1,299", "9 979",
+              ".", ",", "90", "5", " soles", "sol", "ſol", "Sol ", "laptop", "(", "—", "x2",
+              "\n", "1.000", "12345678901234567"]
+    rng = random.Random(14)
+    for _ in range(4000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 14)))
+        whole = [_cents(match) for match in SOLES_AMOUNT.finditer(text)]
+        assert amounts_in_text(text) == whole, text

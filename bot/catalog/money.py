@@ -97,9 +97,17 @@ def format_soles(value: object, language: str = "es") -> str:
     return f"{sign}S/ {whole:,}.{part:02d}"
 
 
+#: ``SOLES_AMOUNT`` without its "26 soles" half, which is most of its cost (it is tried at
+#: every digit): a text without "sol" or "PEN" anywhere (as ``SOLES_AMOUNT`` folds case) can
+#: only state amounts the "S/ 26" way, and this finds exactly those.
+_SIGN_FIRST = re.compile(r"(?:\bS/\.?|\bPEN)\s*" + _NUMBER.format(n=1), re.IGNORECASE)
+_SOLES_WORD = re.compile(r"sol|pen", re.IGNORECASE)
+
+
 def amounts_in_text(text: str) -> list[int]:
     """Every amount in soles that ``text`` states, in cents, however its digits are grouped."""
-    return [_cents(match) for match in SOLES_AMOUNT.finditer(text)]
+    pattern = SOLES_AMOUNT if _SOLES_WORD.search(text) else _SIGN_FIRST
+    return [_cents(match) for match in pattern.finditer(text)]
 
 
 def _cents(match: re.Match[str]) -> int:
