@@ -106,6 +106,9 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+_SPECIAL = re.compile("[&<]")
+
+
 def _decode_entity(match: re.Match[str]) -> str:
     """The character an HTML entity (``&amp;``, ``&#233;``, ``&#xE9;``) stands for."""
     named, decimal, hexadecimal = match.groups()
@@ -166,9 +169,12 @@ def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
                 open_tags.append((name, visible, entity))
             position = match.end()
             continue
-        out.append(char)
-        visible += utf16_len(char)
-        position += 1
+        # A run of plain text up to the next tag or entity, at once.
+        end = _SPECIAL.search(text, position)
+        run = text[position:end.start() if end else len(text)]
+        out.append(run)
+        visible += utf16_len(run)
+        position += len(run)
     if open_tags:
         raise ParseError(f"Can't parse entities: can't find end tag corresponding to start tag "
                          f'"{open_tags[-1][0]}"')
