@@ -112,6 +112,9 @@ async def test_quick_statements_do_not_wait_for_a_lock_nor_block_the_loop(
 
     ticking = asyncio.create_task(ticker())
     try:
+        # Reads are not blocked by a writer in WAL mode, so they stay on the loop.
+        assert await asyncio.wait_for(
+            memory.load_history(state, "tg:2", token_budget=100, ttl_days=30), 0.1) == []
         writing = asyncio.create_task(state.quick_execute(
             "INSERT INTO messages (conversation, role, content) VALUES ('tg:1', 'user', ?)",
             ("¿tienen laptops?",)))
@@ -120,8 +123,6 @@ async def test_quick_statements_do_not_wait_for_a_lock_nor_block_the_loop(
         # The write waits on the thread connection (busy timeout), not on the loop.
         assert not writing.done()
         assert ticks >= 10, ticks
-        # Reads are not blocked by a writer in WAL mode, so they stay on the loop.
-        assert await memory.load_history(state, "tg:2", token_budget=100, ttl_days=30) == []
         other.execute("COMMIT")
         assert await asyncio.wait_for(writing, 5) == 1
         assert time.monotonic() - started < 5
@@ -149,10 +150,10 @@ async def test_an_answers_own_rows_never_make_it_wait(state: StateConnection,
     finally:
         other.execute("COMMIT")
         other.close()
-    # A statement on the thread waits for the writes handed to it while the lock was held.
-    assert (await asyncio.wait_for(state.execute_fetchall("SELECT count(*) FROM users"), 5)
-            )[0][0] == 1
-    turns = await memory.load_history(state, "tg:1", token_budget=10_000, ttl_days=30)
+    # A read waits for the writes handed to the thread while the lock was held.
+    turns = await asyncio.wait_for(
+        memory.load_history(state, "tg:1", token_budget=10_000, ttl_days=30), 5)
+    assert (await state.quick_fetchall("SELECT count(*) FROM users"))[0][0] == 1
     assert [turn.content for turn in turns] == [
         text for number in range(3) for text in (f"pregunta {number}", f"respuesta {number}")]
     assert (await state.execute_fetchall("SELECT count(*) FROM usage"))[0][0] == 1

@@ -54,9 +54,8 @@ class StateConnection(aiosqlite.Connection):
       so an answer's own rows never hold its reply back (under a burst each wait for a commit
       was two more passes of a busy event loop, tens of milliseconds);
     - a queued write is never overtaken: any later statement through this connection commits
-      the queue first, and one on the thread also waits for the writes handed to the thread,
-      so what was written is what is read, in order (a read on the loop does not wait for a
-      lock another writer holds: it may come before writes handed over meanwhile).
+      the queue first and, while writes handed to the thread wait for a lock, goes to the
+      thread behind them, so what was written is what is read, in order.
 
     Everything else (purges, stats, migrations of chats) keeps using the aiosqlite methods.
     Only the event loop's thread may call the quick methods.
@@ -85,11 +84,12 @@ class StateConnection(aiosqlite.Connection):
         """The rows of one short read, read on the event loop (or on the thread if locked),
         after every write queued before it.
 
-        Writes handed to the thread (the database was locked when their turn came) land when
-        the lock is released; a read on the loop does not wait for them.
+        While writes handed to the thread (the database was locked when their turn came) are
+        still waiting for the lock, the read goes to the thread too, behind them: an answer
+        never reads a conversation, or a day's tokens, without its own last rows.
         """
         self._commit_now()
-        if self._quick is not None:
+        if self._quick is not None and not self._handed_over():
             try:
                 return self._quick.execute(sql, parameters).fetchall()
             except sqlite3.OperationalError as error:
