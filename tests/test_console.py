@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,26 @@ def cli_env(tmp_path, monkeypatch, catalog_db):
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "TELEGRAM_BOT_TOKEN", "LOG_LEVEL"):
         monkeypatch.delenv(name, raising=False)
     return ["--env-file", os.devnull]
+
+
+@pytest.fixture
+def ctrl_c_as_from_a_terminal() -> Iterator[None]:
+    """Consoles started here take Ctrl-C as they do started from a terminal.
+
+    A shell without job control starts a background command (``pytest ... &`` in a script)
+    with SIGINT ignored, and an ignored signal stays ignored through fork and exec, so the
+    console would start with Ctrl-C ignored: Python installs its KeyboardInterrupt handler only
+    when SIGINT is not ignored at start-up. A handler here, unlike SIG_IGN, is reset to the
+    default action on exec.
+    """
+    if signal.getsignal(signal.SIGINT) != signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def conversations(state_db: Path) -> dict[str, int]:
@@ -115,7 +136,7 @@ def test_a_closed_pipe_is_no_traceback(tmp_path, catalog_db):
 
 # -- the console -------------------------------------------------------------------------------
 
-def test_ctrl_c_quits_the_console_at_once(tmp_path, catalog_db):
+def test_ctrl_c_quits_the_console_at_once(tmp_path, catalog_db, ctrl_c_as_from_a_terminal):
     """Ctrl-C while the console waits for a line: it ends within a second, cleanly."""
     console = subprocess.Popen(
         [sys.executable, "-m", "bot", "--env-file", os.devnull, "console"],
@@ -226,7 +247,8 @@ def test_banner_in_model_mode_names_model_host_and_voice():
     assert "sk-secret-value" not in banner
 
 
-def test_ctrl_c_during_an_answer_quits_at_once(tmp_path, catalog_db):
+def test_ctrl_c_during_an_answer_quits_at_once(tmp_path, catalog_db,
+                                                ctrl_c_as_from_a_terminal):
     """Ctrl-C while the model takes its time: the console ends at once, databases closed."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
