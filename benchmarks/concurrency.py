@@ -3,7 +3,8 @@
 Each question takes one model call (run_sql with the reply's words; the bot writes the reply
 from the rows), so no answer can come before one second; if the bot overlaps the 200 calls as
 it should, the last of the 200 replies arrives shortly after that. The figure is the wall time
-from the 200 questions being queued to the last reply received. With the two-call protocol
+from the 200 questions being queued to the last reply received (stamped when its request
+reaches the fake Bot API, before the fake checks its HTML). With the two-call protocol
 (run_sql, then a reply written by the model) the same figure was 2.51 s (2026-11-22).
 """
 
@@ -81,7 +82,8 @@ def run(quick: bool = False) -> Figure:
     figure.notes.append(
         f"Fake model latency {LATENCY:.0f} s per call, {MODEL_CALLS_PER_QUESTION} calls per "
         f"question; {USERS} new users per burst, {runs} bursts on one bot after a 20-user "
-        "warm-up burst. The bot is `kratos run` pinned to one core, the fakes on the other. "
+        "warm-up burst. The bot is `kratos run` pinned to one core, the fakes on the other; "
+        "a reply counts when its request reaches the fake Bot API. "
         "'As shipped' keeps the Application's rate limiter, which lets 30 messages a second "
         "through (chat actions are not held). The model writes the same query for every "
         "question, except in the 'different query each' rows, where no statement repeats (the "
