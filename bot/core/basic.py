@@ -1194,12 +1194,16 @@ async def _typical_bound(catalog: CatalogReader, source: str, category: str) -> 
 async def _name_words(catalog: CatalogReader, source: str) -> tuple[set[str], set[str]]:
     """The words (folded, three letters or more) of the first ``VOCABULARY_ROWS`` product names,
     for typo correction and for reading diminutives ("panecito" is "pan"); and the words those
-    names start with ("papas" of "Papas Lay's")."""
+    names start with ("papas" of "Papas Lay's"), also past what they come in ("cerveza" of
+    "Pack Cerveza Pilsen x6")."""
     result = await catalog.run(f"SELECT name FROM {source} LIMIT {VOCABULARY_ROWS}",
                                max_rows=VOCABULARY_ROWS)
     names = [folded_words(str(name or "")) for (name,) in result.rows]
+    firsts = {words[0] for words in names if words and words[0].isalpha()}
+    # "Pack Cerveza Pilsen x6", "Caja de Leche": the kind comes after what it comes in.
+    heads = {head for words in names if (head := _head_of(" ".join(words)))}
     return ({word for words in names for word in words if len(word) >= 3 and word.isalpha()},
-            {words[0] for words in names if words and words[0].isalpha()})
+            firsts | heads)
 
 
 def sizes_with(attribute: str, sizes: Sequence[str]) -> list[str]:

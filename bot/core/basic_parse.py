@@ -13,6 +13,7 @@ into SQL.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -461,6 +462,9 @@ class Vocabulary:
     #: Everyday words that are products of this store ("papas" where chips are sold, not
     #: "papá"): never read as function words here.
     sold_nouns: frozenset[str] = field(default_factory=frozenset, repr=False)
+    #: Words the store's product names start with, past what they come in ("cemento",
+    #: "taladro", "cerveza" of "Pack Cerveza"): a question naming one asks about that product.
+    nouns: frozenset[str] = field(default_factory=frozenset, repr=False)
     #: Values of several words, run together ("incakola"), for typos across words.
     joined: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     #: How each correction target sounds (``sound``) -> the targets: "martiyo" is "martillo".
@@ -523,6 +527,8 @@ class Vocabulary:
                    text_words=frozenset(names),
                    sold_nouns=frozenset(w for w in (singular(t) for t in first_words)
                                         if w in FUNCTION_WORDS and len(w) >= 4),
+                   nouns=frozenset(singular(w) for w in first_words
+                                   if len(w) >= 3 and w not in basic_words.CONTAINERS),
                    joined={"".join(key): key for key, terms in index.items()
                            if len(key) > 1 and any(kind in _NAMING for kind, _ in terms)},
                    sounds={k: frozenset(v) for k, v in sounds.items()})
@@ -828,7 +834,7 @@ def read(text: str, vocab: Vocabulary, lang: str) -> Draft:
     rest, bounds = _price_bounds(rest)
     tokens = _TOKEN.findall(rest)
     draft = Draft(lang=lang, tokens=tokens, bounds=bounds, attributes=attributes, sizes=sizes,
-                  leading_followup=bool(tokens) and tokens[0] in ("y", "and", "e"))
+                  leading_followup=_leads_with_and(tokens))
     if (not bounds and not attributes and not sizes and any(t in _GREETING for t in tokens)
             and all(t in _GREETING or t in _STOPWORDS for t in tokens)):
         draft.verdict = _small_talk(flat, set(tokens))
@@ -849,6 +855,17 @@ def read(text: str, vocab: Vocabulary, lang: str) -> Draft:
         item.surface[0] for item in _match(vocab, tokens)
         if item.kinds() in ({"word"}, {"quality"}) and item.surface[0] not in _GREETING))
     return draft
+
+
+#: Words a message may open with before its "y" ("ok y algo más barato", "ya, y el rojo?").
+_OPENERS = frozenset({"ok", "okay", "ya", "bueno", "ah", "aja", "entonces", "listo", "vale",
+                      "dale", "oye", "mmm", "ahh", "so", "well"})
+
+
+def _leads_with_and(tokens: Sequence[str]) -> bool:
+    """Whether the message opens with "y" ("¿y de marca Sol?"), maybe after "ok" or "ya"."""
+    rest = list(itertools.dropwhile(lambda t: t in _OPENERS, tokens))
+    return bool(rest) and rest[0] in ("y", "and", "e")
 
 
 #: "no tienen stock", "no están disponibles", "no hay en stock": the sold-out state.
@@ -1064,6 +1081,12 @@ _FLAG_KINDS = ("more", "followup", "narrow", "exist", "cue", "unsupported", "sto
 # A first word that makes the message a yes/no question ("¿alguna Sony?", "any from Apple?").
 _VAGUE = frozenset({"algo", "something", "anything"})
 _EXIST_OPENERS = frozenset({"alguna", "alguno", "algun", "algunas", "algunos", "any"})
+#: Singular demonstratives, which are also verbs ("cuánto está") or say one product.
+_THIS = frozenset({"esta", "este", "esto", "eso", "esa", "ese", "ella", "el"})
+#: Generic words that may mean "all of those" ("todos los de Samsung"), not any product.
+_ALL = frozenset({"todo", "toda", "todos", "todas", "everything"})
+#: What makes a message work on the previous answer: "esos", "solo", "parecido", "otro".
+_FOLLOWUP_FLAGS = frozenset({"pointer", "narrow", "similar", "other_one", "comparative"})
 
 
 @dataclass
@@ -1259,6 +1282,9 @@ def find_constraints(draft: Draft, vocab: Vocabulary, tokens: Sequence[str], kno
         _take_order(reading, items, n)
         _take_cues(reading, items, n)
         _take_number_or_word(reading, items, n, known, originals or {})
+    if any(singular(w) in vocab.nouns for w in reading.q.keywords):
+        # "cemento", "taladro": the message names a product of its own.
+        reading.flags.add("noun")
     _settle(reading, draft)
     return reading
 
@@ -1326,6 +1352,8 @@ def _take_order(r: Reading, items: Sequence[_Item], n: int) -> None:
         r.plural_score += 2 if word.endswith("s") else -2
 
 
+#: What names the product between an article and a superlative ("el cemento más barato").
+_NAMED_KINDS = frozenset({"word", "category", "family", "brand", "color"})
 _ENGLISH_COMPARATIVES = frozenset({"cheaper", "pricier", "bigger", "larger", "smaller", "better"})
 
 
@@ -1339,8 +1367,10 @@ def _comparative(items: Sequence[_Item], n: int) -> bool:
         start = n - 1
     else:
         return False
-    # "el de más memoria", "la con más pulgadas": the article may stand before "de" or "con".
-    while start and items[start - 1].surface[-1] in ("de", "con", "of", "with"):
+    # "el de más memoria", "la con más pulgadas", "el cemento más barato": the article may
+    # stand before "de" or "con", and before the product named.
+    while start and (items[start - 1].surface[-1] in ("de", "con", "of", "with")
+                     or items[start - 1].kinds() <= _NAMED_KINDS):
         start -= 1
     return not (start and "article" in items[start - 1].kinds())
 
@@ -1370,11 +1400,17 @@ def _take_cues(r: Reading, items: Sequence[_Item], n: int) -> None:
     if "generic" in flags and item.surface[-1] in _VAGUE:
         # "algo más barato": "something" names nothing, so it cannot start a new search.
         flags = (flags - {"generic"}) | {"vague"}
+    elif "generic" in flags and len(item.surface) == 1 and item.surface[0] not in _ALL:
+        # "productos de Omron", "medicamentos de Genfar": any product, not those of before.
+        r.flags.add("any_product")
     r.flags.update(flags)
     if "more" in flags and item.surface[0] in _OTHER_SURFACES:
         r.flags.add("other_one")
     if "narrow" in flags:
         r.flags.add("followup")
+    if "followup" in flags and item.surface[-1] not in _THIS:
+        # "esos", "también": pointing back; "¿cuánto está?" is no "esta".
+        r.flags.add("pointer")
 
 
 def _take_number_or_word(r: Reading, items: Sequence[_Item], n: int, known: set[str],
@@ -1478,7 +1514,7 @@ def decide(r: Reading, draft: Draft, previous: Query | None,
             r.q.order or r.q.colors or r.q.availability or r.bounds or r.intent or r.q.group
             or r.q.attributes):
         return "page"
-    if _starts_new_topic(r, previous):
+    if _starts_over(r, draft) or _starts_new_topic(r, previous):
         return "new_topic"
     if _refines(r, draft):
         return "refine"
@@ -1506,6 +1542,19 @@ def _starts_new_topic(r: Reading, previous: Query) -> bool:
     narrows = not (previous.categories or previous.families or previous.keywords) or bool(
         q.categories and previous.families and not previous.categories)
     return not narrows
+
+
+def _starts_over(r: Reading, draft: Draft) -> bool:
+    """A complete question of its own: it names a product ("¿cuál es el cemento más barato?",
+    "taladro bosch cuánto está"), any product ("productos de Omron") or "something" with a
+    price ("algo de menos de 20"), with nothing that points back ("¿y...?", "de esos", "otro",
+    "más barato"). Nothing of the previous answer is kept: its brand or price bound would
+    answer another question."""
+    if draft.leading_followup or r.flags & _FOLLOWUP_FLAGS or r.q.others:
+        return False
+    if r.flags & {"noun", "any_product"}:
+        return True
+    return "vague" in r.flags and r.bounds
 
 
 def _refines(r: Reading, draft: Draft) -> bool:
