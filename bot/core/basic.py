@@ -117,15 +117,19 @@ _TEXTS: dict[str, dict[str, str]] = {
         "page": "Productos {a} a {b} de {n}{desc}, {order_page}:",
         "rank": "El puesto {a} de {n}{desc}, {order_page}:",
         "page_end": "Ya te mostré los {n} {products}{desc}.",
+        "page_end_one": "Ya te mostré el único producto{desc}.",
         "more": "Escribe «más» para ver otros.",
         "stock_yes": "Sí, hay stock: {n} {available}{desc}",
         "available": "producto disponible|productos disponibles",
         "stock_no": "No hay stock de productos{desc}. Esto es lo que tenemos:",
         "count": "Hay {n} {products}{desc}.",
         "count_group": "Hay {n} {groups} distintas{desc}.",
-        "units": "Hay {units} unidades en stock entre {n} {products}{desc}.",
+        "count_group_one": "Hay 1 sola {groups}{desc}.",
+        "units": "Hay {units} {unit} en stock entre {n} {products}{desc}.",
+        "unit": "unidad|unidades",
         "average": "El precio promedio de {n} {products}{desc} es {avg} (de {low} a {high}).",
         "overview": "Tenemos {n} {groups}{desc}:",
+        "overview_one": "Tenemos 1 sola {groups}{desc}:",
         "overview_more": "… y {n} más.",
         "per_group": "El {order} de cada {group}{desc}:",
         "each_category": "categoría", "each_brand": "marca", "each_family": "familia",
@@ -205,15 +209,19 @@ _TEXTS: dict[str, dict[str, str]] = {
         "page": "Products {a} to {b} of {n}{desc}, {order_page}:",
         "rank": "Number {a} of {n}{desc}, {order_page}:",
         "page_end": "I have already shown all {n} {products}{desc}.",
+        "page_end_one": "I have already shown the only product{desc}.",
         "more": "Say “more” to see others.",
         "stock_yes": "Yes, in stock: {n} {available}{desc}",
         "available": "product available|products available",
         "stock_no": "Nothing in stock{desc}. This is what we have:",
         "count": "There are {n} {products}{desc}.",
         "count_group": "There are {n} different {groups}{desc}.",
-        "units": "There are {units} units in stock across {n} {products}{desc}.",
+        "count_group_one": "There is only 1 {groups}{desc}.",
+        "units": "There are {units} {unit} in stock across {n} {products}{desc}.",
+        "unit": "unit|units",
         "average": "The average price of {n} {products}{desc} is {avg} (from {low} to {high}).",
         "overview": "We have {n} {groups}{desc}:",
+        "overview_one": "We have only 1 {groups}{desc}:",
         "overview_more": "… and {n} more.",
         "per_group": "The {order} in each {group}{desc}:",
         "each_category": "category", "each_brand": "brand", "each_family": "family",
@@ -460,16 +468,10 @@ class BasicEngine:
             reply = self._refusal(query.intent, query.lang, query.ignored)
             reply.sql = sql
             return reply
-        if query.intent == "list":
-            # What the message asks on its own, in case refining the previous answer finds
-            # nothing ("laptops Lenovo", then "¿tienen Samsung?").
-            alone = understand(draft, self.vocab, known) if previous is not None else None
-            reply = await self._list(query, sql, alone)
-        else:
-            handlers = {"count": self._count, "units": self._units, "average": self._average,
-                        "overview": self._overview, "pick": self._pick,
-                        "per_group": self._per_group}
-            reply = await handlers[query.intent](query, sql)
+        # What the message asks on its own, in case refining the previous answer finds
+        # nothing ("laptops Lenovo", then "¿tienen Samsung?").
+        alone = understand(draft, self.vocab, known) if previous is not None else None
+        reply = await self._dispatch(query, sql, alone, previous, history)
         reply.sql = sql
         reply.meta["lang"] = query.lang
         if query.unsaid and reply.rows and not reply.refused:
@@ -477,6 +479,43 @@ class BasicEngine:
         if query.ignored and not reply.refused:
             reply.text += "\n" + _t(query.lang, "ignored", w=_quoted(query.lang, query.ignored))
         return reply
+
+    async def _dispatch(self, query: Query, sql: list[str], alone: Query | None,
+                        previous: Query | None, history: Sequence[Turn]) -> Reply:
+        """The answer to a catalog question, by its intent."""
+        if query.intent == "list":
+            reply = await self._list(query, sql, alone, previous)
+            if query.which and len(reply.rows) == 1 and reply.meta.get("total") == 1 \
+                    and reply.meta["shown_ids"][0] in _previous(history)[1]:
+                # "el de Stanley" was one of those shown: picked, so "¿y el más barato?"
+                # goes back to the list.
+                reply = await self._pick(replace(query, intent="pick", which=False,
+                                                 pick=reply.meta["shown_ids"][0]), sql)
+            return reply
+        if query.intent == "overview" and (one := await self._the_one(query, alone, history,
+                                                                      sql)):
+            # "¿de qué marca es?" about one product: its brand, not a list of brands.
+            return await self._pick(replace(query, intent="pick", pick=one, exists=False), sql)
+        handlers = {"count": self._count, "units": self._units, "average": self._average,
+                    "overview": self._overview, "pick": self._pick,
+                    "per_group": self._per_group}
+        return await handlers[query.intent](query, sql)
+
+    async def _the_one(self, q: Query, alone: Query | None, history: Sequence[Turn],
+                       sql: list[str]) -> int | None:
+        """The one product a question about a column ("¿de qué marca es?", "¿de qué
+        laboratorio es el inalámbrico?") is about: the one just picked or shown alone, when
+        the question names nothing else, or the only one its filters select."""
+        if q.group not in self.columns:
+            return None
+        # Picked from a list, or the one product the last answer showed ("¿y el más barato?").
+        picked = _picked(history) or [i for i in _previous(history)[1][:2]]
+        if len(picked) == 1 and alone is not None and not _names_things(alone):
+            return picked[0]
+        where = self._where(q)
+        result = await self._run(sql, f"SELECT id FROM {self.source}{where.where} LIMIT 2",
+                                 where.params)
+        return int(result.rows[0][0]) if len(result.rows) == 1 else None
 
     async def _next_or_other(self, q: Query, sql: list[str]) -> Query:
         """"¿Tienes otro?": the next ones, or, once all were shown, other products of the same
@@ -717,18 +756,24 @@ class BasicEngine:
                  f" ORDER BY {order} LIMIT ? OFFSET ?",
             (*where.params, q.limit, q.offset), max_rows=q.limit)
 
-    async def _list(self, q: Query, sql: list[str], alone: Query | None = None) -> Reply:
+    async def _list(self, q: Query, sql: list[str], alone: Query | None = None,
+                    previous: Query | None = None) -> Reply:
         """A list of products; a yes/no question says "Sí" only when every row satisfies it."""
         lang, asked = q.lang, q
         q, total = await self._total(q, sql)
+        if total == 0 and alone is not None and _carried_kind(q, alone):
+            # "herramientas de menos de 50", then "¿y eléctricas?": the words named replace
+            # the category of before, which they contradict.
+            q, total = await self._total(replace(q, categories=[], families=[]), sql)
         if q.stock_check and total == 0 and q.availability:
             reply = await self._out_of_stock(q, sql)
             if reply is not None:
                 return reply
         if total == 0:
-            return await self._nothing(q, sql, alone)
+            return await self._nothing(q, sql, alone, previous)
         if q.offset >= total:
-            return Reply(text=_t(lang, "page_end", n=total, desc=self._describe(q),
+            return Reply(text=_t(lang, "page_end" if total > 1 else "page_end_one", n=total,
+                                 desc=self._describe(q),
                                  products=_plural(lang, "products", total)),
                          engine="basic", meta=_meta(q, [], total))
         sold_out = await self._sold_out(q, total, sql) if q.exists else None
@@ -831,7 +876,8 @@ class BasicEngine:
         result = await self._rows(others, sql)
         return self._rows_reply(others, result, _t(q.lang, "stock_no", desc=self._describe(q)))
 
-    async def _nothing(self, q: Query, sql: list[str], alone: Query | None) -> Reply:
+    async def _nothing(self, q: Query, sql: list[str], alone: Query | None,
+                       previous: Query | None = None) -> Reply:
         """No product matches: say so plainly, then what the shop does have, when it helps."""
         lang, desc = q.lang, self._describe(q)
         no = _t(lang, "none_exists" if q.exists else "none", desc=desc)
@@ -840,7 +886,7 @@ class BasicEngine:
         # previous answer into nothing ("laptops Lenovo", then "¿tienen Samsung?").
         looser, wordless = _relaxations(q)
         candidates = looser if q.exists or q.attributes or alone is not None else []
-        moved_on = alone is not None and _changes_subject(q, alone)
+        moved_on = alone is not None and _changes_subject(q, alone, previous)
         if alone is not None and alone != q and _names_things(alone):
             # Asked about other products: the message alone first, before any loosening of
             # the combination with what came before.
@@ -927,6 +973,17 @@ class BasicEngine:
             return f"{label} {values['v']}"
         return plural(label) if form == "plural" else label
 
+    def _agreed(self, lang: str, key: str, group: str, n: int, desc: str) -> str:
+        """A sentence counting the values of a column, its words agreeing with the number and
+        the column's word: "Tenemos 4 marcas", "Tenemos 1 sola marca", "Hay 1 solo
+        laboratorio", "Hay 3 colores distintos"."""
+        one = self._say(lang, f"each_{group}")
+        text = _t(lang, f"{key}_one" if n == 1 else key, n=n, desc=desc,
+                  groups=one if n == 1 else self._say(lang, group))
+        if lang == "es" and _masculine(one):
+            text = text.replace(" distintas", " distintos").replace(" sola ", " solo ")
+        return text
+
     def _lacking(self, q: Query) -> str | None:
         """The role a question needs that this catalog does not have, if any."""
         columns = set(self.columns)
@@ -997,10 +1054,7 @@ class BasicEngine:
             n = (await self._total(q, sql))[1]
         desc = self._describe(q)
         if column in self.columns:
-            text = _t(q.lang, "count_group", n=n, groups=self._say(q.lang, q.group or ""),
-                      desc=desc)
-            if q.lang == "es" and _masculine(self.layout.labels.get(q.group or "")):
-                text = text.replace(" distintas", " distintos")
+            text = self._agreed(q.lang, "count_group", q.group or "", n, desc)
         else:
             text = _t(q.lang, "count", n=n, products=_plural(q.lang, "products", n), desc=desc)
         return Reply(text=text, engine="basic", columns=list(result.columns),
@@ -1012,7 +1066,8 @@ class BasicEngine:
             sql, f"SELECT coalesce(sum(stock), 0) AS units, count(*) AS n FROM {self.source}"
                  f"{where.where}", where.params)
         units, n = (int(v) for v in result.rows[0])
-        text = _t(q.lang, "units", units=units, n=n, products=_plural(q.lang, "products", n),
+        text = _t(q.lang, "units", units=units, unit=_plural(q.lang, "unit", units), n=n,
+                  products=_plural(q.lang, "products", n),
                   desc=self._describe(q))
         return Reply(text=text, engine="basic", columns=list(result.columns),
                      rows=list(result.rows), meta=_meta(q, [], n))
@@ -1047,9 +1102,8 @@ class BasicEngine:
         if not result.rows:
             return Reply(text=_t(q.lang, "none", desc=self._describe(q)), engine="basic",
                          meta=_meta(q, [], 0))
-        lines = [_t(q.lang, "overview", n=len(result.rows),
-                    groups=self._say(q.lang, q.group or column),
-                    desc=self._describe(q))]
+        lines = [self._agreed(q.lang, "overview", q.group or column, len(result.rows),
+                              self._describe(q))]
         lines += [f"• {value} ({n})" for value, n in result.rows[:OVERVIEW_LINES]]
         if len(result.rows) > OVERVIEW_LINES:
             lines.append(_t(q.lang, "overview_more", n=len(result.rows) - OVERVIEW_LINES))
@@ -1544,17 +1598,38 @@ def _names_things(q: Query) -> bool:
     return bool(q.categories or q.families or q.brands or q.keywords or q.groupings)
 
 
-def _changes_subject(merged: Query, alone: Query) -> bool:
+def _changes_subject(merged: Query, alone: Query, previous: Query | None = None) -> bool:
     """Whether a follow-up that found nothing with the previous answer's filters asked about
     other products: it names products of its own, and what it carried over from before is the
     brand or the availability talked about ("hay leche gloria?", then "¿cuál es el arroz más
     barato?"; a list of sold-out products, then "¿tienes leche en six pack?"). Then the message
     alone is the answer, without a "no" about a combination nobody asked for. A price bound,
-    a size or a colour carried over still gets its "no": the customer may still want it."""
+    a size or a colour carried over still gets its "no": the customer may still want it.
+
+    So does a brand asked about alone ("candados", then "¿tienen Bosch?") where nothing before
+    named a brand and only the products talked about were carried: the store carries it. A
+    brand swapped for another ("laptops Lenovo", then "¿tienen Samsung?") still gets its "no".
+    """
     own = {*alone.keywords, *alone.soft_keywords, *alone.categories, *alone.families}
     carried_brand = bool(merged.brands) and not alone.brands
     carried_state = bool(merged.availability) and not alone.availability
-    return bool(own) and (carried_brand or carried_state)
+    if own:
+        return carried_brand or carried_state
+    return bool(alone.brands) and not (previous and previous.brands) and not _bounded(merged)
+
+
+def _bounded(q: Query) -> bool:
+    """Whether ``q`` asks for a price, size, stock, colour or state."""
+    return any(v is not None for v in (q.min_price, q.max_price, q.min_size, q.max_size,
+                                       q.min_stock)) or bool(q.colors or q.availability
+                                                             or q.attributes)
+
+
+def _carried_kind(merged: Query, alone: Query) -> bool:
+    """Whether a follow-up names product words while its category (family) was carried from
+    before ("herramientas", then "¿y eléctricas?")."""
+    return bool(alone.keywords and (merged.categories or merged.families)
+                and not (alone.categories or alone.families))
 
 
 def _relaxations(q: Query) -> tuple[list[Query], Query | None]:

@@ -784,6 +784,9 @@ class Query:
     offset: int = 0
     group: str | None = None
     pick: int | None = None
+    #: "¿cuánto cuesta el de Stanley?": one of the products shown, named by its brand or
+    #: colour; when one alone matches, it is answered as picked from the list.
+    which: bool = False
     stock_check: bool = False
     exists: bool = False
     ignored: list[str] = field(default_factory=list)
@@ -1306,6 +1309,9 @@ def _take_values(r: Reading, items: Sequence[_Item], n: int) -> None:
         r.values[kind].append(value)
     if "other" in item.kinds():
         r.q.others.append(item.value("other") or "")
+    if item.kinds() & {"brand", "color"} and n >= 2 and items[n - 1].surface == ("de",) \
+            and items[n - 2].value("article") == "sing":
+        r.flags.add("which")
     if item.kinds() & {"category", "generic"}:
         r.plural_score += 1 if item.plural else -1
 
@@ -1396,7 +1402,11 @@ def _take_cues(r: Reading, items: Sequence[_Item], n: int) -> None:
     if "ordinal" in kinds and not item.plural:
         # "los primeros 3" is a count (read below), "el primero" picks one.
         r.ordinal = int(item.value("ordinal") or 1)
-    flags = kinds & set(_FLAG_KINDS)
+    _take_flags(r, item, kinds & set(_FLAG_KINDS))
+
+
+def _take_flags(r: Reading, item: _Item, flags: set[str]) -> None:
+    """The cue words kept as flags, and what they say of the conversation."""
     if "generic" in flags and item.surface[-1] in _VAGUE:
         # "algo más barato": "something" names nothing, so it cannot start a new search.
         flags = (flags - {"generic"}) | {"vague"}
@@ -1539,7 +1549,8 @@ def _starts_new_topic(r: Reading, previous: Query) -> bool:
     q = r.q
     if "followup" in r.flags or not (q.categories or q.families):
         return False
-    narrows = not (previous.categories or previous.families or previous.keywords) or bool(
+    narrows = not (previous.categories or previous.families or previous.keywords
+                   or previous.heads) or bool(
         q.categories and previous.families and not previous.categories)
     return not narrows
 
@@ -1590,13 +1601,17 @@ def build_query(decision: str, r: Reading, draft: Draft, previous: Query | None,
         page.move = "other" if r.flags & {"other_one", "similar"} else None
         return page
     if decision == "refine" and previous is not None:
-        merged = _merge(previous, q, r.count, explicit_intent=r.intent is not None or q.order
-                        is not None or r.count is not None or bool(r.flags & {"show", "cue"}),
+        # "¿de qué marca?", "q marcas manejan": a question about a column asks anew.
+        explicit = r.intent is not None or q.order is not None or r.count is not None \
+            or q.group is not None or bool(r.flags & {"show", "cue"})
+        merged = _merge(previous, q, r.count, explicit_intent=explicit,
                         narrow="narrow" in r.flags)
         if _asks_similar(r):
             return _similar(merged, r)
         if _asks_size(r, shown):
             return _sized_against_shown(merged, r)
+        merged.which = "which" in r.flags and bool(shown) and not (
+            r.q.keywords or r.q.categories or r.q.families or r.q.order)
         return _other_one(merged, r, shown)
     return _other_one(q, r, shown)
 
@@ -1750,6 +1765,9 @@ _OTHER_FIELD = {"brand": "brands", "color": "colors", "category": "categories"}
 def _merge_exclusions(merged: Query, previous: Query, new: Query) -> None:
     """"¿y de otra marca?": the brand shown before is left out; a value named again is not."""
     excluded = [*previous.excluded, *new.excluded]
+    if new.categories or new.families or new.keywords:
+        # Other products named: the ones shown before are no longer the ones left out.
+        excluded = [e for e in excluded if not e.startswith("id=") or e in new.excluded]
     unresolved = []
     for kind in new.others:
         name = _OTHER_FIELD.get(kind)
