@@ -57,6 +57,11 @@ REQUIRED_COLUMNS = ("id", "name", "price")
 ROW_COLUMNS = ("id", "sku", "name", "family", "category", "brand", "model", "color", "size",
                "price", "stock", "availability")
 MAX_PROBES = 8
+#: The smallest bare number read as a price when no product name states it: "de 5" is more
+#: likely a size the catalog lacks than a price.
+_LEAST_PRICE = 10
+#: Words a bare amount follows ("laptop de 1500", "algo x 1000").
+_AMOUNT_BEFORE = frozenset({"de", "a", "x", "por", "unos", "como"})
 VOCABULARY_ROWS = 5000
 OVERVIEW_LINES = 40
 
@@ -160,6 +165,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "ge": "desde {a}", "gt": "de más de {a}", "stock_min": "con al menos {s} unidades",
         "except": "excepto {v}", "except_shown": "aparte de los que te mostré",
         "match": "que coinciden con «{w}»", "or": " o ", "ignored": "No reconocí: {w}.",
+        "negative": "Un precio no puede ser negativo: busqué sin ese límite.",
         "examples": "Por ejemplo:",
         "greeting": "¡Hola! Soy el asistente de la tienda: respondo preguntas sobre nuestro "
                     "catálogo de productos.",
@@ -255,6 +261,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "ge": "from {a}", "gt": "over {a}", "stock_min": "with at least {s} units",
         "except": "except {v}", "except_shown": "other than the ones shown",
         "match": "matching “{w}”", "or": " or ", "ignored": "I did not recognise: {w}.",
+        "negative": "A price cannot be negative: I searched without that limit.",
         "examples": "For example:",
         "greeting": "Hi! I am the store's assistant: I answer questions about our product "
                     "catalog.",
@@ -444,6 +451,7 @@ class BasicEngine:
         sql: list[str] = []
         known = await self._probe(draft.unknown, sql) if not draft.verdict else set()
         query = understand(draft, self.vocab, known, previous, shown)
+        query = await self._number_as_price(query, draft.tokens, sql)
         if query.move == "other":
             query = await self._next_or_other(query, sql)
         if query.others or query.relative:
@@ -478,7 +486,30 @@ class BasicEngine:
             reply.text += "\n" + _t(query.lang, "unsaid", w=_quoted(query.lang, query.unsaid))
         if query.ignored and not reply.refused:
             reply.text += "\n" + _t(query.lang, "ignored", w=_quoted(query.lang, query.ignored))
+        if query.negative:
+            reply.text += "\n" + _t(query.lang, "negative")
         return reply
+
+    async def _number_as_price(self, q: Query, tokens: Sequence[str],
+                               sql: list[str]) -> Query:
+        """A bare number of the message that no product name states is a price, as the same
+        number with "soles" would be: "laptop de 1500", "celular de mil quinientos", "de 1k"
+        (``numbers_to_digits`` wrote them as digits) ask for up to that amount. One the names
+        of the products asked for state ("cable de 100": "rollo 100 m", "iphone 15") stays a
+        size or a model."""
+        # "de 1500", "x 1000": a model number follows the product ("iphone 15").
+        amounts = {tokens[i] for i in range(1, len(tokens)) if tokens[i - 1] in _AMOUNT_BEFORE}
+        numbers = [a for a in q.attributes
+                   if unit_of(a) == BARE and a.partition(":")[2] in amounts]
+        if len(numbers) != 1 or q.min_price is not None or q.max_price is not None:
+            return q
+        value = numbers[0].partition(":")[2]
+        if not value.isdigit() or int(value) < _LEAST_PRICE:
+            return q
+        if (await self._total(q, sql))[1]:
+            return q
+        return replace(q, attributes=[a for a in q.attributes if a != numbers[0]],
+                       max_price=float(value), max_inclusive=True)
 
     async def _dispatch(self, query: Query, sql: list[str], alone: Query | None,
                         previous: Query | None, history: Sequence[Turn]) -> Reply:
@@ -837,6 +868,9 @@ class BasicEngine:
         dropped = [w for w in asked.soft_keywords if w not in q.soft_keywords]
         if dropped:
             return _t(lang, "no_match", w=_quoted(lang, dropped)) + " "
+        if asked.asks_what:
+            # "¿qué hay a 100 soles?" is answered with what there is, not with "Sí".
+            return ""
         if sold_out is not None:
             available = total - sold_out
             return _t(lang, "some_sold_out", a=available, b=sold_out,
@@ -874,7 +908,10 @@ class BasicEngine:
         if not total:
             return None
         result = await self._rows(others, sql)
-        return self._rows_reply(others, result, _t(q.lang, "stock_no", desc=self._describe(q)))
+        # "No hay stock de productos (que coinciden con «esmalte rojo»)": the state asked
+        # for is what the sentence says, not one of its filters.
+        desc = self._describe(replace(q, availability=[]))
+        return self._rows_reply(others, result, _t(q.lang, "stock_no", desc=desc))
 
     async def _nothing(self, q: Query, sql: list[str], alone: Query | None,
                        previous: Query | None = None) -> Reply:

@@ -263,7 +263,7 @@ _COUNT_BEFORE = frozenset({"top", "dame", "give", "show", "muestrame", "ensename
                            "me", "los", "las", "the", "quiero", "want", "necesito", "need",
                            "solo", "only", "just"})
 
-_AMOUNT = (r"(?:s/\.?|\$|pen|usd)?\s*(?P<{0}>\d{{1,3}}(?:[.,]\d{{3}})+(?:[.,]\d{{1,2}})?"
+_AMOUNT = (r"(?:s/\.?|\$|pen|usd)?\s*-?(?P<{0}>\d{{1,3}}(?:[.,]\d{{3}})+(?:[.,]\d{{1,2}})?"
            r"|\d+(?:[.,]\d{{1,2}})?)\s*(?P<{0}x>k\b|mil\b|miles\b)?\s*(?:soles|sol|pen|lucas?)?")
 
 
@@ -784,6 +784,10 @@ class Query:
     offset: int = 0
     group: str | None = None
     pick: int | None = None
+    #: "¿qué hay a 100 soles?", "¿qué taladros tienen?": what there is, not whether: no "Sí".
+    asks_what: bool = False
+    #: A price written with a minus sign was left out ("laptop de -5 soles").
+    negative: bool = False
     #: "¿cuánto cuesta el de Stanley?": one of the products shown, named by its brand or
     #: colour; when one alone matches, it is answered as picked from the list.
     which: bool = False
@@ -820,6 +824,8 @@ class Draft:
     attributes: list[str] = field(default_factory=list)
     #: Sizes said as bounds: (measure, "min" or "max", amount), see ``read_size_bounds``.
     sizes: list[tuple[str, str, float]] = field(default_factory=list)
+    #: A price written with a minus sign ("-5 soles"), left out of the bounds.
+    negative: bool = False
 
 
 def read(text: str, vocab: Vocabulary, lang: str) -> Draft:
@@ -835,9 +841,10 @@ def read(text: str, vocab: Vocabulary, lang: str) -> Draft:
     rest, sizes = read_size_bounds(_numbers_to_digits(_negated_stock(expand_shorthand(flat))))
     rest, attributes = read_attributes(rest)
     rest, bounds = _price_bounds(rest)
+    negative = bool(bounds.pop("negative", None))
     tokens = _TOKEN.findall(rest)
     draft = Draft(lang=lang, tokens=tokens, bounds=bounds, attributes=attributes, sizes=sizes,
-                  leading_followup=_leads_with_and(tokens))
+                  leading_followup=_leads_with_and(tokens), negative=negative)
     if (not bounds and not attributes and not sizes and any(t in _GREETING for t in tokens)
             and all(t in _GREETING or t in _STOPWORDS for t in tokens)):
         draft.verdict = _small_talk(flat, set(tokens))
@@ -1012,11 +1019,28 @@ def _to_number(raw: str, multiplier: str | None) -> float:
     return min(number * 1000 if multiplier else number, float(MAX_SOLES))
 
 
+def _negative(text: str, match: re.Match[str], group: str) -> bool:
+    """Whether the amount ``group`` of ``match`` is written with a minus sign ("-5 soles"),
+    not after another number as a range ("s/ 5-10")."""
+    start = match.start(group)
+    return start > 0 and text[start - 1] == "-" and not text[:start - 1].rstrip()[-1:].isdigit()
+
+
 def _price_bounds(text: str) -> tuple[str, dict[str, float]]:
-    """Read price (and stock) bounds; return the text without them."""
+    """Read price (and stock) bounds; return the text without them. A negative amount is no
+    price: its bound is left out, and ``bounds["negative"]`` says one was written."""
     bounds: dict[str, float] = {}
     for kind, pattern in _PRICE_PATTERNS:
         while match := pattern.search(text):
+            negative = [g for g in ("a", "b")
+                        if match.groupdict().get(g) and _negative(text, match, g)]
+            if negative:
+                bounds["negative"] = 1
+                if negative == ["a"] and kind == "between":
+                    # "entre -5 y 500": no price is below zero, so only the top is a bound.
+                    bounds["le"] = _to_number(match.group("b"), match.group("bx"))
+                text = text[:match.start()] + " " + text[match.end():]
+                continue
             a = _to_number(match.group("a"), match.groupdict().get("ax"))
             if kind == "between":
                 b = _to_number(match.group("b"), match.group("bx"))
@@ -1084,6 +1108,8 @@ _FLAG_KINDS = ("more", "followup", "narrow", "exist", "cue", "unsupported", "sto
 # A first word that makes the message a yes/no question ("¿alguna Sony?", "any from Apple?").
 _VAGUE = frozenset({"algo", "something", "anything"})
 _EXIST_OPENERS = frozenset({"alguna", "alguno", "algun", "algunas", "algunos", "any"})
+#: Question words that ask what there is, not whether there is some.
+_WH = frozenset({"que", "cuales", "cual", "what", "which"})
 #: Singular demonstratives, which are also verbs ("cuánto está") or say one product.
 _THIS = frozenset({"esta", "este", "esto", "eso", "esa", "ese", "ella", "el"})
 #: Generic words that may mean "all of those" ("todos los de Samsung"), not any product.
@@ -1152,7 +1178,9 @@ def understand(draft: Draft, vocab: Vocabulary, in_catalog: Iterable[str],
         return Query(intent="hostile", lang=draft.lang)
     reading = find_constraints(draft, vocab, tokens, known, originals)
     decision = decide(reading, draft, previous, shown)
-    return build_query(decision, reading, draft, previous, shown)
+    query = build_query(decision, reading, draft, previous, shown)
+    query.negative = draft.negative
+    return query
 
 
 def read_words(draft: Draft, vocab: Vocabulary,
@@ -1280,6 +1308,10 @@ def find_constraints(draft: Draft, vocab: Vocabulary, tokens: Sequence[str], kno
     reading.plural_score = sum(_PLURALITY.get(token, 0) for token in tokens)
     if tokens and tokens[0] in _EXIST_OPENERS:
         reading.flags.add("exist")
+    opening = list(itertools.dropwhile(lambda t: t in _OPENERS, tokens))[:1]
+    if opening and opening[0] in _WH:
+        # "¿qué hay a 100 soles?", "¿qué taladros tienen?": what, not whether.
+        reading.flags.add("wh")
     for n in range(len(items)):
         _take_values(reading, items, n)
         _take_order(reading, items, n)
@@ -1485,6 +1517,7 @@ def _settle(r: Reading, draft: Draft) -> None:
     q.attributes = basic_words.replace_attributes([], [*draft.attributes, *q.attributes])
     q.stock_check = "stockq" in r.flags
     q.exists = "exist" in r.flags or q.stock_check
+    q.asks_what = "wh" in r.flags
     if r.count is not None and q.exists and r.count == 1 and "filler" not in r.flags:
         r.count = None
     if r.group and "per_group" in r.flags and q.order:
