@@ -452,6 +452,7 @@ class BasicEngine:
         known = await self._probe(draft.unknown, sql) if not draft.verdict else set()
         query = understand(draft, self.vocab, known, previous, shown)
         query = await self._number_as_price(query, draft.tokens, sql)
+        query.spelled = _spelled(text, query, previous)
         if query.move == "other":
             query = await self._next_or_other(query, sql)
         if query.others or query.relative:
@@ -810,8 +811,12 @@ class BasicEngine:
         sold_out = await self._sold_out(q, total, sql) if q.exists else None
         result = await self._rows(q, sql)
         head = self._head(q, total, len(result.rows))
+        dropped = [w for w in asked.soft_keywords if w not in q.soft_keywords]
         if q.exists and not q.stock_check:
             head = self._yes(asked, q, total, sold_out) + head
+        elif dropped:
+            # "me recomiendas un taladro pa concreto": no name says it; said before the list.
+            head = _t(lang, "no_match", w=_quoted(lang, dropped)) + " " + head
         reply = self._rows_reply(q, result, head, total)
         if q.offset + len(result.rows) < total and q.limit > 1:
             reply.text += "\n" + _t(lang, "more")
@@ -1195,8 +1200,8 @@ class BasicEngine:
         parts += _describe_bounds(q)
         parts += [attribute_text(a) for a in q.attributes if unit_of(a) != BARE]
         # A model number reads with the words it goes with: «iphone 15».
-        words = [*q.heads, *q.keywords, *q.soft_keywords,
-                 *(a.partition(":")[2] for a in q.attributes if unit_of(a) == BARE)]
+        words = [q.spelled.get(w, w) for w in (*q.heads, *q.keywords, *q.soft_keywords)]
+        words += [a.partition(":")[2] for a in q.attributes if unit_of(a) == BARE]
         if words:
             parts.append(_t(lang, "match", w=" ".join(words)))
         return f" ({', '.join(parts)})" if parts else ""
@@ -1598,6 +1603,15 @@ def _priced_against(q: Query, relative: str, prices: Sequence[Any]) -> Query:
     if relative == "cheaper":
         return replace(q, max_price=min(known), max_inclusive=False, min_price=None)
     return replace(q, min_price=max(known), min_inclusive=False, max_price=None)
+
+
+def _spelled(text: str, q: Query, previous: Query | None) -> dict[str, str]:
+    """How the customer wrote the product words ``q`` looks for, when folding changed them
+    ("panales": "pañales"), this message's spelling first: replies quote their words."""
+    said = {**(previous.spelled if previous else {}),
+            **{fold(w): w for w in re.findall(r"\w+", text.lower()) if fold(w) != w}}
+    wanted = {*q.heads, *q.keywords, *q.soft_keywords}
+    return {w: said[w] for w in wanted if w in said}
 
 
 def _quoted(lang: str, words: Sequence[str]) -> str:

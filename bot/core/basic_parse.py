@@ -14,6 +14,7 @@ into SQL.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import unicodedata
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -786,6 +787,8 @@ class Query:
     pick: int | None = None
     #: "¿qué hay a 100 soles?", "¿qué taladros tienen?": what there is, not whether: no "Sí".
     asks_what: bool = False
+    #: How the customer wrote product words that folding changed ("panales": "pañales").
+    spelled: dict[str, str] = field(default_factory=dict)
     #: A price written with a minus sign was left out ("laptop de -5 soles").
     negative: bool = False
     #: "¿cuánto cuesta el de Stanley?": one of the products shown, named by its brand or
@@ -826,6 +829,8 @@ class Draft:
     sizes: list[tuple[str, str, float]] = field(default_factory=list)
     #: A price written with a minus sign ("-5 soles"), left out of the bounds.
     negative: bool = False
+    #: What the customer typed for words shorthand stands for ("porque": "xq").
+    typed: dict[str, str] = field(default_factory=dict)
 
 
 def read(text: str, vocab: Vocabulary, lang: str) -> Draft:
@@ -840,11 +845,14 @@ def read(text: str, vocab: Vocabulary, lang: str) -> Draft:
         return Draft(lang=lang, verdict="complaint")
     rest, sizes = read_size_bounds(_numbers_to_digits(_negated_stock(expand_shorthand(flat))))
     rest, attributes = read_attributes(rest)
+    # "algo más barato que 2500": a bound set against what was shown, so a follow-up.
+    compared = _COMPARED.search(rest) is not None
     rest, bounds = _price_bounds(rest)
     negative = bool(bounds.pop("negative", None))
     tokens = _TOKEN.findall(rest)
     draft = Draft(lang=lang, tokens=tokens, bounds=bounds, attributes=attributes, sizes=sizes,
-                  leading_followup=_leads_with_and(tokens), negative=negative)
+                  leading_followup=_leads_with_and(tokens) or compared, negative=negative,
+                  typed=basic_words.shorthand_typed(flat))
     if (not bounds and not attributes and not sizes and any(t in _GREETING for t in tokens)
             and all(t in _GREETING or t in _STOPWORDS for t in tokens)):
         draft.verdict = _small_talk(flat, set(tokens))
@@ -867,6 +875,9 @@ def read(text: str, vocab: Vocabulary, lang: str) -> Draft:
     return draft
 
 
+#: A price bound said by comparison: "más barato que 2500", "cheaper than 300".
+_COMPARED = re.compile(r"\bmas (?:barat|economic|car|costos)[oa]s? (?:que|de)\s|"
+                       r"\b(?:cheaper|pricier|more expensive|less expensive|lower) than\b")
 #: Words a message may open with before its "y" ("ok y algo más barato", "ya, y el rojo?").
 _OPENERS = frozenset({"ok", "okay", "ya", "bueno", "ah", "aja", "entonces", "listo", "vale",
                       "dale", "oye", "mmm", "ahh", "so", "well"})
@@ -1192,7 +1203,7 @@ def read_words(draft: Draft, vocab: Vocabulary,
     the store's names ("shampo" -> "shampoo") joins ``known``.
     """
     tokens: list[str] = []
-    originals: dict[str, str] = {}
+    originals: dict[str, str] = dict(draft.typed)
     for token in draft.tokens:
         if basic_words.is_quality(token) and token not in known:
             # "gaseosa helada" is no "helado", even where the store sells ice cream.
@@ -1206,6 +1217,12 @@ def read_words(draft: Draft, vocab: Vocabulary,
                         plain not in _STOPWORDS or singular(plain) in vocab.sold_nouns):
                     known.add(plain)
                 token = plain
+        if token in draft.unknown and token not in known and (
+                remedy := _remedy_for(token, vocab)):
+            # "algo pa la gripe": the store's "Antigripales".
+            originals.setdefault(remedy, token)
+            known.add(remedy)
+            token = remedy
         if token in draft.unknown and token not in known \
                 and not is_spanish_word(token, (singular(token),)):
             fixed = vocab.correct(token)
@@ -1249,6 +1266,26 @@ def _undiminished(word: str, vocab: Vocabulary) -> str | None:
             if sounded and sounded[:1] == plain[:1] and _value_word(sounded, vocab):
                 return sounded + ("s" if plural else "")
     return None
+
+
+def _remedy_for(word: str, vocab: Vocabulary) -> str | None:
+    """The store's one word for what acts against ``word``, formed with "anti" on the same
+    stem: "antigripal" for "gripe", "antipulgas" for "pulgas", "antialérgico" for "alergia"
+    (folded, singular); None when the store has none, or several."""
+    stem = singular(word)
+    if len(stem) < 4 or not stem.isalpha():
+        return None
+    found = {singular(w) for w in (*vocab.text_words, *vocab.surfaces)
+             if w.startswith("anti") and _same_stem(w[4:], stem)}
+    return found.pop() if len(found) == 1 else None
+
+
+def _same_stem(word: str, stem: str) -> bool:
+    """Whether ``word`` starts like ``stem`` for at least four letters and most of ``stem``
+    ("gripales" and "gripe", "inflamatorio" and "inflamacion")."""
+    shared = next((i for i, (a, b) in enumerate(zip(word, stem, strict=False)) if a != b),
+                  min(len(word), len(stem)))
+    return shared >= max(4, math.ceil(len(stem) * 0.6))
 
 
 def _value_word(word: str, vocab: Vocabulary) -> bool:
@@ -1495,9 +1532,22 @@ def _take_number_or_word(r: Reading, items: Sequence[_Item], n: int, known: set[
             r.q.soft_keywords.append(word)
         elif word in known:
             r.q.keywords.append(word)
+        elif _for_a_use(r, items, n):
+            # "taladro pa concreto": a use the catalog does not write; looked for, let go.
+            r.q.soft_keywords.append(word)
         else:
             # Quote what the user typed, not the word a typo correction guessed.
             r.q.ignored.append(originals.get(word, word))
+
+
+def _for_a_use(r: Reading, items: Sequence[_Item], n: int) -> bool:
+    """Whether the word at ``items[n]`` says what a product named before is for: "para"
+    ("pa"), maybe with an article, between them ("jarabe pa la tos")."""
+    i = n - 1
+    while i >= 0 and "article" in items[i].kinds():
+        i -= 1
+    return i > 0 and items[i].surface[-1] in ("para", "for") and bool(
+        r.values["category"] or r.q.keywords)
 
 
 _COUNT_AFTER = frozenset({"subject", "order", "more", "filler"})
@@ -1845,7 +1895,8 @@ def _merge(previous: Query, new: Query, count: int | None, *, explicit_intent: b
     # "¿tienen impresoras de menos de 700?" then "¿y Epson?": still a yes/no question.
     exists = new.exists or (previous.exists and not explicit_intent)
     merged = replace(previous, offset=0, pick=None, lang=new.lang, ignored=new.ignored,
-                     exists=exists, stock_check=new.stock_check, move=None, relative=None)
+                     exists=exists, stock_check=new.stock_check, move=None, relative=None,
+                     asks_what=new.asks_what)
     if new.categories:
         merged.categories, merged.families = new.categories, []
     if new.families:

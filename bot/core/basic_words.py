@@ -29,6 +29,7 @@ SHORTHAND: dict[str, str] = dict(_DATA["shorthand"])
 FUNCTION_WORDS = frozenset(_DATA["function_words"]["words"].split())
 _UNITS: dict[str, dict[str, list[str]]] = dict(_DATA["units"])
 _RELATED: dict[str, list[str]] = {k: list(v) for k, v in _DATA.get("related", {}).items()}
+_USES: dict[str, list[str]] = {k: list(v) for k, v in _DATA.get("uses", {}).items()}
 MAKERS: dict[str, str] = dict(_DATA.get("makers", {}))
 QUALITIES = frozenset(_DATA.get("qualities", {}).get("words", "").split())
 CONTAINERS = frozenset(_DATA.get("containers", {}).get("words", "").split())
@@ -76,6 +77,17 @@ def is_quality(word: str) -> bool:
 def expand_shorthand(text: str) -> str:
     """Rewrite shorthand in folded text: "celus baratos q 500" -> "celulares baratos que 500"."""
     return _SHORTHAND_RE.sub(lambda m: SHORTHAND[" ".join(m.group(0).split())], text)
+
+
+def shorthand_typed(text: str) -> dict[str, str]:
+    """What the customer typed for each word shorthand stands for, in folded text ("porque":
+    "xq", "celulares": "celus"), so a reply quotes their word, never one they did not type."""
+    typed: dict[str, str] = {}
+    for match in _SHORTHAND_RE.finditer(text):
+        said = match.group(0)
+        for word in SHORTHAND[" ".join(said.split())].split():
+            typed.setdefault(word, said)
+    return typed
 
 
 def read_attributes(text: str) -> tuple[str, list[str]]:
@@ -178,9 +190,11 @@ def replace_attributes(previous: Sequence[str], new: Sequence[str]) -> list[str]
 
 def related_words(word: str, singular: Any = None) -> list[str]:
     """``word`` and the words that mean the same in a shop ("gaseosa": "cola", "kola"...), from
-    the ``[related]`` table; ``singular`` (a function) finds the entry of a plural."""
-    key = word if word in _RELATED or singular is None else singular(word)
-    return [word, *(w for w in _RELATED.get(key, []) if w != word)]
+    the ``[related]`` table, and what a product for it is called ("tos": "jarabe"), from the
+    ``[uses]`` table; ``singular`` (a function) finds the entry of a plural."""
+    key = word if word in _RELATED or word in _USES or singular is None else singular(word)
+    others = [*_RELATED.get(key, []), *_USES.get(key, [])]
+    return [word, *(w for w in dict.fromkeys(others) if w != word)]
 
 
 def kind_word(word: str) -> str | None:
