@@ -186,7 +186,8 @@ _FIXED: dict[str, dict[str, str]] = {
                 "3": "tercero tercera tercer third 3ro 3rd", "4": "cuarto cuarta fourth 4to 4th",
                 "5": "quinto quinta fifth 5to 5th", "-1": "ultimo ultima last"},
     "exist": {"": "tienen tiene tienes venden vende vendes hay have has sell sells carry got "
-                  "existe existen manejan manejas disponen do_you_have is_there are_there"},
+                  "existe existen manejan manejas trabajan trabajas disponen do_you_have "
+                  "is_there are_there"},
     "cue": {"": "precio price cuesta cuestan cuanto vale valen cost costs how_much busco "
                 "buscando quiero necesito recomienda recomiendame recomiendas sugiere sugiereme "
                 "looking want need recommend suggest comprar buy muestrame mostrar muestra "
