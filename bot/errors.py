@@ -70,3 +70,31 @@ def os_reason(error: OSError) -> str:
         return reason
     name = errno.errorcode.get(error.errno or 0)
     return f"error del sistema {name}" if name else "error del sistema"
+
+
+
+#: What SQLite's usual refusals of a database file mean, said to the owner (its own text is
+#: English), by the error's primary result code.
+_SQLITE_REASONS = {
+    "SQLITE_BUSY": "otro programa lo tiene bloqueado",
+    "SQLITE_LOCKED": "otro programa lo tiene bloqueado",
+    "SQLITE_CANTOPEN": "no es un archivo que SQLite pueda abrir",
+    "SQLITE_NOTADB": "no es una base de datos SQLite",
+    "SQLITE_CORRUPT": "el archivo está dañado",
+    "SQLITE_IOERR": "falló la lectura o escritura del disco",
+    "SQLITE_READONLY": "es de solo lectura",
+    "SQLITE_FULL": "el disco está lleno",
+    "SQLITE_PERM": "este usuario no tiene permiso",
+    "SQLITE_NOMEM": "no alcanzó la memoria",
+}
+
+
+def sqlite_reason(error: Exception) -> str:
+    """Why SQLite refused a database file, in Spanish: the usual causes by their primary result
+    code (``sqlite3.Error.sqlite_errorname``, Python >= 3.11: ``SQLITE_IOERR_SHORT_READ`` is an
+    ``SQLITE_IOERR``), others by the code's name, which an owner can look up."""
+    name = getattr(error, "sqlite_errorname", None) or ""
+    reason = _SQLITE_REASONS.get("_".join(name.split("_")[:2]))
+    if reason:
+        return reason
+    return f"error de SQLite {name}" if name else "error de SQLite"

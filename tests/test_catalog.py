@@ -460,9 +460,9 @@ def test_sql_memory_mb_bounds_what_one_statement_may_use(catalog_db: Path) -> No
         )
 
     small, large = kratos_sql("16"), kratos_sql("1024")
-    assert small.returncode == 1 and "too big" in small.stderr and "16 MB" in small.stderr
+    assert small.returncode == 1 and "necesitó más de" in small.stderr and "16 MB" in small.stderr
     assert "Traceback" not in small.stderr
-    assert large.returncode == 0 and "(showing 50 of 250000 rows)" in large.stdout
+    assert large.returncode == 0 and "(se muestran 50 de 250000 filas)" in large.stdout
 
 
 # --- Caps ---------------------------------------------------------------------------------------
@@ -520,7 +520,7 @@ async def test_total_is_unknown_when_counting_is_too_slow(catalog_db: Path) -> N
         result = await reader.run(RECURSIVE_FOREVER)
         assert [row[0] for row in result.rows] == list(range(1, 21))
         assert result.truncated and result.total is None
-        assert "more" in format_table(result).splitlines()[-1]
+        assert "hay más" in format_table(result).splitlines()[-1]
     finally:
         await reader.close()
 
@@ -706,16 +706,17 @@ async def test_missing_catalog(tmp_path: Path) -> None:
     with pytest.raises(CatalogError) as caught:
         await CatalogReader.open(path)
     assert str(caught.value) == (
-        f"CATALOG_DB {path} does not exist: run `kratos seed` to create the demo catalog, "
-        "or point CATALOG_DB at your store's SQLite file."
+        f"CATALOG_DB {path} no existe: `kratos seed` crea el catálogo de demostración y "
+        "`kratos import ARCHIVO` carga el de tu tienda desde su planilla; o apunta CATALOG_DB al "
+        "archivo SQLite de tu tienda."
     )
     assert caught.value.exit_code == 2
     assert not path.exists()
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    (b"this is not a database, just some bytes " * 100, "is not a SQLite database"),
-    (b"", "has no tables"),
+    (b"this is not a database, just some bytes " * 100, "no es una base de datos SQLite"),
+    (b"", "no tiene tablas"),
 ])
 async def test_unusable_catalog_files(tmp_path: Path, content: bytes, message: str) -> None:
     path = tmp_path / "catalog.db"
@@ -732,12 +733,12 @@ async def test_a_catalog_with_only_kratos_tables_has_no_tables(tmp_path: Path) -
     conn = sqlite3.connect(path)
     conn.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY)")
     conn.close()
-    with pytest.raises(CatalogError, match="has no tables"):
+    with pytest.raises(CatalogError, match="no tiene tablas"):
         await CatalogReader.open(path)
 
 
 async def test_a_directory_is_not_a_catalog(tmp_path: Path) -> None:
-    with pytest.raises(CatalogError, match="is a directory"):
+    with pytest.raises(CatalogError, match="es una carpeta"):
         await CatalogReader.open(tmp_path)
 
 
@@ -761,7 +762,7 @@ def test_kratos_sql_prints_a_table(
     top = direct(catalog_db, "SELECT name, price FROM products ORDER BY price DESC LIMIT 3")
     for line, (name, price) in zip(out[2:5], top, strict=True):
         assert line.startswith(name) and line.endswith(str(price))
-    assert out[5] == "(3 rows)"
+    assert out[5] == "(3 filas)"
 
 
 def test_kratos_sql_says_when_rows_are_left_out(
@@ -773,7 +774,7 @@ def test_kratos_sql_says_when_rows_are_left_out(
     assert run_cli(tmp_path, "SELECT id, name FROM products") == 0
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 2 + 5 + 1
-    assert out[-1] == "(showing 5 of 500 rows)"
+    assert out[-1] == "(se muestran 5 de 500 filas)"
 
 
 def test_kratos_sql_refuses_a_delete_without_a_traceback(
@@ -785,7 +786,7 @@ def test_kratos_sql_refuses_a_delete_without_a_traceback(
     assert run_cli(tmp_path, "DELETE FROM products") == 1
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert "kratos: Only a SELECT query is allowed, not DELETE." in captured.err
+    assert "kratos: Solo se permiten consultas SELECT, no DELETE." in captured.err
     assert "Traceback" not in captured.err
     assert sha256(catalog_db) == before
 
@@ -797,7 +798,8 @@ def test_kratos_sql_reports_sqlite_errors_in_one_line(
     monkeypatch.setenv("CATALOG_DB", str(catalog_db))
     assert run_cli(tmp_path, "SELECT nope FROM products") == 1
     err = capsys.readouterr().err
-    assert "kratos: no such column: nope" in err and "Traceback" not in err
+    assert "kratos: No hay ninguna columna nope en las tablas de la consulta." in err
+    assert "Traceback" not in err
 
 
 def test_kratos_sql_without_a_catalog_exits_2(
@@ -805,7 +807,7 @@ def test_kratos_sql_without_a_catalog_exits_2(
 ) -> None:
     monkeypatch.setenv("CATALOG_DB", str(tmp_path / "none.db"))
     assert run_cli(tmp_path, "SELECT 1") == 2
-    assert "does not exist: run `kratos seed`" in capsys.readouterr().err
+    assert "no existe: `kratos seed` crea" in capsys.readouterr().err
 
 
 def test_format_table_aligns_columns() -> None:
@@ -817,7 +819,7 @@ def test_format_table_aligns_columns() -> None:
         "a    |    1",
         "bbbb | NULL",
         "c d  |   22",
-        "(3 rows)",
+        "(3 filas)",
     ]
 
 

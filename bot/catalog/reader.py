@@ -49,7 +49,7 @@ from sqlglot.errors import SqlglotError
 from bot.catalog.sqlfunctions import register as register_linear_functions
 from bot.catalog.sqlguard import ALLOWED_FUNCTIONS, DIALECT, QueryError, SqlRefused, validate
 from bot.catalog.textfold import FOLD_FUNCTION, TextColumns, inspect_text_columns, sql_fold
-from bot.errors import CatalogError
+from bot.errors import CatalogError, sqlite_reason
 from bot.migrations import RECORD_TABLE
 from bot.settings import Settings
 
@@ -150,6 +150,9 @@ class QueryTooSlow(QueryError):
             "unbounded recursive CTEs, filter earlier, or use products_fts MATCH for text search.",
             es="La consulta al catálogo tardó demasiado y la detuve.",
             en="The catalog query took too long, so I stopped it.",
+            reason_es=f"La consulta tardó demasiado y la detuve a los {seconds:.1f} s: evita "
+                      "los cruces de tablas sin condición y las CTE recursivas sin fin, filtra "
+                      "antes, o busca texto con products_fts MATCH.",
         )
 
 
@@ -163,18 +166,72 @@ class QueryTooBig(QueryError):
             "columns, or add LIMIT.",
             es="La consulta al catálogo era demasiado grande y la detuve.",
             en="The catalog query was too big, so I stopped it.",
+            reason_es=f"La consulta necesitó más de {limit_bytes // 2**20} MB de memoria para "
+                      "ordenar, agrupar o DISTINCT y la detuve: evita los cruces de tablas sin "
+                      "condición, filtra antes, elige menos columnas o agrega LIMIT.",
         )
 
 
 class QueryFailed(QueryError):
-    """SQLite rejected or failed the statement; ``reason`` is SQLite's own error text."""
+    """SQLite rejected or failed the statement; ``reason`` is SQLite's own error text and
+    ``reason_es`` says it in Spanish (``sqlite_failure_es``)."""
 
     def __init__(self, sqlite_message: str) -> None:
         super().__init__(
             sqlite_message,
             es="La consulta al catálogo falló.",
             en="The catalog query failed.",
+            reason_es=sqlite_failure_es(sqlite_message),
         )
+
+
+#: SQLite's messages for a statement it rejects or stops (sqlite3.c, 3.40) and ours for the
+#: values it cannot take -> the same in Spanish; {0} is what the message names.
+_SQLITE_FAILURES = (
+    (re.compile(r"no such table: (.+)"), "El catálogo no tiene la tabla {0}."),
+    (re.compile(r"no such column: (.+)"), "No hay ninguna columna {0} en las tablas de la "
+                                           "consulta."),
+    (re.compile(r"ambiguous column name: (.+)"), "La columna {0} está en más de una tabla de la "
+                                                  "consulta: escribe tabla.{0}."),
+    (re.compile(r"no such function: (.+)"), "SQLite no tiene la función {0}()."),
+    (re.compile(r"wrong number of arguments to function (\w+)\(\)"),
+     "La función {0}() no acepta esa cantidad de argumentos."),
+    (re.compile(r"too many arguments on function (\w+)"), "La función {0}() recibió demasiados "
+                                                          "argumentos."),
+    (re.compile(r"misuse of (?:aggregate:?|aggregate function|window function) (\w+)\(\)"),
+     "La función {0}() no puede usarse ahí: las funciones de grupo (count, sum, max…) y de "
+     "ventana no van en WHERE ni dentro de otra de grupo."),
+    (re.compile(r'near "(.+)": syntax error'), "Hay un error de sintaxis cerca de «{0}»."),
+    (re.compile(r"(?:incomplete input|unrecognized token: .*)"), "La consulta está incompleta: "
+                                                                  "revisa comillas y paréntesis."),
+    (re.compile(r"not authorized"), "La consulta intenta algo que no está permitido: solo se "
+                                    "pueden leer las tablas del catálogo."),
+    (re.compile(r"string or blob too big"), "Un valor de la consulta pasó el tamaño máximo "
+                                            "(1 MB)."),
+    (re.compile(r"too many terms in compound SELECT"), "La consulta une demasiados SELECT "
+                                                       "(como máximo 10)."),
+    (re.compile(r"LIKE or GLOB pattern too complex"), "El patrón de LIKE o GLOB es demasiado "
+                                                      "largo (como máximo 50 caracteres)."),
+    (re.compile(r"Expression tree is too large.*"), "La consulta tiene demasiados niveles "
+                                                    "anidados: escríbela más simple."),
+    (re.compile(r"integer overflow"), "Un cálculo pasó el número entero más grande de SQLite."),
+    (re.compile(r"database is locked|database table is locked.*"),
+     "Otro programa tiene bloqueado el catálogo: inténtalo de nuevo en un momento."),
+    (re.compile(r"the query holds characters that are not valid text"),
+     "La consulta tiene caracteres que no son texto válido."),
+    (re.compile(r"a number in the query is too large for SQLite"),
+     "Un número de la consulta es demasiado grande para SQLite."),
+)
+
+
+def sqlite_failure_es(message: str) -> str:
+    """SQLite's English message for a failed statement, said in Spanish with the table, column
+    or word it names; a message not listed is quoted as SQLite's own words."""
+    for pattern, spanish in _SQLITE_FAILURES:
+        match = pattern.fullmatch(message)
+        if match:
+            return spanish.format(*match.groups())
+    return f"SQLite no pudo ejecutar la consulta (SQLite: {message})."
 
 
 @dataclass(frozen=True)
@@ -380,7 +437,7 @@ class CatalogReader:
                 reader._quick = await asyncio.to_thread(reader._open_quick)
         except sqlite3.Error as error:
             await reader.close()
-            raise CatalogError(f"CATALOG_DB {path} cannot be opened: {error}.") from None
+            raise CatalogError(_cannot_open(path, error)) from None
         logger.debug("catalog %s open: %d tables, %d connections",
                     path, len(schema.tables), len(reader._slots))
         return reader
@@ -715,18 +772,29 @@ def open_read_only(path: Path) -> sqlite3.Connection:
     return conn
 
 
+#: What a store owner without a catalog can do, said after what is wrong with CATALOG_DB.
+_NO_CATALOG_YET = ("`kratos seed` crea el catálogo de demostración y `kratos import ARCHIVO` "
+                   "carga el de tu tienda desde su planilla; o apunta CATALOG_DB al archivo "
+                   "SQLite de tu tienda.")
+
+
 def _check_file(path: Path) -> None:
     if not path.exists():
-        raise CatalogError(
-            f"CATALOG_DB {path} does not exist: run `kratos seed` to create the demo catalog, "
-            "or point CATALOG_DB at your store's SQLite file."
-        )
+        raise CatalogError(f"CATALOG_DB {path} no existe: {_NO_CATALOG_YET}")
     if path.is_dir():
         raise CatalogError(
-            f"CATALOG_DB {path} is a directory: point CATALOG_DB at the catalog's SQLite file."
+            f"CATALOG_DB {path} es una carpeta: apunta CATALOG_DB al archivo del catálogo, por "
+            f"ejemplo {path / 'catalog.db'}."
         )
     if not os.access(path, os.R_OK):
-        raise CatalogError(f"CATALOG_DB {path} cannot be read: check the file's permissions.")
+        raise CatalogError(f"No puedo leer CATALOG_DB {path}: este usuario no tiene permiso; "
+                           "revisa los permisos del archivo.")
+
+
+def _cannot_open(path: Path, error: sqlite3.Error) -> str:
+    """The owner's sentence for a catalog file SQLite refused (its English text is logged)."""
+    logger.warning("catalog %s cannot be opened: %s", path, error)
+    return f"No puedo abrir CATALOG_DB {path}: {sqlite_reason(error)}."
 
 
 def _inspect(path: Path) -> _Schema:
@@ -738,10 +806,13 @@ def _inspect(path: Path) -> _Schema:
         finally:
             conn.close()
     except sqlite3.OperationalError as error:
-        raise CatalogError(f"CATALOG_DB {path} cannot be opened: {error}.") from None
+        raise CatalogError(_cannot_open(path, error)) from None
     except sqlite3.DatabaseError as error:
+        logger.warning("catalog %s is not a SQLite database: %s", path, error)
         raise CatalogError(
-            f"CATALOG_DB {path} is not a SQLite database, or it is corrupt ({error})."
+            f"CATALOG_DB {path} no es una base de datos SQLite, o está dañado: apunta "
+            "CATALOG_DB al archivo del catálogo; una planilla (CSV, Excel, JSON) se carga con "
+            "`kratos import ARCHIVO`."
         ) from None
 
 
@@ -781,10 +852,7 @@ def _inspect_connection(conn: sqlite3.Connection, path: Path) -> _Schema:
             views.add(lowered)
         tables.append(TableInfo(name, columns, modules.get(lowered, "").startswith("fts"), count))
     if not tables:
-        raise CatalogError(
-            f"CATALOG_DB {path} has no tables: run `kratos seed` to create the demo catalog, "
-            "or point CATALOG_DB at your store's SQLite file."
-        )
+        raise CatalogError(f"CATALOG_DB {path} no tiene tablas: {_NO_CATALOG_YET}")
     readable = frozenset({t.name.lower() for t in tables} | shadows)
     hidden = {name.lower() for _kind, name, _sql in entries} | set(SQLITE_SCHEMA_TABLES)
     text = inspect_text_columns(conn, {t.name: [(c.name, c.type) for c in t.columns]
@@ -818,7 +886,7 @@ def _preview(sql: str, limit: int = 200) -> str:
 
 
 def format_table(result: QueryResult) -> str:
-    """An aligned text table of the result, then "(N rows)" or "(showing N of M rows)"."""
+    """An aligned text table of the result, then "(N filas)" or "(se muestran N de M filas)"."""
     header = list(result.columns)
     body = [[_cell_text(value) for value in row] for row in result.rows]
     widths = [len(name) for name in header]
@@ -842,11 +910,11 @@ def format_table(result: QueryResult) -> str:
     lines += [line(row) for row in body]
     shown = len(result.rows)
     if not result.truncated:
-        lines.append(f"({shown} row{'' if shown == 1 else 's'})")
+        lines.append(f"({shown} fila{'' if shown == 1 else 's'})")
     elif result.total is None:
-        lines.append(f"(showing the first {shown} rows; there are more)")
+        lines.append(f"(se muestran las primeras {shown} filas; hay más)")
     else:
-        lines.append(f"(showing {shown} of {result.total} rows)")
+        lines.append(f"(se muestran {shown} de {result.total} filas)")
     return "\n".join(lines)
 
 
@@ -870,7 +938,8 @@ async def _sql_command(settings: Settings, statement: str) -> int:
     try:
         result = await reader.run(statement)
     except QueryError as error:
-        print(f"kratos: {error.reason}", file=sys.stderr)
+        # ``reason`` is the model's English; the person who typed the SQL gets it in Spanish.
+        print(f"kratos: {error.reason_es}", file=sys.stderr)
         return 1
     finally:
         await reader.close()

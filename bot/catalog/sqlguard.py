@@ -92,28 +92,34 @@ _FENCE = re.compile(
     re.DOTALL | re.IGNORECASE,
 )
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_EMPTY_ES = "La consulta está vacía: escribe una consulta SELECT."
 
 
 class QueryError(UserFacingError):
     """A catalog query that was refused or failed.
 
-    ``reason`` is short English meant for the model, so it can correct its SQL; the Spanish and
-    English texts are for the chat user and never carry SQL or SQLite error text.
+    ``reason`` is short English meant for the model, so it can correct its SQL; ``reason_es``
+    says the same in Spanish to the person who typed the SQL (``kratos sql``) and may name
+    tables, columns and SQL words. The Spanish and English texts are for the chat user and
+    never carry SQL or SQLite error text.
     """
 
-    def __init__(self, reason: str, *, es: str, en: str) -> None:
+    def __init__(self, reason: str, *, es: str, en: str, reason_es: str | None = None) -> None:
         super().__init__(es, en)
         self.reason = reason
+        self.reason_es = reason_es or es
 
 
 class SqlRefused(QueryError):
-    """The guard refused the statement before it reached SQLite."""
+    """The guard refused the statement before it reached SQLite; ``reason`` for the model,
+    ``reason_es`` for a person."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, reason_es: str | None = None) -> None:
         super().__init__(
             reason,
             es="No pude consultar el catálogo con esa consulta: solo se permiten lecturas.",
             en="I couldn't query the catalog that way: only read-only queries are allowed.",
+            reason_es=reason_es,
         )
 
 
@@ -134,10 +140,11 @@ def validate(sql: str, allowed_tables: Collection[str],
     """
     text = strip_fence(sql).strip()
     if not text:
-        raise SqlRefused("The query is empty; send one SELECT statement.")
+        raise SqlRefused("The query is empty; send one SELECT statement.", _EMPTY_ES)
     if len(text) > MAX_SQL_CHARS:
         raise SqlRefused(
-            f"The query is {len(text)} characters long; keep it under {MAX_SQL_CHARS}."
+            f"The query is {len(text)} characters long; keep it under {MAX_SQL_CHARS}.",
+            f"La consulta tiene {len(text)} caracteres; el máximo es {MAX_SQL_CHARS}.",
         )
     allowed = frozenset(name.lower() for name in allowed_tables)
     try:
@@ -145,9 +152,13 @@ def validate(sql: str, allowed_tables: Collection[str],
         # Check the regenerated text too: it is what SQLite will run, and a generator quirk must
         # not turn a checked tree into different SQL.
         if _check(normalized, allowed) != normalized:
-            raise SqlRefused("The query could not be normalized safely; write it more simply.")
+            raise SqlRefused("The query could not be normalized safely; write it more simply.",
+                             "No pude reescribir la consulta de forma segura: escríbela más "
+                             "simple.")
     except RecursionError:
-        raise SqlRefused("The query is nested too deeply; write it more simply.") from None
+        raise SqlRefused("The query is nested too deeply; write it more simply.",
+                         "La consulta tiene demasiados niveles anidados: escríbela más simple."
+                         ) from None
     return normalized
 
 
@@ -155,20 +166,25 @@ def _check(text: str, allowed: frozenset[str], text_columns: TextColumns | None 
     try:
         statements = [s for s in sqlglot.parse(text, dialect=DIALECT) if s is not None]
     except ParseError as error:
-        raise SqlRefused(_parse_reason(error)) from None
+        raise SqlRefused(_parse_reason(error), _parse_reason_es(error)) from None
     except SqlglotError as error:
-        raise SqlRefused(f"It is not valid SQLite SQL ({_clean(str(error))}).") from None
+        raise SqlRefused(f"It is not valid SQLite SQL ({_clean(str(error))}).",
+                         "No es SQL válido de SQLite: revisa las comillas y los paréntesis que "
+                         "quedaron sin cerrar.") from None
     if not statements:
-        raise SqlRefused("The query is empty; send one SELECT statement.")
+        raise SqlRefused("The query is empty; send one SELECT statement.", _EMPTY_ES)
     if len(statements) > 1:
         raise SqlRefused(
-            "Only one statement is allowed; send a single SELECT without a second statement."
+            "Only one statement is allowed; send a single SELECT without a second statement.",
+            "Solo se permite una sentencia: escribe un único SELECT, sin otra después del «;».",
         )
     tree = statements[0]
     if not isinstance(tree, _ROOTS):
         if isinstance(tree, (exp.Alias, exp.Column, exp.Identifier, exp.Literal)):
-            raise SqlRefused("That is not a SQL query; send one SELECT statement.")
-        raise SqlRefused(f"Only a SELECT query is allowed, not {_describe(tree)}.")
+            raise SqlRefused("That is not a SQL query; send one SELECT statement.",
+                             "Eso no es una consulta SQL: escribe una consulta SELECT.")
+        raise SqlRefused(f"Only a SELECT query is allowed, not {_describe(tree)}.",
+                         f"Solo se permiten consultas SELECT, no {_describe(tree)}.")
     for node in tree.walk():
         _check_node(node, allowed)
     if text_columns is not None and "'" in text:  # no quote, no string literal to fold
@@ -181,7 +197,9 @@ def _check(text: str, allowed: frozenset[str], text_columns: TextColumns | None 
 def _check_node(node: exp.Expression, allowed: frozenset[str]) -> None:
     if isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.DECIMAL):
         # sqlglot writes NUMERIC/DECIMAL back as REAL, which turns 1 into 1.0.
-        raise SqlRefused("CAST to NUMERIC or DECIMAL is not supported; cast AS REAL or INTEGER.")
+        raise SqlRefused("CAST to NUMERIC or DECIMAL is not supported; cast AS REAL or INTEGER.",
+                         "CAST a NUMERIC o DECIMAL no está disponible: usa AS REAL o AS "
+                         "INTEGER.")
     if isinstance(node, _SYNTAX_FUNCS):
         return
     if isinstance(node, exp.Func):
@@ -189,37 +207,48 @@ def _check_node(node: exp.Expression, allowed: frozenset[str]) -> None:
             name = _function_name(node)
             raise SqlRefused(
                 f"The function {name}() is not allowed; use common functions such as lower, "
-                "length, substr, round, coalesce, count, sum, avg, min, max, strftime."
+                "length, substr, round, coalesce, count, sum, avg, min, max, strftime.",
+                f"La función {name}() no está permitida; usa funciones comunes como lower, "
+                "length, substr, round, coalesce, count, sum, avg, min, max o strftime.",
             )
         return
     if not isinstance(node, _PLAIN_NODES):
         raise SqlRefused(
-            f"{_describe(node)} is not allowed anywhere in a catalog query; only SELECT is."
+            f"{_describe(node)} is not allowed anywhere in a catalog query; only SELECT is.",
+            f"{_describe(node)} no está permitido en una consulta al catálogo; solo SELECT.",
         )
     if isinstance(node, exp.CTE) and node.alias_or_name.lower().startswith("sqlite_"):
-        raise SqlRefused(f"A CTE may not be named {node.alias_or_name}; choose another name.")
+        raise SqlRefused(f"A CTE may not be named {node.alias_or_name}; choose another name.",
+                         f"Una CTE no puede llamarse {node.alias_or_name}: elige otro nombre.")
     if isinstance(node, exp.Table):
         _check_table(node, allowed)
     elif isinstance(node, exp.In) and node.args.get("field") is not None:
-        raise SqlRefused("Write `x IN (SELECT ...)` rather than `x IN table`.")
+        raise SqlRefused("Write `x IN (SELECT ...)` rather than `x IN table`.",
+                         "Escribe `x IN (SELECT ...)` en lugar de `x IN tabla`.")
     elif isinstance(node, exp.Placeholder) and node.this is not None:
-        raise SqlRefused(f"Use ? for parameters, not :{node.this}.")
+        raise SqlRefused(f"Use ? for parameters, not :{node.this}.",
+                         f"Usa ? para los parámetros, no :{node.this}.")
 
 
 def _check_table(table: exp.Table, allowed: frozenset[str]) -> None:
     if not isinstance(table.this, exp.Identifier):
         raise SqlRefused(
             "Table-valued functions are not allowed; for full-text search write "
-            "`FROM products_fts WHERE products_fts MATCH '...'`."
+            "`FROM products_fts WHERE products_fts MATCH '...'`.",
+            "Las funciones que devuelven tablas no están permitidas; para buscar texto escribe "
+            "`FROM products_fts WHERE products_fts MATCH '...'`.",
         )
     if table.catalog or (table.db and table.db.lower() != "main"):
-        raise SqlRefused(f"Only the catalog's own tables can be read, not {table.sql(DIALECT)}.")
+        raise SqlRefused(f"Only the catalog's own tables can be read, not {table.sql(DIALECT)}.",
+                         f"Solo se pueden leer las tablas del catálogo, no {table.sql(DIALECT)}.")
     name = table.name.lower()
     if name in allowed or (not table.db and name in _visible_ctes(table)):
         return
     raise SqlRefused(
         f"There is no table {table.name} in the catalog; the tables are: "
-        f"{', '.join(sorted(allowed)) or 'none'}."
+        f"{', '.join(sorted(allowed)) or 'none'}.",
+        f"El catálogo no tiene la tabla {table.name}; sus tablas son: "
+        f"{', '.join(sorted(allowed)) or 'ninguna'}.",
     )
 
 
@@ -279,6 +308,16 @@ def _parse_reason(error: ParseError) -> str:
         f"It is not valid SQLite SQL ({description}{where}); send one SELECT statement and use "
         "? for parameters."
     )
+
+
+def _parse_reason_es(error: ParseError) -> str:
+    """``_parse_reason`` for a person: where the text stops being SQL, and the word there."""
+    detail = error.errors[0] if error.errors else {}
+    near = _clean(str(detail.get("highlight") or ""))
+    where = f" en la línea {detail['line']}, columna {detail.get('col')}" \
+        if detail.get("line") is not None else ""
+    return (f"No es SQL válido de SQLite: hay un error de sintaxis{where}"
+            + (f", cerca de «{near}»" if near else "") + ".")
 
 
 def _clean(message: str) -> str:
