@@ -92,9 +92,9 @@ def test_malformed_setting_exits_2(cli_env, monkeypatch, capsys):
 
 def test_migrate_reports_and_is_idempotent(cli_env, capsys):
     assert main([*cli_env, "migrate"]) == 0
-    assert "applied 0001_conversations.sql, 0002_usage_and_context.sql" in capsys.readouterr().out
+    assert "apliqué 0001_conversations.sql, 0002_usage_and_context.sql" in capsys.readouterr().out
     assert main([*cli_env, "migrate"]) == 0
-    assert "up to date" in capsys.readouterr().out
+    assert "ya estaba al día" in capsys.readouterr().out
 
 
 def test_corrupt_state_database_exits_2(cli_env, tmp_path, capsys):

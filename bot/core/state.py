@@ -12,7 +12,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, sqlite_reason
 from bot.migrations import (
     CATALOG_MIGRATIONS,
     STATE_MIGRATIONS,
@@ -256,7 +256,7 @@ async def open_state(path: Path) -> StateConnection:
     try:
         await conn
     except sqlite3.Error as error:
-        raise ConfigError(f"Cannot open STATE_DB {path}: {error}.") from None
+        raise ConfigError(_cannot_open(path, error)) from None
     try:
         conn.row_factory = aiosqlite.Row
         await conn.execute("PRAGMA journal_mode=WAL")
@@ -266,21 +266,31 @@ async def open_state(path: Path) -> StateConnection:
         conn.open_quick()
     except sqlite3.Error as error:
         await conn.close()
-        raise ConfigError(f"Cannot open STATE_DB {path}: {error}.") from None
+        raise ConfigError(_cannot_open(path, error)) from None
     return conn
+
+
+def _cannot_open(path: Path, error: sqlite3.Error) -> str:
+    """The owner's sentence for a state database SQLite refused (its English text is logged)."""
+    logger.warning("STATE_DB %s cannot be opened: %s", path, error)
+    return f"No puedo abrir STATE_DB {path}: {sqlite_reason(error)}."
+
+
+def _applied(applied: list[str]) -> str:
+    """What ``kratos migrate`` did to one database, for its line of output."""
+    return f"apliqué {', '.join(applied)}." if applied else "ya estaba al día."
 
 
 def migrate_command(settings: Settings) -> int:
     """`kratos migrate`: state migrations, and the demo catalog's when CATALOG_DB is one."""
     applied = migrate_state(settings.state_db)
-    print(f"State database {settings.state_db}: "
-          + (f"applied {', '.join(applied)}." if applied else "up to date."))
+    print(f"STATE_DB {settings.state_db}: {_applied(applied)}")
     if is_demo_catalog(settings.catalog_db):
         applied = apply_migrations(settings.catalog_db, CATALOG_MIGRATIONS)
-        print(f"Demo catalog {settings.catalog_db}: "
-              + (f"applied {', '.join(applied)}." if applied else "up to date."))
+        print(f"Catálogo de demostración {settings.catalog_db}: {_applied(applied)}")
     elif settings.catalog_db.exists():
-        print(f"Catalog {settings.catalog_db} is the store's own file: left untouched.")
+        print(f"El catálogo {settings.catalog_db} es el de la tienda: no lo toqué.")
     else:
-        print(f"No catalog at {settings.catalog_db} yet: `kratos seed` creates the demo one.")
+        print(f"Todavía no hay catálogo en {settings.catalog_db}: `kratos seed` crea el de "
+              "demostración y `kratos import ARCHIVO` carga el de tu tienda.")
     return 0
