@@ -118,6 +118,6 @@ async def test_a_refused_token_is_one_sentence_with_no_session_dumps(
     code, log = await run_kratos(tmp_path, catalog_db, TELEGRAM_API_BASE_URL=telegram.root,
                                  TELEGRAM_BOT_TOKEN="999:WRONG")
     assert code == 2
-    assert log.splitlines()[-1] == ("kratos: Telegram refused TELEGRAM_BOT_TOKEN: check it with "
-                                    "@BotFather.")
+    assert log.splitlines()[-1] == ("kratos: Telegram rechazó TELEGRAM_BOT_TOKEN: revísalo con "
+                                    "@BotFather (/mybots → tu bot → API Token).")
     assert "Unclosed" not in log and "Traceback" not in log and "WRONG" not in log

@@ -12,12 +12,13 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, BotCommandScopeChat
-from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.error import InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.ext import (
     ApplicationBuilder,
     BaseUpdateProcessor,
@@ -264,17 +265,27 @@ def stop_on_signals() -> asyncio.Event:
 
 async def exit_code(settings: Settings, serving: Awaitable[None]) -> int:
     """Await ``serving`` and give ``kratos run``'s exit code: 0, or 1 when the Bot API is out of
-    reach (logged with its cause). A token Telegram refuses raises ``ConfigError`` (exit 2)."""
+    reach (logged with its cause, and said on stderr). A token Telegram refuses raises
+    ``ConfigError`` (exit 2)."""
     try:
         await serving
     except InvalidToken:
-        raise ConfigError("Telegram refused TELEGRAM_BOT_TOKEN: check it with @BotFather.") \
-            from None
+        raise ConfigError("Telegram rechazó TELEGRAM_BOT_TOKEN: revísalo con @BotFather "
+                          "(/mybots → tu bot → API Token).") from None
     except NetworkError as error:
         logger.error("cannot reach the Telegram Bot API at %s: %s",
                      settings.telegram_api_base_url, error)
+        print(f"kratos: {unreachable(settings, error)}", file=sys.stderr)
         return 1
     return 0
+
+
+def unreachable(settings: Settings, error: NetworkError) -> str:
+    """The owner's sentence for a Bot API that did not answer (the cause is in the log)."""
+    how = "no respondió a tiempo" if isinstance(error, TimedOut) else "no pude conectarme"
+    return (f"No pude usar la Bot API de Telegram en {settings.telegram_api_base_url}: {how}; "
+            "revisa la conexión a internet de este equipo (o TELEGRAM_API_BASE_URL) y vuelve a "
+            "intentarlo.")
 
 
 async def _serve_until_signalled(settings: Settings) -> int:
