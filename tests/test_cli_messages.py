@@ -19,7 +19,10 @@ import pytest
 
 from bot.__main__ import main
 from bot.audio.conversion import ffmpeg_executable
+from bot.migrations import STATE_MIGRATIONS, migration_files
+from tests.conftest import TELEGRAM_TOKEN
 from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.telegram_server import FakeTelegram
 
 ROOT = Path(__file__).resolve().parent.parent
 CSV = ("nombre;precio;marca;unidad\nMartillo Truper;45.90;Truper;unidad\n"
@@ -447,3 +450,246 @@ def test_eval_json_into_a_folder_names_the_option(tmp_path: Path, home: dict[str
     assert main(["--env-file", os.devnull, "eval", str(questions), "--json", str(tmp_path)]) == 1
     assert one_sentence(capsys.readouterr().err) == (
         f"kratos: no pude escribir --json {tmp_path} (es una carpeta).")
+
+
+# --- CATALOG_DB that cannot be used ----------------------------------------------------------
+
+#: What a store owner without a catalog is told they can do.
+NO_CATALOG_YET = ("`kratos seed` crea el catálogo de demostración y `kratos import ARCHIVO` carga "
+                  "el de tu tienda desde su planilla; o apunta CATALOG_DB al archivo SQLite de tu "
+                  "tienda.")
+
+
+@pytest.mark.parametrize("command", [["ask", "¿tienen martillos?"], ["sql", "SELECT 1"]])
+def test_a_first_run_without_a_catalog_says_how_to_make_one(
+        command: list[str], home: dict[str, str]) -> None:
+    done = kratos(*command, env=home)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert one_sentence(done.stderr) == (f"kratos: CATALOG_DB {home['CATALOG_DB']} no existe: "
+                                         + NO_CATALOG_YET)
+
+
+def test_a_catalog_db_folder_is_named_as_a_folder(tmp_path: Path, home: dict[str, str]) -> None:
+    folder = tmp_path / "tienda"
+    folder.mkdir()
+    done = kratos("ask", "hola", env={**home, "CATALOG_DB": str(folder)})
+    assert done.returncode == 2
+    assert one_sentence(done.stderr) == (
+        f"kratos: CATALOG_DB {folder} es una carpeta: apunta CATALOG_DB al archivo del catálogo, "
+        f"por ejemplo {folder / 'catalog.db'}.")
+
+
+def test_a_product_file_as_catalog_db_is_told_about_import(tmp_path: Path,
+                                                           home: dict[str, str]) -> None:
+    """The usual first-run slip: CATALOG_DB pointed at the store's CSV, not at a catalog."""
+    source = tmp_path / "productos.csv"
+    source.write_text(CSV * 40, encoding="utf-8")
+    done = kratos("sql", "SELECT 1", env={**home, "CATALOG_DB": str(source)})
+    assert done.returncode == 2
+    assert one_sentence(done.stderr) == (
+        f"kratos: CATALOG_DB {source} no es una base de datos SQLite, o está dañado: apunta "
+        "CATALOG_DB al archivo del catálogo; una planilla (CSV, Excel, JSON) se carga con "
+        "`kratos import ARCHIVO`.")
+
+
+def test_an_empty_catalog_file_has_no_tables(tmp_path: Path, home: dict[str, str]) -> None:
+    empty = tmp_path / "catalog.db"
+    empty.write_bytes(b"")
+    done = kratos("ask", "hola", env={**home, "CATALOG_DB": str(empty)})
+    assert done.returncode == 2
+    assert one_sentence(done.stderr) == f"kratos: CATALOG_DB {empty} no tiene tablas: " \
+                                        + NO_CATALOG_YET
+
+
+def test_a_catalog_sqlite_cannot_open_says_why_in_spanish(tmp_path: Path,
+                                                          home: dict[str, str]) -> None:
+    """A socket (what a mistyped path to a running service may name) is no file SQLite opens."""
+    path = tmp_path / "catalog.sock"
+    with socket.socket(socket.AF_UNIX) as listening:
+        listening.bind(str(path))
+        done = kratos("ask", "hola", env={**home, "CATALOG_DB": str(path)})
+    assert done.returncode == 2
+    assert one_sentence(done.stderr) == (f"kratos: No puedo abrir CATALOG_DB {path}: no es un "
+                                         "archivo que SQLite pueda abrir.")
+
+
+def unprivileged(command: list[str]) -> list[str]:
+    """``command`` run without the power to read every file: root keeps its user id but loses
+    its capabilities in a new user namespace, so a file's permission bits apply to it."""
+    return ["unshare", "--user", *command] if os.geteuid() == 0 else command
+
+
+def test_a_catalog_this_user_cannot_read_is_said_in_spanish(
+        catalog_db: Path, home: dict[str, str]) -> None:
+    catalog_db.chmod(0)
+    try:
+        done = subprocess.run(
+            unprivileged([sys.executable, "-m", "bot", "--env-file", os.devnull, "ask", "hola"]),
+            env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **home,
+                 "CATALOG_DB": str(catalog_db)},
+            capture_output=True, text=True, timeout=60, cwd=home["HOME"])
+    finally:
+        catalog_db.chmod(0o644)
+    assert done.returncode == 2, done.stderr
+    assert one_sentence(done.stderr) == (
+        f"kratos: No puedo leer CATALOG_DB {catalog_db}: este usuario no tiene permiso; revisa "
+        "los permisos del archivo.")
+
+
+# --- kratos sql ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def demo(catalog_db: Path, home: dict[str, str]) -> dict[str, str]:
+    """Settings with the demo catalog (500 products) as CATALOG_DB."""
+    return {**home, "CATALOG_DB": str(catalog_db)}
+
+
+@pytest.mark.parametrize(("statement", "sentence"), [
+    ("DELETE FROM products", "Solo se permiten consultas SELECT, no DELETE."),
+    ("SELECT * FROM productos", "El catálogo no tiene la tabla productos; sus tablas son: "
+                                "product_summary, products, products_fts."),
+    ("SELECT name FROM products; DROP TABLE products",
+     "Solo se permite una sentencia: escribe un único SELECT, sin otra después del «;»."),
+    ("SELECT printf('%d', price) FROM products",
+     "La función printf() no está permitida; usa funciones comunes como lower, length, substr, "
+     "round, coalesce, count, sum, avg, min, max o strftime."),
+    ("SELECT name FROM products WHERE price >",
+     "No es SQL válido de SQLite: hay un error de sintaxis en la línea 1, columna 39, cerca de "
+     "«>»."),
+    ("SELECT name FROM products WHERE name = 'martillo", "No es SQL válido de SQLite: revisa las "
+                                                        "comillas y los paréntesis que quedaron "
+                                                        "sin cerrar."),
+    ("   ", "La consulta está vacía: escribe una consulta SELECT."),
+    ("martillos", "Eso no es una consulta SQL: escribe una consulta SELECT."),
+    ("SELECT * FROM main.sqlite_master", "El catálogo no tiene la tabla sqlite_master; sus tablas "
+                                         "son: product_summary, products, products_fts."),
+    ("PRAGMA query_only=0", "Solo se permiten consultas SELECT, no PRAGMA."),
+])
+def test_kratos_sql_refusals_are_said_in_spanish(statement: str, sentence: str,
+                                                 demo: dict[str, str]) -> None:
+    done = kratos("sql", statement, env=demo)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    line = one_sentence(done.stderr)
+    assert line == f"kratos: {sentence}"
+    assert not english_in(line), line
+
+
+@pytest.mark.parametrize(("statement", "sentence"), [
+    ("SELECT nombre FROM products", "No hay ninguna columna nombre en las tablas de la consulta."),
+    ("SELECT p.precio FROM products p", "No hay ninguna columna p.precio en las tablas de la "
+                                        "consulta."),
+    ("SELECT name FROM products WHERE count(*) > 1",
+     "La función count() no puede usarse ahí: las funciones de grupo (count, sum, max…) y de "
+     "ventana no van en WHERE ni dentro de otra de grupo."),
+    ("SELECT id FROM products a JOIN products b ON a.id = b.id",
+     "La columna id está en más de una tabla de la consulta: escribe tabla.id."),
+    ("SELECT name FROM products WHERE name GLOB '" + "*a" * 30 + "'",
+     "El patrón de LIKE o GLOB es demasiado largo (como máximo 50 caracteres)."),
+    ("SELECT round(price, 1, 2) FROM products", "La función round() no acepta esa cantidad de "
+                                                "argumentos."),
+])
+def test_kratos_sql_failures_name_what_is_wrong_in_spanish(statement: str, sentence: str,
+                                                           demo: dict[str, str]) -> None:
+    done = kratos("sql", statement, env=demo)
+    assert done.returncode == 1
+    line = one_sentence(done.stderr)
+    assert line == f"kratos: {sentence}"
+    assert not english_in(line), line
+
+
+def test_kratos_sql_too_slow_says_when_it_stopped(demo: dict[str, str]) -> None:
+    forever = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT max(n) FROM r"
+    done = kratos("sql", forever, env={**demo, "SQL_TIMEOUT": "0.3"})
+    assert done.returncode == 1
+    line = one_sentence(done.stderr)
+    assert line.startswith("kratos: La consulta tardó demasiado y la detuve a los 0.")
+    assert line.endswith(" s: evita los cruces de tablas sin condición y las CTE recursivas sin "
+                         "fin, filtra antes, o busca texto con products_fts MATCH.")
+    assert "too slow" not in done.stderr
+
+
+@pytest.mark.parametrize(("statement", "max_rows", "footer"), [
+    ("SELECT id FROM products", "5", "(se muestran 5 de 500 filas)"),
+    ("SELECT id FROM products WHERE id = 1", "5", "(1 fila)"),
+    ("SELECT id FROM products WHERE id = 0", "5", "(0 filas)"),
+    ("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT n FROM r", "3",
+     "(se muestran las primeras 3 filas; hay más)"),
+])
+def test_kratos_sql_says_how_many_rows_in_spanish(statement: str, max_rows: str, footer: str,
+                                                  demo: dict[str, str]) -> None:
+    done = kratos("sql", statement, env={**demo, "SQL_MAX_ROWS": max_rows, "SQL_TIMEOUT": "0.3"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == footer
+
+
+# --- kratos migrate and STATE_DB -------------------------------------------------------------
+
+
+def test_kratos_migrate_reports_in_spanish(tmp_path: Path, home: dict[str, str]) -> None:
+    """Each database on its line: what was applied, or that it was up to date; a store's own
+    catalog is left alone, and a missing one gets the two ways to make one."""
+    state = home["STATE_DB"]
+    first = kratos("migrate", env=home)
+    assert first.returncode == 0, first.stderr
+    names = ", ".join(path.name for path in migration_files(STATE_MIGRATIONS))
+    assert first.stdout == (
+        f"STATE_DB {state}: apliqué {names}.\n"
+        f"Todavía no hay catálogo en {home['CATALOG_DB']}: `kratos seed` crea el de demostración "
+        "y `kratos import ARCHIVO` carga el de tu tienda.\n")
+
+    assert kratos("seed", "--count", "20", env=home).returncode == 0
+    again = kratos("migrate", env=home)
+    assert again.stdout == (f"STATE_DB {state}: ya estaba al día.\n"
+                            f"Catálogo de demostración {home['CATALOG_DB']}: ya estaba al día.\n")
+
+    _, catalog, _ = imported(tmp_path)
+    store = kratos("migrate", env={**home, "CATALOG_DB": str(catalog)})
+    assert store.stdout.splitlines()[-1] == (f"El catálogo {catalog} es el de la tienda: no lo "
+                                             "toqué.")
+
+
+def test_a_state_db_another_program_holds_is_said_in_spanish(catalog_db: Path,
+                                                             home: dict[str, str]) -> None:
+    """Another program (a database browser) in the middle of reading STATE_DB: KRATOS cannot
+    switch it to WAL within SQLite's 5 s wait."""
+    env = {**home, "CATALOG_DB": str(catalog_db)}
+    assert kratos("migrate", env=env).returncode == 0
+    holder = sqlite3.connect(home["STATE_DB"], isolation_level=None)
+    try:
+        holder.execute("BEGIN")
+        holder.execute("SELECT count(*) FROM schema_migrations").fetchall()
+        done = kratos("ask", "hola", env=env)
+    finally:
+        holder.close()
+    assert done.returncode == 2
+    assert one_sentence(done.stderr) == (f"kratos: No puedo abrir STATE_DB {home['STATE_DB']}: "
+                                         "otro programa lo tiene bloqueado.")
+
+
+# --- kratos run and Telegram -----------------------------------------------------------------
+
+
+def test_run_with_the_bot_api_out_of_reach_says_so_in_spanish(catalog_db: Path,
+                                                              home: dict[str, str]) -> None:
+    root = f"http://127.0.0.1:{free_port()}"
+    done = kratos("run", env={**home, "CATALOG_DB": str(catalog_db),
+                              "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+                              "TELEGRAM_API_BASE_URL": root})
+    assert done.returncode == 1
+    assert one_sentence(done.stderr) == (
+        f"kratos: No pude usar la Bot API de Telegram en {root}: no pude conectarme; revisa la "
+        "conexión a internet de este equipo (o TELEGRAM_API_BASE_URL) y vuelve a intentarlo.")
+    assert f"cannot reach the Telegram Bot API at {root}" in done.stderr  # the cause, logged
+
+
+async def test_run_with_a_token_telegram_refuses_says_so_in_spanish(
+        catalog_db: Path, home: dict[str, str], telegram: FakeTelegram) -> None:
+    done = await asyncio.to_thread(kratos, "run", env={
+        **home, "CATALOG_DB": str(catalog_db), "TELEGRAM_BOT_TOKEN": "999:WRONG",
+        "TELEGRAM_API_BASE_URL": telegram.root})
+    assert done.returncode == 2
+    assert one_sentence(done.stderr) == ("kratos: Telegram rechazó TELEGRAM_BOT_TOKEN: revísalo "
+                                         "con @BotFather (/mybots → tu bot → API Token).")
