@@ -59,7 +59,7 @@ def test_sql_reads_a_statement_that_is_not_utf8(env: dict[str, str]) -> None:
 
     assert done.returncode == 0, done.stderr.decode()
     assert b"Traceback" not in done.stderr
-    assert done.stdout.decode().split() == ["n", "-", "0", "(1", "row)"]
+    assert done.stdout.decode().split() == ["n", "-", "0", "(1", "fila)"]
 
 
 @pytest.mark.parametrize("user", ["1" + "0" * 30, "-1", str(2 ** 63)])
