@@ -19,7 +19,9 @@ import pytest
 
 from bot.catalog.importer import import_catalog
 from bot.catalog.reader import CatalogReader
-from bot.core.reply import Reply
+from bot.core.assistant import answer
+from bot.core.context import build_context
+from bot.core.reply import Conversation, Reply
 
 
 def column(reply: Reply, name: str) -> list[Any]:
@@ -373,3 +375,22 @@ async def test_the_demo_store_still_refuses_doctors_and_medicine(catalog_db, ope
                      "¿qué libro me recomiendas?", "¿quién es el mejor doctor?"):
         reply = await engine.answer(question, [])
         assert reply.refused and reply.meta.get("intent") == "offtopic", question
+
+
+async def test_a_catalog_that_says_nothing_of_stock_lists_no_empty_status(
+        tmp_path: Path, make_settings) -> None:
+    """Name and price only: each line ends at the price, with no " · " left hanging."""
+    settings = make_settings()
+    source = tmp_path / "lista.csv"
+    source.write_text("Producto;Precio\nCuaderno A4;10,00\nLápiz 2B;1,50\nBorrador;2,00\n",
+                      encoding="utf-8")
+    import_catalog(source, settings.catalog_db, settings.notes_path, show_progress=False)
+    app = await build_context(settings)
+    try:
+        reply = await answer(app, Conversation.private(1), "productos baratos")
+    finally:
+        await app.close()
+    lines = [line for line in reply.text.splitlines() if "S/" in line]
+    assert len(lines) == 3, reply.text
+    assert all(line.rstrip().endswith(("S/ 1.50", "S/ 2.00", "S/ 10.00")) for line in lines), \
+        reply.text

@@ -1002,8 +1002,11 @@ class BasicEngine:
         return name + (f" ({', '.join(extras)})" if extras else "")
 
     def _line(self, lang: str, row: dict[str, Any], more: Sequence[str] = ()) -> str:
-        return (f"{self._name(row, more)} — {format_soles(row['price'], lang)}"
-                f" · {_status(lang, row)}")
+        """ "Name — S/ 10.00 · disponible (3 en stock)"; without the last part in a catalog
+        that says nothing of stock."""
+        line = f"{self._name(row, more)} — {format_soles(row['price'], lang)}"
+        status = _status(lang, row)
+        return f"{line} · {status}" if status else line
 
     def _say(self, lang: str, key: str, **values: Any) -> str:
         """A text naming a column, in the store's own word for it when it has one (Spanish)."""
