@@ -394,3 +394,34 @@ async def test_a_catalog_that_says_nothing_of_stock_lists_no_empty_status(
     assert len(lines) == 3, reply.text
     assert all(line.rstrip().endswith(("S/ 1.50", "S/ 2.00", "S/ 10.00")) for line in lines), \
         reply.text
+
+
+async def test_a_blank_stock_cell_is_unknown_never_sold_out(tmp_path: Path, make_settings
+                                                            ) -> None:
+    """A bodega leaves Stock blank for what it does not count: those products are not "agotado"
+    (not in a count of sold-out products, not in a "¿tienen…?" answer), only a 0 is."""
+    settings = make_settings()
+    source = tmp_path / "bodega.csv"
+    source.write_text("Producto;Precio;Stock\n"
+                      "Pan de molde Bimbo;8,20;\n"
+                      "Arroz Costeño 750 g;3,90;\n"
+                      "Arroz Paisana 1 kg;4,50;0\n"
+                      "Leche Gloria tarro;4,20;30\n"
+                      "Leche Ideal Amanecer;3,80;\n", encoding="utf-8")
+    import_catalog(source, settings.catalog_db, settings.notes_path, show_progress=False)
+    app = await build_context(settings)
+
+    async def ask(user: int, question: str) -> str:
+        return (await answer(app, Conversation.private(user), question)).text
+
+    try:
+        sold_out = await ask(1, "cuántos productos están agotados?")
+        bread = await ask(2, "tienen pan bimbo?")
+        rice = await ask(3, "tienen arroz costeño?")
+        milk = await ask(4, "tienen leche?")
+    finally:
+        await app.close()
+    assert "Hay 1 producto" in sold_out, sold_out
+    for reply in (bread, rice):
+        assert "agotado" not in reply and reply.startswith("Sí"), reply
+    assert "agotado" not in milk, milk

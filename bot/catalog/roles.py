@@ -612,7 +612,10 @@ def _availability_expression(roles: CatalogRoles) -> str | None:
                 cases.append(f"WHEN {_quoted(column)} IN ({listed}) THEN '{state}'")
         return f"CASE {' '.join(cases)} END"
     if stock is not None:
-        return f"CASE WHEN {_quoted(stock)} > 0 THEN '{IN_STOCK}' ELSE '{OUT_OF_STOCK}' END"
+        # A blank stock cell is a product the store does not count, not one sold out: its
+        # availability is unknown (NULL), never "agotado".
+        return (f"CASE WHEN {_quoted(stock)} > 0 THEN '{IN_STOCK}' "
+                f"WHEN {_quoted(stock)} IS NOT NULL THEN '{OUT_OF_STOCK}' END")
     return None
 
 

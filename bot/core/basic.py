@@ -824,19 +824,19 @@ class BasicEngine:
 
     async def _sold_out(self, q: Query, total: int, sql: list[str]) -> int | None:
         """How many of the ``total`` products a "¿hay…?" question found are not available, when
-        some are (None when all are available, or the question is about availability)."""
+        some are (None when none is, or the question is about availability). A product whose
+        availability the catalog does not say (a blank stock cell) is not counted as either."""
         if q.availability or q.stock_check or "availability" not in self.columns:
             return None
-        available = replace(q, availability=["disponible"])
+        unavailable = replace(q, availability=["agotado", "por llegar"])
         if _size_bounded(q):
-            count = len((await self._by_size(available, sql))[1])
+            count = len((await self._by_size(unavailable, sql))[1])
         else:
-            where = self._where(available)
+            where = self._where(unavailable)
             result = await self._run(sql, f"SELECT count(*) AS n FROM {self.source}"
                                           f"{where.where}", where.params)
             count = int(result.rows[0][0])
-        missing = total - count
-        return missing or None
+        return count or None
 
     async def _rows_by_size(self, q: Query, sql: list[str]) -> QueryResult:
         """Rows from biggest to smallest presentation (or the reverse), read from the size
