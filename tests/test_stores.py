@@ -408,7 +408,11 @@ async def test_a_blank_stock_cell_is_unknown_never_sold_out(tmp_path: Path, make
                       "Arroz Paisana 1 kg;4,50;0\n"
                       "Leche Gloria tarro;4,20;30\n"
                       "Leche Ideal Amanecer;3,80;\n", encoding="utf-8")
-    import_catalog(source, settings.catalog_db, settings.notes_path, show_progress=False)
+    report = import_catalog(source, settings.catalog_db, settings.notes_path,
+                            show_progress=False)
+    assert ("Ojo: 3 productos sin stock anotado (celda vacía en «Stock»): los muestro sin "
+            "disponibilidad, ni disponibles ni agotados; escribe 0 en los agotados."
+            ) in report.text().splitlines()
     app = await build_context(settings)
 
     async def ask(user: int, question: str) -> str:

@@ -24,6 +24,7 @@ second connection into a private side file while the role indexes are built, the
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import json
@@ -997,12 +998,30 @@ def import_catalog(file: Path, output: Path, notes_path: Path, *, sheet: str | N
         ambiguities.append(f"{source.recoded.count} líneas no estaban en UTF-8 y las leí como "
                            f"Windows-1252 (líneas {shown}{more})"
                            "; revisa sus tildes.")
+    columns = dict(zip(source.headers, names, strict=True))
+    ambiguities += _blank_stock(output, roles, columns)
     write_notes(notes_path, roles, source.headers, names, dropped=dropped)
     return ImportReport(output=output, notes_path=notes_path, loaded=loaded, skipped=skipped,
-                        skipped_count=skipped_count, roles=roles,
-                        columns=dict(zip(source.headers, names, strict=True)),
+                        skipped_count=skipped_count, roles=roles, columns=columns,
                         ambiguities=ambiguities, seconds=time.perf_counter() - started,
                         read_as=source.notes)
+
+
+def _blank_stock(output: Path, roles: dict[str, str], columns: dict[str, str]) -> list[str]:
+    """The report's word on products with a blank stock cell (when stock says availability):
+    they are shown without it, neither available nor sold out."""
+    header = roles.get("stock")
+    if header is None or "availability" in roles:
+        return []
+    with contextlib.closing(sqlite3.connect(output)) as conn:
+        (blank,) = conn.execute(f'SELECT count(*) FROM {TABLE} WHERE "{columns[header]}" IS NULL'
+                                ).fetchone()
+    if not blank:
+        return []
+    products = "1 producto" if blank == 1 else f"{blank:,} productos"
+    return [f"{products} sin stock anotado (celda vacía en "
+            f"«{header}»): los muestro sin disponibilidad, ni disponibles ni agotados; "
+            "escribe 0 en los agotados."]
 
 
 def _check_output(output: Path, named: bool) -> None:
