@@ -707,9 +707,7 @@ class BasicEngine:
                 forms = related_words(word, singular)
                 conditions.append("(" + " OR ".join(NAME_LIKE for _ in forms) + ")")
                 params.extend(fold(f"%{form}%") for form in forms)
-        for head in q.heads:
-            conditions.append(self._head_condition())
-            params.append(self._head_param(head))
+        self._name_where(q, conditions, params)
         unwanted = _excluded(q).get("word", [])
         if unwanted and fts:
             conditions.append(f"id NOT IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)")
@@ -717,12 +715,23 @@ class BasicEngine:
         for word in unwanted if not fts else []:
             conditions.append(f"NOT {NAME_LIKE}")
             params.append(fold(f"%{word}%"))
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        return _Sql(where, tuple(params))
+
+    def _name_where(self, q: Query, conditions: list[str], params: list[Any]) -> None:
+        """Add to ``conditions`` (and ``params``) what ``q`` asks of the product's name: the
+        words it starts with, the ones it must not only describe with, sizes and models."""
+        for head in q.heads:
+            conditions.append(self._head_condition())
+            params.append(self._head_param(head))
+        for word in q.kind_words:
+            condition = _described_only(word)
+            conditions.append(f"NOT ({condition.where})")
+            params.extend(condition.params)
         for attribute in q.attributes:
             condition = self._attribute(attribute)
             conditions.append(condition.where)
             params.extend(condition.params)
-        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        return _Sql(where, tuple(params))
 
     def _head_condition(self) -> str:
         """The condition that a product's name starts with a word (see ``_head_param``)."""
@@ -783,10 +792,30 @@ class BasicEngine:
             return await self._rows_by_size(q, sql)
         where = self._where(q)
         order = _ORDER_SQL.get(q.order or "price_asc", _ORDER_SQL["price_asc"])
+        first, first_params = self._described_last(q)
         return await self._run(
             sql, f"SELECT {', '.join(self.columns)} FROM {self.source}{where.where}"
-                 f" ORDER BY {order} LIMIT ? OFFSET ?",
-            (*where.params, q.limit, q.offset), max_rows=q.limit)
+                 f" ORDER BY {first}{order} LIMIT ? OFFSET ?",
+            (*where.params, *first_params, q.limit, q.offset), max_rows=q.limit)
+
+    def _described_last(self, q: Query) -> tuple[str, tuple[str, ...]]:
+        """The ORDER BY term that puts last the products whose name only describes with the
+        word asked for ("tienen aceite?": "Aceite Primor" before "Atún A1 en aceite"), and its
+        parameters; nothing when no word was asked."""
+        if not q.keywords:
+            return "", ()
+        test = _described_only(q.keywords[0])
+        return f"CASE WHEN {test.where} THEN 1 ELSE 0 END, ", test.params
+
+    async def _headed(self, q: Query, total: int, sql: list[str]) -> tuple[Query, int]:
+        """A superlative over the products the word asked for names ("el aceite más barato"):
+        not the ones it only describes ("Atún A1 en aceite"), when others are left; ``q`` and
+        ``total`` as they were otherwise."""
+        if not q.order or not q.keywords or q.kind_words or not total:
+            return q, total
+        headed = replace(q, kind_words=[q.keywords[0]])
+        _, count = await self._total(headed, sql)
+        return (headed, count) if 0 < count < total else (q, total)
 
     async def _list(self, q: Query, sql: list[str], alone: Query | None = None,
                     previous: Query | None = None) -> Reply:
@@ -797,6 +826,7 @@ class BasicEngine:
             # "herramientas de menos de 50", then "¿y eléctricas?": the words named replace
             # the category of before, which they contradict.
             q, total = await self._total(replace(q, categories=[], families=[]), sql)
+        q, total = await self._headed(q, total, sql)
         if q.stock_check and total == 0 and q.availability:
             reply = await self._out_of_stock(q, sql)
             if reply is not None:
@@ -1648,6 +1678,23 @@ def _best(lang: str, shown: int, short: str) -> str:
     return _t(lang, "best", k=shown, order=_t(lang, short))
 
 
+#: Words after which a product word describes another product: "Atún en aceite", "Arroz con
+#: leche", "Salsa de tomate", "Galletas sabor a fresa".
+_DESCRIBING = ("en", "con", "de", "al", "a", "sabor")
+
+
+def _described_only(word: str) -> _Sql:
+    """The condition that a product's name has ``word`` (or its singular) only after one of
+    ``_DESCRIBING`` ("Atún A1 en aceite"), and does not start with it ("Aceite de oliva")."""
+    forms = list(dict.fromkeys((word.lower(), singular(word.lower()))))
+    padded = f"' ' || {FOLD_FUNCTION}(name) || ' '"
+    after = [fold(f"% {before} {form} %") for form in forms for before in _DESCRIBING]
+    starts = [fold(f" {form} %") for form in forms]
+    where = (f"({' OR '.join(f'{padded} LIKE ?' for _ in after)}) AND NOT "
+             f"({' OR '.join(f'{padded} LIKE ?' for _ in starts)})")
+    return _Sql(where, tuple(after + starts))
+
+
 def _names_things(q: Query) -> bool:
     return bool(q.categories or q.families or q.brands or q.keywords or q.groupings)
 
@@ -1663,8 +1710,12 @@ def _changes_subject(merged: Query, alone: Query, previous: Query | None = None)
     So does a brand asked about alone ("candados", then "¿tienen Bosch?") where nothing before
     named a brand and only the products talked about were carried: the store carries it. A
     brand swapped for another ("laptops Lenovo", then "¿tienen Samsung?") still gets its "no".
+    A yes/no question naming a brand and its presentation ("¿tienen six pack de Pilsen?" after
+    gaseosas) describes the product it asks for: the kind carried from before is let go.
     """
     own = {*alone.keywords, *alone.soft_keywords, *alone.categories, *alone.families}
+    if alone.exists and alone.brands and alone.attributes and not own:
+        return True
     carried_brand = bool(merged.brands) and not alone.brands
     carried_state = bool(merged.availability) and not alone.availability
     if own:

@@ -760,6 +760,9 @@ class Query:
     #: Words a product's name must start with: the kind of the products shown ("leche"), so
     #: "otra marca" of "aceite" is no "Atún en aceite".
     heads: list[str] = field(default_factory=list)
+    #: Words that must name the product itself, not only what it comes in or with: "el
+    #: aceite más barato" is no "Atún A1 en aceite".
+    kind_words: list[str] = field(default_factory=list)
     attributes: list[str] = field(default_factory=list)
     names_only: bool = False
     #: Values left out, as "column=value" ("brand=Gloria"): "leche que no sea Gloria".
@@ -1690,6 +1693,8 @@ def build_query(decision: str, r: Reading, draft: Draft, previous: Query | None,
             or q.group is not None or bool(r.flags & {"show", "cue"})
         merged = _merge(previous, q, r.count, explicit_intent=explicit,
                         narrow="narrow" in r.flags)
+        if _asks_anew(r, draft):
+            merged = _without_details(merged, previous, q)
         if _asks_similar(r):
             return _similar(merged, r)
         if _asks_size(r, shown):
@@ -1698,6 +1703,32 @@ def build_query(decision: str, r: Reading, draft: Draft, previous: Query | None,
             r.q.keywords or r.q.categories or r.q.families or r.q.order)
         return _other_one(merged, r, shown)
     return _other_one(q, r, shown)
+
+
+def _asks_anew(r: Reading, draft: Draft) -> bool:
+    """"¿Tienen inka kola?" after a six pack of Pilsen or "la gaseosa más cara": a yes/no
+    question naming a brand or product of its own, with nothing that points back ("¿y...?",
+    "de esos", "solo", "otro", "más barato")."""
+    if draft.leading_followup or r.flags & _FOLLOWUP_FLAGS or r.q.others:
+        return False
+    return "exist" in r.flags and (r.names_things or bool(r.q.keywords))
+
+
+def _without_details(merged: Query, previous: Query, new: Query) -> Query:
+    """A new yes/no question keeps the kind and the price talked about, but asks nothing of
+    the order or count of before ("¿tienen inka kola?" after "la gaseosa más cara": both
+    Inca Kolas). The presentation or size asked of another brand ("six pack de Pilsen", then
+    "¿tienen inka kola?") went with that brand; the customer's own one ("zapatillas talla 40",
+    then "¿hay nike?") stays, as does any the new question says."""
+    merged = replace(merged, order=new.order, limit=new.limit, offset=0)
+    swapped = bool(previous.brands and new.brands and previous.brands != new.brands)
+    if not (swapped or new.attributes):
+        return merged
+    sized = new.min_size is not None or new.max_size is not None
+    return replace(merged, attributes=list(new.attributes),
+                   min_size=new.min_size if sized or swapped else merged.min_size,
+                   max_size=new.max_size if sized or swapped else merged.max_size,
+                   measure=new.measure if sized or swapped else merged.measure)
 
 
 def _other_one(q: Query, r: Reading, shown: Sequence[int]) -> Query:
@@ -1879,7 +1910,7 @@ def _merge_words(merged: Query, previous: Query, new: Query, narrow: bool) -> No
     if narrow and new.keywords:
         merged.keywords = list(dict.fromkeys([*previous.keywords, *new.keywords]))
     if new.keywords or new.categories or new.families:
-        merged.heads = []
+        merged.heads, merged.kind_words = [], []
     if new.attributes:
         merged.attributes = basic_words.replace_attributes(previous.attributes, new.attributes)
     elif new.keywords:
