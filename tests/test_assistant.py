@@ -289,7 +289,11 @@ async def test_outage_with_a_question_basic_mode_cannot_parse(model_settings, fa
 
 
 async def test_empty_and_overlong_questions(app, fake_openai):
-    assert (await answer(app, ANA, "   ")).refused
+    empty = await answer(app, ANA, "   ")
+    assert empty.refused
+    # Any store's customers: the example names no kind of product (a bodega sells no laptops).
+    assert empty.text == ("Escríbeme una pregunta sobre nuestros productos, por ejemplo: "
+                          "«¿cuál es el producto más barato?»")
     assert "muy largo" in (await answer(app, ANA, "a" * 5000)).text
     assert fake_openai.chat_requests == []
 

@@ -37,7 +37,7 @@ TEXTS = {
         "catalog_down": "No pude consultar el catálogo ahora mismo, intenta de nuevo en un "
                         "minuto.",
         "empty": "Escríbeme una pregunta sobre nuestros productos, por ejemplo: "
-                 "«¿cuál es la laptop más barata?»",
+                 "«¿cuál es el producto más barato?»",
         "too_long": f"Tu mensaje es muy largo: escríbeme la pregunta en menos de "
                     f"{MAX_QUESTION_CHARS} caracteres.",
         "over_budget": "Llegaste al límite de consultas de hoy. Vuelve mañana, ¡gracias!",
@@ -49,7 +49,7 @@ TEXTS = {
         "basic_notice": "ℹ️ Basic mode: answering without the language model.",
         "catalog_down": "I could not read the catalog right now, please try again in a minute.",
         "empty": "Send me a question about our products, for example: "
-                 "“what is the cheapest laptop?”",
+                 "“what is the cheapest product?”",
         "too_long": f"Your message is too long: please ask in under {MAX_QUESTION_CHARS} "
                     f"characters.",
         "over_budget": "You reached today's question limit. Come back tomorrow, thank you!",
