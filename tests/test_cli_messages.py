@@ -317,6 +317,15 @@ def test_transcribe_of_a_folder_says_it_is_a_folder(tmp_path: Path,
         "dentro.")
 
 
+def test_transcribe_of_a_missing_file_says_so_before_asking_for_a_key(
+        home: dict[str, str]) -> None:
+    """No OPENAI_API_KEY and a mistyped file name: the file is what to fix first."""
+    done = kratos("transcribe", "nota_de_voz.ogg", env=home)
+    assert done.returncode == 1, done.stderr
+    assert "nota_de_voz.ogg" in one_sentence(done.stderr)
+    assert "OPENAI_API_KEY" not in done.stderr
+
+
 # --- ask, run, eval --------------------------------------------------------------------------
 
 
@@ -378,7 +387,7 @@ def english_in(line: str) -> list[str]:
     (["run"], {}, 2),
     (["run"], {"WHATSAPP_ACCESS_TOKEN": "EAAx"}, 2),
     (["run"], {"TELEGRAM_BOT_TOKEN": "1:x", "WEBHOOK_URL": "https://bot.example/hook"}, 2),
-    (["transcribe", "nada.ogg"], {"OPENAI_API_KEY": ""}, 2),
+    (["transcribe", "nada.ogg"], {"OPENAI_API_KEY": ""}, 1),
     (["transcribe", "nada.ogg"], {"OPENAI_API_KEY": "sk-fake"}, 1),
     (["eval", "nada.jsonl"], {}, 1),
     (["eval", "--engine", "model"], {"OPENAI_API_KEY": ""}, 2),

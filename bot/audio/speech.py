@@ -323,14 +323,16 @@ def transcribe_command(settings: Settings, source: str | Path) -> int:
     """``kratos transcribe FILE|URL``: print the transcript; 1 for a bad file or link, 2
     without a key."""
     quiet_for_terminal(settings.log_level)
+    path = Path(source)
+    # The file first: a mistyped name is the likelier mistake, and it is said the same either
+    # way; the key matters only once there is something to transcribe.
+    if not is_link(source) and not path.is_file():
+        print(f"kratos: {_not_a_file(path)}", file=sys.stderr)
+        return 1
     if not settings.openai_api_key:
         print("kratos: falta OPENAI_API_KEY: para transcribir necesito un servicio compatible "
               "con OpenAI (mira .env.example).", file=sys.stderr)
         return 2
-    path = Path(source)
-    if not is_link(source) and not path.is_file():
-        print(f"kratos: {_not_a_file(path)}", file=sys.stderr)
-        return 1
     # Imported here: the catalog and the application context are not needed by the rest of
     # this module, which the Telegram adapter imports.
     from bot.catalog.reader import CatalogReader
