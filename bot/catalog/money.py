@@ -20,8 +20,9 @@ _NUMBER = (r"(?P<whole{n}>\d{{1,3}}(?P<group{n}>[.,\u00a0\u202f ])\d{{3}}"
            r"(?:(?P=group{n})\d{{3}}){{0,3}}(?!\d|(?P=group{n})\d)|\d{{1,15}}(?!\d))"
            r"(?:(?P<mark{n}>[.,])(?P<cents{n}>\d{{1,2}})(?!\d))?")
 # "S/ 1,299.90", "S/. 26", "s/45", "PEN 26"; "26 soles", "1 sol", "9 979,90 soles".
+_SIGN_FIRST_PATTERN = r"(?:\bS/\.?|\bPEN)\s*" + _NUMBER.format(n=1)
 SOLES_AMOUNT = re.compile(
-    r"(?:\bS/\.?|\bPEN)\s*" + _NUMBER.format(n=1)
+    _SIGN_FIRST_PATTERN
     + r"|(?<![\d.,])" + _NUMBER.format(n=2) + r"\s*(?:soles|sol|PEN)\b",
     re.IGNORECASE,
 )
@@ -100,7 +101,7 @@ def format_soles(value: object, language: str = "es") -> str:
 #: ``SOLES_AMOUNT`` without its "26 soles" half, which is most of its cost (it is tried at
 #: every digit): a text without "sol" or "PEN" anywhere (as ``SOLES_AMOUNT`` folds case) can
 #: only state amounts the "S/ 26" way, and this finds exactly those.
-_SIGN_FIRST = re.compile(r"(?:\bS/\.?|\bPEN)\s*" + _NUMBER.format(n=1), re.IGNORECASE)
+_SIGN_FIRST = re.compile(_SIGN_FIRST_PATTERN, re.IGNORECASE)
 _SOLES_WORD = re.compile(r"sol|pen", re.IGNORECASE)
 
 

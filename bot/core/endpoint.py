@@ -32,18 +32,16 @@ PING = [{"role": "user", "content": "ping"}]
 def failure_cause(error: BaseException, *, url: str, model: str,
                   timeout: float | None = None) -> str:
     """One sentence saying why a request to the model endpoint failed."""
-    chain = _causes(error)
-    for cause in chain:
-        sentence = _network_cause(cause, url)
-        if sentence:
-            return sentence
+    network = _network_failure(error)
+    if network is not None:
+        return _network_cause(*network, url)
     if isinstance(error, openai.APIStatusError):
         return _status_cause(error, url, model)
     if isinstance(error, openai.APITimeoutError):
         within = f" within {timeout:g} s" if timeout else ""
         return f"no answer from {url}{within} (OPENAI_TIMEOUT)"
     if isinstance(error, openai.APIConnectionError):
-        return f"cannot connect to {url}: {chain[-1]}"
+        return f"cannot connect to {url}: {_causes(error)[-1]}"
     if isinstance(error, ValueError):
         return f"{url} answered with something that is not JSON"
     return f"{type(error).__name__} from {url}: {error}"
@@ -53,13 +51,9 @@ def failure_kind(error: BaseException) -> str:
     """What kind of failure a request to the endpoint met, read as ``failure_cause`` reads it:
     ``"refused"`` (nothing listens), ``"unknown_host"``, ``"tls"``, ``"status"`` (the server
     answered with an HTTP error), ``"timeout"``, ``"connection"`` or ``"other"``."""
-    for cause in _causes(error):
-        if isinstance(cause, ConnectionRefusedError):
-            return "refused"
-        if isinstance(cause, socket.gaierror):
-            return "unknown_host"
-        if isinstance(cause, ssl.SSLError):
-            return "tls"
+    network = _network_failure(error)
+    if network is not None:
+        return network[0]
     if isinstance(error, openai.APIStatusError):
         return "status"
     if isinstance(error, openai.APITimeoutError):
@@ -67,6 +61,21 @@ def failure_kind(error: BaseException) -> str:
     if isinstance(error, openai.APIConnectionError):
         return "connection"
     return "other"
+
+
+#: The network failures named on their own, by the exception somewhere in the chain.
+_NETWORK_KINDS: tuple[tuple[type[BaseException], str], ...] = (
+    (ConnectionRefusedError, "refused"), (socket.gaierror, "unknown_host"),
+    (ssl.SSLError, "tls"))
+
+
+def _network_failure(error: BaseException) -> tuple[str, BaseException] | None:
+    """The first network failure in ``error``'s chain, as (kind, the exception), or None."""
+    for cause in _causes(error):
+        for kind_of, kind in _NETWORK_KINDS:
+            if isinstance(cause, kind_of):
+                return kind, cause
+    return None
 
 
 def _causes(error: BaseException) -> list[BaseException]:
@@ -78,14 +87,12 @@ def _causes(error: BaseException) -> list[BaseException]:
     return chain
 
 
-def _network_cause(cause: BaseException, url: str) -> str:
-    if isinstance(cause, ConnectionRefusedError):
+def _network_cause(kind: str, cause: BaseException, url: str) -> str:
+    if kind == "refused":
         return f"connection refused at {url}: nothing listens there (is the server running?)"
-    if isinstance(cause, socket.gaierror):
+    if kind == "unknown_host":
         return f"the host of {url} cannot be found: check OPENAI_BASE_URL"
-    if isinstance(cause, ssl.SSLError):
-        return f"TLS with {url} failed ({cause.__class__.__name__}): check OPENAI_BASE_URL"
-    return ""
+    return f"TLS with {url} failed ({cause.__class__.__name__}): check OPENAI_BASE_URL"
 
 
 def _status_cause(error: openai.APIStatusError, url: str, model: str) -> str:
