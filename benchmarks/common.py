@@ -210,13 +210,21 @@ def pinned(cpus: set[int]) -> Iterator[None]:
         os.sched_setaffinity(0, before)
 
 
+#: The cores this benchmark run was given (all of them, or what ``taskset`` left it), read once
+#: at start. Read later, from inside ``pinned(others)``, the process's own affinity is the
+#: fakes' core alone: the bot then found "one core", was not pinned, and inherited the fakes'
+#: core, so bot and fakes took turns on one core while the other stayed idle.
+RUN_CORES: frozenset[int] = frozenset(os.sched_getaffinity(0))
+
+
 def split_cores() -> tuple[int | None, set[int]]:
     """The core for the bot and the cores for the benchmark's own fake servers.
 
     With two or more cores the bot gets the first one alone and the fakes the rest, so "on one
     core" is literal and the fakes never take the bot's CPU. With one core, nothing is pinned.
+    The split is of ``RUN_CORES``, so it is the same wherever it is asked for.
     """
-    cores = sorted(os.sched_getaffinity(0))
+    cores = sorted(RUN_CORES)
     if len(cores) < 2:
         return None, set(cores)
     return cores[0], set(cores[1:])
