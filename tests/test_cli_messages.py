@@ -583,6 +583,10 @@ def demo(catalog_db: Path, home: dict[str, str]) -> dict[str, str]:
     ("SELECT name FROM products WHERE name = 'martillo", "No es SQL válido de SQLite: revisa las "
                                                         "comillas y los paréntesis que quedaron "
                                                         "sin cerrar."),
+    ("SELEC name FROM products", "No es SQL válido de SQLite: «SELEC» (línea 1, columna 1) "
+                                 "parece SELECT mal escrito."),
+    ("SELECT name FROM products\nORDR BY price", "No es SQL válido de SQLite: «ORDR» (línea 2, "
+                                                "columna 1) parece ORDER mal escrito."),
     ("   ", "La consulta está vacía: escribe una consulta SELECT."),
     ("martillos", "Eso no es una consulta SQL: escribe una consulta SELECT."),
     ("SELECT * FROM main.sqlite_master", "El catálogo no tiene la tabla sqlite_master; sus tablas "

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.catalog import sqlguard
 from bot.catalog.sqlguard import MAX_SQL_CHARS, SqlRefused, strip_fence, validate
 from bot.errors import UserFacingError
 from tests.hostile_sql import CORPUS, corpus
@@ -183,3 +184,57 @@ def test_a_cast_that_normalization_would_change_is_refused() -> None:
     assert validate("SELECT CAST(price AS INT) FROM products", CATALOG_TABLES) == (
         "SELECT CAST(price AS INTEGER) FROM products"
     )
+
+
+@pytest.mark.parametrize(("sql", "word", "meant", "line", "column"), [
+    ("SELEC producto FROM products", "SELEC", "SELECT", 1, 1),
+    ("SELCT * FROM products", "SELCT", "SELECT", 1, 1),
+    ("slect name from products", "slect", "SELECT", 1, 1),
+    ("SELECT name FORM products", "FORM", "FROM", 1, 13),
+    ("SELECT name FROM products WHRE price > 5", "WHRE", "WHERE", 1, 27),
+    ("SELECT * FROM products ORDR BY price", "ORDR", "ORDER", 1, 24),
+    ("SELECT family, count(*) FROM products GRUP BY family", "GRUP", "GROUP", 1, 39),
+    ("SELECT *\nFROM products\n  LIMT 5", "LIMT", "LIMIT", 3, 3),
+    ("WITH c AS (SELECT 1) SELEC * FROM c", "SELEC", "SELECT", 1, 22),
+    ("SELEC name FORM products", "SELEC", "SELECT", 1, 1),
+])
+def test_a_misspelled_query_word_is_named_where_it_is(sql: str, word: str, meant: str,
+                                                      line: int, column: int) -> None:
+    with pytest.raises(SqlRefused) as refused:
+        validate(sql, CATALOG_TABLES)
+    where = f"(línea {line}, columna {column})"
+    assert refused.value.reason_es == (f"No es SQL válido de SQLite: «{word}» {where} parece "
+                                       f"{meant} mal escrito.")
+    assert f"{word!r} at line {line}, column {column} looks like {meant}" in refused.value.reason
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT grupo FROM products WHERE",       # a column that only looks like GROUP
+    "SELECT orden, casa FROM products WHERE price >",
+    "SELECT 'selec' FROM products WHERE",     # quoted: a value, not a word of the query
+    "SELECT order_id FROM products WHERE",
+])
+def test_a_word_that_only_looks_like_a_query_word_is_not_blamed(sql: str) -> None:
+    with pytest.raises(SqlRefused) as refused:
+        validate(sql, CATALOG_TABLES)
+    assert "mal escrito" not in refused.value.reason_es
+    assert "hay un error de sintaxis en la línea 1, columna" in refused.value.reason_es
+
+
+@pytest.mark.parametrize(("sql", "word"), [("DELET FROM products", "DELET"),
+                                           ("MUESTRA todo de products", "MUESTRA")])
+def test_a_statement_that_starts_with_no_query_word_says_so(sql: str, word: str) -> None:
+    with pytest.raises(SqlRefused) as refused:
+        validate(sql, CATALOG_TABLES)
+    assert refused.value.reason_es == (f"No es SQL válido de SQLite: una consulta empieza con "
+                                       f"SELECT, no con «{word}».")
+
+
+def test_many_lookalike_words_are_tried_a_few_times_only(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    parses: list[str] = []
+    real = sqlguard._parses
+    monkeypatch.setattr(sqlguard, "_parses", lambda text: parses.append(text) or real(text))
+    with pytest.raises(SqlRefused):
+        validate("SELECT name " + " ".join(["FORM"] * 300) + " products", CATALOG_TABLES)
+    assert 1 < len(parses) <= 5  # all candidates together, then the first four alone

@@ -13,6 +13,7 @@ SQLite executes exactly what was checked.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Collection
 from functools import cache
@@ -20,6 +21,7 @@ from functools import cache
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError
+from sqlglot.tokens import Token, TokenType
 
 from bot.catalog.textfold import FOLD_FUNCTION, TextColumns, fold_comparisons
 from bot.errors import UserFacingError
@@ -166,7 +168,7 @@ def _check(text: str, allowed: frozenset[str], text_columns: TextColumns | None 
     try:
         statements = [s for s in sqlglot.parse(text, dialect=DIALECT) if s is not None]
     except ParseError as error:
-        raise SqlRefused(_parse_reason(error), _parse_reason_es(error)) from None
+        raise _parse_refusal(error, text) from None
     except SqlglotError as error:
         raise SqlRefused(f"It is not valid SQLite SQL ({_clean(str(error))}).",
                          "No es SQL válido de SQLite: revisa las comillas y los paréntesis que "
@@ -296,6 +298,88 @@ def _describe(node: exp.Expression) -> str:
         if isinstance(node, kind):
             return word
     return node.key.upper()
+
+
+#: The words a read query is written with. Where a statement does not parse, an unquoted word
+#: one or two letters away from one of them ("SELEC", "FORM", "LIMT", "WHRE") is most likely that
+#: word misspelled, and it is what to point at: the parser only notices later, at a word that is
+#: right ("SELEC producto FROM products" fails at FROM, column 19).
+QUERY_WORDS = ("SELECT", "FROM", "WHERE", "GROUP", "ORDER", "LIMIT", "OFFSET", "HAVING", "JOIN",
+               "INNER", "LEFT", "DISTINCT", "BETWEEN", "LIKE", "WITH", "UNION", "CASE", "WHEN",
+               "THEN", "ELSE", "COUNT")
+#: How close (difflib's ratio) a word must be to one of ``QUERY_WORDS``: "FORM"/FROM is 0.75.
+_MISSPELLING_RATIO = 0.75
+#: Candidate words tried one by one, at most: each try parses the statement again.
+_MISSPELLING_TRIES = 4
+
+
+def _parse_refusal(error: ParseError, text: str) -> SqlRefused:
+    """The refusal of a statement that does not parse: at its misspelled query word when there
+    is one (``misspelled_word``), at a first word that starts no query, else where the parser
+    stopped."""
+    typo = misspelled_word(text)
+    if typo is not None:
+        word, meant, line, column = typo
+        return SqlRefused(
+            f"It is not valid SQLite SQL: {word!r} at line {line}, column {column} looks like "
+            f"{meant} misspelled; send one SELECT statement and use ? for parameters.",
+            f"No es SQL válido de SQLite: «{word}» (línea {line}, columna {column}) parece "
+            f"{meant} mal escrito.")
+    first = _tokens(text)[:1]
+    if first and first[0].token_type is TokenType.VAR:
+        word = first[0].text
+        return SqlRefused(
+            f"It is not valid SQLite SQL: a query starts with SELECT, not {word!r}.",
+            f"No es SQL válido de SQLite: una consulta empieza con SELECT, no con «{word}».")
+    return SqlRefused(_parse_reason(error), _parse_reason_es(error))
+
+
+def _tokens(text: str) -> list[Token]:
+    try:
+        return sqlglot.tokenize(text, read=DIALECT)
+    except SqlglotError:
+        return []
+
+
+def misspelled_word(text: str) -> tuple[str, str, int, int] | None:
+    """The word of ``text``, a statement that does not parse, that is a misspelled query word:
+    (the word, the query word, its line, its first column, both from 1), or None.
+
+    A candidate is an unquoted word of letters close to one of ``QUERY_WORDS``; it is taken
+    only if the statement parses once it is spelled right (with the other candidates, or
+    alone), so a column that only looks like one ("grupo", "orden") is not blamed for an error
+    elsewhere.
+    """
+    candidates: list[tuple[Token, str]] = []
+    for token in _tokens(text):
+        word = token.text
+        if token.token_type is not TokenType.VAR or len(word) < 3 or not word.isalpha():
+            continue
+        close = difflib.get_close_matches(word.upper(), QUERY_WORDS, n=1,
+                                          cutoff=_MISSPELLING_RATIO)
+        if close and close[0] != word.upper():
+            candidates.append((token, close[0]))
+    candidates = candidates[:_MISSPELLING_TRIES]
+    tries = [candidates] + [[one] for one in candidates] if len(candidates) > 1 else \
+        [candidates]
+    for fixes in tries:
+        if fixes and _parses(_respelled(text, fixes)):
+            token, meant = fixes[0]
+            return token.text, meant, token.line, token.col - len(token.text) + 1
+    return None
+
+
+def _respelled(text: str, fixes: list[tuple[Token, str]]) -> str:
+    for token, meant in sorted(fixes, key=lambda fix: fix[0].start, reverse=True):
+        text = text[:token.start] + meant + text[token.end + 1:]
+    return text
+
+
+def _parses(text: str) -> bool:
+    try:
+        return any(s is not None for s in sqlglot.parse(text, dialect=DIALECT))
+    except SqlglotError:
+        return False
 
 
 def _parse_reason(error: ParseError) -> str:
