@@ -414,3 +414,31 @@ async def test_what_sqlite_cannot_take_is_a_failed_query(reader: CatalogReader, 
     with pytest.raises(QueryFailed):
         await reader.run(sql, params)
     assert (await reader.run(CHEAPEST)).rows  # and the reader goes on
+
+
+async def test_a_quick_statement_stopped_by_a_pause_is_not_remembered_as_slow(
+        reader: CatalogReader, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The process descheduled for a second in the middle of a quick statement: its wall-clock
+    # budget passes with next to no CPU used. It finishes on a thread this time, and the next
+    # time it is tried on the loop again.
+    # Every product read: many more VM steps than between two looks at the clock, and far
+    # less CPU than the budget (about 0.1 ms).
+    sql = "SELECT count(*) FROM products WHERE stock >= 0"
+    warm = await reader.run(sql)
+    statement = warm.sql
+    clock = time.monotonic
+    looks: list[float] = []
+
+    def monotonic() -> float:
+        looks.append(0.0)
+        return clock() + (1.0 if len(looks) > 1 else 0.0)  # a second passes after the start
+
+    trips = [count_trips(slot.conn) for slot in reader._slots]
+    monkeypatch.setattr(reader_module.time, "monotonic", monotonic)
+    first = reader._quick_fetch(statement, (), 4)
+    monkeypatch.undo()
+    assert first is None and len(looks) > 1  # stopped at the budget, left to a thread
+    assert statement not in reader._slow
+    again = await reader.run(sql)
+    assert again.rows == warm.rows
+    assert [name for slot_trips in trips for name in slot_trips] == []  # on the loop this time

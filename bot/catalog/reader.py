@@ -570,21 +570,27 @@ class CatalogReader:
         """Run ``sql`` on the event loop if it ends within ``QUICK_BUDGET``; else None.
 
         A statement stopped at the budget, or that found the file locked, is left to the
-        pool's threads, and one stopped at the budget is remembered there. Any other outcome
+        pool's threads, and one that used the budget's CPU before it stopped is remembered
+        there. Any other outcome
         is final: rows, or the ``QueryError`` the thread would have raised.
         """
         conn = self._quick
         if conn is None or sql in self._slow or not _quick_enough(sql):
             return None
         started = time.monotonic()
+        cpu_started = time.thread_time()
         self._quick_clock.deadline = started + QUICK_BUDGET
         try:
             return _fetch(conn, sql, tuple(params), fetch)
         except sqlite3.OperationalError as error:
             if str(error) == "interrupted":
-                self._slow[sql] = None
-                if len(self._slow) > SLOW_STATEMENTS:
-                    self._slow.popitem(last=False)
+                # Remembered only if it used the budget's CPU: a process descheduled midway
+                # (a busy machine) passes the budget in wall time alone, and one such moment
+                # must not send a quick statement to a thread for as long as it is remembered.
+                if time.thread_time() - cpu_started >= QUICK_BUDGET:
+                    self._slow[sql] = None
+                    if len(self._slow) > SLOW_STATEMENTS:
+                        self._slow.popitem(last=False)
                 return None
             if error.sqlite_errorcode in _BUSY_CODES:
                 return None
