@@ -18,7 +18,14 @@ from typing import Any
 
 from bot.catalog.money import format_soles
 from bot.catalog.reader import CatalogReader, QueryResult
-from bot.catalog.roles import CatalogLayout, CatalogRoles, find_roles, layout_for, plural
+from bot.catalog.roles import (
+    IN_STOCK,
+    CatalogLayout,
+    CatalogRoles,
+    find_roles,
+    layout_for,
+    plural,
+)
 from bot.catalog.textfold import FOLD_FUNCTION, fold
 from bot.core.basic_parse import (
     Query,
@@ -117,6 +124,23 @@ _TEXTS: dict[str, dict[str, str]] = {
         "some_sold_out": "Sí, hay {a} {available}; {b} {sold}.",
         "one_available": "disponible|disponibles",
         "one_sold_out": "está agotado|están agotados",
+        "some_unknown": "Sí, hay {a} {available}{sold}; de {u} no tengo el stock anotado "
+                        "(consulta su disponibilidad).",
+        "sold_part": "; {b} {sold}",
+        "unknown_one": "Sí, lo tenemos, pero no tengo anotado su stock: consulta su "
+                       "disponibilidad.",
+        "unknown_all": "Sí, los tenemos, pero no tengo anotado su stock: consulta su "
+                       "disponibilidad.",
+        "unknown_sold": "Los tenemos: {b} {sold}; de {u} no tengo el stock anotado (consulta su "
+                        "disponibilidad).",
+        "unknown_note": "De {u} {products} más no tengo el stock anotado: consulta su "
+                        "disponibilidad.",
+        "stock_unknown": "No tengo stock anotado de productos{desc}: consulta su disponibilidad. "
+                         "Esto es lo que tenemos:",
+        "unknown_stock": "consultar disponibilidad",
+        "pick_unknown": "{name} cuesta {price}; no tengo anotado su stock: consulta su "
+                        "disponibilidad.",
+        "pick_plain": "{name} cuesta {price}.",
         "best": "Estos son los {k} {order}:",
         "best_one": "El {order_one} es:",
         "page": "Productos {a} a {b} de {n}{desc}, {order_page}:",
@@ -210,6 +234,23 @@ _TEXTS: dict[str, dict[str, str]] = {
         "some_sold_out": "Yes, {a} {available}; {b} {sold}.",
         "one_available": "available|available",
         "one_sold_out": "is sold out|are sold out",
+        "some_unknown": "Yes, {a} {available}{sold}; for {u} I have no stock recorded (please "
+                        "ask about availability).",
+        "sold_part": "; {b} {sold}",
+        "unknown_one": "Yes, we carry it, but I have no stock recorded for it: please ask about "
+                       "availability.",
+        "unknown_all": "Yes, we carry them, but I have no stock recorded for them: please ask "
+                       "about availability.",
+        "unknown_sold": "We carry them: {b} {sold}; for {u} I have no stock recorded (please ask "
+                        "about availability).",
+        "unknown_note": "For {u} more {products} I have no stock recorded: please ask about "
+                        "availability.",
+        "stock_unknown": "I have no stock recorded for products{desc}: please ask about "
+                         "availability. This is what we have:",
+        "unknown_stock": "ask about availability",
+        "pick_unknown": "{name} costs {price}; I have no stock recorded for it: please ask "
+                        "about availability.",
+        "pick_plain": "{name} costs {price}.",
         "best": "Here are the {k} {order}:",
         "best_one": "The {order_one} is:",
         "page": "Products {a} to {b} of {n}{desc}, {order_page}:",
@@ -838,35 +879,60 @@ class BasicEngine:
                                  desc=self._describe(q),
                                  products=_plural(lang, "products", total)),
                          engine="basic", meta=_meta(q, [], total))
-        sold_out = await self._sold_out(q, total, sql) if q.exists else None
+        stock = await self._stock_split(q, sql) if q.exists else None
         result = await self._rows(q, sql)
         head = self._head(q, total, len(result.rows))
         dropped = [w for w in asked.soft_keywords if w not in q.soft_keywords]
         if q.exists and not q.stock_check:
-            head = self._yes(asked, q, total, sold_out) + head
+            head = self._yes(asked, q, total, stock) + head
         elif dropped:
             # "me recomiendas un taladro pa concreto": no name says it; said before the list.
             head = _t(lang, "no_match", w=_quoted(lang, dropped)) + " " + head
         reply = self._rows_reply(q, result, head, total)
         if q.offset + len(result.rows) < total and q.limit > 1:
             reply.text += "\n" + _t(lang, "more")
+        if q.availability and not q.stock_check:
+            # "productos disponibles": the ones whose stock nobody wrote down may be too.
+            reply.text += await self._unknown_note(q, sql)
         return reply
 
-    async def _sold_out(self, q: Query, total: int, sql: list[str]) -> int | None:
-        """How many of the ``total`` products a "¿hay…?" question found are not available, when
-        some are (None when none is, or the question is about availability). A product whose
-        availability the catalog does not say (a blank stock cell) is not counted as either."""
+    async def _stock_split(self, q: Query, sql: list[str]) -> _Stock | None:
+        """How the products a "¿hay…?" question found split by availability (None when the
+        question is about availability, or the catalog says nothing of it). A product whose
+        availability the catalog does not say (a blank stock cell) is neither available nor
+        sold out: it is counted apart, as unknown."""
         if q.availability or q.stock_check or "availability" not in self.columns:
             return None
-        unavailable = replace(q, availability=["agotado", "por llegar"])
+        states = await self._states(q, sql)
+        return _Stock(available=states.get(IN_STOCK, 0), unknown=states.get(None, 0),
+                      sold_out=sum(n for state, n in states.items()
+                                   if state not in (IN_STOCK, None)))
+
+    async def _states(self, q: Query, sql: list[str]) -> dict[str | None, int]:
+        """How many products ``q`` selects, by availability state (None: not recorded)."""
         if _size_bounded(q):
-            count = len((await self._by_size(unavailable, sql))[1])
-        else:
-            where = self._where(unavailable)
-            result = await self._run(sql, f"SELECT count(*) AS n FROM {self.source}"
-                                          f"{where.where}", where.params)
-            count = int(result.rows[0][0])
-        return count or None
+            result, rows = await self._by_size(q, sql)
+            index = result.columns.index("availability")
+            states: dict[str | None, int] = {}
+            for row in rows:
+                states[row[index]] = states.get(row[index], 0) + 1
+            return states
+        where = self._where(q)
+        result = await self._run(sql, f"SELECT availability, count(*) AS n FROM {self.source}"
+                                      f"{where.where} GROUP BY availability", where.params)
+        return {state: int(n) for state, n in result.rows}
+
+    async def _unknown_note(self, q: Query, sql: list[str]) -> str:
+        """For an answer about an availability state ("¿cuántos hay disponibles?"), the
+        sentence saying how many more products of the same question have no stock recorded;
+        "" when none, or the catalog says nothing of availability."""
+        if "availability" not in self.columns or not q.availability:
+            return ""
+        unknown = (await self._states(replace(q, availability=[], offset=0), sql)).get(None, 0)
+        if not unknown:
+            return ""
+        return "\n" + _t(q.lang, "unknown_note", u=unknown,
+                         products=_plural(q.lang, "products", unknown))
 
     async def _rows_by_size(self, q: Query, sql: list[str]) -> QueryResult:
         """Rows from biggest to smallest presentation (or the reverse), read from the size
@@ -894,11 +960,12 @@ class BasicEngine:
                       else (1, 0))
         return result, [result.rows[i] for i in keep]
 
-    def _yes(self, asked: Query, q: Query, total: int = 0, sold_out: int | None = None) -> str:
+    def _yes(self, asked: Query, q: Query, total: int = 0, stock: _Stock | None = None) -> str:
         """How a yes/no answer starts: "Sí." only when nothing asked for was left out and
-        something found can be bought; "Lo tenemos, pero está agotado." when nothing can."""
+        something found can be bought; "Lo tenemos, pero está agotado." when nothing can; and
+        said apart, the products whose stock is not recorded (never counted as available)."""
         lang = q.lang
-        if sold_out is not None and sold_out >= total:
+        if stock is not None and stock.sold_out >= total:
             return _t(lang, "sold_out_one" if total == 1 else "sold_out_all", n=total) + " "
         dropped = [w for w in asked.soft_keywords if w not in q.soft_keywords]
         if dropped:
@@ -906,11 +973,8 @@ class BasicEngine:
         if asked.asks_what:
             # "¿qué hay a 100 soles?" is answered with what there is, not with "Sí".
             return ""
-        if sold_out is not None:
-            available = total - sold_out
-            return _t(lang, "some_sold_out", a=available, b=sold_out,
-                      available=_plural(lang, "one_available", available),
-                      sold=_plural(lang, "one_sold_out", sold_out)) + " "
+        if stock is not None and (stock.sold_out or stock.unknown):
+            return _stock_sentence(lang, stock) + " "
         return "" if q.ignored else _t(lang, "yes")
 
     def _head(self, q: Query, total: int, shown: int) -> str:
@@ -938,7 +1002,8 @@ class BasicEngine:
         return found + ". " + _best(lang, shown, short)
 
     async def _out_of_stock(self, q: Query, sql: list[str]) -> Reply | None:
-        """"¿Hay stock de …?" with none in stock: say so, and show what there is."""
+        """"¿Hay stock de …?" with none in stock: say so, and show what there is. When some
+        of them have no stock recorded, the answer is that it is not recorded, not "no"."""
         others, total = await self._total(replace(q, availability=[], offset=0), sql)
         if not total:
             return None
@@ -946,7 +1011,9 @@ class BasicEngine:
         # "No hay stock de productos (que coinciden con «esmalte rojo»)": the state asked
         # for is what the sentence says, not one of its filters.
         desc = self._describe(replace(q, availability=[]))
-        return self._rows_reply(others, result, _t(q.lang, "stock_no", desc=desc))
+        unknown = (await self._states(others, sql)).get(None, 0)
+        return self._rows_reply(others, result,
+                                _t(q.lang, "stock_unknown" if unknown else "stock_no", desc=desc))
 
     async def _nothing(self, q: Query, sql: list[str], alone: Query | None,
                        previous: Query | None = None) -> Reply:
@@ -1035,7 +1102,7 @@ class BasicEngine:
         """ "Name — S/ 10.00 · disponible (3 en stock)"; without the last part in a catalog
         that says nothing of stock."""
         line = f"{self._name(row, more)} — {format_soles(row['price'], lang)}"
-        status = _status(lang, row)
+        status = _status(lang, row, "availability" in self.columns)
         return f"{line} · {status}" if status else line
 
     def _say(self, lang: str, key: str, **values: Any) -> str:
@@ -1081,8 +1148,7 @@ class BasicEngine:
         if not result.rows:
             return self._refusal("unknown", q.lang)
         row = dict(zip(result.columns, result.rows[0], strict=True))
-        text = _t(q.lang, "pick", name=self._name(row), price=format_soles(row["price"], q.lang),
-                  status=_status(q.lang, row))
+        text = self._price_sentence(q.lang, row)
         asked = _GROUP_COLUMN.get(q.group or "")
         if asked in self.columns and row.get(asked):
             # "¿el segundo de qué color es?": the answer names what was asked first.
@@ -1092,6 +1158,16 @@ class BasicEngine:
             text = await self._pick_verdict(q, row, sql) + "\n" + text
         return Reply(text=text, engine="basic", columns=list(result.columns),
                      rows=list(result.rows), meta=_meta(q, [row["id"]], 1))
+
+    def _price_sentence(self, lang: str, row: dict[str, Any]) -> str:
+        """ "X cuesta S/ 4.90 y está disponible (10 en stock)."; without the state in a catalog
+        that records none, and saying so when this product's stock was not written down."""
+        values = {"name": self._name(row), "price": format_soles(row["price"], lang)}
+        if "availability" not in self.columns:
+            return _t(lang, "pick_plain", **values)
+        if not row.get("availability"):
+            return _t(lang, "pick_unknown", **values)
+        return _t(lang, "pick", status=_status(lang, row), **values)
 
     async def _pick_verdict(self, q: Query, row: dict[str, Any], sql: list[str]) -> str:
         """A yes/no question about one product ("¿el segundo es negro?", "¿tiene garantía?").
@@ -1132,6 +1208,7 @@ class BasicEngine:
             text = self._agreed(q.lang, "count_group", q.group or "", n, desc)
         else:
             text = _t(q.lang, "count", n=n, products=_plural(q.lang, "products", n), desc=desc)
+            text += await self._unknown_note(q, sql)
         return Reply(text=text, engine="basic", columns=list(result.columns),
                      rows=list(result.rows), meta=_meta(q, [], n))
 
@@ -1663,11 +1740,45 @@ def _availability(lang: str, value: str) -> str:
         return value
 
 
-def _status(lang: str, row: dict[str, Any]) -> str:
+def _status(lang: str, row: dict[str, Any], recorded: bool = False) -> str:
+    """A product's availability as a list line says it: "disponible (3 en stock)", "agotado";
+    "consultar disponibilidad" when the catalog records availability (``recorded``) but not
+    this product's (a blank stock cell); "" when the catalog records none."""
     value = str(row.get("availability") or "")
     if value == "disponible" and row.get("stock"):
         return _t(lang, "in_stock", stock=row["stock"])
+    if not value and recorded:
+        return _t(lang, "unknown_stock")
     return _availability(lang, value)
+
+
+@dataclass(frozen=True)
+class _Stock:
+    """How many of the products found are available, sold out (or on order), or of stock not
+    recorded."""
+
+    available: int
+    sold_out: int
+    unknown: int
+
+
+def _stock_sentence(lang: str, stock: _Stock) -> str:
+    """How a "¿tienen…?" answer opens when not every product found is available: "Sí, hay 3
+    disponibles; 1 está agotado.", "Sí, hay 2 disponibles; de 1 no tengo el stock anotado
+    (…)", "Lo tenemos, pero no tengo anotado su stock: …"."""
+    if not stock.unknown:
+        return _t(lang, "some_sold_out", a=stock.available, b=stock.sold_out,
+                  available=_plural(lang, "one_available", stock.available),
+                  sold=_plural(lang, "one_sold_out", stock.sold_out))
+    if stock.available:
+        sold = (_t(lang, "sold_part", b=stock.sold_out,
+                   sold=_plural(lang, "one_sold_out", stock.sold_out)) if stock.sold_out else "")
+        return _t(lang, "some_unknown", a=stock.available, u=stock.unknown, sold=sold,
+                  available=_plural(lang, "one_available", stock.available))
+    if stock.sold_out:
+        return _t(lang, "unknown_sold", b=stock.sold_out, u=stock.unknown,
+                  sold=_plural(lang, "one_sold_out", stock.sold_out))
+    return _t(lang, "unknown_one" if stock.unknown == 1 else "unknown_all")
 
 
 def _best(lang: str, shown: int, short: str) -> str:
