@@ -1167,12 +1167,23 @@ class Reading:
                     "similar" in self.flags, q.min_size is not None, q.max_size is not None))
 
     @property
+    def clear_without_words(self) -> bool:
+        """It asks the catalog something whole without naming a product: an order ("el más
+        barato"), or any product ("productos", "algo") with a count or a price ("5 productos
+        baratos", "algo de menos de 10"). Words it does not know are then only noted ("5
+        productos baratos pa la lonchera"); a price alone ("¿me prestas 50 soles?") is not
+        enough."""
+        anything = bool(self.flags & {"generic", "vague"})
+        return bool(self.q.order) or (anything and (self.count is not None or self.bounds))
+
+    @property
     def off_catalog(self) -> bool:
         """Its meaningful words are not about the catalog: "¿me prestas 50 soles?"."""
         q = self.q
         if not q.ignored:
             return False
-        strong = self.names_things or bool(q.keywords or q.attributes)
+        strong = self.names_things or bool(q.keywords or q.attributes) \
+            or self.clear_without_words
         vocabulary_hit = self.names_things or self.modifiers
         return not strong or (not vocabulary_hit and len(q.ignored) >= len(q.keywords))
 
