@@ -881,7 +881,10 @@ class BasicEngine:
                          engine="basic", meta=_meta(q, [], total))
         stock = await self._stock_split(q, sql) if q.exists else None
         result = await self._rows(q, sql)
-        head = self._head(q, total, len(result.rows))
+        # An order carried from before ("la más grande", then "otra marca") is said only when
+        # it chose among what was found; the message's own order always is.
+        ordered = alone is None or alone.order is not None
+        head = self._head(q, total, len(result.rows), ordered)
         dropped = [w for w in asked.soft_keywords if w not in q.soft_keywords]
         if q.exists and not q.stock_check:
             head = self._yes(asked, q, total, stock) + head
@@ -977,8 +980,11 @@ class BasicEngine:
             return _stock_sentence(lang, stock) + " "
         return "" if q.ignored else _t(lang, "yes")
 
-    def _head(self, q: Query, total: int, shown: int) -> str:
-        """The sentence above a list: how many there are, and which of them are shown."""
+    def _head(self, q: Query, total: int, shown: int, ordered: bool = True) -> str:
+        """The sentence above a list: how many there are, and which of them are shown.
+
+        ``ordered`` says the message itself asked for the order; an order carried from an
+        earlier question is named only when it left some of the products found out."""
         lang = q.lang
         short = {"price_asc": "asc", "price_desc": "desc", "stock_desc": "stock",
                  "size_desc": "big", "size_asc": "small"}[
@@ -997,7 +1003,7 @@ class BasicEngine:
             return _t(lang, "page", a=q.offset + 1, b=q.offset + shown, n=total, desc=desc,
                       order_page=_t(lang, f"page_{short}"))
         found = _t(lang, "found", n=total, products=_plural(lang, "products", total), desc=desc)
-        if total <= shown and not (q.limit == 1 and q.order):
+        if total <= shown and not (q.limit == 1 and q.order and ordered):
             return found + ":"
         return found + ". " + _best(lang, shown, short)
 

@@ -1717,12 +1717,19 @@ def build_query(decision: str, r: Reading, draft: Draft, previous: Query | None,
 
 
 def _asks_anew(r: Reading, draft: Draft) -> bool:
-    """"¿Tienen inka kola?" after a six pack of Pilsen or "la gaseosa más cara": a yes/no
-    question naming a brand or product of its own, with nothing that points back ("¿y...?",
-    "de esos", "solo", "otro", "más barato")."""
+    """"¿Tienen inka kola?" after a six pack of Pilsen or "la gaseosa más cara", "¿cuánto
+    cuesta la inca kola?" after "la más grande": a yes/no or price question naming a brand
+    or product of its own, with nothing that points back ("¿y...?", "de esos", "solo",
+    "otro", "más barato")."""
     if draft.leading_followup or r.flags & _FOLLOWUP_FLAGS or r.q.others:
         return False
-    return "exist" in r.flags and (r.names_things or bool(r.q.keywords))
+    asks = "exist" in r.flags or bool(_PRICE_CUES.intersection(draft.tokens))
+    return asks and (r.names_things or bool(r.q.keywords))
+
+
+#: Words that ask a price ("¿cuánto cuesta…?", "precio de…"), not an order or a count.
+_PRICE_CUES = frozenset({"precio", "cuesta", "cuestan", "cuanto", "vale", "valen", "cost",
+                         "costs", "price"})
 
 
 def _without_details(merged: Query, previous: Query, new: Query) -> Query:
