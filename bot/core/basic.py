@@ -491,7 +491,8 @@ class BasicEngine:
         draft = read(text, self.vocab, lang)
         sql: list[str] = []
         known = await self._probe(draft.unknown, sql) if not draft.verdict else set()
-        query = understand(draft, self.vocab, known, previous, shown)
+        query = understand(draft, self.vocab, known, previous, shown,
+                           numbered=_numbered(history))
         query = await self._number_as_price(query, draft.tokens, sql)
         query.spelled = _spelled(text, query, previous)
         if query.move == "other":
@@ -1515,6 +1516,37 @@ def _previous(history: Sequence[Turn]) -> tuple[Query | None, list[int]]:
         if ids:
             return query, ids
     return query, []
+
+
+#: What may change between the pages of one list ("más", "otros 5") without it becoming another.
+_PAGE_FIELDS = ("offset", "limit", "lang", "ignored", "move", "relative", "unsaid", "spelled")
+
+
+def _numbered(history: Sequence[Turn]) -> dict[int, int]:
+    """The products of the list being talked about, by the number each was shown with: its
+    pages shown in this conversation ("abarrotes baratos", then "más": 1 to 10), back to its
+    first page. The latest page's numbers win; answers picking one product, refusals and small
+    talk in between are passed over (see ``_previous``)."""
+    skipped = {"pick", "no_data", *SMALL_TALK, *REFUSALS}
+    answers = [turn for turn in history
+               if turn.role == "assistant" and turn.meta.get("intent") not in skipped]
+    numbers: dict[int, int] = {}
+    page_of: dict[str, Any] | None = None
+    for turn in reversed(answers):
+        query = turn.meta.get("query")
+        ids = [i for i in turn.meta.get("shown_ids", []) if isinstance(i, int)]
+        if not isinstance(query, dict) or not ids:
+            break
+        same = {k: v for k, v in query.items() if k not in _PAGE_FIELDS}
+        if page_of is not None and same != page_of:
+            break
+        page_of = same
+        offset = query.get("offset") if isinstance(query.get("offset"), int) else 0
+        for number, product in enumerate(ids, start=offset + 1):
+            numbers.setdefault(number, product)
+        if not offset:
+            break
+    return numbers
 
 
 def _picked(history: Sequence[Turn]) -> list[int]:

@@ -184,7 +184,10 @@ _FIXED: dict[str, dict[str, str]] = {
                    "solo solamente only just"},
     "ordinal": {"1": "primero primera primer first 1ro 1st", "2": "segundo segunda second 2do 2nd",
                 "3": "tercero tercera tercer third 3ro 3rd", "4": "cuarto cuarta fourth 4to 4th",
-                "5": "quinto quinta fifth 5to 5th", "-1": "ultimo ultima last"},
+                "5": "quinto quinta fifth 5to 5th", "6": "sexto sexta sixth 6to 6th",
+                "7": "septimo septima seventh 7mo 7th", "8": "octavo octava eighth 8vo 8th",
+                "9": "noveno novena ninth 9no 9th", "10": "decimo decima tenth 10mo 10th",
+                "-1": "ultimo ultima last"},
     "exist": {"": "tienen tiene tienes venden vende vendes hay have has sell sells carry got "
                   "existe existen manejan manejas trabajan trabajas disponen do_you_have "
                   "is_there are_there"},
@@ -1144,6 +1147,8 @@ class Reading:
     plural_score: int = 0
     count: int | None = None
     ordinal: int | None = None
+    #: "el 7", "el número 7": a number that may be the one a list showed a product with.
+    number: int | None = None
     group: str | None = None
     intent: str | None = None
     bounds: bool = False
@@ -1189,7 +1194,8 @@ class Reading:
 
 
 def understand(draft: Draft, vocab: Vocabulary, in_catalog: Iterable[str],
-               previous: Query | None = None, shown: Sequence[int] = ()) -> Query:
+               previous: Query | None = None, shown: Sequence[int] = (),
+               numbered: Mapping[int, int] | None = None) -> Query:
     """Turn a read message into a ``Query``, using the previous one for follow-ups.
 
     Four steps, each usable alone: ``read_words`` (typos), ``find_constraints`` (what the
@@ -1203,8 +1209,8 @@ def understand(draft: Draft, vocab: Vocabulary, in_catalog: Iterable[str],
     if _hostile_words(tokens, _match(vocab, tokens)):
         return Query(intent="hostile", lang=draft.lang)
     reading = find_constraints(draft, vocab, tokens, known, originals)
-    decision = decide(reading, draft, previous, shown)
-    query = build_query(decision, reading, draft, previous, shown)
+    decision = decide(reading, draft, previous, shown, numbered)
+    query = build_query(decision, reading, draft, previous, shown, numbered)
     query.negative = draft.negative
     return query
 
@@ -1517,6 +1523,9 @@ def _take_number_or_word(r: Reading, items: Sequence[_Item], n: int, known: set[
     after = _next_content(items, n)
     if "num" in kinds:
         number = int(item.surface[0])
+        if before in _NUMBER_MARKS or (n and items[n - 1].value("article") == "sing"):
+            # "el 7", "el número 7": the product shown as "7.", if a list showed one.
+            r.number = number
         if 0 < number <= 100 and (before in _COUNT_BEFORE or after in _COUNT_AFTER
                                   or len(items) == 1):
             r.count = number
@@ -1566,6 +1575,8 @@ def _for_a_use(r: Reading, items: Sequence[_Item], n: int) -> bool:
 
 
 _COUNT_AFTER = frozenset({"subject", "order", "more", "filler"})
+#: Words before the number a list showed a product with ("el número 7", "el nro 7").
+_NUMBER_MARKS = frozenset({"numero", "nro", "number"})
 
 
 def _settle(r: Reading, draft: Draft) -> None:
@@ -1602,7 +1613,7 @@ def _settle(r: Reading, draft: Draft) -> None:
 
 
 def decide(r: Reading, draft: Draft, previous: Query | None,
-           shown: Sequence[int] = ()) -> str:
+           shown: Sequence[int] = (), numbered: Mapping[int, int] | None = None) -> str:
     """What the message does in its conversation.
 
     "query" (a question on its own), "new_topic" (it names another type or family: nothing of
@@ -1616,7 +1627,7 @@ def decide(r: Reading, draft: Draft, previous: Query | None,
         return "unknown"
     if previous is None or previous.intent not in _FOLLOWABLE:
         return "query" if r.subject or r.modifiers else "unknown"
-    if _pick_index(r, shown) is not None:
+    if _picked_id(r, shown, numbered) is not None:
         return "pick"
     if previous.intent == "list" and "more" in r.flags and not r.subject and not (
             r.q.order or r.q.colors or r.q.availability or r.bounds or r.intent or r.q.group
@@ -1629,12 +1640,22 @@ def decide(r: Reading, draft: Draft, previous: Query | None,
     return "query" if r.subject or r.modifiers else "unknown"
 
 
-def _pick_index(r: Reading, shown: Sequence[int]) -> int | None:
-    """The position in ``shown`` of "el segundo", "the last one" (when nothing else is named)."""
-    if r.ordinal is None or not shown or r.names_things or (r.subject and not r.q.exists):
+def _picked_id(r: Reading, shown: Sequence[int],
+               numbered: Mapping[int, int] | None = None) -> int | None:
+    """The product "el segundo", "el 7", "el número 7" or "the last one" picks (when nothing
+    else is named), by the numbers the customer saw: ``numbered`` maps the numbers a list of
+    this conversation showed to its products (after "más", 6 to 10 as well as 1 to 5), so
+    "el segundo" is the one shown as "2.". An ordinal no list showed is counted on the page
+    ``shown``; a bare number no list showed is no pick ("el 500" is a size)."""
+    if not shown or r.names_things or (r.subject and not r.q.exists):
         return None
+    numbers = numbered or {}
+    if r.ordinal is None:
+        return numbers.get(r.number) if r.number is not None else None
+    if r.ordinal > 0 and r.ordinal in numbers:
+        return numbers[r.ordinal]
     index = r.ordinal - 1 if r.ordinal > 0 else len(shown) + r.ordinal
-    return index if 0 <= index < len(shown) else None
+    return int(shown[index]) if 0 <= index < len(shown) else None
 
 
 def _starts_new_topic(r: Reading, previous: Query) -> bool:
@@ -1680,17 +1701,21 @@ def _refines(r: Reading, draft: Draft) -> bool:
 
 
 def build_query(decision: str, r: Reading, draft: Draft, previous: Query | None,
-                shown: Sequence[int] = ()) -> Query:
+                shown: Sequence[int] = (), numbered: Mapping[int, int] | None = None) -> Query:
     """The query to run for ``decide``'s verdict."""
     q, lang = r.q, draft.lang
     if decision in ("unknown", "unsupported"):
         return replace(Query(intent=decision, lang=lang), ignored=q.ignored, exists=q.exists)
     if decision == "pick":
-        index = _pick_index(r, shown)
-        assert index is not None
+        picked = _picked_id(r, shown, numbered)
+        assert picked is not None
+        if r.ordinal is None and r.number is not None:
+            # "el 7" named the product shown as "7.": no size of 7 is asked of it.
+            q = replace(q, attributes=[a for a in q.attributes
+                                       if a != basic_words.bare(str(r.number))])
         # A yes/no question about it ("¿el segundo tiene garantía?") keeps what it asks.
         asks = bool(q.colors or q.availability or q.keywords or q.attributes or r.bounds)
-        return replace(q, intent="pick", pick=int(shown[index]), order=None, offset=0,
+        return replace(q, intent="pick", pick=picked, order=None, offset=0,
                        limit=1, names_only=False, exists=q.exists or asks)
     if decision == "page" and previous is not None:
         page = _page(previous, r.count, lang)
