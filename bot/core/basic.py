@@ -193,8 +193,8 @@ _TEXTS: dict[str, dict[str, str]] = {
         "examples": "Por ejemplo:",
         "greeting": "¡Hola! Soy el asistente de la tienda: respondo preguntas sobre nuestro "
                     "catálogo de productos.",
-        "help": "Puedo buscar productos del catálogo por tipo, marca, color, precio y "
-                "disponibilidad, contarlos y ordenarlos por precio.",
+        "help": "Puedo buscar productos del catálogo por {what}, contarlos y ordenarlos por "
+                "precio.",
         "offtopic": "Lo siento, solo puedo ayudarte con preguntas sobre el catálogo de la tienda.",
         "hostile": "No puedo hacer eso: solo consulto el catálogo de productos en modo de lectura; "
                    "no cambio datos ni muestro nada fuera del catálogo.",
@@ -204,7 +204,9 @@ _TEXTS: dict[str, dict[str, str]] = {
                      "directamente con la tienda para que te ayuden.",
         "no_such": "No, no tenemos {w}.",
         "unsupported": "No tengo esa información: en modo básico solo conozco los productos del "
-                       "catálogo (tipo, marca, color, precio y stock).",
+                       "catálogo ({what}).",
+        "by_kind": "tipo", "by_price": "precio", "by_availability": "disponibilidad",
+        "and": " y ",
         "schema": "El modo básico necesita una tabla de productos con nombre y precio, y no la "
                   "encontré en este catálogo{missing}. Indica sus columnas en la sección "
                   "[roles] de catalog.toml, o configura el modelo de lenguaje (OPENAI_API_KEY).",
@@ -306,8 +308,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "examples": "For example:",
         "greeting": "Hi! I am the store's assistant: I answer questions about our product "
                     "catalog.",
-        "help": "I can look up catalog products by type, brand, colour, price and availability, "
-                "count them and sort them by price.",
+        "help": "I can look up catalog products by {what}, count them and sort them by price.",
         "offtopic": "Sorry, I can only help with questions about the store's catalog.",
         "hostile": "I can't do that: I only read the product catalog; I never change data or "
                    "show anything outside the catalog.",
@@ -317,7 +318,9 @@ _TEXTS: dict[str, dict[str, str]] = {
                      "directly so they can help you.",
         "no_such": "No, we don't have {w}.",
         "unsupported": "I don't have that information: in basic mode I only know the catalog's "
-                       "products (type, brand, colour, price and stock).",
+                       "products ({what}).",
+        "by_kind": "type", "by_price": "price", "by_availability": "availability",
+        "and": " and ",
         "schema": "Basic mode needs a product table with a name and a price, and I did not "
                   "find one in this catalog{missing}. Name its columns in the [roles] section "
                   "of catalog.toml, or configure the language model (OPENAI_API_KEY).",
@@ -1354,10 +1357,22 @@ class BasicEngine:
         return "\n".join([_t(lang, "examples"),
                           *(f"• {quote[0]}{e}{quote[1]}" for e in examples[:3])])
 
+    def handles(self, lang: str) -> str:
+        """What this catalog can be searched by, in words: "tipo, marca, presentación, precio y
+        disponibilidad" — only the roles it has (no colour in a bodega, no stock in a catalog
+        without it), named with the store's own word for each column ("laboratorio")."""
+        parts = [_t(lang, "by_kind")]
+        parts += [self._say(lang, f"each_{role}") for role in ("brand", "color", "size")
+                  if role in self.columns]
+        parts.append(_t(lang, "by_price"))
+        if "availability" in self.columns:
+            parts.append(_t(lang, "by_availability"))
+        return ", ".join(parts[:-1]) + _t(lang, "and") + parts[-1]
+
     def _friendly(self, intent: str, lang: str) -> str:
         if intent in ("thanks", "bye"):
             return _t(lang, intent)
-        return f"{_t(lang, intent)}\n{self._examples(lang)}"
+        return f"{_t(lang, intent, what=self.handles(lang))}\n{self._examples(lang)}"
 
     def _refusal(self, reason: str, lang: str, ignored: Sequence[str] = ()) -> Reply:
         if reason == "schema":
@@ -1365,7 +1380,7 @@ class BasicEngine:
                        else "")
             text = _t(lang, "schema", missing=missing)
             return Reply(text=text, engine="basic", refused=True, meta={"intent": reason})
-        text = _t(lang, reason)
+        text = _t(lang, reason, what=self.handles(lang))
         if reason == "complaint":
             # An upset customer gets an apology and where to turn, not examples of questions.
             return Reply(text=text, engine="basic", refused=True,
