@@ -252,8 +252,8 @@ async def test_help_lists_only_the_roles_of_this_catalog(bodega_db, tmp_path, op
     engine = await open_engine(bodega_db)
     for question in ("/help", "cuál es el más vendido?"):
         reply = await ask(engine, question)
-        assert "tipo, marca, presentación, precio y disponibilidad" in reply.text, reply.text
-        assert "color" not in reply.text and "stock)" not in reply.text, reply.text
+        assert "tipo, marca, presentación, precio y stock" in reply.text, reply.text
+        assert "color" not in reply.text, reply.text
     bare = imported(tmp_path / "bare", "precios.csv", lambda path: (
         path.parent.mkdir(), path.write_text("Producto;Precio\nArroz;3,90\n", encoding="utf-8")))
     help_text = (await ask(await open_engine(bare), "/help")).text

@@ -205,7 +205,8 @@ _TEXTS: dict[str, dict[str, str]] = {
         "no_such": "No, no tenemos {w}.",
         "unsupported": "No tengo esa información: en modo básico solo conozco los productos del "
                        "catálogo ({what}).",
-        "by_kind": "tipo", "by_price": "precio", "by_availability": "disponibilidad",
+        "by_kind": "tipo", "by_price": "precio", "by_stock": "stock",
+        "by_availability": "disponibilidad",
         "and": " y ",
         "schema": "El modo básico necesita una tabla de productos con nombre y precio, y no la "
                   "encontré en este catálogo{missing}. Indica sus columnas en la sección "
@@ -319,7 +320,8 @@ _TEXTS: dict[str, dict[str, str]] = {
         "no_such": "No, we don't have {w}.",
         "unsupported": "I don't have that information: in basic mode I only know the catalog's "
                        "products ({what}).",
-        "by_kind": "type", "by_price": "price", "by_availability": "availability",
+        "by_kind": "type", "by_price": "price", "by_stock": "stock",
+        "by_availability": "availability",
         "and": " and ",
         "schema": "Basic mode needs a product table with a name and a price, and I did not "
                   "find one in this catalog{missing}. Name its columns in the [roles] section "
@@ -1359,13 +1361,16 @@ class BasicEngine:
 
     def handles(self, lang: str) -> str:
         """What this catalog can be searched by, in words: "tipo, marca, presentación, precio y
-        disponibilidad" — only the roles it has (no colour in a bodega, no stock in a catalog
-        without it), named with the store's own word for each column ("laboratorio")."""
+        stock" — only the roles it has (no colour in a bodega, no stock in a catalog without
+        it: "disponibilidad" when it only says Sí/No), named with the store's own word for each
+        column ("laboratorio")."""
         parts = [_t(lang, "by_kind")]
         parts += [self._say(lang, f"each_{role}") for role in ("brand", "color", "size")
                   if role in self.columns]
         parts.append(_t(lang, "by_price"))
-        if "availability" in self.columns:
+        if "stock" in self.columns:
+            parts.append(_t(lang, "by_stock"))
+        elif "availability" in self.columns:
             parts.append(_t(lang, "by_availability"))
         return ", ".join(parts[:-1]) + _t(lang, "and") + parts[-1]
 

@@ -1178,8 +1178,11 @@ class Reading:
         baratos", "algo de menos de 10"). Words it does not know are then only noted ("5
         productos baratos pa la lonchera"); a price alone ("¿me prestas 50 soles?") is not
         enough."""
-        anything = bool(self.flags & {"generic", "vague"})
-        return bool(self.q.order) or (anything and (self.count is not None or self.bounds))
+        if self.flags & {"generic", "vague"}:
+            return bool(self.q.order) or self.count is not None or self.bounds
+        # "el más barato pa la lonchera": the word says what for; in "pollos baratos" it is
+        # the product asked for, which the store does not have.
+        return bool(self.q.order) and "unplaced" not in self.flags
 
     @property
     def off_catalog(self) -> bool:
@@ -1522,15 +1525,7 @@ def _take_number_or_word(r: Reading, items: Sequence[_Item], n: int, known: set[
     before = items[n - 1].surface[-1] if n else ""
     after = _next_content(items, n)
     if "num" in kinds:
-        number = int(item.surface[0])
-        if before in _NUMBER_MARKS or (n and items[n - 1].value("article") == "sing"):
-            # "el 7", "el número 7": the product shown as "7.", if a list showed one.
-            r.number = number
-        if 0 < number <= 100 and (before in _COUNT_BEFORE or after in _COUNT_AFTER
-                                  or len(items) == 1):
-            r.count = number
-        else:
-            r.q.attributes.append(basic_words.bare(item.surface[0]))
+        _take_number(r, items, n, before, after)
     elif "one" in kinds and (after in ("subject", "order", "filler") or (
             n == len(items) - 1 and n > 0
             and (before in _COUNT_BEFORE or "order" in items[n - 1].kinds()))):
@@ -1562,6 +1557,31 @@ def _take_number_or_word(r: Reading, items: Sequence[_Item], n: int, known: set[
         else:
             # Quote what the user typed, not the word a typo correction guessed.
             r.q.ignored.append(originals.get(word, word))
+            if not _after_preposition(items, n):
+                r.flags.add("unplaced")
+
+
+def _take_number(r: Reading, items: Sequence[_Item], n: int, before: str, after: str) -> None:
+    """A number: a count ("los 5 más baratos") or an attribute ("el de 256", "iphone 15"); after
+    "el" or "número" also maybe the number a list showed a product with ("el 7")."""
+    number = int(items[n].surface[0])
+    if before in _NUMBER_MARKS or (n and items[n - 1].value("article") == "sing"):
+        # "el 7", "el número 7": the product shown as "7.", if a list showed one.
+        r.number = number
+    if 0 < number <= 100 and (before in _COUNT_BEFORE or after in _COUNT_AFTER
+                              or len(items) == 1):
+        r.count = number
+    else:
+        r.q.attributes.append(basic_words.bare(items[n].surface[0]))
+
+
+def _after_preposition(items: Sequence[_Item], n: int) -> bool:
+    """Whether the word at ``items[n]`` follows a preposition, maybe with articles and small
+    words between ("pa la lonchera", "para mi suegra")."""
+    i = n - 1
+    while i >= 0 and items[i].kinds() <= {"article", "stop"}:
+        i -= 1
+    return i >= 0 and "prep" in items[i].kinds()
 
 
 def _for_a_use(r: Reading, items: Sequence[_Item], n: int) -> bool:
