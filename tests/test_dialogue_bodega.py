@@ -109,6 +109,7 @@ BY_PRICE_DESC = "SELECT id FROM products WHERE precio IS NOT NULL ORDER BY preci
 @pytest.mark.parametrize(("question", "sql", "shown", "word", "unclear"), [
     ("5 productos baratos pa la lonchera", BY_PRICE, 5, "lonchera", "productos pa la lonchera"),
     ("el más barato pa la lonchera", BY_PRICE, 1, "lonchera", "tienen quinua?"),
+    ("el más caro pa mi suegra", BY_PRICE_DESC, 1, "suegra", "quinua barata"),
     ("3 productos caros pa mi suegra", BY_PRICE_DESC, 3, "suegra", "algo pa la lonchera"),
     ("algo de menos de 5 soles pa la lonchera",
      "SELECT id FROM products WHERE precio < 5 ORDER BY precio, id", 5, "lonchera",
